@@ -1,0 +1,310 @@
+//! The manifest: `_manifest.json`, written last, is an interval's commit.
+//!
+//! Owns the manifest's format (docs/staging.md), parsing it strictly enough
+//! that a hand-edited or foreign file is refused with a clear reason, and
+//! checking that its totals add up. Knows nothing about stores.
+
+use serde::{Deserialize, Serialize};
+
+/// The manifest format this version of Weir writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// An interval's commit: what it holds, who made it and from what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT_VERSION`] for manifests this Weir reads.
+    pub format_version: u32,
+    /// The stage, as a URL (never with credentials).
+    pub stage: String,
+    /// The interval.
+    pub interval: IntervalInfo,
+    /// The run that committed: unique per attempt, also in part names.
+    pub run_id: String,
+    /// When the commit was made (RFC 3339, UTC).
+    pub created: String,
+    /// What produced the data.
+    pub producer: Producer,
+    /// The parts, in record order. Paths are relative to the stage.
+    pub parts: Vec<PartInfo>,
+    /// Rejected records of this interval.
+    pub quarantine: QuarantineInfo,
+    /// Sums over `parts` and how the input was accounted for.
+    pub totals: Totals,
+    /// The committed inputs this interval was made from.
+    #[serde(default)]
+    pub lineage: Vec<Lineage>,
+}
+
+/// The interval a manifest commits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalInfo {
+    /// Start, RFC 3339 UTC.
+    pub start: String,
+    /// End, RFC 3339 UTC, when the scheduler gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// The folder, e.g. `interval=20261126T000000Z`.
+    pub folder: String,
+}
+
+/// What produced an interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Producer {
+    /// Always `weir`.
+    pub name: String,
+    /// Weir's version.
+    pub version: String,
+    /// The command, e.g. `stage` or `run`.
+    pub command: String,
+    /// The transforms applied, in order (empty for `stage`).
+    #[serde(default)]
+    pub transforms: Vec<TransformInfo>,
+}
+
+/// One transform of a run, with its counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransformInfo {
+    /// The transform's name.
+    pub name: String,
+    /// The module's sha256 (hex).
+    pub module_sha256: String,
+    /// The module's size in bytes.
+    pub module_bytes: u64,
+    /// sha256 of the configuration text.
+    pub config_sha256: String,
+    /// The limits it ran under.
+    pub limits: serde_json::Value,
+    /// Capabilities granted (e.g. the assets directory).
+    #[serde(default)]
+    pub grants: Vec<String>,
+    /// Records in = out + filtered + quarantined (+ extra outputs of flat_map
+    /// counted in `emitted`).
+    pub records_in: u64,
+    /// Input records that produced at least one output.
+    pub records_out: u64,
+    /// Output records produced (can exceed `records_out` for flat_map).
+    pub emitted: u64,
+    /// Input records that produced no output.
+    pub filtered: u64,
+    /// Input records quarantined.
+    pub quarantined: u64,
+}
+
+/// One part of an interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartInfo {
+    /// Path relative to the stage.
+    pub path: String,
+    /// Records (lines).
+    pub records: u64,
+    /// Uncompressed bytes.
+    pub uncompressed_bytes: u64,
+    /// Compressed (stored) bytes.
+    pub compressed_bytes: u64,
+    /// sha256 of the stored bytes, hex.
+    pub sha256: String,
+}
+
+/// An interval's quarantine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineInfo {
+    /// Rejected records.
+    pub records: u64,
+    /// The quarantine's parts (gzip NDJSON), paths relative to the stage.
+    pub parts: Vec<PartInfo>,
+}
+
+/// Totals, and how every input line was accounted for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Parts.
+    pub parts: u64,
+    /// Committed records.
+    pub records: u64,
+    /// Uncompressed bytes of the parts.
+    pub uncompressed_bytes: u64,
+    /// Stored bytes of the parts.
+    pub compressed_bytes: u64,
+    /// Input records (or lines, for `stage`) read.
+    pub input_records: u64,
+    /// Input records quarantined.
+    pub quarantined: u64,
+    /// Input records a transform filtered out.
+    #[serde(default)]
+    pub filtered: u64,
+    /// Blank input lines skipped (only `stage` reads raw lines).
+    #[serde(default)]
+    pub blank_lines: u64,
+}
+
+/// A committed input of an interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The input stage.
+    pub stage: String,
+    /// The input interval's start (RFC 3339).
+    pub interval: String,
+    /// sha256 of the input's manifest bytes, so the exact commit is known.
+    pub manifest_sha256: String,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest: known version, consistent totals, part
+    /// paths inside the interval's folders.
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: Option<serde_json::Value>,
+        }
+        let v: Version =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a Weir manifest: {e}"))?;
+        match v.format_version {
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(FORMAT_VERSION)) => {
+            }
+            Some(other) => {
+                return Err(format!(
+                    "unsupported format_version {other} (this Weir reads version {FORMAT_VERSION}; upgrade Weir)"
+                ));
+            }
+            None => return Err("not a Weir manifest: no format_version".into()),
+        }
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| format!("malformed manifest: {e}"))?;
+        m.check()?;
+        Ok(m)
+    }
+
+    /// Serialises for storage (pretty, stable field order, trailing newline).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self)
+            .unwrap_or_else(|e| unreachable!("a manifest always serialises: {e}"));
+        out.push(b'\n');
+        out
+    }
+
+    /// Checks internal consistency.
+    pub fn check(&self) -> Result<(), String> {
+        let sum = |f: fn(&PartInfo) -> u64| self.parts.iter().map(f).sum::<u64>();
+        let t = &self.totals;
+        let checks = [
+            ("parts", self.parts.len() as u64, t.parts),
+            ("records", sum(|p| p.records), t.records),
+            (
+                "uncompressed_bytes",
+                sum(|p| p.uncompressed_bytes),
+                t.uncompressed_bytes,
+            ),
+            (
+                "compressed_bytes",
+                sum(|p| p.compressed_bytes),
+                t.compressed_bytes,
+            ),
+            (
+                "quarantine records",
+                self.quarantine.parts.iter().map(|p| p.records).sum(),
+                self.quarantine.records,
+            ),
+        ];
+        for (what, actual, claimed) in checks {
+            if actual != claimed {
+                return Err(format!(
+                    "totals say {claimed} {what} but the parts add up to {actual}"
+                ));
+            }
+        }
+        if t.quarantined != self.quarantine.records {
+            return Err(format!(
+                "totals say {} quarantined but the quarantine holds {}",
+                t.quarantined, self.quarantine.records
+            ));
+        }
+        let own = format!("{}/", self.interval.folder);
+        let quarantine = format!("{}/{}/", crate::stage::QUARANTINE, self.interval.folder);
+        for p in &self.parts {
+            check_part_path(&p.path, &own)?;
+        }
+        for p in &self.quarantine.parts {
+            check_part_path(&p.path, &quarantine)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_part_path(path: &str, folder: &str) -> Result<(), String> {
+    let name = path.strip_prefix(folder).unwrap_or_default();
+    if name.is_empty() || name.contains('/') || name == ".." || name == "." {
+        return Err(format!("part path {path:?} is not directly inside {folder}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        let part = PartInfo {
+            path: "interval=20261126T000000Z/part-00000-r.ndjson.gz".into(),
+            records: 2,
+            uncompressed_bytes: 10,
+            compressed_bytes: 30,
+            sha256: "00".repeat(32),
+        };
+        Manifest {
+            format_version: FORMAT_VERSION,
+            stage: "file:///tmp/s".into(),
+            interval: IntervalInfo {
+                start: "2026-11-26T00:00:00Z".into(),
+                end: None,
+                folder: "interval=20261126T000000Z".into(),
+            },
+            run_id: "r".into(),
+            created: "2026-11-26T01:00:00Z".into(),
+            producer: Producer {
+                name: "weir".into(),
+                version: "0".into(),
+                command: "stage".into(),
+                transforms: vec![],
+            },
+            parts: vec![part],
+            quarantine: QuarantineInfo::default(),
+            totals: Totals {
+                parts: 1,
+                records: 2,
+                uncompressed_bytes: 10,
+                compressed_bytes: 30,
+                input_records: 2,
+                ..Totals::default()
+            },
+            lineage: vec![],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let m = sample();
+        assert_eq!(Manifest::parse(&m.to_bytes()), Ok(m));
+    }
+
+    #[test]
+    fn refuses_unknown_versions_and_inconsistent_totals() {
+        let mut m = sample();
+        m.format_version = 2;
+        let e = Manifest::parse(&m.to_bytes()).unwrap_err();
+        assert!(e.contains("unsupported format_version 2"), "{e}");
+
+        let mut m = sample();
+        m.totals.records = 3;
+        let e = Manifest::parse(&m.to_bytes()).unwrap_err();
+        assert!(e.contains("totals say 3 records"), "{e}");
+
+        assert!(Manifest::parse(b"[]").unwrap_err().contains("not a Weir manifest"));
+    }
+
+    #[test]
+    fn refuses_parts_outside_the_interval() {
+        let mut m = sample();
+        m.parts[0].path = "interval=20261126T000000Z/../../etc/passwd".into();
+        assert!(Manifest::parse(&m.to_bytes()).is_err());
+    }
+}
