@@ -1,1 +1,52 @@
-//! engine
+//! Weir's WebAssembly engine: runs transform components in a sandbox, under
+//! limits, and keeps one bad record from spoiling its chunk.
+//!
+//! The public API is plain Rust; no wasmtime type leaves this crate.
+//!
+//! ```no_run
+//! use weir_engine::{Engine, EngineConfig, ModuleSpec};
+//!
+//! # fn main() -> Result<(), weir_engine::EngineError> {
+//! let engine = Engine::new(EngineConfig::default())?;
+//! let module = engine.load(ModuleSpec::new("normalize", "normalize.wasm"))?;
+//! let mut instance = module.instantiate()?;
+//! let processed = instance.process("{\"a\":1}\n{\"a\":2}\n", 2)?;
+//! assert_eq!(processed.outcomes.len(), 2);
+//! let extra = instance.finish()?;
+//! # let _ = extra;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! - `config`: [`EngineConfig`], [`Limits`] and [`default_cache_dir`]; plain data.
+//! - `engine`: [`Engine`], the process-wide wasmtime engine, linker and epoch
+//!   ticker; [`Engine::load`] reads, verifies, compiles and type-checks a module.
+//! - `cache`: the on-disk cache of compiled components.
+//! - `module`: [`ModuleSpec`] and [`Module`], a loaded transform.
+//! - `instance`: [`Instance`], running chunks with per-record isolation.
+//! - `sandbox`: the guest's view of the host: WASI with nothing granted,
+//!   fixed clocks and seeds, captured stdio, the memory limiter.
+//! - `error`: [`EngineError`].
+//!
+//! See `docs/engine.md` for the sandbox, the limits and the cache.
+
+mod cache;
+mod config;
+mod engine;
+mod error;
+mod instance;
+mod module;
+mod sandbox;
+
+/// Host bindings generated from `wit/weir.wit`, the same file guests use.
+mod bindings {
+    wasmtime::component::bindgen!({ path: "../../wit", world: "transform" });
+}
+
+pub use config::{EngineConfig, Limits, default_cache_dir};
+pub use engine::Engine;
+pub use error::EngineError;
+pub use instance::{Instance, Outcome, Processed};
+pub use module::{Module, ModuleSpec};

@@ -1,0 +1,323 @@
+//! The process-wide [`Engine`]: one wasmtime engine (pooling allocator, epoch
+//! interruption), the linker with WASI, the epoch ticker thread and the module
+//! cache. Loading a module ([`Engine::load`]) lives here because it needs all
+//! of them; running one lives in `instance`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, types::ComponentItem};
+
+use crate::bindings::TransformPre;
+use crate::cache::ModuleCache;
+use crate::config::{ByteSize, EngineConfig};
+use crate::error::EngineError;
+use crate::module::{Module, ModuleInner, ModuleSpec};
+use crate::sandbox::HostState;
+
+/// The exports of the `weir:transform/transform` world.
+const WORLD_EXPORTS: [&str; 3] = ["init", "process", "finish"];
+const WORLD_NAME: &str = "weir:transform/transform@0.1.0";
+
+/// Runs transforms. Create one per process and clone it freely (it is an
+/// `Arc` inside); every [`Module`] and instance keeps it alive.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) wasmtime: wasmtime::Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) config: EngineConfig,
+    cache: Option<ModuleCache>,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Builds the engine and starts its epoch ticker thread.
+    pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
+        let setup = |e: wasmtime::Error| EngineError::Setup {
+            message: format!("{e:#}"),
+        };
+        let wasmtime = if config.pooling {
+            match wasmtime::Engine::new(&wasmtime_config(&config, true)) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    tracing::warn!(
+                        error = %format!("{e:#}"),
+                        "pooling allocator unavailable; falling back to on-demand allocation"
+                    );
+                    wasmtime::Engine::new(&wasmtime_config(&config, false)).map_err(setup)?
+                }
+            }
+        } else {
+            wasmtime::Engine::new(&wasmtime_config(&config, false)).map_err(setup)?
+        };
+        let mut linker = Linker::new(&wasmtime);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;
+        let cache = config
+            .cache_dir
+            .clone()
+            .map(|dir| ModuleCache::new(dir, &wasmtime));
+        let ticker = EpochTicker::start(wasmtime.clone(), config.epoch_tick).map_err(|e| {
+            EngineError::Setup {
+                message: format!("cannot start the epoch ticker thread: {e}"),
+            }
+        })?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                wasmtime,
+                linker,
+                config,
+                cache,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// Loads a transform: reads the file, checks its sha256 (before anything
+    /// else), compiles it or loads it from the cache, and checks that it is a
+    /// component of the `weir:transform/transform` world whose imports the
+    /// sandbox can satisfy.
+    pub fn load(&self, spec: ModuleSpec) -> Result<Module, EngineError> {
+        let path = spec.wasm.clone();
+        let bytes = std::fs::read(&path).map_err(|source| EngineError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        if let Some(expected) = &spec.expected_sha256
+            && !expected.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(EngineError::DigestMismatch {
+                path,
+                expected: expected.to_ascii_lowercase(),
+                actual: sha256,
+            });
+        }
+        if spec.limits.memory_bytes > self.inner.config.max_memory_bytes {
+            return Err(EngineError::Limits {
+                transform: spec.name,
+                message: format!(
+                    "memory limit of {} exceeds the engine's maximum of {}",
+                    ByteSize(spec.limits.memory_bytes),
+                    ByteSize(self.inner.config.max_memory_bytes)
+                ),
+            });
+        }
+        if spec.limits.cpu_time_per_call.is_zero() {
+            return Err(EngineError::Limits {
+                transform: spec.name,
+                message: "CPU time limit must be more than zero".to_owned(),
+            });
+        }
+        check_is_component(&path, &bytes)?;
+
+        let started = Instant::now();
+        let cached = self
+            .inner
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(&self.inner.wasmtime, &sha256));
+        let from_cache = cached.is_some();
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component = Component::new(&self.inner.wasmtime, &bytes).map_err(|e| {
+                    EngineError::Compile {
+                        path: path.clone(),
+                        message: format!("{e:#}"),
+                    }
+                })?;
+                if let Some(cache) = &self.inner.cache {
+                    cache.put(&sha256, &component)?;
+                }
+                component
+            }
+        };
+        tracing::info!(
+            transform = %spec.name,
+            module = %path.display(),
+            sha256 = %sha256,
+            size = bytes.len(),
+            from_cache,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "loaded transform module"
+        );
+
+        check_exports(&self.inner.wasmtime, &path, &component)?;
+        let not_a_transform = |e: wasmtime::Error| EngineError::NotATransform {
+            path: path.clone(),
+            message: format!("{e:#}"),
+        };
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(not_a_transform)?;
+        let pre = TransformPre::new(instance_pre).map_err(not_a_transform)?;
+
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                engine: self.clone(),
+                name: spec.name,
+                path,
+                sha256,
+                size: bytes.len() as u64,
+                from_cache,
+                config_json: spec.config_json,
+                assets: spec.assets,
+                limits: spec.limits,
+                pre,
+            }),
+        })
+    }
+}
+
+fn wasmtime_config(config: &EngineConfig, pooling: bool) -> wasmtime::Config {
+    let mut wasmtime = wasmtime::Config::new();
+    wasmtime
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .parallel_compilation(true);
+    if pooling {
+        let instances = config.max_instances.max(1);
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        // A Rust component holds a handful of core instances, one memory and a
+        // few tables; interpreters (componentize-py) hold more. The slots are
+        // virtual-memory reservations, committed only when used.
+        pool.total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(16))
+            .total_memories(instances.saturating_mul(2))
+            .total_tables(instances.saturating_mul(8))
+            .total_stacks(instances)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_memories_per_module(2)
+            .max_tables_per_module(4)
+            .table_elements(100_000)
+            .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
+        wasmtime.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    wasmtime
+}
+
+/// Refuses anything that is not a binary WebAssembly component, naming what
+/// it is instead.
+fn check_is_component(path: &std::path::Path, bytes: &[u8]) -> Result<(), EngineError> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_MODULE: [u8; 4] = [1, 0, 0, 0];
+    let message = if bytes.len() < 8 || !bytes.starts_with(MAGIC) {
+        "not a WebAssembly binary (no `\\0asm` header)".to_owned()
+    } else if bytes[4..8] == CORE_MODULE {
+        format!(
+            "it is a core WebAssembly module, not a component of the {WORLD_NAME} world; \
+             build it for wasm32-wasip2 (or run `wasm-tools component new`)"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(EngineError::NotATransform {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+/// Names the world's exports a component lacks, before wasmtime's type check
+/// (which stops at the first).
+fn check_exports(
+    engine: &wasmtime::Engine,
+    path: &std::path::Path,
+    component: &Component,
+) -> Result<(), EngineError> {
+    let ty = component.component_type();
+    let exports: Vec<(String, bool)> = ty
+        .exports(engine)
+        .map(|(name, item)| {
+            (
+                name.to_owned(),
+                matches!(item.ty, ComponentItem::ComponentFunc(_)),
+            )
+        })
+        .collect();
+    let missing: Vec<&str> = WORLD_EXPORTS
+        .into_iter()
+        .filter(|want| {
+            !exports
+                .iter()
+                .any(|(name, is_func)| name == want && *is_func)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let found = if exports.is_empty() {
+        "nothing".to_owned()
+    } else {
+        exports
+            .iter()
+            .map(|(name, _)| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(EngineError::NotATransform {
+        path: path.to_path_buf(),
+        message: format!(
+            "it does not export {} of the {WORLD_NAME} world (it exports {found})",
+            missing
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// Advances the engine's epoch every tick until dropped. The CPU-time limit
+/// is a deadline counted in these ticks.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: wasmtime::Engine, tick: Duration) -> std::io::Result<EpochTicker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new()
+            .name("weir-epoch".to_owned())
+            .spawn({
+                let stop = stop.clone();
+                move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

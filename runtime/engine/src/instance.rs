@@ -1,0 +1,412 @@
+//! Running a transform: [`Instance`] owns one store and one instance of a
+//! [`Module`], arms the per-call deadline, drains the guest's stdout/stderr
+//! into `tracing`, and isolates bad records.
+//!
+//! Isolation: when a `process` call traps, hits a limit, or returns a
+//! malformed result, the chunk is re-run record by record on a fresh instance,
+//! so only the offending records fail. Nothing here knows about batches,
+//! files or quarantine; the caller decides what a failed record means.
+
+use wasmtime::{Store, Trap};
+
+use crate::bindings::Transform;
+use crate::bindings::weir::transform::types as wit;
+use crate::config::{ByteSize, Seconds};
+use crate::error::EngineError;
+use crate::module::{Module, ModuleInner};
+use crate::sandbox::{HostState, MemoryLimitExceeded};
+
+/// What became of one input record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The record produced this many output lines (0: filtered out); they are
+    /// the next lines of [`Processed::output`].
+    Emitted(u32),
+    /// The record was rejected, by the transform or by the engine (a trap or a
+    /// limit); the reason says which.
+    Failed(String),
+}
+
+/// The result of one chunk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Processed {
+    /// The output lines of every record, in input order, each ending in `\n`.
+    pub output: String,
+    /// Exactly one outcome per input record, in input order.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// A running transform: one instance in its own store. Not shareable between
+/// threads at once, but it can be moved to another thread.
+pub struct Instance {
+    module: Module,
+    live: Live,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("module", &self.module)
+            .finish()
+    }
+}
+
+impl Module {
+    /// Creates a fresh instance in its own sandbox and calls the transform's
+    /// `init` with the configured JSON. An error from `init` (or a trap in it)
+    /// is [`EngineError::Init`].
+    pub fn instantiate(&self) -> Result<Instance, EngineError> {
+        Ok(Instance {
+            module: self.clone(),
+            live: Live::start(&self.inner)?,
+        })
+    }
+}
+
+impl Instance {
+    /// The module this is an instance of.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Runs one chunk. `input` must be `records` lines of NDJSON, each ending
+    /// in `\n`.
+    ///
+    /// A record-level problem never makes this fail: a trap, a limit hit or a
+    /// malformed result re-runs the chunk record by record on a fresh instance
+    /// and reports each offending record as [`Outcome::Failed`], while the
+    /// others keep their output. Because the instance is replaced, state the
+    /// transform kept from earlier chunks is lost when that happens. Only a
+    /// failure to re-create the instance (e.g. `init` now fails) or malformed
+    /// `input` is an error.
+    pub fn process(&mut self, input: &str, records: usize) -> Result<Processed, EngineError> {
+        self.check_input(input, records)?;
+        if records == 0 {
+            return Ok(Processed::default());
+        }
+        let inner = &self.module.inner;
+        let failure = match self.live.process(inner, input) {
+            Ok(raw) => match check_result(inner, raw, records) {
+                Ok(processed) => return Ok(processed),
+                Err(malformed) => malformed,
+            },
+            Err(trapped) => trapped,
+        };
+        tracing::warn!(
+            transform = %inner.name,
+            records,
+            reason = %failure,
+            "chunk failed; re-running it record by record on a fresh instance"
+        );
+        self.live = Live::start(inner)?;
+        let mut processed = Processed {
+            output: String::new(),
+            outcomes: Vec::with_capacity(records),
+        };
+        for line in input.split_inclusive('\n') {
+            let result = match self.live.process(inner, line) {
+                Ok(raw) => check_result(inner, raw, 1),
+                Err(reason) => Err(reason),
+            };
+            match result {
+                Ok(one) => {
+                    processed.output.push_str(&one.output);
+                    processed.outcomes.extend(one.outcomes);
+                }
+                Err(reason) => {
+                    processed.outcomes.push(Outcome::Failed(reason));
+                    self.live = Live::start(inner)?;
+                }
+            }
+        }
+        Ok(processed)
+    }
+
+    /// Calls the transform's `finish` and returns its extra NDJSON output
+    /// (usually empty). Call it once, after the last chunk.
+    pub fn finish(&mut self) -> Result<String, EngineError> {
+        let inner = &self.module.inner;
+        let finish_error = |message: String| EngineError::Finish {
+            transform: inner.name.clone(),
+            message,
+        };
+        let output = self.live.finish(inner).map_err(finish_error)?;
+        let limit = inner.limits.max_call_output_bytes;
+        if output.len() as u64 > limit {
+            return Err(finish_error(format!(
+                "output of {} bytes exceeds the per-call limit of {limit} bytes",
+                output.len()
+            )));
+        }
+        if !output.is_empty() && !output.ends_with('\n') {
+            return Err(finish_error(
+                "output does not end with a newline".to_owned(),
+            ));
+        }
+        Ok(output)
+    }
+
+    fn check_input(&self, input: &str, records: usize) -> Result<(), EngineError> {
+        let lines = count_lines(input);
+        let message = if !input.is_empty() && !input.ends_with('\n') {
+            "the last line does not end with a newline".to_owned()
+        } else if lines != records {
+            format!("expected {records} records but the input has {lines} lines")
+        } else {
+            return Ok(());
+        };
+        Err(EngineError::Input {
+            transform: self.module.inner.name.clone(),
+            message,
+        })
+    }
+}
+
+/// One store with one live instance in it.
+struct Live {
+    store: Store<HostState>,
+    bindings: Transform,
+}
+
+impl Live {
+    /// New store, new sandbox, new instance, `init` called.
+    fn start(module: &ModuleInner) -> Result<Live, EngineError> {
+        let instantiate_error = |message: String| EngineError::Instantiate {
+            transform: module.name.clone(),
+            message,
+        };
+        let state =
+            HostState::new(module.limits.memory_bytes, module.assets.as_deref()).map_err(|e| {
+                let assets = module.assets.as_deref().unwrap_or(std::path::Path::new(""));
+                instantiate_error(format!(
+                    "cannot open assets directory {}: {e}",
+                    assets.display()
+                ))
+            })?;
+        let mut store = Store::new(&module.engine.inner.wasmtime, state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        arm_deadline(&mut store, module);
+        let bindings = match module.pre.instantiate(&mut store) {
+            Ok(bindings) => bindings,
+            Err(e) => {
+                let stderr = drain_guest_output(&mut store, &module.name);
+                return Err(instantiate_error(describe_failure(&e, module, &stderr)));
+            }
+        };
+        let mut live = Live { store, bindings };
+        arm_deadline(&mut live.store, module);
+        let result = live
+            .bindings
+            .call_init(&mut live.store, &module.config_json);
+        let stderr = drain_guest_output(&mut live.store, &module.name);
+        let init_error = |message| EngineError::Init {
+            transform: module.name.clone(),
+            message,
+        };
+        match result {
+            Ok(Ok(())) => Ok(live),
+            Ok(Err(message)) => Err(init_error(message)),
+            Err(e) => Err(init_error(describe_failure(&e, module, &stderr))),
+        }
+    }
+
+    /// One `process` call; `Err` is the reason it failed.
+    fn process(&mut self, module: &ModuleInner, input: &str) -> Result<wit::Processed, String> {
+        arm_deadline(&mut self.store, module);
+        let result = self.bindings.call_process(&mut self.store, input);
+        let stderr = drain_guest_output(&mut self.store, &module.name);
+        result.map_err(|e| describe_failure(&e, module, &stderr))
+    }
+
+    /// One `finish` call; `Err` is the transform's message or the trap.
+    fn finish(&mut self, module: &ModuleInner) -> Result<String, String> {
+        arm_deadline(&mut self.store, module);
+        let result = self.bindings.call_finish(&mut self.store);
+        let stderr = drain_guest_output(&mut self.store, &module.name);
+        match result {
+            Ok(result) => result,
+            Err(e) => Err(describe_failure(&e, module, &stderr)),
+        }
+    }
+}
+
+/// Arms the CPU-time deadline for the next call: the call traps once the
+/// epoch ticker has advanced this many ticks (wall-clock time).
+fn arm_deadline(store: &mut Store<HostState>, module: &ModuleInner) {
+    let tick = module.engine.inner.config.epoch_tick.as_nanos().max(1);
+    let ticks = module.limits.cpu_time_per_call.as_nanos().div_ceil(tick);
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+}
+
+/// Checks a `process` result against the contract and the output limits, and
+/// fails records whose own output is over the per-record limit. `Err` is why
+/// the whole result is unusable.
+fn check_result(
+    module: &ModuleInner,
+    raw: wit::Processed,
+    records: usize,
+) -> Result<Processed, String> {
+    let limits = &module.limits;
+    let bytes = raw.output.len() as u64;
+    if bytes > limits.max_call_output_bytes {
+        return Err(if records == 1 && bytes > limits.max_record_output_bytes {
+            record_too_large(bytes, limits.max_record_output_bytes)
+        } else {
+            format!(
+                "output of {bytes} bytes exceeds the per-call limit of {} bytes",
+                limits.max_call_output_bytes
+            )
+        });
+    }
+    if raw.outcomes.len() != records {
+        return Err(format!(
+            "malformed result: {} outcomes for {records} records",
+            raw.outcomes.len()
+        ));
+    }
+    if !raw.output.is_empty() && !raw.output.ends_with('\n') {
+        return Err("malformed result: output does not end with a newline".to_owned());
+    }
+    let lines = count_lines(&raw.output);
+    let emitted: u64 = raw
+        .outcomes
+        .iter()
+        .map(|o| match o {
+            wit::Outcome::Emitted(n) => u64::from(*n),
+            wit::Outcome::Failed(_) => 0,
+        })
+        .sum();
+    if emitted != lines as u64 {
+        return Err(format!(
+            "malformed result: outcomes claim {emitted} output lines but the output has {lines}"
+        ));
+    }
+
+    // Per-record sizes; the output is rebuilt only if some record is dropped.
+    let mut line_iter = raw.output.split_inclusive('\n');
+    let mut outcomes = Vec::with_capacity(records);
+    let mut kept: Option<String> = None;
+    let mut offset = 0usize;
+    for outcome in raw.outcomes {
+        match outcome {
+            wit::Outcome::Failed(reason) => outcomes.push(Outcome::Failed(reason)),
+            wit::Outcome::Emitted(n) => {
+                let start = offset;
+                for _ in 0..n {
+                    offset += line_iter.next().map_or(0, str::len);
+                }
+                let record_bytes = (offset - start) as u64;
+                if record_bytes > limits.max_record_output_bytes {
+                    kept.get_or_insert_with(|| raw.output[..start].to_owned());
+                    outcomes.push(Outcome::Failed(record_too_large(
+                        record_bytes,
+                        limits.max_record_output_bytes,
+                    )));
+                } else {
+                    if let Some(kept) = kept.as_mut() {
+                        kept.push_str(&raw.output[start..offset]);
+                    }
+                    outcomes.push(Outcome::Emitted(n));
+                }
+            }
+        }
+    }
+    Ok(Processed {
+        output: kept.unwrap_or(raw.output),
+        outcomes,
+    })
+}
+
+fn record_too_large(bytes: u64, limit: u64) -> String {
+    format!("output of {bytes} bytes exceeds the per-record limit of {limit} bytes")
+}
+
+fn count_lines(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count()
+}
+
+/// Turns a failed call into the reason a record fails with: the limit that
+/// was hit, or the trap plus the guest's panic message if it printed one.
+fn describe_failure(error: &wasmtime::Error, module: &ModuleInner, stderr: &str) -> String {
+    if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
+        return exceeded.to_string();
+    }
+    let trap = error.downcast_ref::<Trap>();
+    if trap == Some(&Trap::Interrupt) {
+        return format!(
+            "CPU time limit of {} exceeded",
+            Seconds(module.limits.cpu_time_per_call)
+        );
+    }
+    let message = match trap {
+        Some(trap) => trap.to_string(),
+        None => format!("{:#}", error.root_cause()),
+    };
+    match panic_message(stderr) {
+        Some(panic) => format!("{message}: guest {panic}"),
+        None => message,
+    }
+}
+
+/// The last Rust panic message in a guest's stderr:
+/// `panicked at src/lib.rs:1:2: the message`.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let text: Vec<&str> = stderr[start..]
+        .lines()
+        .take_while(|line| !line.starts_with("note: "))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    Some(text.join(" "))
+}
+
+/// Sends what the guest wrote to stdout/stderr during the last call to
+/// `tracing` (target `weir::guest`), one event per line, and returns the
+/// stderr text.
+fn drain_guest_output(store: &mut Store<HostState>, transform: &str) -> String {
+    let state = store.data();
+    let (stdout, stdout_dropped) = state.stdout.drain();
+    let (stderr, stderr_dropped) = state.stderr.drain();
+    for line in stdout.lines() {
+        tracing::info!(target: "weir::guest", transform, stream = "stdout", "{line}");
+    }
+    for line in stderr.lines() {
+        tracing::warn!(target: "weir::guest", transform, stream = "stderr", "{line}");
+    }
+    for (stream, dropped) in [("stdout", stdout_dropped), ("stderr", stderr_dropped)] {
+        if dropped > 0 {
+            tracing::warn!(
+                target: "weir::guest",
+                transform,
+                stream,
+                "{} of guest output dropped in one call",
+                ByteSize(dropped)
+            );
+        }
+    }
+    stderr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_is_taken_from_rust_panic_output() {
+        let stderr = "log line\n\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nboom\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("panicked at src/lib.rs:10:5: boom")
+        );
+        assert_eq!(panic_message("just logging\n"), None);
+    }
+
+    #[test]
+    fn instances_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Instance>();
+        assert_send::<Module>();
+    }
+}

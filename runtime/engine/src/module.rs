@@ -1,0 +1,132 @@
+//! A loaded transform: [`ModuleSpec`] says what to load, [`Module`] is the
+//! compiled, type-checked result, cheap to clone and ready to instantiate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::Engine;
+use crate::bindings::TransformPre;
+use crate::config::Limits;
+use crate::sandbox::HostState;
+
+/// What to load and how to run it.
+#[derive(Clone, Debug)]
+pub struct ModuleSpec {
+    /// The transform's name, used in logs and errors.
+    pub name: String,
+    /// The component file (`.wasm`).
+    pub wasm: PathBuf,
+    /// The JSON text passed to the transform's `init` (`{}` when none).
+    pub config_json: String,
+    /// A host directory the guest may read at `/assets`; `None` grants no
+    /// file access at all.
+    pub assets: Option<PathBuf>,
+    /// The limits every instance runs under.
+    pub limits: Limits,
+    /// If set, the module's sha256 (hex) must equal this, or loading fails
+    /// before the bytes are used.
+    pub expected_sha256: Option<String>,
+}
+
+impl ModuleSpec {
+    /// A spec for `wasm` named `name`, with config `{}`, no assets, default
+    /// limits and no pinned digest.
+    pub fn new(name: impl Into<String>, wasm: impl Into<PathBuf>) -> ModuleSpec {
+        ModuleSpec {
+            name: name.into(),
+            wasm: wasm.into(),
+            config_json: "{}".to_owned(),
+            assets: None,
+            limits: Limits::default(),
+            expected_sha256: None,
+        }
+    }
+
+    /// Sets the JSON text passed to `init`.
+    pub fn with_config_json(mut self, config_json: impl Into<String>) -> ModuleSpec {
+        self.config_json = config_json.into();
+        self
+    }
+
+    /// Grants read-only access to `dir` at `/assets`.
+    pub fn with_assets(mut self, dir: impl Into<PathBuf>) -> ModuleSpec {
+        self.assets = Some(dir.into());
+        self
+    }
+
+    /// Sets the limits.
+    pub fn with_limits(mut self, limits: Limits) -> ModuleSpec {
+        self.limits = limits;
+        self
+    }
+
+    /// Pins the module's sha256 (hex).
+    pub fn with_expected_sha256(mut self, sha256: impl Into<String>) -> ModuleSpec {
+        self.expected_sha256 = Some(sha256.into());
+        self
+    }
+}
+
+/// A compiled transform whose exports and imports have been checked; create
+/// instances of it with [`Module::instantiate`]. Cloning is cheap.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+pub(crate) struct ModuleInner {
+    pub(crate) engine: Engine,
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+    pub(crate) from_cache: bool,
+    pub(crate) config_json: String,
+    pub(crate) assets: Option<PathBuf>,
+    pub(crate) limits: Limits,
+    pub(crate) pre: TransformPre<HostState>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("name", &self.inner.name)
+            .field("path", &self.inner.path)
+            .field("sha256", &self.inner.sha256)
+            .field("size", &self.inner.size)
+            .field("from_cache", &self.inner.from_cache)
+            .finish()
+    }
+}
+
+impl Module {
+    /// The transform's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The component file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The sha256 of the component file, lowercase hex.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// The size of the component file in bytes.
+    pub fn size(&self) -> u64 {
+        self.inner.size
+    }
+
+    /// Whether the compiled code came from the disk cache (no compilation).
+    pub fn from_cache(&self) -> bool {
+        self.inner.from_cache
+    }
+
+    /// The limits its instances run under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+}

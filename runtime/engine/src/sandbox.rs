@@ -1,0 +1,283 @@
+//! What a guest sees of the host: the per-store [`HostState`] with a WASI
+//! context that grants nothing but an optional read-only `/assets`, fixed
+//! clocks and random seeds, captured stdout/stderr, and the memory limiter.
+//!
+//! This module owns the sandbox policy; it knows nothing of chunks, records
+//! or the module cache.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{
+    Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder,
+    WasiCtxView, WasiView,
+};
+
+use crate::config::ByteSize;
+
+/// Where the assets directory appears inside the guest.
+pub(crate) const ASSETS_GUEST_PATH: &str = "/assets";
+
+/// The wall clock every guest sees: 2000-01-01T00:00:00Z.
+const FIXED_WALL_CLOCK: Duration = Duration::from_secs(946_684_800);
+
+/// The seed behind every guest's `wasi:random` (secure and insecure alike).
+const FIXED_RANDOM_BYTES: &[u8] = b"weir deterministic random bytes, not a secret";
+const FIXED_INSECURE_SEED: u128 = 0x5745_4952_5345_4544_5745_4952_5345_4544;
+
+/// How much of each of stdout and stderr is kept per call; the rest is
+/// dropped (and counted) so a chatty guest can't exhaust host memory.
+const CAPTURE_BYTES_PER_CALL: usize = 64 * 1024;
+
+/// The `T` of every `Store<T>`.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) stdout: CapturedOutput,
+    pub(crate) stderr: CapturedOutput,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HostState {
+    /// A sandbox that grants nothing, except `assets` read-only at `/assets`.
+    pub(crate) fn new(memory_bytes: u64, assets: Option<&Path>) -> std::io::Result<HostState> {
+        let stdout = CapturedOutput::default();
+        let stderr = CapturedOutput::default();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .wall_clock(FixedWallClock)
+            .monotonic_clock(FixedMonotonicClock)
+            .secure_random(Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
+            .insecure_random(Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
+            .insecure_random_seed(FIXED_INSECURE_SEED)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        if let Some(dir) = assets {
+            wasi.preopened_dir(dir, ASSETS_GUEST_PATH, FsPerms::ReadOnly)
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        }
+        Ok(HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(memory_bytes),
+            stdout,
+            stderr,
+        })
+    }
+}
+
+/// The guest's memory went over [`crate::Limits::memory_bytes`].
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {} exceeded", ByteSize(*limit))]
+pub(crate) struct MemoryLimitExceeded {
+    pub(crate) limit: u64,
+}
+
+/// Enforces the memory limit over all memories of a store. Growing past it
+/// traps with [`MemoryLimitExceeded`] rather than failing `memory.grow`, so the
+/// reason survives (a Rust guest would abort with a bare `unreachable`).
+pub(crate) struct MemoryLimiter {
+    limit: u64,
+    used: u64,
+}
+
+/// Tables get a generous fixed cap: they hold function references, not data.
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+impl MemoryLimiter {
+    fn new(limit: u64) -> MemoryLimiter {
+        MemoryLimiter { limit, used: 0 }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let grown = self.used.saturating_sub(current as u64) + desired as u64;
+        if grown > self.limit {
+            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+                limit: self.limit,
+            }));
+        }
+        self.used = grown;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+struct FixedWallClock;
+
+impl HostWallClock for FixedWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        FIXED_WALL_CLOCK
+    }
+}
+
+/// A monotonic clock that never advances: guests cannot time the host.
+struct FixedMonotonicClock;
+
+impl HostMonotonicClock for FixedMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// A guest stdout or stderr kept in memory until the host drains it after a
+/// call. Writes never fail; bytes past [`CAPTURE_BYTES_PER_CALL`] are dropped
+/// and counted.
+#[derive(Clone, Default)]
+pub(crate) struct CapturedOutput {
+    inner: Arc<Mutex<Captured>>,
+}
+
+#[derive(Default)]
+struct Captured {
+    kept: Vec<u8>,
+    dropped: u64,
+}
+
+impl CapturedOutput {
+    /// Takes what was written since the last drain: the text kept and how many
+    /// bytes were dropped.
+    pub(crate) fn drain(&self) -> (String, u64) {
+        let mut captured = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = std::mem::take(&mut captured.kept);
+        let dropped = std::mem::take(&mut captured.dropped);
+        (String::from_utf8_lossy(&kept).into_owned(), dropped)
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut captured = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let room = CAPTURE_BYTES_PER_CALL.saturating_sub(captured.kept.len());
+        let kept = bytes.len().min(room);
+        captured.kept.extend_from_slice(&bytes[..kept]);
+        captured.dropped += (bytes.len() - kept) as u64;
+    }
+}
+
+impl IsTerminal for CapturedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CapturedOutput {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for CapturedOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.append(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(CAPTURE_BYTES_PER_CALL)
+    }
+}
+
+impl tokio::io::AsyncWrite for CapturedOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.append(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captured_output_keeps_a_bounded_prefix_and_counts_the_rest() {
+        let out = CapturedOutput::default();
+        out.append(&vec![b'a'; CAPTURE_BYTES_PER_CALL - 1]);
+        out.append(b"bcd");
+        let (kept, dropped) = out.drain();
+        assert_eq!(kept.len(), CAPTURE_BYTES_PER_CALL);
+        assert!(kept.ends_with("ab"));
+        assert_eq!(dropped, 2);
+        assert_eq!(out.drain(), (String::new(), 0));
+    }
+
+    #[test]
+    fn limiter_refuses_growth_past_the_limit_across_memories() {
+        let mut limiter = MemoryLimiter::new(100);
+        assert!(limiter.memory_growing(0, 60, None).unwrap_or(false));
+        let err = limiter.memory_growing(0, 50, None).err();
+        let err = err
+            .as_ref()
+            .and_then(|e| e.downcast_ref::<MemoryLimitExceeded>());
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("memory limit of 100 bytes exceeded")
+        );
+        assert!(limiter.memory_growing(60, 100, None).unwrap_or(false));
+    }
+}

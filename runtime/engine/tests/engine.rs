@@ -1,0 +1,649 @@
+//! The engine's integration tests: a hostile guest, built from source once
+//! per run, attacks the sandbox and the limits; every misbehaviour must fail
+//! only its own record while its neighbours come back intact and in order.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use weir_engine::{Engine, EngineConfig, EngineError, Limits, Module, ModuleSpec, Outcome};
+
+const MIB: u64 = 1 << 20;
+
+/// The records every chunk test sends: the middle one triggers the mode.
+const CHUNK: &str = "{\"id\":1}\n{\"id\":2,\"trigger\":true}\n{\"id\":3}\n";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
+}
+
+/// Builds `tests/guests/hostile` for wasm32-wasip2, once per test binary, in a
+/// target dir of its own so the outer cargo's lock cannot deadlock it.
+fn hostile_wasm() -> &'static Path {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let root = workspace_root();
+        let target_dir = root.join("target").join("guests");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "weir-hostile",
+            ])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .current_dir(&root)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the hostile guest failed");
+        target_dir.join("wasm32-wasip2/release/weir_hostile.wasm")
+    })
+}
+
+/// One engine for the whole binary, with its own cache so only the first
+/// load compiles.
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<(Engine, tempfile::TempDir)> = OnceLock::new();
+    &ENGINE
+        .get_or_init(|| {
+            let cache = tempfile::tempdir().expect("temp dir");
+            let engine = Engine::new(EngineConfig::default().with_cache_dir(cache.path()))
+                .expect("engine starts");
+            // Warm the cache under the lock so tests running in parallel don't
+            // all compile the guest at once.
+            engine.load(spec("pass")).expect("hostile guest loads");
+            (engine, cache)
+        })
+        .0
+}
+
+/// Small limits so the hostile modes hit them fast.
+fn test_limits() -> Limits {
+    Limits::default()
+        .with_memory_bytes(64 * MIB)
+        .with_cpu_time_per_call(Duration::from_secs(1))
+}
+
+fn spec(mode: &str) -> ModuleSpec {
+    ModuleSpec::new("hostile", hostile_wasm())
+        .with_config_json(format!("{{\"mode\":\"{mode}\"}}"))
+        .with_limits(test_limits())
+}
+
+fn load(spec: ModuleSpec) -> Module {
+    engine().load(spec).expect("module loads")
+}
+
+/// Runs [`CHUNK`] through a fresh instance of `spec`.
+fn run_chunk(spec: ModuleSpec) -> weir_engine::Processed {
+    let mut instance = load(spec).instantiate().expect("instantiates");
+    instance
+        .process(CHUNK, 3)
+        .expect("process never fails for a bad record")
+}
+
+/// Asserts records 1 and 3 passed through untouched and returns record 2's
+/// outcome.
+fn middle_outcome_with_neighbours_intact(processed: &weir_engine::Processed) -> Outcome {
+    assert_eq!(processed.outcomes.len(), 3, "{processed:?}");
+    assert_eq!(processed.outcomes[0], Outcome::Emitted(1));
+    assert_eq!(processed.outcomes[2], Outcome::Emitted(1));
+    processed.outcomes[1].clone()
+}
+
+/// For probing modes: the `result` object the trigger record emitted.
+fn probe(spec: ModuleSpec) -> Value {
+    let processed = run_chunk(spec);
+    assert_eq!(
+        middle_outcome_with_neighbours_intact(&processed),
+        Outcome::Emitted(1)
+    );
+    let lines: Vec<&str> = processed.output.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0], "{\"id\":1}");
+    assert_eq!(lines[2], "{\"id\":3}");
+    let record: Value = serde_json::from_str(lines[1]).expect("probe emits JSON");
+    record["result"].clone()
+}
+
+fn failed_reason(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Failed(reason) => reason,
+        other => panic!("expected a failed record, got {other:?}"),
+    }
+}
+
+fn assert_fails_only_the_trigger(processed: &weir_engine::Processed) -> String {
+    let reason = failed_reason(middle_outcome_with_neighbours_intact(processed));
+    assert_eq!(processed.output, "{\"id\":1}\n{\"id\":3}\n");
+    reason
+}
+
+#[test]
+fn pass_mode_returns_every_record_unchanged() {
+    let processed = run_chunk(spec("pass"));
+    assert_eq!(
+        middle_outcome_with_neighbours_intact(&processed),
+        Outcome::Emitted(1)
+    );
+    let lines: Vec<&str> = processed.output.lines().collect();
+    assert_eq!(lines[1], "{\"mode\":\"pass\",\"result\":\"pass\"}");
+}
+
+#[test]
+fn infinite_loop_fails_its_record_at_the_cpu_time_limit() {
+    let started = Instant::now();
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec("loop")));
+    assert_eq!(reason, "CPU time limit of 1 s exceeded");
+    // Once for the chunk, once for the record alone.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn runaway_allocation_fails_its_record_at_the_memory_limit() {
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec("memory")));
+    assert_eq!(reason, "memory limit of 64 MiB exceeded");
+}
+
+#[test]
+fn memory_limit_reason_names_the_configured_limit() {
+    let spec = spec("memory").with_limits(test_limits().with_memory_bytes(32 * MIB));
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec));
+    assert_eq!(reason, "memory limit of 32 MiB exceeded");
+}
+
+#[test]
+fn panic_fails_its_record_with_the_trap_and_the_panic_message() {
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec("panic")));
+    assert!(
+        reason.starts_with("wasm trap: wasm `unreachable` instruction executed"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("hostile guest panics on purpose"),
+        "{reason}"
+    );
+}
+
+/// `{"pad":"` + 100 MiB + `"}\n`.
+const HUGE_RECORD_BYTES: u64 = 100 * MIB + 11;
+
+#[test]
+fn huge_output_over_the_call_limit_fails_only_its_record() {
+    let limits = test_limits()
+        .with_memory_bytes(256 * MIB)
+        .with_max_record_output_bytes(MIB)
+        .with_max_call_output_bytes(4 * MIB);
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec("huge_output").with_limits(limits)));
+    assert_eq!(
+        reason,
+        format!(
+            "output of {HUGE_RECORD_BYTES} bytes exceeds the per-record limit of 1048576 bytes"
+        )
+    );
+}
+
+#[test]
+fn huge_output_within_the_call_limit_still_fails_its_record() {
+    let limits = test_limits()
+        .with_memory_bytes(256 * MIB)
+        .with_max_record_output_bytes(MIB)
+        .with_max_call_output_bytes(200 * MIB);
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec("huge_output").with_limits(limits)));
+    assert_eq!(
+        reason,
+        format!(
+            "output of {HUGE_RECORD_BYTES} bytes exceeds the per-record limit of 1048576 bytes"
+        )
+    );
+}
+
+#[test]
+fn malformed_result_fails_only_the_record_that_causes_it() {
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec("malformed")));
+    assert_eq!(
+        reason,
+        "malformed result: outcomes claim 2 output lines but the output has 1"
+    );
+}
+
+#[test]
+fn several_bad_records_in_one_chunk_each_fail_and_the_rest_survive() {
+    let mut instance = load(spec("panic")).instantiate().expect("instantiates");
+    let input = "{\"trigger\":true}\n{\"id\":1}\n{\"trigger\":true}\n{\"id\":2}\n";
+    let processed = instance.process(input, 4).expect("process");
+    assert!(matches!(processed.outcomes[0], Outcome::Failed(_)));
+    assert_eq!(processed.outcomes[1], Outcome::Emitted(1));
+    assert!(matches!(processed.outcomes[2], Outcome::Failed(_)));
+    assert_eq!(processed.outcomes[3], Outcome::Emitted(1));
+    assert_eq!(processed.output, "{\"id\":1}\n{\"id\":2}\n");
+}
+
+#[test]
+fn instance_keeps_working_after_a_chunk_was_isolated() {
+    let mut instance = load(spec("loop")).instantiate().expect("instantiates");
+    instance.process(CHUNK, 3).expect("first chunk");
+    let processed = instance.process("{\"id\":4}\n", 1).expect("second chunk");
+    assert_eq!(processed.outcomes, vec![Outcome::Emitted(1)]);
+    assert_eq!(processed.output, "{\"id\":4}\n");
+    assert_eq!(
+        instance.finish().expect("finish"),
+        "{\"mode\":\"loop\",\"records_seen\":2}\n",
+        "the instance started after the looping record saw only record 3 and record 4"
+    );
+}
+
+#[test]
+fn finish_returns_the_guest_output() {
+    let mut instance = load(spec("pass")).instantiate().expect("instantiates");
+    instance
+        .process("{\"id\":1}\n{\"id\":2}\n", 2)
+        .expect("process");
+    assert_eq!(
+        instance.finish().expect("finish"),
+        "{\"mode\":\"pass\",\"records_seen\":2}\n"
+    );
+}
+
+#[test]
+fn input_that_does_not_match_the_record_count_is_an_error() {
+    let mut instance = load(spec("pass")).instantiate().expect("instantiates");
+    let err = instance
+        .process("{\"id\":1}\n", 2)
+        .expect_err("count mismatch");
+    assert!(matches!(err, EngineError::Input { .. }), "{err}");
+    let err = instance
+        .process("{\"id\":1}", 1)
+        .expect_err("no final newline");
+    assert!(matches!(err, EngineError::Input { .. }), "{err}");
+    assert_eq!(
+        instance.process("", 0).expect("empty chunk").outcomes,
+        vec![]
+    );
+}
+
+#[test]
+fn guest_cannot_read_host_files() {
+    let result = probe(spec("read_passwd"));
+    let result = result.as_str().expect("string result");
+    assert!(result.starts_with("error:"), "{result}");
+    assert!(!result.contains("root:"), "{result}");
+}
+
+#[test]
+fn guest_cannot_list_the_root_directory() {
+    let result = probe(spec("list_root"));
+    let result = result.as_str().expect("string result");
+    assert!(result.starts_with("error:"), "{result}");
+}
+
+#[test]
+fn guest_sees_no_environment_and_no_arguments() {
+    let result = probe(spec("env"));
+    assert_eq!(result["vars"], serde_json::json!([]), "{result}");
+    assert_eq!(result["args"], serde_json::json!([]), "{result}");
+}
+
+#[test]
+fn guest_cannot_use_the_network() {
+    let result = probe(spec("socket"));
+    for probe in ["connect", "lookup", "bind"] {
+        let outcome = result[probe].as_str().expect("string");
+        assert!(outcome.starts_with("error:"), "{probe}: {outcome}");
+    }
+}
+
+/// A temp dir holding `assets/` (with `hello.txt` and two symlinks pointing
+/// out of it) and, outside it, `secret.txt`.
+fn assets_fixture() -> (tempfile::TempDir, PathBuf) {
+    let root = tempfile::tempdir().expect("temp dir");
+    let assets = root.path().join("assets");
+    std::fs::create_dir(&assets).expect("mkdir");
+    std::fs::write(assets.join("hello.txt"), "hello").expect("write");
+    let secret = root.path().join("secret.txt");
+    std::fs::write(&secret, "TOP SECRET").expect("write");
+    std::os::unix::fs::symlink("../secret.txt", assets.join("relative_link")).expect("symlink");
+    std::os::unix::fs::symlink(&secret, assets.join("absolute_link")).expect("symlink");
+    (root, assets)
+}
+
+#[test]
+fn assets_are_readable_but_not_escapable() {
+    let (_root, assets) = assets_fixture();
+    let result = probe(spec("escape_assets").with_assets(&assets));
+    assert_eq!(result["inside"], "ok: \"hello\"", "{result}");
+    for attempt in ["dotdot", "dotdot_secret", "relative_link", "absolute_link"] {
+        let outcome = result[attempt].as_str().expect("string");
+        assert!(outcome.starts_with("error:"), "{attempt}: {outcome}");
+        assert!(!outcome.contains("SECRET"), "{attempt}: {outcome}");
+    }
+}
+
+#[test]
+fn without_assets_the_guest_has_no_files_at_all() {
+    let result = probe(spec("escape_assets"));
+    let inside = result["inside"].as_str().expect("string");
+    assert!(inside.starts_with("error:"), "{inside}");
+}
+
+#[test]
+fn assets_are_read_only() {
+    let (root, assets) = assets_fixture();
+    let result = probe(spec("write_assets").with_assets(&assets));
+    for attempt in ["inside", "outside", "root"] {
+        let outcome = result[attempt].as_str().expect("string");
+        assert!(outcome.starts_with("error:"), "{attempt}: {outcome}");
+    }
+    assert!(!assets.join("written.txt").exists());
+    assert!(!root.path().join("written.txt").exists());
+}
+
+#[test]
+fn clocks_and_randomness_are_fixed() {
+    let result = probe(spec("clock"));
+    assert_eq!(
+        result["wall_nanos"], "946684800000000000",
+        "2000-01-01T00:00:00Z"
+    );
+    assert_eq!(
+        result["elapsed_nanos"], "0",
+        "monotonic clock does not move"
+    );
+}
+
+#[test]
+fn two_instances_produce_byte_identical_output() {
+    let module = load(spec("clock"));
+    let input = CHUNK.repeat(10);
+    let first = module
+        .instantiate()
+        .expect("first")
+        .process(&input, 30)
+        .expect("first run");
+    let second = module
+        .instantiate()
+        .expect("second")
+        .process(&input, 30)
+        .expect("second run");
+    assert_eq!(first, second);
+    assert!(first.output.contains("\"random\""));
+}
+
+#[test]
+fn init_error_is_reported_with_the_transform_and_message() {
+    let err = load(spec("init_fail"))
+        .instantiate()
+        .expect_err("init fails");
+    match &err {
+        EngineError::Init { transform, message } => {
+            assert_eq!(transform, "hostile");
+            assert_eq!(message, "bad config: mode init_fail refuses to start");
+        }
+        other => panic!("expected Init, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "transform hostile failed to initialise: bad config: mode init_fail refuses to start"
+    );
+}
+
+#[test]
+fn guest_stdout_and_stderr_go_to_tracing_tagged_with_the_transform() {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer({
+            let captured = captured.clone();
+            move || captured.clone()
+        })
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let module = load(spec("log"));
+    let result = tracing::subscriber::with_default(subscriber, || {
+        module
+            .instantiate()
+            .expect("instantiates")
+            .process(CHUNK, 3)
+            .expect("process")
+    });
+    assert_eq!(
+        middle_outcome_with_neighbours_intact(&result),
+        Outcome::Emitted(1)
+    );
+    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let line_with = |needle: &str| {
+        logs.lines()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no log line with {needle:?} in:\n{logs}"))
+            .to_owned()
+    };
+    let stdout = line_with("hostile says hello on stdout");
+    assert!(
+        stdout.contains("weir::guest") && stdout.contains("transform=\"hostile\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("INFO"), "{stdout}");
+    let stderr = line_with("hostile says hello on stderr");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("stream=\"stderr\""),
+        "{stderr}"
+    );
+    line_with("second line");
+}
+
+fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(bytes).expect("write");
+    file
+}
+
+#[test]
+fn core_module_is_not_a_transform() {
+    let file = write_temp(b"\0asm\x01\0\0\0");
+    let err = engine()
+        .load(ModuleSpec::new("core", file.path()))
+        .expect_err("core module refused");
+    match &err {
+        EngineError::NotATransform { path, message } => {
+            assert_eq!(path, file.path());
+            assert!(message.contains("core WebAssembly module"), "{message}");
+        }
+        other => panic!("expected NotATransform, got {other:?}"),
+    }
+}
+
+#[test]
+fn component_of_another_world_names_the_missing_exports() {
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "run")))
+            (core instance $i (instantiate $m))
+            (func (export "run") (canon lift (core func $i "run")))
+        )"#,
+    )
+    .expect("valid component text");
+    let file = write_temp(&wasm);
+    let err = engine()
+        .load(ModuleSpec::new("other", file.path()))
+        .expect_err("other world refused");
+    match &err {
+        EngineError::NotATransform { message, .. } => {
+            assert!(message.contains("`init`, `process`, `finish`"), "{message}");
+            assert!(message.contains("it exports `run`"), "{message}");
+        }
+        other => panic!("expected NotATransform, got {other:?}"),
+    }
+}
+
+#[test]
+fn component_with_wrong_export_types_is_not_a_transform() {
+    // Exports the right names, but `init` takes nothing.
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func (export "init") (canon lift (core func $i "f")))
+            (func (export "process") (canon lift (core func $i "f")))
+            (func (export "finish") (canon lift (core func $i "f")))
+        )"#,
+    )
+    .expect("valid component text");
+    let file = write_temp(&wasm);
+    let err = engine()
+        .load(ModuleSpec::new("wrong", file.path()))
+        .expect_err("wrong types refused");
+    assert!(matches!(err, EngineError::NotATransform { .. }), "{err}");
+}
+
+#[test]
+fn text_file_is_not_a_transform() {
+    let file = write_temp(b"hello, I am not wasm\n");
+    let err = engine()
+        .load(ModuleSpec::new("text", file.path()))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, EngineError::NotATransform { message, .. } if message.contains("not a WebAssembly binary")),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_file_is_a_read_error_naming_the_path() {
+    let err = engine()
+        .load(ModuleSpec::new("missing", "/nonexistent/weir.wasm"))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, EngineError::Read { path, .. } if path == Path::new("/nonexistent/weir.wasm")),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_sha256_is_refused_before_anything_else() {
+    // Not even wasm: the digest check must come first.
+    let file = write_temp(b"not wasm at all");
+    let expected = "0".repeat(64);
+    let err = engine()
+        .load(ModuleSpec::new("pinned", file.path()).with_expected_sha256(&expected))
+        .expect_err("mismatch");
+    match err {
+        EngineError::DigestMismatch {
+            expected: e,
+            actual,
+            ..
+        } => {
+            assert_eq!(e, expected);
+            // sha256("not wasm at all")
+            assert_eq!(actual.len(), 64);
+            assert_ne!(actual, expected);
+        }
+        other => panic!("expected DigestMismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn right_sha256_loads_and_is_reported() {
+    let module = load(spec("pass"));
+    let pinned = load(spec("pass").with_expected_sha256(module.sha256().to_ascii_uppercase()));
+    assert_eq!(pinned.sha256(), module.sha256());
+    assert_eq!(
+        module.size(),
+        std::fs::metadata(hostile_wasm()).expect("stat").len()
+    );
+}
+
+#[test]
+fn memory_limit_above_the_engine_maximum_is_refused() {
+    let spec = spec("pass").with_limits(test_limits().with_memory_bytes(8 << 30));
+    let err = engine().load(spec).expect_err("refused");
+    assert!(matches!(err, EngineError::Limits { .. }), "{err}");
+}
+
+#[test]
+fn second_engine_with_the_same_cache_dir_loads_from_cache() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let config = EngineConfig::default().with_cache_dir(cache.path());
+
+    let first_engine = Engine::new(config.clone()).expect("engine");
+    let started = Instant::now();
+    let cold = first_engine.load(spec("pass")).expect("cold load");
+    let cold_time = started.elapsed();
+    assert!(!cold.from_cache());
+    let cached_files: Vec<_> = std::fs::read_dir(cache.path())
+        .expect("cache dir exists")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cached_files.len(), 1, "{cached_files:?}");
+    assert!(
+        cached_files[0].starts_with(cold.sha256()),
+        "{cached_files:?}"
+    );
+
+    let second_engine = Engine::new(config).expect("engine");
+    let started = Instant::now();
+    let warm = second_engine.load(spec("pass")).expect("warm load");
+    let warm_time = started.elapsed();
+    assert!(warm.from_cache());
+    eprintln!("hostile guest: cold load {cold_time:?}, cache hit {warm_time:?}");
+
+    let processed = warm
+        .instantiate()
+        .expect("instantiates")
+        .process(CHUNK, 3)
+        .expect("runs");
+    assert_eq!(processed.outcomes.len(), 3);
+}
+
+#[test]
+fn corrupt_cache_file_is_recompiled_not_trusted() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let config = EngineConfig::default().with_cache_dir(cache.path());
+    let engine = Engine::new(config.clone()).expect("engine");
+    engine.load(spec("pass")).expect("cold load");
+    for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
+        std::fs::write(entry.expect("entry").path(), b"garbage").expect("corrupt");
+    }
+    let module = Engine::new(config)
+        .expect("engine")
+        .load(spec("pass"))
+        .expect("reload");
+    assert!(!module.from_cache());
+    let processed = module
+        .instantiate()
+        .expect("instantiates")
+        .process(CHUNK, 3)
+        .expect("runs");
+    assert_eq!(processed.outcomes.len(), 3);
+}
+
+#[test]
+fn without_a_cache_dir_nothing_is_written_and_loads_compile() {
+    let engine = Engine::new(EngineConfig::default().without_cache()).expect("engine");
+    let module = engine.load(spec("pass")).expect("load");
+    assert!(!module.from_cache());
+}
