@@ -86,9 +86,13 @@ impl FromStr for Interval {
             t.with_timezone(&Utc)
         } else if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
             t.with_timezone(&Utc)
-        } else if let Some(t) = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y%m%dT%H%M%S"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), f).ok())
+        } else if let Some(t) = [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y%m%dT%H%M%S",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), f).ok())
         {
             // No offset given: the time is already UTC (Airflow's ts_nodash is).
             Utc.from_utc_datetime(&t)
@@ -112,7 +116,9 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> String {
-        s.parse::<Interval>().unwrap_or_else(|e| panic!("{e}")).folder()
+        s.parse::<Interval>()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .folder()
     }
 
     #[test]
@@ -128,13 +134,20 @@ mod tests {
 
     #[test]
     fn normalises_offsets_to_utc() {
-        assert_eq!(parse("2026-11-26T02:30:00+02:00"), "interval=20261126T003000Z");
+        assert_eq!(
+            parse("2026-11-26T02:30:00+02:00"),
+            "interval=20261126T003000Z"
+        );
     }
 
     #[test]
     fn folder_round_trips_and_sorts_in_time_order() {
-        let a: Interval = "2026-11-26T09:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"));
-        let b: Interval = "2026-11-26T10:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"));
+        let a: Interval = "2026-11-26T09:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b: Interval = "2026-11-26T10:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(Interval::from_folder(&a.folder()), Some(a));
         assert!(a.folder() < b.folder());
     }

@@ -13,6 +13,7 @@
 //! - [`manifest`]: `_manifest.json`, the commit of an interval.
 //! - [`quarantine`]: the format of rejected records.
 //! - [`staging`]: the protocol over a store: parts, commits, reads, cleanup.
+//! - [`verify`]: checking stored parts against their manifest.
 //! - [`pipeline`]: ingesting files (`weir stage`) and running transforms
 //!   (`weir run`) with parallel workers and deterministic output.
 
@@ -24,6 +25,7 @@ pub mod pipeline;
 pub mod quarantine;
 pub mod stage;
 pub mod staging;
+pub mod verify;
 
 pub use error::StageError;
 pub use interval::Interval;

@@ -1,1 +1,24 @@
-fn main() {}
+//! The `weir` command: a thin layer that turns flags into library calls.
+//!
+//! Exit codes (also in `weir --help`):
+//! 0 success; 1 failure (the message says what and where); 2 usage error;
+//! 3 more records rejected than `--max-rejected` allows (nothing committed);
+//! 4 `weir verify` found a mismatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    args.init_logging();
+    match args.execute() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(cli::exit_code_of(&e))
+        }
+    }
+}

@@ -233,7 +233,9 @@ impl Manifest {
 fn check_part_path(path: &str, folder: &str) -> Result<(), String> {
     let name = path.strip_prefix(folder).unwrap_or_default();
     if name.is_empty() || name.contains('/') || name == ".." || name == "." {
-        return Err(format!("part path {path:?} is not directly inside {folder}"));
+        return Err(format!(
+            "part path {path:?} is not directly inside {folder}"
+        ));
     }
     Ok(())
 }
@@ -298,7 +300,11 @@ mod tests {
         let e = Manifest::parse(&m.to_bytes()).unwrap_err();
         assert!(e.contains("totals say 3 records"), "{e}");
 
-        assert!(Manifest::parse(b"[]").unwrap_err().contains("not a Weir manifest"));
+        assert!(
+            Manifest::parse(b"[]")
+                .unwrap_err()
+                .contains("not a Weir manifest")
+        );
     }
 
     #[test]

@@ -110,8 +110,7 @@ mod tests {
         assert_eq!(e.record_escaped.as_deref(), Some("a\\\\b\\xffc"));
         let line = e.to_line();
         assert_eq!(line.last(), Some(&b'\n'));
-        let back: QuarantineEntry =
-            serde_json::from_slice(&line).unwrap_or_else(|e| panic!("{e}"));
+        let back: QuarantineEntry = serde_json::from_slice(&line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, e);
     }
 }

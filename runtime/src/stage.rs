@@ -88,10 +88,13 @@ impl StageUrl {
                     .map_err(|e| invalid(format!("cannot resolve the current directory: {e}")))?
                     .join(path)
             };
-            Url::from_directory_path(&abs)
-                .map_err(|()| invalid("not a valid local path".into()))?
+            Url::from_directory_path(&abs).map_err(|()| invalid("not a valid local path".into()))?
         };
-        if url.path().split('/').any(|seg| seg == ".." || seg == "%2E%2E") {
+        if url
+            .path()
+            .split('/')
+            .any(|seg| seg == ".." || seg == "%2E%2E")
+        {
             return Err(invalid("`..` is not allowed in a stage".into()));
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -183,7 +186,9 @@ impl Stage {
             other => {
                 return Err(StageError::InvalidStage {
                     stage: url.to_string(),
-                    reason: format!("unsupported store {other:?}; use a path, s3://, gs://, az:// or memory://"),
+                    reason: format!(
+                        "unsupported store {other:?}; use a path, s3://, gs://, az:// or memory://"
+                    ),
                 });
             }
         };
@@ -245,7 +250,9 @@ impl Stage {
 
 impl fmt::Debug for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stage").field("url", &self.url.to_string()).finish()
+        f.debug_struct("Stage")
+            .field("url", &self.url.to_string())
+            .finish()
     }
 }
 
@@ -262,7 +269,13 @@ mod tests {
 
     #[test]
     fn refuses_parent_dirs_and_credentials() {
-        for bad in ["../x", "data/../../etc", "s3://b/a/../c", "s3://key:secret@b/x", ""] {
+        for bad in [
+            "../x",
+            "data/../../etc",
+            "s3://b/a/../c",
+            "s3://key:secret@b/x",
+            "",
+        ] {
             assert!(StageUrl::parse(bad).is_err(), "{bad} accepted");
         }
     }
@@ -278,7 +291,10 @@ mod tests {
         let url = StageUrl::parse("memory:///t/stage").unwrap_or_else(|e| panic!("{e}"));
         let stage = Stage::open(&url, &RetrySettings::default()).unwrap_or_else(|e| panic!("{e}"));
         let p = stage.path("interval=20261126T000000Z/_manifest.json");
-        assert_eq!(p.as_ref(), "t/stage/interval=20261126T000000Z/_manifest.json");
+        assert_eq!(
+            p.as_ref(),
+            "t/stage/interval=20261126T000000Z/_manifest.json"
+        );
         assert_eq!(
             stage.relative(&p),
             Some("interval=20261126T000000Z/_manifest.json")

@@ -69,7 +69,11 @@ fn block<F: Future>(handle: &Handle, f: F) -> F::Output {
 }
 
 impl Stage {
-    fn store_err(&self, operation: &'static str, object: &str) -> impl FnOnce(object_store::Error) -> StageError {
+    fn store_err(
+        &self,
+        operation: &'static str,
+        object: &str,
+    ) -> impl FnOnce(object_store::Error) -> StageError {
         let stage = self.url().to_string();
         let object = object.to_owned();
         move |source| StageError::Store {
@@ -81,7 +85,11 @@ impl Stage {
     }
 
     /// Reads an interval's manifest and the sha256 of its bytes.
-    pub fn read_manifest(&self, handle: &Handle, interval: &Interval) -> Result<(Manifest, String), StageError> {
+    pub fn read_manifest(
+        &self,
+        handle: &Handle,
+        interval: &Interval,
+    ) -> Result<(Manifest, String), StageError> {
         let rel = Stage::manifest_rel(interval);
         let bytes = match block(handle, async {
             self.store().get(&self.path(&rel)).await?.bytes().await
@@ -119,7 +127,11 @@ impl Stage {
     /// Opens a part for reading: the stored (compressed) bytes, checked
     /// against the manifest's size and sha256 when the stream ends; a
     /// mismatch is an `InvalidData` error naming the part.
-    pub fn open_part(&self, handle: &Handle, part: &PartInfo) -> Result<VerifiedRead<StoreRead>, StageError> {
+    pub fn open_part(
+        &self,
+        handle: &Handle,
+        part: &PartInfo,
+    ) -> Result<VerifiedRead<StoreRead>, StageError> {
         let result = block(handle, self.store().get(&self.path(&part.path)))
             .map_err(self.store_err("reading", &part.path))?;
         Ok(VerifiedRead::new(
@@ -129,7 +141,11 @@ impl Stage {
     }
 
     /// Opens a part and decompresses it: a stream of NDJSON bytes.
-    pub fn read_part(&self, handle: &Handle, part: &PartInfo) -> Result<impl Read + use<>, StageError> {
+    pub fn read_part(
+        &self,
+        handle: &Handle,
+        part: &PartInfo,
+    ) -> Result<impl Read + use<>, StageError> {
         Ok(gzip::decoder(self.open_part(handle, part)?))
     }
 
@@ -148,10 +164,19 @@ impl Stage {
     }
 
     /// Lists every object under a folder (relative to the stage).
-    fn list_folder(&self, handle: &Handle, folder: &str) -> Result<Vec<object_store::ObjectMeta>, StageError> {
+    fn list_folder(
+        &self,
+        handle: &Handle,
+        folder: &str,
+    ) -> Result<Vec<object_store::ObjectMeta>, StageError> {
         let prefix = self.path(folder);
         block(handle, async {
-            self.store().list(Some(&prefix)).collect::<Vec<_>>().await.into_iter().collect::<Result<Vec<_>, _>>()
+            self.store()
+                .list(Some(&prefix))
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
         })
         .map_err(self.store_err("listing", folder))
     }
@@ -177,7 +202,11 @@ pub struct StoreRead {
 }
 
 impl StoreRead {
-    fn new(handle: Handle, stream: BoxStream<'static, object_store::Result<Bytes>>, object: String) -> Self {
+    fn new(
+        handle: Handle,
+        stream: BoxStream<'static, object_store::Result<Bytes>>,
+        object: String,
+    ) -> Self {
         Self {
             handle,
             stream,
@@ -473,8 +502,20 @@ impl IntervalWriter {
         );
         let cap = options.max_batch_bytes;
         Self {
-            data: PartPacker::new(stage.clone(), handle.clone(), Stage::interval_dir(&interval), run_id.clone(), cap),
-            quarantine: PartPacker::new(stage.clone(), handle.clone(), Stage::quarantine_dir(&interval), run_id.clone(), cap),
+            data: PartPacker::new(
+                stage.clone(),
+                handle.clone(),
+                Stage::interval_dir(&interval),
+                run_id.clone(),
+                cap,
+            ),
+            quarantine: PartPacker::new(
+                stage.clone(),
+                handle.clone(),
+                Stage::quarantine_dir(&interval),
+                run_id.clone(),
+                cap,
+            ),
             stage: stage.clone(),
             handle: handle.clone(),
             interval,
@@ -522,7 +563,12 @@ impl IntervalWriter {
     /// Finishes the parts and commits: writes the manifest (one PUT, atomic
     /// for readers), then deletes what the previous commit referenced and
     /// this one does not, and leftovers older than the orphan grace.
-    pub fn commit(mut self, producer: Producer, mut totals: Totals, lineage: Vec<Lineage>) -> Result<Commit, StageError> {
+    pub fn commit(
+        mut self,
+        producer: Producer,
+        mut totals: Totals,
+        lineage: Vec<Lineage>,
+    ) -> Result<Commit, StageError> {
         self.flush_quarantine()?;
         self.data.close()?;
         self.quarantine.close()?;
@@ -565,9 +611,10 @@ impl IntervalWriter {
         let rel = Stage::manifest_rel(&self.interval);
         block(
             &self.handle,
-            self.stage
-                .store()
-                .put(&self.stage.path(&rel), PutPayload::from(manifest.to_bytes())),
+            self.stage.store().put(
+                &self.stage.path(&rel),
+                PutPayload::from(manifest.to_bytes()),
+            ),
         )
         .map_err(self.stage.store_err("writing", &rel))?;
         let deleted = self.cleanup(&manifest, previous.map(|(m, _)| m))?;
@@ -579,7 +626,11 @@ impl IntervalWriter {
     }
 
     /// Deletes superseded parts and old leftovers after a commit.
-    fn cleanup(&self, current: &Manifest, previous: Option<Manifest>) -> Result<Vec<String>, StageError> {
+    fn cleanup(
+        &self,
+        current: &Manifest,
+        previous: Option<Manifest>,
+    ) -> Result<Vec<String>, StageError> {
         let keep: HashSet<&str> = current
             .parts
             .iter()
@@ -591,10 +642,17 @@ impl IntervalWriter {
             .flat_map(|m| m.parts.iter().chain(&m.quarantine.parts))
             .map(|p| p.path.clone())
             .collect();
-        let grace = chrono::Duration::from_std(self.options.orphan_grace).unwrap_or(chrono::Duration::MAX);
-        let cutoff = self.started.checked_sub_signed(grace).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let grace =
+            chrono::Duration::from_std(self.options.orphan_grace).unwrap_or(chrono::Duration::MAX);
+        let cutoff = self
+            .started
+            .checked_sub_signed(grace)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut doomed = Vec::new();
-        for folder in [Stage::interval_dir(&self.interval), Stage::quarantine_dir(&self.interval)] {
+        for folder in [
+            Stage::interval_dir(&self.interval),
+            Stage::quarantine_dir(&self.interval),
+        ] {
             for meta in self.stage.list_folder(&self.handle, &folder)? {
                 let Some(rel) = self.stage.relative(&meta.location).map(str::to_owned) else {
                     continue;
@@ -624,6 +682,67 @@ impl IntervalWriter {
 
 /// Reads an object (relative to the stage) whole; for small objects.
 pub fn read_object(stage: &Stage, handle: &Handle, rel: &str) -> Result<Bytes, StageError> {
-    block(handle, async { stage.store().get(&stage.path(rel)).await?.bytes().await })
-        .map_err(stage.store_err("reading", rel))
+    block(handle, async {
+        stage.store().get(&stage.path(rel)).await?.bytes().await
+    })
+    .map_err(stage.store_err("reading", rel))
+}
+
+/// What streaming a part found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartCounts {
+    /// Lines (records).
+    pub records: u64,
+    /// Uncompressed bytes.
+    pub uncompressed_bytes: u64,
+}
+
+impl Stage {
+    /// Streams a part's decompressed NDJSON into `out`, verifying the
+    /// stored bytes (size, sha256) and the record and byte counts against
+    /// the manifest.
+    pub fn copy_part(
+        &self,
+        handle: &Handle,
+        part: &PartInfo,
+        out: &mut dyn io::Write,
+    ) -> Result<PartCounts, StageError> {
+        let mut reader = self.read_part(handle, part)?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut counts = PartCounts {
+            records: 0,
+            uncompressed_bytes: 0,
+        };
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(&part.path, e)),
+            };
+            counts.records += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+            counts.uncompressed_bytes += n as u64;
+            out.write_all(&buf[..n]).map_err(|source| StageError::Io {
+                path: "<output>".into(),
+                source,
+            })?;
+        }
+        let claimed = PartCounts {
+            records: part.records,
+            uncompressed_bytes: part.uncompressed_bytes,
+        };
+        if counts != claimed {
+            return Err(StageError::Integrity {
+                object: part.path.clone(),
+                detail: format!(
+                    "holds {} records in {} bytes but its manifest lists {} records in {} bytes",
+                    counts.records,
+                    counts.uncompressed_bytes,
+                    claimed.records,
+                    claimed.uncompressed_bytes
+                ),
+            });
+        }
+        Ok(counts)
+    }
 }

@@ -66,7 +66,8 @@ pub fn compress_member(data: &[u8], records: u64, level: u32) -> Member {
         Compression::new(level),
     );
     // Writing to a Vec cannot fail.
-    enc.write_all(data).unwrap_or_else(|e| unreachable!("gzip into memory: {e}"));
+    enc.write_all(data)
+        .unwrap_or_else(|e| unreachable!("gzip into memory: {e}"));
     let gz = enc
         .finish()
         .unwrap_or_else(|e| unreachable!("gzip into memory: {e}"));
@@ -93,7 +94,9 @@ mod tests {
 
     fn gunzip(gz: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        decoder(gz).read_to_end(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        decoder(gz)
+            .read_to_end(&mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
         out
     }
 

@@ -1,0 +1,121 @@
+//! `weir ls`: a stage's intervals, or one interval's parts.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use weir::{Interval, StageError};
+
+use super::{Globals, StoreArgs, human, parse_interval, print_json};
+
+/// List a stage's intervals with their counts, or one interval's parts.
+///
+/// Example:
+///   weir ls ./lake/raw
+///   weir ls ./lake/raw --interval 2026-11-26 --json
+#[derive(Debug, Args)]
+pub struct LsCmd {
+    /// The stage (path or URL).
+    stage: String,
+    /// Show this interval's parts instead of the list of intervals.
+    #[arg(long, value_parser = parse_interval)]
+    interval: Option<Interval>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+impl LsCmd {
+    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+        let stage = self.store.open(&self.stage)?;
+        let handle = g.runtime.handle();
+        if let Some(interval) = self.interval {
+            let (m, digest) = stage.read_manifest(handle, &interval)?;
+            if g.json {
+                let mut v = serde_json::to_value(&m)?;
+                v["manifest_sha256"] = digest.into();
+                print_json(&v)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{}/{}  run {}  created {}",
+                stage.url(),
+                m.interval.folder,
+                m.run_id,
+                m.created
+            );
+            println!(
+                "{:>10} {:>12} {:>12}  {:<16} path",
+                "records", "bytes", "stored", "sha256"
+            );
+            for (kind, p) in m
+                .parts
+                .iter()
+                .map(|p| ("", p))
+                .chain(m.quarantine.parts.iter().map(|p| (" (quarantine)", p)))
+            {
+                println!(
+                    "{:>10} {:>12} {:>12}  {:<16} {}{kind}",
+                    p.records,
+                    human(p.uncompressed_bytes),
+                    human(p.compressed_bytes),
+                    &p.sha256[..16.min(p.sha256.len())],
+                    p.path
+                );
+            }
+            let t = &m.totals;
+            println!(
+                "{:>10} {:>12} {:>12}  total; {} quarantined, {} blank lines skipped",
+                t.records,
+                human(t.uncompressed_bytes),
+                human(t.compressed_bytes),
+                t.quarantined,
+                t.blank_lines
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut rows = Vec::new();
+        for interval in stage.list_intervals(handle)? {
+            match stage.read_manifest(handle, &interval) {
+                Ok((m, _)) => rows.push((interval, Some(m))),
+                Err(StageError::NotCommitted { .. }) => rows.push((interval, None)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if g.json {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|(i, m)| match m {
+                    Some(m) => serde_json::json!({
+                        "interval": i.to_string(), "folder": i.folder(), "committed": true,
+                        "run_id": m.run_id, "created": m.created, "totals": m.totals,
+                    }),
+                    None => serde_json::json!({"interval": i.to_string(), "folder": i.folder(), "committed": false}),
+                })
+                .collect();
+            print_json(&serde_json::Value::Array(v))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "{:<22} {:>10} {:>6} {:>12} {:>12} {:>11}  created",
+            "interval", "records", "parts", "bytes", "stored", "quarantined"
+        );
+        for (i, m) in rows {
+            match m {
+                Some(m) => {
+                    let t = &m.totals;
+                    println!(
+                        "{:<22} {:>10} {:>6} {:>12} {:>12} {:>11}  {}",
+                        i.to_string(),
+                        t.records,
+                        t.parts,
+                        human(t.uncompressed_bytes),
+                        human(t.compressed_bytes),
+                        t.quarantined,
+                        m.created
+                    );
+                }
+                None => println!("{:<22} (not committed: no manifest)", i.to_string()),
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,149 @@
+//! Command-line flags, one small struct per subcommand with an `execute`.
+//!
+//! Only translates flags into library options and prints results; all
+//! behaviour lives in the `weir` library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tokio::runtime::Runtime;
+use weir::stage::{RetrySettings, Stage, StageUrl};
+use weir::{Interval, StageError};
+
+mod cat;
+mod ls;
+mod stage;
+mod verify;
+
+/// Exit code: more rejected records than the budget allows.
+pub const EXIT_OVER_BUDGET: u8 = 3;
+/// Exit code: verification found a mismatch.
+pub const EXIT_VERIFY_FAILED: u8 = 4;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 failure; 2 usage error; 3 more records rejected than
+--max-rejected allows (nothing committed); 4 `weir verify` found a mismatch.
+
+Stages are local paths (the default), file://, s3://, gs://, az:// or memory://
+URLs. Cloud credentials, region and endpoint come from the standard environment
+variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+AWS_ENDPOINT_URL, AWS_ALLOW_HTTP=true for plain-HTTP S3-compatible servers).
+
+Logs go to stderr: -v for info, -vv for debug, or RUST_LOG.";
+
+/// Weir runs sandboxed WebAssembly transforms over staged NDJSON data.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Print a machine-readable JSON summary on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Stage(stage::StageCmd),
+    Ls(ls::LsCmd),
+    Cat(cat::CatCmd),
+    Verify(verify::VerifyCmd),
+}
+
+/// Flags every command that touches a store shares.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Retries of a failed store request (with exponential backoff).
+    #[arg(long, default_value_t = RetrySettings::default().max_retries, value_name = "N")]
+    retries: usize,
+    /// Stop retrying a store request after this long (e.g. 30s, 3m).
+    #[arg(long, default_value = "3m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    retry_timeout: Duration,
+}
+
+impl StoreArgs {
+    /// Opens a stage with these settings.
+    pub fn open(&self, stage: &str) -> anyhow::Result<Stage> {
+        let url = StageUrl::parse(stage)?;
+        let retry = RetrySettings {
+            max_retries: self.retries,
+            retry_timeout: self.retry_timeout,
+        };
+        Ok(Stage::open(&url, &retry)?)
+    }
+}
+
+/// What every command gets: the runtime for store I/O and output settings.
+pub struct Globals {
+    /// Store calls run here.
+    pub runtime: Runtime,
+    /// `--json` was given.
+    pub json: bool,
+}
+
+impl Cli {
+    /// Sets up `tracing` on stderr.
+    pub fn init_logging(&self) {
+        let default = match self.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+            .init();
+    }
+
+    /// Runs the command.
+    pub fn execute(self) -> anyhow::Result<ExitCode> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the I/O runtime")?;
+        let ctx = Globals {
+            runtime,
+            json: self.json,
+        };
+        match self.command {
+            Command::Stage(c) => c.execute(&ctx),
+            Command::Ls(c) => c.execute(&ctx),
+            Command::Cat(c) => c.execute(&ctx),
+            Command::Verify(c) => c.execute(&ctx),
+        }
+    }
+}
+
+/// The exit code for an error that ended a command.
+pub fn exit_code_of(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<StageError>() {
+        Some(StageError::OverBudget { .. }) => EXIT_OVER_BUDGET,
+        _ => 1,
+    }
+}
+
+/// Parses an interval flag.
+pub fn parse_interval(s: &str) -> Result<Interval, String> {
+    s.parse::<Interval>().map_err(|e| e.to_string())
+}
+
+/// Prints a JSON value on stdout.
+pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Human-readable byte sizes.
+pub fn human(bytes: u64) -> String {
+    bytesize::ByteSize::b(bytes).display().si().to_string()
+}
