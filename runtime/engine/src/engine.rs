@@ -34,6 +34,7 @@ pub(crate) struct EngineInner {
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: EngineConfig,
     cache: Option<ModuleCache>,
+    pooling: bool,
     _ticker: EpochTicker,
 }
 
@@ -51,19 +52,22 @@ impl Engine {
         let setup = |e: wasmtime::Error| EngineError::Setup {
             message: format!("{e:#}"),
         };
-        let wasmtime = if config.pooling {
-            match wasmtime::Engine::new(&wasmtime_config(&config, true)) {
-                Ok(engine) => engine,
-                Err(e) => {
+        let pooled = if config.pooling {
+            wasmtime::Engine::new(&wasmtime_config(&config, true))
+                .inspect_err(|e| {
                     tracing::warn!(
                         error = %format!("{e:#}"),
                         "pooling allocator unavailable; falling back to on-demand allocation"
                     );
-                    wasmtime::Engine::new(&wasmtime_config(&config, false)).map_err(setup)?
-                }
-            }
+                })
+                .ok()
         } else {
-            wasmtime::Engine::new(&wasmtime_config(&config, false)).map_err(setup)?
+            None
+        };
+        let pooling = pooled.is_some();
+        let wasmtime = match pooled {
+            Some(engine) => engine,
+            None => wasmtime::Engine::new(&wasmtime_config(&config, false)).map_err(setup)?,
         };
         let mut linker = Linker::new(&wasmtime);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;
@@ -82,9 +86,16 @@ impl Engine {
                 linker,
                 config,
                 cache,
+                pooling,
                 _ticker: ticker,
             }),
         })
+    }
+
+    /// Whether instances come from wasmtime's pooling allocator: false if
+    /// [`EngineConfig::pooling`] is off or the host refused its reservation.
+    pub fn is_pooling(&self) -> bool {
+        self.inner.pooling
     }
 
     /// Loads a transform: reads the file, checks its sha256 (before anything
@@ -122,6 +133,9 @@ impl Engine {
                 transform: spec.name,
                 message: "CPU time limit must be more than zero".to_owned(),
             });
+        }
+        if let Some(assets) = &spec.assets {
+            check_assets_dir(&spec.name, assets)?;
         }
         check_is_component(&path, &bytes)?;
 
@@ -212,6 +226,21 @@ fn wasmtime_config(config: &EngineConfig, pooling: bool) -> wasmtime::Config {
         wasmtime.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     wasmtime
+}
+
+/// Fails at load time, not at every instantiation, if the assets directory
+/// is missing or not a directory.
+fn check_assets_dir(transform: &str, dir: &std::path::Path) -> Result<(), EngineError> {
+    let source = match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        Err(e) => e,
+    };
+    Err(EngineError::Assets {
+        transform: transform.to_owned(),
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// Refuses anything that is not a binary WebAssembly component, naming what

@@ -82,6 +82,18 @@ pub enum EngineError {
         source: Option<std::io::Error>,
     },
 
+    /// The transform's assets directory cannot be opened.
+    #[error("transform {transform}: cannot open assets directory {}", path.display())]
+    Assets {
+        /// The transform's name.
+        transform: String,
+        /// The assets directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A new instance could not be created (e.g. the instance pool is full).
     #[error("cannot instantiate transform {transform}: {message}")]
     Instantiate {

@@ -99,6 +99,14 @@ impl Instance {
             "chunk failed; re-running it record by record on a fresh instance"
         );
         self.live = Live::start(inner)?;
+        if records == 1 {
+            // Nothing to isolate: re-running the record alone would only
+            // repeat the failure (and, for a loop, the wait).
+            return Ok(Processed {
+                output: String::new(),
+                outcomes: vec![Outcome::Failed(failure)],
+            });
+        }
         let mut processed = Processed {
             output: String::new(),
             outcomes: Vec::with_capacity(records),
@@ -175,14 +183,13 @@ impl Live {
             transform: module.name.clone(),
             message,
         };
-        let state =
-            HostState::new(module.limits.memory_bytes, module.assets.as_deref()).map_err(|e| {
-                let assets = module.assets.as_deref().unwrap_or(std::path::Path::new(""));
-                instantiate_error(format!(
-                    "cannot open assets directory {}: {e}",
-                    assets.display()
-                ))
-            })?;
+        let state = HostState::new(module.limits.memory_bytes, module.assets.as_deref()).map_err(
+            |source| EngineError::Assets {
+                transform: module.name.clone(),
+                path: module.assets.clone().unwrap_or_default(),
+                source,
+            },
+        )?;
         let mut store = Store::new(&module.engine.inner.wasmtime, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
@@ -404,9 +411,12 @@ mod tests {
     }
 
     #[test]
-    fn instances_can_move_between_threads() {
+    fn instances_can_move_between_threads_and_modules_be_shared() {
         fn assert_send<T: Send>() {}
+        fn assert_send_sync<T: Send + Sync>() {}
         assert_send::<Instance>();
-        assert_send::<Module>();
+        assert_send_sync::<Module>();
+        assert_send_sync::<crate::Engine>();
+        assert_send_sync::<EngineError>();
     }
 }

@@ -642,8 +642,59 @@ fn corrupt_cache_file_is_recompiled_not_trusted() {
 }
 
 #[test]
-fn without_a_cache_dir_nothing_is_written_and_loads_compile() {
+fn without_a_cache_dir_every_load_compiles() {
     let engine = Engine::new(EngineConfig::default().without_cache()).expect("engine");
+    assert!(!engine.load(spec("pass")).expect("first load").from_cache());
+    assert!(!engine.load(spec("pass")).expect("second load").from_cache());
+}
+
+#[test]
+fn engine_uses_the_pooling_allocator_on_this_machine() {
+    assert!(engine().is_pooling());
+    let off =
+        Engine::new(EngineConfig::default().without_cache().with_pooling(false)).expect("engine");
+    assert!(!off.is_pooling());
+}
+
+#[test]
+fn instance_pool_is_bounded_and_slots_are_reused() {
+    let engine = Engine::new(
+        EngineConfig::default()
+            .without_cache()
+            .with_max_instances(2),
+    )
+    .expect("engine");
     let module = engine.load(spec("pass")).expect("load");
-    assert!(!module.from_cache());
+    let first = module.instantiate().expect("first");
+    let _second = module.instantiate().expect("second");
+    let err = module.instantiate().expect_err("pool is full");
+    assert!(matches!(err, EngineError::Instantiate { .. }), "{err}");
+    drop(first);
+    module.instantiate().expect("a freed slot is reused");
+}
+
+#[test]
+fn single_record_chunk_fails_without_a_second_run() {
+    let mut instance = load(spec("loop")).instantiate().expect("instantiates");
+    let started = Instant::now();
+    let processed = instance
+        .process("{\"trigger\":true}\n", 1)
+        .expect("process");
+    assert_eq!(
+        processed.outcomes,
+        vec![Outcome::Failed("CPU time limit of 1 s exceeded".to_owned())]
+    );
+    assert_eq!(processed.output, "");
+    eprintln!("single looping record failed after {:?}", started.elapsed());
+}
+
+#[test]
+fn missing_assets_directory_is_refused_at_load() {
+    let err = engine()
+        .load(spec("pass").with_assets("/nonexistent/assets"))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, EngineError::Assets { path, .. } if path == Path::new("/nonexistent/assets")),
+        "{err}"
+    );
 }
