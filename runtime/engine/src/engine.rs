@@ -48,7 +48,9 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Builds the engine and starts its epoch ticker thread.
-    pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
+    pub fn new(mut config: EngineConfig) -> Result<Engine, EngineError> {
+        // A zero tick would spin the ticker thread; 1 ms is already fine-grained.
+        config.epoch_tick = config.epoch_tick.max(Duration::from_millis(1));
         let setup = |e: wasmtime::Error| EngineError::Setup {
             message: format!("{e:#}"),
         };
