@@ -1,1 +1,5 @@
+//! Weir's end-to-end tests: one binary, one module per area. They drive the
+//! real `weir` binary (built by `scripts/test`) against real stores and read
+//! results back with real pandas and DuckDB.
 
+mod staging;

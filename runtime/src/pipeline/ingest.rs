@@ -64,6 +64,18 @@ impl Input {
         let head = buffered
             .fill_buf()
             .map_err(|e| read_error(&self.name(), e))?;
+        let named_gz = matches!(self, Input::File(p) if p.extension().is_some_and(|e| e == "gz"));
+        if named_gz && !gzip::is_gzip(head) {
+            return Err(StageError::Read {
+                object: self.name(),
+                what: if head.is_empty() {
+                    "empty file named .gz (a gzip file has at least a header)".into()
+                } else {
+                    "named .gz but does not start with the gzip magic bytes".into()
+                },
+                source: io::Error::from(io::ErrorKind::InvalidData),
+            });
+        }
         Ok(if gzip::is_gzip(head) {
             Box::new(BufReader::with_capacity(
                 256 * 1024,
