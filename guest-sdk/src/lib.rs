@@ -1,1 +1,181 @@
-//! sdk
+//! Write Weir transforms in Rust: plain functions over JSON records, compiled
+//! to `wasm32-wasip2` components.
+//!
+//! A complete transform, with a typed config, tested natively:
+//!
+//! ```
+//! use serde::Deserialize;
+//! use weir_guest::{Error, Value};
+//!
+//! /// Replaces the values of the configured top-level fields with a mask.
+//! #[derive(Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {
+//!     fields: Vec<String>,
+//!     #[serde(default = "default_mask")]
+//!     mask: String,
+//! }
+//!
+//! fn default_mask() -> String {
+//!     "***".to_owned()
+//! }
+//!
+//! fn redact(mut record: Value, config: &Config) -> Result<Value, Error> {
+//!     for field in &config.fields {
+//!         if let Some(value) = record.get_mut(field) {
+//!             *value = Value::String(config.mask.clone());
+//!         }
+//!     }
+//!     Ok(record)
+//! }
+//!
+//! // In a wasm build, this line makes the crate a Weir component.
+//! weir_guest::export!(weir_guest::map(redact));
+//!
+//! // Natively, the same chunk loop runs under `cargo test`.
+//! let results = weir_guest::testing::run(
+//!     weir_guest::map(redact),
+//!     r#"{"fields": ["card"]}"#,
+//!     [
+//!         r#"{"user":"ada","card":"4111","amount":12.50,"id":123456789012345678901234567890}"#,
+//!         r#"{"user":"bob","amount":0.10}"#,
+//!         r#"{"user":"eve""#,
+//!     ],
+//! );
+//! // Untouched fields keep their order and their exact number spelling.
+//! assert_eq!(
+//!     results[0],
+//!     Ok(vec![
+//!         r#"{"user":"ada","card":"***","amount":12.50,"id":123456789012345678901234567890}"#
+//!             .to_owned()
+//!     ])
+//! );
+//! assert_eq!(results[1], Ok(vec![r#"{"user":"bob","amount":0.10}"#.to_owned()]));
+//! assert_eq!(results[2], Err("EOF while parsing an object (column 13)".to_owned()));
+//!
+//! // A bad config fails `init` with a message naming the field.
+//! let rejected = weir_guest::testing::Session::start(weir_guest::map(redact), r#"{"feilds": []}"#);
+//! assert!(rejected.is_err_and(|error| error.contains("unknown field `feilds`")));
+//! ```
+//!
+//! # Writing a transform
+//!
+//! A transform is a function wrapped by one of three adapters:
+//!
+//! | adapter | function | output per record |
+//! |---|---|---|
+//! | [`map`] | `fn(In) -> Result<Out, E>` | exactly one record |
+//! | [`filter`] | `fn(&In) -> bool` (or `Result<bool, E>`) | the input, byte for byte, or nothing |
+//! | [`flat_map`] | `fn(In) -> Result<Vec<Out>, E>` (or any `IntoIterator`) | any number |
+//!
+//! `In` is [`Value`] or any `Deserialize` type, `Out` is `Serialize`, and `E`
+//! is [`Error`] or any other `Display` error. Each function may take a second
+//! argument, `&Config`, for any `Deserialize` config type; it is parsed once,
+//! when the host calls `init`, and a config that does not parse fails the run.
+//! A transform that keeps state across records (aggregates written at the end)
+//! implements [`Transform`] itself.
+//!
+//! # Records and errors
+//!
+//! Each input line is parsed once, into the function's argument type. A record
+//! that is not a JSON object, does not parse, or does not match `In` fails on
+//! its own with a message naming the field (`user.id: invalid type: ...`);
+//! so does a record for which the function returns an error. The host
+//! quarantines it and the rest of the chunk goes on.
+//!
+//! Records are parsed with `serde_json`'s `preserve_order` and
+//! `arbitrary_precision` features, so fields the function leaves alone keep
+//! their order, their digits (`1.50`, `-0.0`) and integers of any size.
+//! Output is compact JSON, so what is not kept is spelling that carries no
+//! value: whitespace between tokens, string escapes (`"caf\u00e9"` is
+//! written `"café"`) and exponent markers (`1E3` is written `1e+3`).
+//! [`filter`] writes kept records unchanged, byte for byte.
+//!
+//! # Panics
+//!
+//! `wasm32-wasip2` builds abort on panic: a panic traps the whole instance,
+//! and the host isolates the record that caused it. Natively, where panics
+//! unwind, the chunk loop catches them and fails only that record, so tests
+//! see the panic as the record's error.
+//!
+//! # Layout
+//!
+//! - `transform`: the [`Transform`] trait, the seam the chunk loop drives.
+//! - `function`: [`map`], [`filter`], [`flat_map`], plain functions as transforms.
+//! - `record`: [`Record`] (one input line) and [`Output`] (where records go).
+//! - `error`: [`Error`], the message a record, `init` or `finish` fails with.
+//! - `chunk`: the loop from an NDJSON chunk to output and outcomes.
+//! - [`testing`]: that same loop under native `cargo test`, plus golden cases.
+//! - `component`: wit-bindgen glue for wasm builds, reached through [`export!`].
+
+mod chunk;
+#[doc(hidden)]
+pub mod component;
+mod error;
+mod function;
+mod record;
+pub mod testing;
+mod transform;
+
+pub use serde_json::{self, Value};
+
+pub use crate::error::Error;
+pub use crate::function::{
+    Filter, FilterResult, FlatMap, FlatMapResult, Map, MapResult, Predicate, RecordFn, filter,
+    flat_map, map,
+};
+pub use crate::record::{Output, Record};
+pub use crate::transform::{NoConfig, Transform};
+
+/// Makes this crate a Weir component that runs `transform`.
+///
+/// Write it once, at the top level of a `cdylib` crate, with any expression
+/// of a type implementing [`Transform`], usually [`map`], [`filter`] or
+/// [`flat_map`] of a function. The expression is evaluated when the host
+/// calls `init`.
+///
+/// In wasm builds it implements the `weir:transform` world's `init`,
+/// `process` and `finish` exports; natively it only type-checks the
+/// expression, so the crate's tests need no wasm.
+///
+/// ```
+/// fn keep_all(_: &weir_guest::Value) -> bool {
+///     true
+/// }
+///
+/// weir_guest::export!(weir_guest::filter(keep_all));
+/// ```
+#[macro_export]
+macro_rules! export {
+    ($transform:expr $(,)?) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct WeirTransform;
+
+            impl $crate::component::bindings::Guest for WeirTransform {
+                fn init(
+                    config: ::std::string::String,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::component::init($transform, &config)
+                }
+
+                fn process(input: ::std::string::String) -> $crate::component::bindings::Processed {
+                    $crate::component::process(&input)
+                }
+
+                fn finish() -> ::std::result::Result<::std::string::String, ::std::string::String> {
+                    $crate::component::finish()
+                }
+            }
+
+            $crate::component::bindings::__export_transform_world!(
+                WeirTransform with_types_in $crate::component::bindings
+            );
+        };
+
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = || $crate::component::check_exportable($transform);
+        };
+    };
+}
