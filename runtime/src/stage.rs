@@ -71,6 +71,13 @@ impl StageUrl {
         if input.trim().is_empty() {
             return Err(invalid("it is empty".into()));
         }
+        let raw_path = input.split(['?', '#']).next().unwrap_or_default();
+        if raw_path
+            .split(['/', '\\'])
+            .any(|seg| seg == ".." || seg.eq_ignore_ascii_case("%2e%2e"))
+        {
+            return Err(invalid("`..` is not allowed in a stage".into()));
+        }
         let has_scheme = input.split_once("://").is_some_and(|(s, _)| {
             !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')
         });
