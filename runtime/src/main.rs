@@ -7,14 +7,18 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod cli;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let args = match cli::Cli::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
     args.init_logging();
-    match args.execute() {
+    match args.execute(&matches) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

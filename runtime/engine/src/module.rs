@@ -129,4 +129,14 @@ impl Module {
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
     }
+
+    /// The configuration text given to `init`.
+    pub fn config_json(&self) -> &str {
+        &self.inner.config_json
+    }
+
+    /// The read-only assets directory granted, if any.
+    pub fn assets(&self) -> Option<&Path> {
+        self.inner.assets.as_deref()
+    }
 }

@@ -15,6 +15,7 @@ use super::{Globals, StoreArgs, parse_interval};
 ///   weir cat ./lake/raw --interval 2026-11-26 | jq .id
 ///   weir cat ./lake/raw --interval 2026-11-26 --quarantine
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct CatCmd {
     /// The stage (path or URL).
     stage: String,

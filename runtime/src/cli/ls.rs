@@ -13,6 +13,7 @@ use super::{Globals, StoreArgs, human, parse_interval, print_json};
 ///   weir ls ./lake/raw
 ///   weir ls ./lake/raw --interval 2026-11-26 --json
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct LsCmd {
     /// The stage (path or URL).
     stage: String,

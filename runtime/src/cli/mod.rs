@@ -14,6 +14,7 @@ use weir::{Interval, StageError};
 
 mod cat;
 mod ls;
+mod run;
 mod stage;
 mod verify;
 
@@ -51,6 +52,7 @@ pub struct Cli {
 enum Command {
     Stage(stage::StageCmd),
     Ls(ls::LsCmd),
+    Run(run::RunCmd),
     Cat(cat::CatCmd),
     Verify(verify::VerifyCmd),
 }
@@ -104,8 +106,9 @@ impl Cli {
             .init();
     }
 
-    /// Runs the command.
-    pub fn execute(self) -> anyhow::Result<ExitCode> {
+    /// Runs the command; `matches` are the parsed flags, for the positions
+    /// of repeated flags.
+    pub fn execute(self, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -118,6 +121,7 @@ impl Cli {
         match self.command {
             Command::Stage(c) => c.execute(&ctx),
             Command::Ls(c) => c.execute(&ctx),
+            Command::Run(c) => c.execute(&ctx, matches.subcommand_matches("run").unwrap_or(matches)),
             Command::Cat(c) => c.execute(&ctx),
             Command::Verify(c) => c.execute(&ctx),
         }
@@ -126,10 +130,12 @@ impl Cli {
 
 /// The exit code for an error that ended a command.
 pub fn exit_code_of(e: &anyhow::Error) -> u8 {
-    match e.downcast_ref::<StageError>() {
-        Some(StageError::OverBudget { .. }) => EXIT_OVER_BUDGET,
-        _ => 1,
-    }
+    let over_budget = matches!(e.downcast_ref::<StageError>(), Some(StageError::OverBudget { .. }))
+        || matches!(
+            e.downcast_ref::<weir::pipeline::run::RunError>(),
+            Some(weir::pipeline::run::RunError::Stage(StageError::OverBudget { .. }))
+        );
+    if over_budget { EXIT_OVER_BUDGET } else { 1 }
 }
 
 /// Parses an interval flag.
@@ -139,8 +145,13 @@ pub fn parse_interval(s: &str) -> Result<Interval, String> {
 
 /// Prints a JSON value on stdout.
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", serde_json::to_string_pretty(value)?) {
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Human-readable byte sizes.

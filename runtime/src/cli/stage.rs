@@ -18,6 +18,7 @@ use super::{Globals, StoreArgs, human, parse_interval, print_json};
 ///   weir stage ./lake/raw --interval 2026-11-26T00:00:00+00:00 events.ndjson.gz
 ///   zcat dump.gz | weir stage s3://lake/raw --interval 20261126T000000 --max-rejected 1%
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct StageCmd {
     /// The stage to write to (path or URL).
     stage: String,

@@ -14,6 +14,7 @@ use super::{EXIT_VERIFY_FAILED, Globals, StoreArgs, parse_interval, print_json};
 ///   weir verify s3://lake/clean --interval 2026-11-26
 ///   weir verify ./lake/raw            # every committed interval
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct VerifyCmd {
     /// The stage (path or URL).
     stage: String,

@@ -9,6 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub mod ingest;
+pub mod file;
+pub mod run;
 pub mod ordered;
 
 /// The number of workers when none is given: the machine's cores.

@@ -1,0 +1,299 @@
+//! `weir run`: an interval through a chain of transforms into the next stage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{ArgMatches, Args};
+use indicatif::{ProgressBar, ProgressStyle};
+use weir::Interval;
+use weir::pipeline::file::{PipelineFile, module_name};
+use weir::pipeline::run::{self, NoProgress, Progress, RunOptions};
+use weir::pipeline::{Budget, default_workers};
+use weir_engine::{Engine, EngineConfig, Limits, ModuleSpec};
+
+use super::stage::WriteArgs;
+use super::{Globals, StoreArgs, human, parse_interval, print_json};
+
+/// Run an interval's committed records through WebAssembly transforms and
+/// commit the results as the same interval of the output stage.
+///
+/// Pipeline form (what Airflow calls):
+///   weir run pipeline.toml clean --interval 2026-11-26T00:00:00+00:00
+///
+/// Flags form (transforms apply in the order given, in one pass):
+///   weir run --input lake/raw --output lake/clean --interval 2026-11-26 \
+///     --transform normalize.wasm --config '{"fields":["text"]}' \
+///     --transform categorize.wasm --config @categorize.json --assets models/
+///
+/// --config, --assets and --sha256 apply to the --transform before them.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RunCmd {
+    /// A pipeline file (TOML); give the step to run after it.
+    pipeline: Option<PathBuf>,
+    /// The step of the pipeline file to run.
+    step: Option<String>,
+    /// The interval's start.
+    #[arg(long, value_parser = parse_interval)]
+    interval: Interval,
+    /// The interval's end, recorded in the manifest.
+    #[arg(long, value_parser = parse_interval)]
+    interval_end: Option<Interval>,
+    /// Input stage (flags form).
+    #[arg(long, conflicts_with = "pipeline")]
+    input: Option<String>,
+    /// Output stage (flags form).
+    #[arg(long, conflicts_with = "pipeline")]
+    output: Option<String>,
+    /// A transform component (.wasm); repeat for a chain.
+    #[arg(long = "transform", value_name = "MODULE.wasm", conflicts_with = "pipeline")]
+    transforms: Vec<PathBuf>,
+    /// Configuration of the preceding --transform: JSON text or @file.
+    #[arg(long = "config", value_name = "JSON|@FILE")]
+    configs: Vec<String>,
+    /// Read-only assets directory of the preceding --transform.
+    #[arg(long = "assets", value_name = "DIR")]
+    assets: Vec<PathBuf>,
+    /// Expected sha256 of the preceding --transform's module.
+    #[arg(long = "sha256", value_name = "HEX")]
+    sha256s: Vec<String>,
+    /// Memory limit per transform instance (e.g. 256MiB).
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<bytesize::ByteSize>,
+    /// CPU (wall-clock) time limit per transform call (e.g. 5s).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    cpu_limit: Option<std::time::Duration>,
+    /// Rejected records allowed before the run fails without committing:
+    /// a count (10), a percentage (1%) or a fraction (0.01).
+    #[arg(long, value_name = "BUDGET")]
+    max_rejected: Option<Budget>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Where compiled modules are cached (default: $WEIR_CACHE_DIR or
+    /// ~/.cache/weir/modules; clear it with rm -rf).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile modules every time instead of using the cache.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    write: WriteArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// The value following each occurrence of a flag, with its position.
+fn positioned<'a>(m: &'a ArgMatches, id: &str) -> Vec<(usize, &'a String)> {
+    match (m.indices_of(id), m.get_many::<String>(id)) {
+        (Some(i), Some(v)) => i.zip(v).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl RunCmd {
+    fn flag_specs(&self, m: &ArgMatches) -> anyhow::Result<Vec<ModuleSpec>> {
+        let transform_at: Vec<usize> = m.indices_of("transforms").map(|i| i.collect()).unwrap_or_default();
+        let owner = |flag: &str, at: usize| -> anyhow::Result<usize> {
+            transform_at
+                .iter()
+                .rposition(|&t| t < at)
+                .with_context(|| format!("--{flag} must follow the --transform it configures"))
+        };
+        let mut specs: Vec<ModuleSpec> = self
+            .transforms
+            .iter()
+            .map(|t| ModuleSpec::new(module_name(t), t.clone()))
+            .collect();
+        let mut seen = vec![[false; 3]; specs.len()];
+        for (at, value) in positioned(m, "configs") {
+            let i = owner("config", at)?;
+            if std::mem::replace(&mut seen[i][0], true) {
+                bail!("--transform {} has two --config", specs[i].name);
+            }
+            let text = match value.strip_prefix('@') {
+                Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading config file {f}"))?,
+                None => value.clone(),
+            };
+            serde_json::from_str::<serde_json::Value>(&text)
+                .with_context(|| format!("--config of {} is not JSON", specs[i].name))?;
+            specs[i] = specs[i].clone().with_config_json(text);
+        }
+        for (at, value) in m.indices_of("assets").into_iter().flatten().zip(self.assets.iter()) {
+            let i = owner("assets", at)?;
+            if std::mem::replace(&mut seen[i][1], true) {
+                bail!("--transform {} has two --assets", specs[i].name);
+            }
+            specs[i] = specs[i].clone().with_assets(value.clone());
+        }
+        for (at, value) in positioned(m, "sha256s") {
+            let i = owner("sha256", at)?;
+            if std::mem::replace(&mut seen[i][2], true) {
+                bail!("--transform {} has two --sha256", specs[i].name);
+            }
+            specs[i] = specs[i].clone().with_expected_sha256(value.to_ascii_lowercase());
+        }
+        Ok(specs)
+    }
+
+    pub fn execute(self, g: &Globals, m: &ArgMatches) -> anyhow::Result<ExitCode> {
+        let (input, output, mut specs, mut budget, mut workers, mut write) = match (&self.pipeline, &self.step) {
+            (Some(file), Some(step)) => {
+                let f = PipelineFile::load(file)?;
+                let plan = f.step(step)?;
+                let mut write = self.write.options(self.interval_end);
+                if let Some(b) = plan.max_batch_bytes {
+                    write.max_batch_bytes = b;
+                }
+                if let Some(l) = plan.compression_level {
+                    write.level = l;
+                }
+                (plan.input, plan.output, plan.transforms, plan.max_rejected, plan.workers, write)
+            }
+            (Some(_), None) => bail!("give the step to run after the pipeline file"),
+            (None, _) => {
+                let input = self.input.clone().context("give a pipeline file and step, or --input, --output and --transform")?;
+                let output = self.output.clone().context("--output is required with --input")?;
+                if self.transforms.is_empty() {
+                    bail!("give at least one --transform");
+                }
+                let specs = self.flag_specs(m)?;
+                (input, output, specs, None, None, self.write.options(self.interval_end))
+            }
+        };
+        // Flags override the file.
+        if let Some(b) = self.max_rejected {
+            budget = Some(b);
+        }
+        if let Some(w) = self.workers {
+            workers = Some(w);
+        }
+        for s in &mut specs {
+            let mut l: Limits = s.limits.clone();
+            if let Some(mem) = self.memory_limit {
+                l = l.with_memory_bytes(mem.as_u64());
+            }
+            if let Some(cpu) = self.cpu_limit {
+                l = l.with_cpu_time_per_call(cpu);
+            }
+            s.limits = l;
+        }
+        write.interval_end = self.interval_end.map(|e| e.start());
+
+        let mut config = EngineConfig::default();
+        if let Some(dir) = &self.cache_dir {
+            config = config.with_cache_dir(dir);
+        }
+        if self.no_cache {
+            config = config.without_cache();
+        }
+        let started = Instant::now();
+        let engine = Engine::new(config)?;
+        let modules = specs
+            .into_iter()
+            .map(|s| engine.load(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let input_stage = self.store.open(&input)?;
+        let output_stage = self.store.open(&output)?;
+        let options = RunOptions {
+            write,
+            max_rejected: budget.unwrap_or(Budget::Count(0)),
+            workers: workers.unwrap_or_else(default_workers).max(1),
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            ..RunOptions::default()
+        };
+        let bar = ProgressReport::new(!g.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        let progress: &dyn Progress = match &bar {
+            Some(b) => b,
+            None => &NoProgress,
+        };
+        let summary = run::run(
+            &modules,
+            &input_stage,
+            &output_stage,
+            g.runtime.handle(),
+            self.interval,
+            &options,
+            progress,
+        )?;
+        if let Some(b) = &bar {
+            b.bar.finish_and_clear();
+        }
+        let m = &summary.commit.manifest;
+        let seconds = started.elapsed().as_secs_f64();
+        if g.json {
+            print_json(&serde_json::json!({
+                "ok": true,
+                "input": input_stage.url().to_string(),
+                "output": output_stage.url().to_string(),
+                "interval": m.interval,
+                "manifest": format!("{}/{}", output_stage.url(), summary.commit.manifest_path),
+                "run_id": m.run_id,
+                "totals": m.totals,
+                "transforms": m.producer.transforms,
+                "quarantine": format!("{}/{}", output_stage.url(), weir::Stage::quarantine_dir(&self.interval)),
+                "seconds": seconds,
+            }))?;
+        } else {
+            let t = &m.totals;
+            println!(
+                "committed {} records in {} parts ({} → {}) to {}/{} in {seconds:.1}s",
+                t.records,
+                t.parts,
+                human(t.uncompressed_bytes),
+                human(t.compressed_bytes),
+                output_stage.url(),
+                m.interval.folder
+            );
+            for tr in &m.producer.transforms {
+                println!(
+                    "  {}: {} in, {} out ({} records emitted), {} filtered, {} quarantined",
+                    tr.name, tr.records_in, tr.records_out, tr.emitted, tr.filtered, tr.quarantined
+                );
+            }
+            if t.quarantined > 0 {
+                println!(
+                    "quarantined {} records in {}/{} (see `weir cat {} --interval {} --quarantine`)",
+                    t.quarantined,
+                    output_stage.url(),
+                    weir::Stage::quarantine_dir(&self.interval),
+                    output_stage.url(),
+                    self.interval
+                );
+            }
+            println!("read it: weir cat {} --interval {}", output_stage.url(), self.interval);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// A progress bar on stderr: records, MB/s and ETA from input bytes.
+struct ProgressReport {
+    bar: ProgressBar,
+}
+
+impl ProgressReport {
+    fn new(enabled: bool) -> Option<Self> {
+        enabled.then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            Self { bar }
+        })
+    }
+}
+
+impl Progress for ProgressReport {
+    fn start(&self, total: u64) {
+        self.bar.set_length(total);
+    }
+    fn advance(&self, bytes: u64, records: u64) {
+        self.bar.inc(bytes);
+        let done = records + self.bar.message().split(' ').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        self.bar.set_message(format!("{done} records"));
+    }
+}

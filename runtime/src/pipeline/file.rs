@@ -1,0 +1,311 @@
+//! Pipeline files: stages and steps in TOML, what Airflow calls.
+//!
+//! Owns parsing `pipeline.toml` (docs/pipelines.md) strictly (unknown keys
+//! are errors), resolving relative paths against the file's folder (so the
+//! caller's working directory does not matter), and turning each transform
+//! into an engine `ModuleSpec` with its config, assets, limits and pinned
+//! sha256.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use weir_engine::{Limits, ModuleSpec};
+
+use super::Budget;
+
+/// A pipeline file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("pipeline {path}: {reason}")]
+pub struct PipelineFileError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// A parsed pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Named stages: a path (relative to this file) or URL each.
+    pub stages: BTreeMap<String, String>,
+    /// Named steps.
+    pub steps: BTreeMap<String, StepDecl>,
+    #[serde(skip)]
+    dir: PathBuf,
+    #[serde(skip)]
+    path: String,
+}
+
+/// One step: an input stage, an output stage and a chain of transforms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDecl {
+    /// The input stage's name.
+    pub input: String,
+    /// The output stage's name.
+    pub output: String,
+    /// The transforms, applied in order in one pass.
+    #[serde(default)]
+    pub transforms: Vec<TransformDecl>,
+    /// Rejected records allowed (`10`, `1%`, `0.01`).
+    pub max_rejected: Option<String>,
+    /// Worker threads.
+    pub workers: Option<usize>,
+    /// Batch cap, e.g. `500MB`.
+    pub max_batch_bytes: Option<String>,
+    /// gzip level.
+    pub compression_level: Option<u32>,
+}
+
+/// One transform of a step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformDecl {
+    /// A name for logs, quarantine and the manifest (default: the module's
+    /// file stem).
+    pub name: Option<String>,
+    /// The component (`.wasm`), relative to the pipeline file.
+    pub module: String,
+    /// The module's expected sha256; a different module is refused.
+    pub sha256: Option<String>,
+    /// The configuration, as a TOML table (passed to `init` as JSON).
+    pub config: Option<toml::Table>,
+    /// The configuration as a JSON file, relative to the pipeline file.
+    pub config_file: Option<String>,
+    /// A read-only assets directory, relative to the pipeline file.
+    pub assets: Option<String>,
+    /// Limits; unset fields keep the defaults.
+    #[serde(default)]
+    pub limits: LimitsDecl,
+}
+
+/// Limits as written in a pipeline file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDecl {
+    /// Memory, e.g. `256MiB`.
+    pub memory: Option<String>,
+    /// CPU (wall) time per call, e.g. `5s`.
+    pub cpu_time: Option<String>,
+    /// Output per record, e.g. `16MiB`.
+    pub max_record_output: Option<String>,
+    /// Output per call, e.g. `64MiB`.
+    pub max_call_output: Option<String>,
+}
+
+/// A step resolved against its file.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// The input stage (path or URL).
+    pub input: String,
+    /// The output stage (path or URL).
+    pub output: String,
+    /// The transforms.
+    pub transforms: Vec<ModuleSpec>,
+    /// Budget override.
+    pub max_rejected: Option<Budget>,
+    /// Workers override.
+    pub workers: Option<usize>,
+    /// Batch cap override.
+    pub max_batch_bytes: Option<u64>,
+    /// gzip level override.
+    pub compression_level: Option<u32>,
+}
+
+impl PipelineFile {
+    /// Reads and parses a pipeline file.
+    pub fn load(path: &Path) -> Result<Self, PipelineFileError> {
+        let err = |reason: String| PipelineFileError {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let mut file: PipelineFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        file.dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        file.path = path.display().to_string();
+        Ok(file)
+    }
+
+    /// The names of the steps, for messages.
+    pub fn step_names(&self) -> Vec<&str> {
+        self.steps.keys().map(String::as_str).collect()
+    }
+
+    fn err(&self, reason: String) -> PipelineFileError {
+        PipelineFileError {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let path = Path::new(p);
+        if path.is_absolute() { path.to_path_buf() } else { self.dir.join(path) }
+    }
+
+    /// A stage by name: URLs as they are, paths relative to this file.
+    pub fn stage(&self, name: &str) -> Result<String, PipelineFileError> {
+        let value = self.stages.get(name).ok_or_else(|| {
+            self.err(format!(
+                "no stage named {name:?} (stages: {})",
+                self.stages.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        Ok(if value.contains("://") {
+            value.clone()
+        } else {
+            self.resolve(value).display().to_string()
+        })
+    }
+
+    /// Resolves one step.
+    pub fn step(&self, name: &str) -> Result<StepPlan, PipelineFileError> {
+        let step = self.steps.get(name).ok_or_else(|| {
+            self.err(format!("no step named {name:?} (steps: {})", self.step_names().join(", ")))
+        })?;
+        let transforms = step
+            .transforms
+            .iter()
+            .map(|t| self.transform(name, t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let parse_size = |what: &str, s: &str| -> Result<u64, PipelineFileError> {
+            s.parse::<bytesize::ByteSize>()
+                .map(|b| b.as_u64())
+                .map_err(|e| self.err(format!("step {name}: {what} {s:?}: {e}")))
+        };
+        Ok(StepPlan {
+            input: self.stage(&step.input)?,
+            output: self.stage(&step.output)?,
+            transforms,
+            max_rejected: step
+                .max_rejected
+                .as_deref()
+                .map(|b| b.parse::<Budget>().map_err(|e| self.err(format!("step {name}: {e}"))))
+                .transpose()?,
+            workers: step.workers,
+            max_batch_bytes: step.max_batch_bytes.as_deref().map(|s| parse_size("max_batch_bytes", s)).transpose()?,
+            compression_level: step.compression_level,
+        })
+    }
+
+    fn transform(&self, step: &str, t: &TransformDecl) -> Result<ModuleSpec, PipelineFileError> {
+        let module = self.resolve(&t.module);
+        let name = t.name.clone().unwrap_or_else(|| module_name(&module));
+        let ctx = |reason: String| self.err(format!("step {step}, transform {name}: {reason}"));
+        let config = match (&t.config, &t.config_file) {
+            (Some(_), Some(_)) => return Err(ctx("give config or config_file, not both".into())),
+            (Some(table), None) => serde_json::to_string(table).map_err(|e| ctx(e.to_string()))?,
+            (None, Some(f)) => {
+                let p = self.resolve(f);
+                let text = std::fs::read_to_string(&p).map_err(|e| ctx(format!("{}: {e}", p.display())))?;
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .map_err(|e| ctx(format!("{} is not JSON: {e}", p.display())))?;
+                text
+            }
+            (None, None) => "{}".into(),
+        };
+        let mut spec = ModuleSpec::new(name.clone(), module)
+            .with_config_json(config)
+            .with_limits(limits(&t.limits).map_err(ctx)?);
+        if let Some(a) = &t.assets {
+            spec = spec.with_assets(self.resolve(a));
+        }
+        if let Some(sha) = &t.sha256 {
+            spec = spec.with_expected_sha256(sha.to_ascii_lowercase());
+        }
+        Ok(spec)
+    }
+}
+
+/// The default transform name: the module's file stem.
+pub fn module_name(module: &Path) -> String {
+    module
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "transform".into())
+}
+
+/// Limits from their written form; unset fields keep the defaults.
+pub fn limits(d: &LimitsDecl) -> Result<Limits, String> {
+    let size = |what: &str, s: &str| {
+        s.parse::<bytesize::ByteSize>()
+            .map(|b| b.as_u64())
+            .map_err(|e| format!("{what} {s:?}: {e}"))
+    };
+    let mut l = Limits::default();
+    if let Some(m) = &d.memory {
+        l = l.with_memory_bytes(size("memory", m)?);
+    }
+    if let Some(t) = &d.cpu_time {
+        let t: Duration = humantime::parse_duration(t).map_err(|e| format!("cpu_time {t:?}: {e}"))?;
+        l = l.with_cpu_time_per_call(t);
+    }
+    if let Some(s) = &d.max_record_output {
+        l = l.with_max_record_output_bytes(size("max_record_output", s)?);
+    }
+    if let Some(s) = &d.max_call_output {
+        l = l.with_max_call_output_bytes(size("max_call_output", s)?);
+    }
+    Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> PipelineFile {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path().join("pipeline.toml");
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+        PipelineFile::load(&p).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn resolves_paths_against_the_file_and_parses_limits() {
+        let f = parse(
+            r#"
+[stages]
+raw = "data/raw"
+clean = "s3://lake/clean"
+
+[steps.clean]
+input = "raw"
+output = "clean"
+max_rejected = "1%"
+
+[[steps.clean.transforms]]
+module = "t/normalize.wasm"
+config = { fields = ["text"], lowercase = true }
+limits = { memory = "64MiB", cpu_time = "2s" }
+"#,
+        );
+        let s = f.step("clean").unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.input.ends_with("data/raw") && Path::new(&s.input).is_absolute() || s.input.contains("/data/raw"));
+        assert_eq!(s.output, "s3://lake/clean");
+        assert_eq!(s.max_rejected, Some(Budget::Ratio(0.01)));
+        let t = &s.transforms[0];
+        assert_eq!(t.name, "normalize");
+        assert_eq!(t.config_json, r#"{"fields":["text"],"lowercase":true}"#);
+        assert_eq!(t.limits.memory_bytes, 64 * 1024 * 1024);
+        assert_eq!(t.limits.cpu_time_per_call, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unknown_keys_and_steps_are_errors() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, "[stages]\n[steps.a]\ninput='x'\noutput='y'\ncolour='red'\n").unwrap_or_else(|e| panic!("{e}"));
+        let e = PipelineFile::load(&p).unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+        let f = parse("[stages]\n[steps.a]\ninput='x'\noutput='y'\n");
+        assert!(f.step("b").unwrap_err().to_string().contains("no step named \"b\" (steps: a)"));
+        assert!(f.step("a").unwrap_err().to_string().contains("no stage named \"x\""));
+    }
+}

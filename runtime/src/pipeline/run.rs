@@ -1,0 +1,535 @@
+//! Run: an interval's committed records through a chain of transforms into
+//! the next stage (`weir run`).
+//!
+//! The feeder reads the input's parts (only those its manifest lists, each
+//! verified) and cuts them into chunks of about 1000 records or 1 MiB. Each
+//! worker owns one instance of every transform of the chain and passes a
+//! chunk through all of them in one go: no intermediate staging. Output
+//! lines are checked like staged records, then compressed into gzip members
+//! by the worker; the calling thread writes members and quarantine entries
+//! in input order, so output is byte-identical whatever the worker count.
+//! A record a transform rejects is quarantined with its original bytes,
+//! its source part and line, the transform and the module's digest.
+
+use std::borrow::Cow;
+use std::io::BufReader;
+use std::ops::Range;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use tokio::runtime::Handle;
+use weir_engine::{EngineError, Instance, Module, Outcome};
+
+use super::Budget;
+use super::ordered::run_ordered;
+use crate::batch::gzip::{self, Member};
+use crate::batch::lines::{LineKind, LineReader};
+use crate::batch::record::check_record;
+use crate::error::StageError;
+use crate::interval::Interval;
+use crate::manifest::{Lineage, Manifest, Producer, TransformInfo, Totals};
+use crate::quarantine::QuarantineEntry;
+use crate::stage::Stage;
+use crate::staging::{Commit, IntervalWriter, WriteOptions, read_error};
+
+/// Records per chunk handed to a transform call.
+pub const CHUNK_RECORDS: usize = 1000;
+/// Bytes per chunk handed to a transform call.
+pub const CHUNK_BYTES: usize = 1 << 20;
+/// Rejected records logged one by one before only counting.
+const LOGGED_REJECTS: u64 = 20;
+
+/// A run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Reading the input or writing the output failed.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// A transform could not be loaded, started or finished.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The input holds something a Weir stage never does.
+    #[error("{object}:{line}: {reason}")]
+    BadInput {
+        /// The part.
+        object: String,
+        /// The 1-based line.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How output parts are written.
+    pub write: WriteOptions,
+    /// How many rejected records still allow a commit.
+    pub max_rejected: Budget,
+    /// Worker threads, each with its own instance of every transform.
+    pub workers: usize,
+    /// Records per transform call.
+    pub chunk_records: usize,
+    /// Bytes per transform call.
+    pub chunk_bytes: usize,
+    /// The command line, recorded in the manifest.
+    pub command: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            write: WriteOptions::default(),
+            max_rejected: Budget::Count(0),
+            workers: super::default_workers(),
+            chunk_records: CHUNK_RECORDS,
+            chunk_bytes: CHUNK_BYTES,
+            command: "run".into(),
+        }
+    }
+}
+
+/// Observes progress (a progress bar, a log line).
+pub trait Progress: Sync {
+    /// The run is about to read this many uncompressed bytes.
+    fn start(&self, _total_bytes: u64) {}
+    /// Another chunk of `bytes` input bytes and `records` records is done.
+    fn advance(&self, _bytes: u64, _records: u64) {}
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// One chunk of input records.
+struct Chunk {
+    text: String,
+    /// (part index, line) of each record.
+    origins: Vec<(u32, u64)>,
+    /// Where each record starts in `text`.
+    starts: Vec<usize>,
+}
+
+impl Chunk {
+    fn record(&self, i: usize) -> &str {
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
+        // Without the `\n`.
+        &self.text[self.starts[i]..end.saturating_sub(1).max(self.starts[i])]
+    }
+}
+
+/// Per-transform counters.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    records_in: u64,
+    records_out: u64,
+    emitted: u64,
+    filtered: u64,
+    quarantined: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.records_in += o.records_in;
+        self.records_out += o.records_out;
+        self.emitted += o.emitted;
+        self.filtered += o.filtered;
+        self.quarantined += o.quarantined;
+    }
+}
+
+/// What a worker made of a chunk.
+struct ChunkResult {
+    members: Vec<Member>,
+    rejected: Vec<QuarantineEntry>,
+    counts: Vec<Counts>,
+    input_records: u64,
+    input_bytes: u64,
+}
+
+/// The record a derived record came from: its line in the chunk, or none
+/// for records a transform's `finish` produced.
+type Origin = Option<u32>;
+
+/// Everything the workers share, read-only.
+struct Shared<'a> {
+    modules: &'a [Module],
+    parts: &'a [String],
+    input_stage: String,
+    cap: u64,
+    level: u32,
+}
+
+impl Shared<'_> {
+    fn reject(&self, chunk: &Chunk, origin: Origin, transform: Option<&Module>, reason: String) -> QuarantineEntry {
+        let (object, line, bytes) = match origin {
+            Some(i) => {
+                let (part, line) = chunk.origins[i as usize];
+                (self.parts[part as usize].as_str(), line, chunk.record(i as usize).as_bytes())
+            }
+            None => ("<finish>", 0, &b""[..]),
+        };
+        let mut e = QuarantineEntry::new(object, line, reason, bytes);
+        e.input_stage = Some(self.input_stage.clone());
+        if let Some(m) = transform {
+            e.transform = Some(m.name().to_owned());
+            e.module_sha256 = Some(m.sha256().to_owned());
+        }
+        e
+    }
+
+    /// Passes NDJSON `text` (of `origins.len()` records) through the
+    /// transforms in `steps`, returning the surviving output and its origins.
+    #[allow(clippy::too_many_arguments)]
+    fn chain(
+        &self,
+        instances: &mut [Instance],
+        steps: Range<usize>,
+        mut text: Cow<'_, str>,
+        mut origins: Vec<Origin>,
+        chunk: &Chunk,
+        counts: &mut [Counts],
+        rejected: &mut Vec<QuarantineEntry>,
+    ) -> Result<(String, Vec<Origin>), RunError> {
+        for t in steps {
+            if origins.is_empty() {
+                break;
+            }
+            let instance = &mut instances[t];
+            let module = &self.modules[t];
+            let processed = instance.process(&text, origins.len())?;
+            let mut lines = processed.output.split_inclusive('\n');
+            let mut next_text = String::with_capacity(processed.output.len());
+            let mut next_origins = Vec::with_capacity(origins.len());
+            let c = &mut counts[t];
+            for (outcome, origin) in processed.outcomes.iter().zip(&origins) {
+                c.records_in += 1;
+                match outcome {
+                    Outcome::Emitted(0) => c.filtered += 1,
+                    Outcome::Emitted(n) => {
+                        let start = next_text.len();
+                        let mut problem = None;
+                        for _ in 0..*n {
+                            // The engine checked that the counts add up.
+                            let line = lines.next().unwrap_or_default();
+                            let body = line.strip_suffix('\n').unwrap_or(line);
+                            if problem.is_none() {
+                                if let Err(p) = check_record(body.as_bytes()) {
+                                    problem = Some(format!("transform {} produced an invalid record: {p}", module.name()));
+                                }
+                            }
+                            next_text.push_str(line);
+                        }
+                        match problem {
+                            None => {
+                                c.records_out += 1;
+                                c.emitted += u64::from(*n);
+                                next_origins.extend(std::iter::repeat_n(*origin, *n as usize));
+                            }
+                            Some(reason) => {
+                                next_text.truncate(start);
+                                c.quarantined += 1;
+                                rejected.push(self.reject(chunk, *origin, Some(module), reason));
+                            }
+                        }
+                    }
+                    Outcome::Failed(reason) => {
+                        c.quarantined += 1;
+                        rejected.push(self.reject(chunk, *origin, Some(module), reason.clone()));
+                    }
+                }
+            }
+            text = Cow::Owned(next_text);
+            origins = next_origins;
+        }
+        Ok((text.into_owned(), origins))
+    }
+
+    /// Drops output records over the batch cap (quarantining their origin)
+    /// and compresses the rest.
+    fn compress(&self, text: String, origins: &[Origin], chunk: &Chunk, rejected: &mut Vec<QuarantineEntry>) -> Vec<Member> {
+        let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(self.cap).unwrap_or(usize::MAX));
+        if text.split_inclusive('\n').all(|l| l.len() as u64 <= self.cap) {
+            return gzip::compress_lines(text.as_bytes(), member_cap, self.level);
+        }
+        let mut kept = String::with_capacity(text.len());
+        for (line, origin) in text.split_inclusive('\n').zip(origins) {
+            if line.len() as u64 > self.cap {
+                rejected.push(self.reject(
+                    chunk,
+                    *origin,
+                    None,
+                    format!("output record of {} bytes exceeds the batch cap of {} bytes (--max-batch-bytes)", line.len(), self.cap),
+                ));
+            } else {
+                kept.push_str(line);
+            }
+        }
+        gzip::compress_lines(kept.as_bytes(), member_cap, self.level)
+    }
+
+    fn process_chunk(&self, instances: &mut [Instance], chunk: Chunk) -> Result<ChunkResult, RunError> {
+        let mut counts = vec![Counts::default(); self.modules.len()];
+        let mut rejected = Vec::new();
+        let n = chunk.origins.len();
+        let input_bytes = chunk.text.len() as u64;
+        let origins: Vec<Origin> = (0..n as u32).map(Some).collect();
+        let steps = 0..instances.len();
+        let (text, origins) =
+            self.chain(instances, steps, Cow::Borrowed(&chunk.text), origins, &chunk, &mut counts, &mut rejected)?;
+        let members = self.compress(text, &origins, &chunk, &mut rejected);
+        Ok(ChunkResult {
+            members,
+            rejected,
+            counts,
+            input_records: n as u64,
+            input_bytes,
+        })
+    }
+
+    /// Runs every transform's `finish`, passing what each emits through the
+    /// transforms after it.
+    fn finish(&self, instances: &mut [Instance]) -> Result<ChunkResult, RunError> {
+        let empty = Chunk {
+            text: String::new(),
+            origins: Vec::new(),
+            starts: Vec::new(),
+        };
+        let mut counts = vec![Counts::default(); self.modules.len()];
+        let mut rejected = Vec::new();
+        let mut text = String::new();
+        let mut origins: Vec<Origin> = Vec::new();
+        for t in 0..instances.len() {
+            // What earlier transforms emitted at their finish passes through
+            // this one before it finishes in turn.
+            (text, origins) =
+                self.chain(instances, t..t + 1, Cow::Owned(text), origins, &empty, &mut counts, &mut rejected)?;
+            let extra = instances[t].finish()?;
+            let module = &self.modules[t];
+            for line in extra.split_inclusive('\n') {
+                let body = line.strip_suffix('\n').unwrap_or(line);
+                match check_record(body.as_bytes()) {
+                    Ok(()) => {
+                        text.push_str(line);
+                        origins.push(None);
+                    }
+                    Err(p) => rejected.push(self.reject(
+                        &empty,
+                        None,
+                        Some(module),
+                        format!("transform {} produced an invalid record in finish: {p}", module.name()),
+                    )),
+                }
+            }
+        }
+        let members = self.compress(text, &origins, &empty, &mut rejected);
+        Ok(ChunkResult {
+            members,
+            rejected,
+            counts,
+            input_records: 0,
+            input_bytes: 0,
+        })
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The commit of the output interval.
+    pub commit: Commit,
+    /// Records quarantined.
+    pub quarantined: u64,
+}
+
+/// Runs `modules` in order over `interval` of `input` and commits the
+/// result to the same interval of `output`.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    modules: &[Module],
+    input: &Stage,
+    output: &Stage,
+    handle: &Handle,
+    interval: Interval,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let (manifest, manifest_sha256) = input.read_manifest(handle, &interval)?;
+    // Every worker's instances are started before any output is written, so
+    // a transform that rejects its config fails the run with nothing staged.
+    let workers = options.workers.max(1);
+    let mut chains = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        chains.push(Some(modules.iter().map(Module::instantiate).collect::<Result<Vec<_>, _>>()?));
+    }
+    let chains = Mutex::new(chains);
+    let parts: Vec<String> = manifest.parts.iter().map(|p| p.path.clone()).collect();
+    let shared = Shared {
+        modules,
+        parts: &parts,
+        input_stage: input.url().to_string(),
+        cap: options.write.max_batch_bytes,
+        level: options.write.level,
+    };
+    progress.start(manifest.totals.uncompressed_bytes);
+
+    let mut writer = IntervalWriter::new(output, handle, interval, options.write.clone());
+    let mut counts = vec![Counts::default(); modules.len()];
+    let mut input_records = 0u64;
+    let mut rejected = 0u64;
+    let mut sink = |r: ChunkResult, writer: &mut IntervalWriter| -> Result<(), RunError> {
+        input_records += r.input_records;
+        for (total, c) in counts.iter_mut().zip(&r.counts) {
+            total.add(c);
+        }
+        writer.write_members(r.members)?;
+        for entry in &r.rejected {
+            rejected += 1;
+            if rejected <= LOGGED_REJECTS {
+                tracing::warn!(
+                    "{}:{}: {}{}",
+                    entry.object,
+                    entry.line,
+                    entry.transform.as_deref().map(|t| format!("{t}: ")).unwrap_or_default(),
+                    entry.reason
+                );
+            }
+            writer.quarantine(entry)?;
+        }
+        progress.advance(r.input_bytes, r.input_records);
+        Ok(())
+    };
+
+    let result = run_ordered(
+        workers,
+        workers * 2 + 2,
+        |push| feed(input, handle, &manifest, options, push),
+        |i| {
+            chains.lock().unwrap_or_else(|p| p.into_inner())[i]
+                .take()
+                .ok_or_else(|| RunError::Engine(EngineError::Setup { message: "worker started twice".into() }))
+        },
+        |instances: &mut Vec<Instance>, chunk| shared.process_chunk(instances, chunk),
+        |r| sink(r, &mut writer),
+    );
+    let finished = result.and_then(|mut states| {
+        for instances in &mut states {
+            let r = shared.finish(instances)?;
+            sink(r, &mut writer)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = finished {
+        writer.abort();
+        return Err(e);
+    }
+    if options.max_rejected.exceeded(rejected, input_records) {
+        let quarantine = format!("{}/{}", output.url(), Stage::quarantine_dir(&interval));
+        writer.abort();
+        return Err(StageError::OverBudget {
+            rejected,
+            total: input_records,
+            budget: options.max_rejected.to_string(),
+            quarantine,
+        }
+        .into());
+    }
+    let transforms = modules
+        .iter()
+        .zip(&counts)
+        .map(|(m, c)| TransformInfo {
+            name: m.name().to_owned(),
+            module_sha256: m.sha256().to_owned(),
+            module_bytes: m.size(),
+            config_sha256: hex::encode(Sha256::digest(m.config_json().as_bytes())),
+            limits: serde_json::json!({
+                "memory_bytes": m.limits().memory_bytes,
+                "cpu_time_per_call_ms": m.limits().cpu_time_per_call.as_millis() as u64,
+                "max_record_output_bytes": m.limits().max_record_output_bytes,
+                "max_call_output_bytes": m.limits().max_call_output_bytes,
+            }),
+            grants: m.assets().map(|a| vec![format!("assets:{}", a.display())]).unwrap_or_default(),
+            records_in: c.records_in,
+            records_out: c.records_out,
+            emitted: c.emitted,
+            filtered: c.filtered,
+            quarantined: c.quarantined,
+        })
+        .collect();
+    let totals = Totals {
+        input_records,
+        filtered: counts.iter().map(|c| c.filtered).sum(),
+        ..Totals::default()
+    };
+    let commit = writer.commit(
+        Producer {
+            name: "weir".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            command: options.command.clone(),
+            transforms,
+        },
+        totals,
+        vec![Lineage {
+            stage: input.url().to_string(),
+            interval: interval.rfc3339(),
+            manifest_sha256,
+        }],
+    )?;
+    Ok(RunSummary {
+        commit,
+        quarantined: rejected,
+    })
+}
+
+/// Cuts the input's parts into chunks.
+fn feed(
+    input: &Stage,
+    handle: &Handle,
+    manifest: &Manifest,
+    options: &RunOptions,
+    push: &mut dyn FnMut(Chunk) -> bool,
+) -> Result<(), RunError> {
+    let new_chunk = || Chunk {
+        text: String::with_capacity(options.chunk_bytes + 64 * 1024),
+        origins: Vec::with_capacity(options.chunk_records),
+        starts: Vec::with_capacity(options.chunk_records),
+    };
+    let mut chunk = new_chunk();
+    let mut buf = Vec::new();
+    for (index, part) in manifest.parts.iter().enumerate() {
+        let reader = BufReader::with_capacity(256 * 1024, input.read_part(handle, part)?);
+        let mut lines = LineReader::new(reader, usize::try_from(part.uncompressed_bytes).unwrap_or(usize::MAX));
+        loop {
+            buf.clear();
+            let Some(event) = lines.next_into(&mut buf).map_err(|e| read_error(&part.path, e))? else {
+                break;
+            };
+            let bad = |reason: &str| RunError::BadInput {
+                object: part.path.clone(),
+                line: event.number,
+                reason: reason.into(),
+            };
+            match event.kind {
+                LineKind::Content => {}
+                LineKind::Blank => return Err(bad("blank line in a committed part")),
+                LineKind::TooLong { .. } => return Err(bad("line longer than its part")),
+            }
+            let text = std::str::from_utf8(&buf).map_err(|_| bad("invalid UTF-8 in a committed part"))?;
+            chunk.starts.push(chunk.text.len());
+            chunk.text.push_str(text);
+            chunk.text.push('\n');
+            chunk.origins.push((index as u32, event.number));
+            if chunk.origins.len() >= options.chunk_records || chunk.text.len() >= options.chunk_bytes {
+                if !push(std::mem::replace(&mut chunk, new_chunk())) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    if !chunk.origins.is_empty() {
+        push(chunk);
+    }
+    Ok(())
+}
