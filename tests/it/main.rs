@@ -2,4 +2,5 @@
 //! real `weir` binary (built by `scripts/test`) against real stores and read
 //! results back with real pandas and DuckDB.
 
+mod run;
 mod staging;

@@ -40,8 +40,11 @@ fn cat_returns_the_staged_lines_byte_for_byte() {
     let sb = Sandbox::new();
     let input = tricky_records(3000);
     sb.write("in.ndjson", &input);
-    sb.weir(&["stage", "lake/raw", "--interval", INTERVAL, "in.ndjson"]).ok();
-    let out = sb.weir(&["cat", "lake/raw", "--interval", "20261126T000000"]).ok();
+    sb.weir(&["stage", "lake/raw", "--interval", INTERVAL, "in.ndjson"])
+        .ok();
+    let out = sb
+        .weir(&["cat", "lake/raw", "--interval", "20261126T000000"])
+        .ok();
     assert_eq!(out.stdout, input);
 }
 
@@ -53,11 +56,19 @@ fn stdin_gzip_and_multi_member_inputs_are_accepted() {
     let mut multi = gzip(a.as_bytes());
     multi.extend_from_slice(&gzip(b.as_bytes()));
     sb.write("multi.ndjson.gz", &multi);
-    sb.weir(&["stage", "s", "--interval", INTERVAL, "multi.ndjson.gz"]).ok();
-    assert_eq!(sb.weir(&["cat", "s", "--interval", INTERVAL]).ok().stdout, format!("{a}{b}"));
+    sb.weir(&["stage", "s", "--interval", INTERVAL, "multi.ndjson.gz"])
+        .ok();
+    assert_eq!(
+        sb.weir(&["cat", "s", "--interval", INTERVAL]).ok().stdout,
+        format!("{a}{b}")
+    );
 
-    sb.weir_with_stdin(&["stage", "t", "--interval", INTERVAL], Some(b.as_bytes())).ok();
-    assert_eq!(sb.weir(&["cat", "t", "--interval", INTERVAL]).ok().stdout, b);
+    sb.weir_with_stdin(&["stage", "t", "--interval", INTERVAL], Some(b.as_bytes()))
+        .ok();
+    assert_eq!(
+        sb.weir(&["cat", "t", "--interval", INTERVAL]).ok().stdout,
+        b
+    );
 }
 
 #[test]
@@ -66,8 +77,16 @@ fn parts_roll_before_the_cap_and_match_the_manifest() {
     let input = tricky_records(2000);
     sb.write("in.ndjson", &input);
     let cap = 20_000u64;
-    sb.weir(&["stage", "s", "--interval", INTERVAL, "--max-batch-bytes", "20000", "in.ndjson"])
-        .ok();
+    sb.weir(&[
+        "stage",
+        "s",
+        "--interval",
+        INTERVAL,
+        "--max-batch-bytes",
+        "20000",
+        "in.ndjson",
+    ])
+    .ok();
     let m = manifest(&sb, "s");
     let parts = m["parts"].as_array().unwrap_or_else(|| panic!("parts"));
     assert!(parts.len() > 5, "expected many parts, got {}", parts.len());
@@ -76,11 +95,19 @@ fn parts_roll_before_the_cap_and_match_the_manifest() {
         let path = sb.join(&format!("s/{}", p["path"].as_str().unwrap_or_default()));
         let stored = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
         let plain = gunzip(&path);
-        assert!(plain.len() as u64 <= cap, "part {} holds {} bytes", path.display(), plain.len());
+        assert!(
+            plain.len() as u64 <= cap,
+            "part {} holds {} bytes",
+            path.display(),
+            plain.len()
+        );
         assert_eq!(p["uncompressed_bytes"], plain.len() as u64);
         assert_eq!(p["compressed_bytes"], stored.len() as u64);
         assert_eq!(p["sha256"], sha256(&stored));
-        assert_eq!(p["records"], plain.iter().filter(|&&b| b == b'\n').count() as u64);
+        assert_eq!(
+            p["records"],
+            plain.iter().filter(|&&b| b == b'\n').count() as u64
+        );
         // The next record would not have fitted: rolling is not premature.
         all.extend_from_slice(&plain);
     }
@@ -94,17 +121,38 @@ fn a_record_larger_than_the_cap_is_rejected_with_its_location() {
     let sb = Sandbox::new();
     let big = format!("{{\"x\":\"{}\"}}", "y".repeat(300));
     sb.write("in.ndjson", format!("{{\"a\":1}}\n{big}\n{{\"a\":2}}\n"));
-    let r = sb.weir(&["stage", "s", "--interval", INTERVAL, "--max-batch-bytes", "100", "in.ndjson"]);
+    let r = sb.weir(&[
+        "stage",
+        "s",
+        "--interval",
+        INTERVAL,
+        "--max-batch-bytes",
+        "100",
+        "in.ndjson",
+    ]);
     r.expect_code(3);
     sb.weir(&[
-        "stage", "s", "--interval", INTERVAL, "--max-batch-bytes", "100", "--max-rejected", "1", "in.ndjson",
+        "stage",
+        "s",
+        "--interval",
+        INTERVAL,
+        "--max-batch-bytes",
+        "100",
+        "--max-rejected",
+        "1",
+        "in.ndjson",
     ])
     .ok();
     let q = quarantine(&sb, "s");
     assert_eq!(q.len(), 1);
     assert_eq!(q[0]["line"], 2);
     assert_eq!(q[0]["object"], "in.ndjson");
-    assert!(q[0]["reason"].as_str().unwrap_or_default().contains("exceeds the batch cap of 100 bytes"));
+    assert!(
+        q[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exceeds the batch cap of 100 bytes")
+    );
     assert_eq!(q[0]["record"], big);
 }
 
@@ -115,34 +163,64 @@ fn bad_lines_are_quarantined_with_location_and_counts_reconcile() {
     let long = format!("{{\"x\":\"{}\"}}", "z".repeat(400_000));
     let mut input: Vec<u8> = Vec::new();
     let rows: Vec<(&[u8], Option<&str>)> = vec![
-        (b"\xEF\xBB\xBF{\"ok\":1}\r", None),                   // 1: BOM + CRLF, fine
-        (b"{\"ok\":2}", None),                                  // 2
-        (b"", None),                                            // 3: blank
-        (b"not json", Some("invalid JSON")),                    // 4
-        (b"[1,2]", Some("array where an object belongs")),      // 5
-        (b"42", Some("number where an object belongs")),        // 6
-        (b"{\"s\":\"\xff\xfe\"}", Some("invalid UTF-8")),       // 7
-        (b"{\"a\":1,\"a\":2}", Some("duplicate key")),          // 8
-        (b"{\"n\":NaN}", Some("invalid JSON")),                 // 9
-        (b"{\"n\":Infinity}", Some("invalid JSON")),            // 10
-        (deep.as_bytes(), Some("recursion limit")),             // 11
-        (long.as_bytes(), Some("longer than the limit of 300000 bytes")), // 12
-        (b"   ", None),                                         // 13: blank
-        (b"{\"ok\":3}", None),                                  // 14
+        (b"\xEF\xBB\xBF{\"ok\":1}\r", None), // 1: BOM + CRLF, fine
+        (b"{\"ok\":2}", None),               // 2
+        (b"", None),                         // 3: blank
+        (b"not json", Some("invalid JSON")), // 4
+        (b"[1,2]", Some("array where an object belongs")), // 5
+        (b"42", Some("number where an object belongs")), // 6
+        (b"{\"s\":\"\xff\xfe\"}", Some("invalid UTF-8")), // 7
+        (b"{\"a\":1,\"a\":2}", Some("duplicate key")), // 8
+        (b"{\"n\":NaN}", Some("invalid JSON")), // 9
+        (b"{\"n\":Infinity}", Some("invalid JSON")), // 10
+        (deep.as_bytes(), Some("recursion limit")), // 11
+        (
+            long.as_bytes(),
+            Some("longer than the limit of 300000 bytes"),
+        ), // 12
+        (b"   ", None),                      // 13: blank
+        (b"{\"ok\":3}", None),               // 14
     ];
     for (line, _) in &rows {
         input.extend_from_slice(line);
         input.push(b'\n');
     }
     sb.write("bad.ndjson", &input);
-    let r = sb.weir(&["stage", "s", "--interval", INTERVAL, "--max-line-bytes", "300000", "bad.ndjson"]);
+    let r = sb.weir(&[
+        "stage",
+        "s",
+        "--interval",
+        INTERVAL,
+        "--max-line-bytes",
+        "300000",
+        "bad.ndjson",
+    ]);
     let r = r.expect_code(3);
-    assert!(r.stderr.contains("9 of 12 records were rejected"), "{}", r.stderr);
-    assert!(r.stderr.contains("bad.ndjson:4: invalid JSON"), "{}", r.stderr);
-    assert!(!sb.join(&format!("s/{FOLDER}/_manifest.json")).exists(), "nothing committed");
+    assert!(
+        r.stderr.contains("9 of 12 records were rejected"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("bad.ndjson:4: invalid JSON"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !sb.join(&format!("s/{FOLDER}/_manifest.json")).exists(),
+        "nothing committed"
+    );
 
     sb.weir(&[
-        "stage", "s", "--interval", INTERVAL, "--max-line-bytes", "300000", "--max-rejected", "75%", "bad.ndjson",
+        "stage",
+        "s",
+        "--interval",
+        INTERVAL,
+        "--max-line-bytes",
+        "300000",
+        "--max-rejected",
+        "75%",
+        "bad.ndjson",
     ])
     .ok();
     assert_eq!(
@@ -160,7 +238,10 @@ fn bad_lines_are_quarantined_with_location_and_counts_reconcile() {
         assert_eq!(entry["object"], "bad.ndjson");
         assert_eq!(entry["line"], *line as u64, "{entry}");
         let reason = entry["reason"].as_str().unwrap_or_default();
-        assert!(reason.contains(why), "line {line}: {reason:?} lacks {why:?}");
+        assert!(
+            reason.contains(why),
+            "line {line}: {reason:?} lacks {why:?}"
+        );
     }
     // Invalid UTF-8 is kept losslessly, escaped.
     assert_eq!(q[3]["record_escaped"], "{\"s\":\"\\xff\\xfe\"}");
@@ -175,7 +256,9 @@ fn bad_lines_are_quarantined_with_location_and_counts_reconcile() {
     assert_eq!(t["input_records"], 12);
     let total_lines = rows.len() as u64;
     assert_eq!(
-        t["records"].as_u64().unwrap_or(0) + t["quarantined"].as_u64().unwrap_or(0) + t["blank_lines"].as_u64().unwrap_or(0),
+        t["records"].as_u64().unwrap_or(0)
+            + t["quarantined"].as_u64().unwrap_or(0)
+            + t["blank_lines"].as_u64().unwrap_or(0),
         total_lines
     );
     assert_eq!(m["quarantine"]["records"], 9);
@@ -198,13 +281,20 @@ fn broken_gzip_inputs_fail_naming_the_file_and_commit_nothing() {
         ("empty.ndjson.gz", "empty file named .gz"),
         ("corrupt.ndjson.gz", "gzip"),
     ] {
-        let r = sb.weir(&["stage", "s", "--interval", INTERVAL, file]).expect_code(1);
-        assert!(r.stderr.contains(file) && r.stderr.contains(what), "{file}: {}", r.stderr);
+        let r = sb
+            .weir(&["stage", "s", "--interval", INTERVAL, file])
+            .expect_code(1);
+        assert!(
+            r.stderr.contains(file) && r.stderr.contains(what),
+            "{file}: {}",
+            r.stderr
+        );
     }
     assert!(sb.files("s").is_empty(), "left behind: {:?}", sb.files("s"));
     // An empty plain file is an interval with no records.
     sb.write("empty.ndjson", b"");
-    sb.weir(&["stage", "s", "--interval", INTERVAL, "empty.ndjson"]).ok();
+    sb.weir(&["stage", "s", "--interval", INTERVAL, "empty.ndjson"])
+        .ok();
     assert_eq!(manifest(&sb, "s")["totals"]["records"], 0);
 }
 
@@ -213,24 +303,44 @@ fn a_rerun_replaces_the_interval_and_cleans_leftovers() {
     let sb = Sandbox::new();
     sb.write("one.ndjson", "{\"v\":1}\n");
     sb.write("two.ndjson", "{\"v\":2}\n");
-    sb.weir(&["stage", "s", "--interval", INTERVAL, "one.ndjson"]).ok();
+    sb.weir(&["stage", "s", "--interval", INTERVAL, "one.ndjson"])
+        .ok();
     let first: Vec<String> = sb.files(&format!("s/{FOLDER}"));
     // A crashed attempt's part: present, but not in any manifest.
     let leftover = format!("s/{FOLDER}/part-00000-20000101T000000Z-deadbeef.ndjson.gz");
     sb.write(&leftover, gzip(b"{\"v\":\"leftover\"}\n"));
-    assert_eq!(sb.weir(&["cat", "s", "--interval", INTERVAL]).ok().stdout, "{\"v\":1}\n");
+    assert_eq!(
+        sb.weir(&["cat", "s", "--interval", INTERVAL]).ok().stdout,
+        "{\"v\":1}\n"
+    );
 
     // Within the grace period leftovers stay (they may be a live run's).
-    sb.weir(&["stage", "s", "--interval", INTERVAL, "two.ndjson"]).ok();
-    assert_eq!(sb.weir(&["cat", "s", "--interval", INTERVAL]).ok().stdout, "{\"v\":2}\n");
+    sb.weir(&["stage", "s", "--interval", INTERVAL, "two.ndjson"])
+        .ok();
+    assert_eq!(
+        sb.weir(&["cat", "s", "--interval", INTERVAL]).ok().stdout,
+        "{\"v\":2}\n"
+    );
     assert!(sb.join(&leftover).exists());
     for f in &first {
         if f != "_manifest.json" {
-            assert!(!sb.join(&format!("s/{FOLDER}/{f}")).exists(), "superseded part {f} kept");
+            assert!(
+                !sb.join(&format!("s/{FOLDER}/{f}")).exists(),
+                "superseded part {f} kept"
+            );
         }
     }
     let j = sb
-        .weir(&["stage", "s", "--interval", INTERVAL, "--orphan-grace", "0s", "--json", "one.ndjson"])
+        .weir(&[
+            "stage",
+            "s",
+            "--interval",
+            INTERVAL,
+            "--orphan-grace",
+            "0s",
+            "--json",
+            "one.ndjson",
+        ])
         .ok()
         .json();
     assert!(!sb.join(&leftover).exists(), "leftover not cleaned");
@@ -244,23 +354,44 @@ fn a_rerun_replaces_the_interval_and_cleans_leftovers() {
 fn verify_and_cat_catch_tampered_and_missing_parts() {
     let sb = Sandbox::new();
     sb.write("in.ndjson", tricky_records(500));
-    sb.weir(&["stage", "s", "--interval", INTERVAL, "--max-batch-bytes", "20000", "in.ndjson"])
-        .ok();
+    sb.weir(&[
+        "stage",
+        "s",
+        "--interval",
+        INTERVAL,
+        "--max-batch-bytes",
+        "20000",
+        "in.ndjson",
+    ])
+    .ok();
     sb.weir(&["verify", "s", "--interval", INTERVAL]).ok();
     let m = manifest(&sb, "s");
-    let p0 = m["parts"][0]["path"].as_str().unwrap_or_default().to_owned();
-    let p1 = m["parts"][1]["path"].as_str().unwrap_or_default().to_owned();
+    let p0 = m["parts"][0]["path"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let p1 = m["parts"][1]["path"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     // Same length, different bytes: re-gzip at another level.
     let plain = gunzip(&sb.join(&format!("s/{p0}")));
     let mut other = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
     std::io::Write::write_all(&mut other, &plain).unwrap_or_else(|e| panic!("{e}"));
-    sb.write(&format!("s/{p0}"), other.finish().unwrap_or_else(|e| panic!("{e}")));
+    sb.write(
+        &format!("s/{p0}"),
+        other.finish().unwrap_or_else(|e| panic!("{e}")),
+    );
     std::fs::remove_file(sb.join(&format!("s/{p1}"))).unwrap_or_else(|e| panic!("{e}"));
 
-    let r = sb.weir(&["verify", "s", "--interval", INTERVAL]).expect_code(4);
+    let r = sb
+        .weir(&["verify", "s", "--interval", INTERVAL])
+        .expect_code(4);
     assert!(r.stdout.contains(&p0), "{}", r.stdout);
     assert!(r.stdout.contains(&p1), "{}", r.stdout);
-    let r = sb.weir(&["cat", "s", "--interval", INTERVAL]).expect_code(1);
+    let r = sb
+        .weir(&["cat", "s", "--interval", INTERVAL])
+        .expect_code(1);
     assert!(r.stderr.contains(&p0), "{}", r.stderr);
 }
 
@@ -268,21 +399,30 @@ fn verify_and_cat_catch_tampered_and_missing_parts() {
 fn hand_edited_manifests_are_refused_clearly() {
     let sb = Sandbox::new();
     sb.write("in.ndjson", "{\"v\":1}\n");
-    sb.weir(&["stage", "s", "--interval", INTERVAL, "in.ndjson"]).ok();
+    sb.weir(&["stage", "s", "--interval", INTERVAL, "in.ndjson"])
+        .ok();
     let path = sb.join(&format!("s/{FOLDER}/_manifest.json"));
     let original = std::fs::read_to_string(&path).unwrap_or_default();
 
     let mut m: Value = serde_json::from_str(&original).unwrap_or_default();
     m["format_version"] = 99.into();
     std::fs::write(&path, m.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    let r = sb.weir(&["cat", "s", "--interval", INTERVAL]).expect_code(1);
-    assert!(r.stderr.contains("unsupported format_version 99"), "{}", r.stderr);
+    let r = sb
+        .weir(&["cat", "s", "--interval", INTERVAL])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("unsupported format_version 99"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("_manifest.json"), "{}", r.stderr);
 
     let mut m: Value = serde_json::from_str(&original).unwrap_or_default();
     m["parts"][0]["sha256"] = "0".repeat(64).into();
     std::fs::write(&path, m.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    let r = sb.weir(&["verify", "s", "--interval", INTERVAL]).expect_code(4);
+    let r = sb
+        .weir(&["verify", "s", "--interval", INTERVAL])
+        .expect_code(4);
     assert!(r.stdout.contains("sha256"), "{}", r.stdout);
 
     let mut m: Value = serde_json::from_str(&original).unwrap_or_default();
@@ -297,7 +437,8 @@ fn ls_lists_intervals_in_time_order_with_counts() {
     let sb = Sandbox::new();
     sb.write("in.ndjson", "{\"v\":1}\n{\"v\":2}\n");
     for when in ["2026-11-26T10:00:00Z", "20261126T090000", "2026-11-25"] {
-        sb.weir(&["stage", "s", "--interval", when, "in.ndjson"]).ok();
+        sb.weir(&["stage", "s", "--interval", when, "in.ndjson"])
+            .ok();
     }
     let j = sb.weir(&["ls", "s", "--json"]).ok().json();
     let got: Vec<&str> = j
@@ -308,9 +449,16 @@ fn ls_lists_intervals_in_time_order_with_counts() {
         .collect();
     assert_eq!(
         got,
-        ["interval=20261125T000000Z", "interval=20261126T090000Z", "interval=20261126T100000Z"]
+        [
+            "interval=20261125T000000Z",
+            "interval=20261126T090000Z",
+            "interval=20261126T100000Z"
+        ]
     );
-    assert!(j.as_array().is_some_and(|a| a.iter().all(|i| i["totals"]["records"] == 2)));
+    assert!(
+        j.as_array()
+            .is_some_and(|a| a.iter().all(|i| i["totals"]["records"] == 2))
+    );
     let text = sb.weir(&["ls", "s"]).ok().stdout;
     assert!(text.contains("2026-11-26T09:00:00Z"), "{text}");
 }
@@ -320,16 +468,25 @@ fn interval_end_is_recorded_and_bad_intervals_are_refused() {
     let sb = Sandbox::new();
     sb.write("in.ndjson", "{\"v\":1}\n");
     sb.weir(&[
-        "stage", "s", "--interval", "2026-11-26T00:00:00+00:00", "--interval-end", "2026-11-27T00:00:00+00:00",
+        "stage",
+        "s",
+        "--interval",
+        "2026-11-26T00:00:00+00:00",
+        "--interval-end",
+        "2026-11-27T00:00:00+00:00",
         "in.ndjson",
     ])
     .ok();
     let m = manifest(&sb, "s");
     assert_eq!(m["interval"]["start"], "2026-11-26T00:00:00Z");
     assert_eq!(m["interval"]["end"], "2026-11-27T00:00:00Z");
-    let r = sb.weir(&["stage", "s", "--interval", "yesterday", "in.ndjson"]).expect_code(2);
+    let r = sb
+        .weir(&["stage", "s", "--interval", "yesterday", "in.ndjson"])
+        .expect_code(2);
     assert!(r.stderr.contains("invalid interval"), "{}", r.stderr);
-    let r = sb.weir(&["stage", "../escape", "--interval", INTERVAL, "in.ndjson"]).expect_code(1);
+    let r = sb
+        .weir(&["stage", "../escape", "--interval", INTERVAL, "in.ndjson"])
+        .expect_code(1);
     assert!(r.stderr.contains("`..` is not allowed"), "{}", r.stderr);
 }
 
@@ -339,11 +496,24 @@ fn interval_end_is_recorded_and_bad_intervals_are_refused() {
 fn pandas_and_duckdb_read_the_committed_parts() {
     let sb = Sandbox::new();
     let input: String = (0..3000)
-        .map(|i| format!("{{\"id\":{i},\"text\":\"record {i} with ünïcode\",\"score\":{}.25}}\n", i % 97))
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"text\":\"record {i} with ünïcode\",\"score\":{}.25}}\n",
+                i % 97
+            )
+        })
         .collect();
     sb.write("in.ndjson", &input);
-    sb.weir(&["stage", "lake", "--interval", INTERVAL, "--max-batch-bytes", "40000", "in.ndjson"])
-        .ok();
+    sb.weir(&[
+        "stage",
+        "lake",
+        "--interval",
+        INTERVAL,
+        "--max-batch-bytes",
+        "40000",
+        "in.ndjson",
+    ])
+    .ok();
     let m = manifest(&sb, "lake");
     let parts: Vec<String> = m["parts"]
         .as_array()

@@ -138,7 +138,11 @@ impl Sandbox {
         let mut cmd = Command::new(weir_bin());
         cmd.args(args)
             .current_dir(self.path())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawning weir: {e}"));
@@ -150,7 +154,11 @@ impl Sandbox {
                 let _ = pipe.write_all(&data);
             });
         }
-        Run::from(child.wait_with_output().unwrap_or_else(|e| panic!("waiting for weir: {e}")))
+        Run::from(
+            child
+                .wait_with_output()
+                .unwrap_or_else(|e| panic!("waiting for weir: {e}")),
+        )
     }
 
     /// Runs the test venv's Python with `script` and arguments, here.
@@ -171,7 +179,9 @@ impl Sandbox {
         let mut out = Vec::new();
         let mut stack = vec![root.clone()];
         while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let p = e.path();
                 if p.is_dir() {
@@ -213,4 +223,49 @@ pub fn sha256(data: &[u8]) -> String {
 /// Lines of NDJSON text (without their `\n`).
 pub fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
+}
+
+/// Builds a guest component from source (a workspace package) for
+/// `wasm32-wasip2` and returns the `.wasm` path. Uses its own target
+/// directory (`target/guests`) so it never waits on the lock of the cargo
+/// that runs the tests; cargo makes repeated builds no-ops.
+pub fn guest(package: &str) -> PathBuf {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = built.get(package) {
+        return p.clone();
+    }
+    let target = workspace().join("target/guests");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "guest",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            package,
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(workspace())
+        .output()
+        .unwrap_or_else(|e| panic!("running cargo: {e}"));
+    assert!(
+        out.status.success(),
+        "building guest {package} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = target
+        .join("wasm32-wasip2/guest")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    built.insert(package.to_owned(), path.clone());
+    path
 }

@@ -121,7 +121,9 @@ impl Cli {
         match self.command {
             Command::Stage(c) => c.execute(&ctx),
             Command::Ls(c) => c.execute(&ctx),
-            Command::Run(c) => c.execute(&ctx, matches.subcommand_matches("run").unwrap_or(matches)),
+            Command::Run(c) => {
+                c.execute(&ctx, matches.subcommand_matches("run").unwrap_or(matches))
+            }
             Command::Cat(c) => c.execute(&ctx),
             Command::Verify(c) => c.execute(&ctx),
         }
@@ -130,11 +132,15 @@ impl Cli {
 
 /// The exit code for an error that ended a command.
 pub fn exit_code_of(e: &anyhow::Error) -> u8 {
-    let over_budget = matches!(e.downcast_ref::<StageError>(), Some(StageError::OverBudget { .. }))
-        || matches!(
-            e.downcast_ref::<weir::pipeline::run::RunError>(),
-            Some(weir::pipeline::run::RunError::Stage(StageError::OverBudget { .. }))
-        );
+    let over_budget = matches!(
+        e.downcast_ref::<StageError>(),
+        Some(StageError::OverBudget { .. })
+    ) || matches!(
+        e.downcast_ref::<weir::pipeline::run::RunError>(),
+        Some(weir::pipeline::run::RunError::Stage(
+            StageError::OverBudget { .. }
+        ))
+    );
     if over_budget { EXIT_OVER_BUDGET } else { 1 }
 }
 

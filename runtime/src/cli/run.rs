@@ -48,7 +48,11 @@ pub struct RunCmd {
     #[arg(long, conflicts_with = "pipeline")]
     output: Option<String>,
     /// A transform component (.wasm); repeat for a chain.
-    #[arg(long = "transform", value_name = "MODULE.wasm", conflicts_with = "pipeline")]
+    #[arg(
+        long = "transform",
+        value_name = "MODULE.wasm",
+        conflicts_with = "pipeline"
+    )]
     transforms: Vec<PathBuf>,
     /// Configuration of the preceding --transform: JSON text or @file.
     #[arg(long = "config", value_name = "JSON|@FILE")]
@@ -95,7 +99,10 @@ fn positioned<'a>(m: &'a ArgMatches, id: &str) -> Vec<(usize, &'a String)> {
 
 impl RunCmd {
     fn flag_specs(&self, m: &ArgMatches) -> anyhow::Result<Vec<ModuleSpec>> {
-        let transform_at: Vec<usize> = m.indices_of("transforms").map(|i| i.collect()).unwrap_or_default();
+        let transform_at: Vec<usize> = m
+            .indices_of("transforms")
+            .map(|i| i.collect())
+            .unwrap_or_default();
         let owner = |flag: &str, at: usize| -> anyhow::Result<usize> {
             transform_at
                 .iter()
@@ -114,14 +121,20 @@ impl RunCmd {
                 bail!("--transform {} has two --config", specs[i].name);
             }
             let text = match value.strip_prefix('@') {
-                Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading config file {f}"))?,
+                Some(f) => std::fs::read_to_string(f)
+                    .with_context(|| format!("reading config file {f}"))?,
                 None => value.clone(),
             };
             serde_json::from_str::<serde_json::Value>(&text)
                 .with_context(|| format!("--config of {} is not JSON", specs[i].name))?;
             specs[i] = specs[i].clone().with_config_json(text);
         }
-        for (at, value) in m.indices_of("assets").into_iter().flatten().zip(self.assets.iter()) {
+        for (at, value) in m
+            .indices_of("assets")
+            .into_iter()
+            .flatten()
+            .zip(self.assets.iter())
+        {
             let i = owner("assets", at)?;
             if std::mem::replace(&mut seen[i][1], true) {
                 bail!("--transform {} has two --assets", specs[i].name);
@@ -133,36 +146,58 @@ impl RunCmd {
             if std::mem::replace(&mut seen[i][2], true) {
                 bail!("--transform {} has two --sha256", specs[i].name);
             }
-            specs[i] = specs[i].clone().with_expected_sha256(value.to_ascii_lowercase());
+            specs[i] = specs[i]
+                .clone()
+                .with_expected_sha256(value.to_ascii_lowercase());
         }
         Ok(specs)
     }
 
     pub fn execute(self, g: &Globals, m: &ArgMatches) -> anyhow::Result<ExitCode> {
-        let (input, output, mut specs, mut budget, mut workers, mut write) = match (&self.pipeline, &self.step) {
-            (Some(file), Some(step)) => {
-                let f = PipelineFile::load(file)?;
-                let plan = f.step(step)?;
-                let mut write = self.write.options(self.interval_end);
-                if let Some(b) = plan.max_batch_bytes {
-                    write.max_batch_bytes = b;
+        let (input, output, mut specs, mut budget, mut workers, mut write) =
+            match (&self.pipeline, &self.step) {
+                (Some(file), Some(step)) => {
+                    let f = PipelineFile::load(file)?;
+                    let plan = f.step(step)?;
+                    let mut write = self.write.options(self.interval_end);
+                    if let Some(b) = plan.max_batch_bytes {
+                        write.max_batch_bytes = b;
+                    }
+                    if let Some(l) = plan.compression_level {
+                        write.level = l;
+                    }
+                    (
+                        plan.input,
+                        plan.output,
+                        plan.transforms,
+                        plan.max_rejected,
+                        plan.workers,
+                        write,
+                    )
                 }
-                if let Some(l) = plan.compression_level {
-                    write.level = l;
+                (Some(_), None) => bail!("give the step to run after the pipeline file"),
+                (None, _) => {
+                    let input = self.input.clone().context(
+                        "give a pipeline file and step, or --input, --output and --transform",
+                    )?;
+                    let output = self
+                        .output
+                        .clone()
+                        .context("--output is required with --input")?;
+                    if self.transforms.is_empty() {
+                        bail!("give at least one --transform");
+                    }
+                    let specs = self.flag_specs(m)?;
+                    (
+                        input,
+                        output,
+                        specs,
+                        None,
+                        None,
+                        self.write.options(self.interval_end),
+                    )
                 }
-                (plan.input, plan.output, plan.transforms, plan.max_rejected, plan.workers, write)
-            }
-            (Some(_), None) => bail!("give the step to run after the pipeline file"),
-            (None, _) => {
-                let input = self.input.clone().context("give a pipeline file and step, or --input, --output and --transform")?;
-                let output = self.output.clone().context("--output is required with --input")?;
-                if self.transforms.is_empty() {
-                    bail!("give at least one --transform");
-                }
-                let specs = self.flag_specs(m)?;
-                (input, output, specs, None, None, self.write.options(self.interval_end))
-            }
-        };
+            };
         // Flags override the file.
         if let Some(b) = self.max_rejected {
             budget = Some(b);
@@ -204,7 +239,8 @@ impl RunCmd {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             ..RunOptions::default()
         };
-        let bar = ProgressReport::new(!g.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        let bar =
+            ProgressReport::new(!g.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let progress: &dyn Progress = match &bar {
             Some(b) => b,
             None => &NoProgress,
@@ -263,7 +299,11 @@ impl RunCmd {
                     self.interval
                 );
             }
-            println!("read it: weir cat {} --interval {}", output_stage.url(), self.interval);
+            println!(
+                "read it: weir cat {} --interval {}",
+                output_stage.url(),
+                self.interval
+            );
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -293,7 +333,14 @@ impl Progress for ProgressReport {
     }
     fn advance(&self, bytes: u64, records: u64) {
         self.bar.inc(bytes);
-        let done = records + self.bar.message().split(' ').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        let done = records
+            + self
+                .bar
+                .message()
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
         self.bar.set_message(format!("{done} records"));
     }
 }

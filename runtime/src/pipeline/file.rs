@@ -147,7 +147,11 @@ impl PipelineFile {
 
     fn resolve(&self, p: &str) -> PathBuf {
         let path = Path::new(p);
-        if path.is_absolute() { path.to_path_buf() } else { self.dir.join(path) }
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.dir.join(path)
+        }
     }
 
     /// A stage by name: URLs as they are, paths relative to this file.
@@ -168,7 +172,10 @@ impl PipelineFile {
     /// Resolves one step.
     pub fn step(&self, name: &str) -> Result<StepPlan, PipelineFileError> {
         let step = self.steps.get(name).ok_or_else(|| {
-            self.err(format!("no step named {name:?} (steps: {})", self.step_names().join(", ")))
+            self.err(format!(
+                "no step named {name:?} (steps: {})",
+                self.step_names().join(", ")
+            ))
         })?;
         let transforms = step
             .transforms
@@ -187,10 +194,17 @@ impl PipelineFile {
             max_rejected: step
                 .max_rejected
                 .as_deref()
-                .map(|b| b.parse::<Budget>().map_err(|e| self.err(format!("step {name}: {e}"))))
+                .map(|b| {
+                    b.parse::<Budget>()
+                        .map_err(|e| self.err(format!("step {name}: {e}")))
+                })
                 .transpose()?,
             workers: step.workers,
-            max_batch_bytes: step.max_batch_bytes.as_deref().map(|s| parse_size("max_batch_bytes", s)).transpose()?,
+            max_batch_bytes: step
+                .max_batch_bytes
+                .as_deref()
+                .map(|s| parse_size("max_batch_bytes", s))
+                .transpose()?,
             compression_level: step.compression_level,
         })
     }
@@ -204,7 +218,8 @@ impl PipelineFile {
             (Some(table), None) => serde_json::to_string(table).map_err(|e| ctx(e.to_string()))?,
             (None, Some(f)) => {
                 let p = self.resolve(f);
-                let text = std::fs::read_to_string(&p).map_err(|e| ctx(format!("{}: {e}", p.display())))?;
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| ctx(format!("{}: {e}", p.display())))?;
                 serde_json::from_str::<serde_json::Value>(&text)
                     .map_err(|e| ctx(format!("{} is not JSON: {e}", p.display())))?;
                 text
@@ -244,7 +259,8 @@ pub fn limits(d: &LimitsDecl) -> Result<Limits, String> {
         l = l.with_memory_bytes(size("memory", m)?);
     }
     if let Some(t) = &d.cpu_time {
-        let t: Duration = humantime::parse_duration(t).map_err(|e| format!("cpu_time {t:?}: {e}"))?;
+        let t: Duration =
+            humantime::parse_duration(t).map_err(|e| format!("cpu_time {t:?}: {e}"))?;
         l = l.with_cpu_time_per_call(t);
     }
     if let Some(s) = &d.max_record_output {
@@ -287,7 +303,10 @@ limits = { memory = "64MiB", cpu_time = "2s" }
 "#,
         );
         let s = f.step("clean").unwrap_or_else(|e| panic!("{e}"));
-        assert!(s.input.ends_with("data/raw") && Path::new(&s.input).is_absolute() || s.input.contains("/data/raw"));
+        assert!(
+            s.input.ends_with("data/raw") && Path::new(&s.input).is_absolute()
+                || s.input.contains("/data/raw")
+        );
         assert_eq!(s.output, "s3://lake/clean");
         assert_eq!(s.max_rejected, Some(Budget::Ratio(0.01)));
         let t = &s.transforms[0];
@@ -301,11 +320,25 @@ limits = { memory = "64MiB", cpu_time = "2s" }
     fn unknown_keys_and_steps_are_errors() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let p = dir.path().join("p.toml");
-        std::fs::write(&p, "[stages]\n[steps.a]\ninput='x'\noutput='y'\ncolour='red'\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            &p,
+            "[stages]\n[steps.a]\ninput='x'\noutput='y'\ncolour='red'\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let e = PipelineFile::load(&p).unwrap_err().to_string();
         assert!(e.contains("colour"), "{e}");
         let f = parse("[stages]\n[steps.a]\ninput='x'\noutput='y'\n");
-        assert!(f.step("b").unwrap_err().to_string().contains("no step named \"b\" (steps: a)"));
-        assert!(f.step("a").unwrap_err().to_string().contains("no stage named \"x\""));
+        assert!(
+            f.step("b")
+                .unwrap_err()
+                .to_string()
+                .contains("no step named \"b\" (steps: a)")
+        );
+        assert!(
+            f.step("a")
+                .unwrap_err()
+                .to_string()
+                .contains("no stage named \"x\"")
+        );
     }
 }

@@ -8,10 +8,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-pub mod ingest;
 pub mod file;
-pub mod run;
+pub mod ingest;
 pub mod ordered;
+pub mod run;
 
 /// The number of workers when none is given: the machine's cores.
 pub fn default_workers() -> usize {

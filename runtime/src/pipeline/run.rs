@@ -27,7 +27,7 @@ use crate::batch::lines::{LineKind, LineReader};
 use crate::batch::record::check_record;
 use crate::error::StageError;
 use crate::interval::Interval;
-use crate::manifest::{Lineage, Manifest, Producer, TransformInfo, Totals};
+use crate::manifest::{Lineage, Manifest, Producer, Totals, TransformInfo};
 use crate::quarantine::QuarantineEntry;
 use crate::stage::Stage;
 use crate::staging::{Commit, IntervalWriter, WriteOptions, read_error};
@@ -163,11 +163,21 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    fn reject(&self, chunk: &Chunk, origin: Origin, transform: Option<&Module>, reason: String) -> QuarantineEntry {
+    fn reject(
+        &self,
+        chunk: &Chunk,
+        origin: Origin,
+        transform: Option<&Module>,
+        reason: String,
+    ) -> QuarantineEntry {
         let (object, line, bytes) = match origin {
             Some(i) => {
                 let (part, line) = chunk.origins[i as usize];
-                (self.parts[part as usize].as_str(), line, chunk.record(i as usize).as_bytes())
+                (
+                    self.parts[part as usize].as_str(),
+                    line,
+                    chunk.record(i as usize).as_bytes(),
+                )
             }
             None => ("<finish>", 0, &b""[..]),
         };
@@ -217,7 +227,10 @@ impl Shared<'_> {
                             let body = line.strip_suffix('\n').unwrap_or(line);
                             if problem.is_none() {
                                 if let Err(p) = check_record(body.as_bytes()) {
-                                    problem = Some(format!("transform {} produced an invalid record: {p}", module.name()));
+                                    problem = Some(format!(
+                                        "transform {} produced an invalid record: {p}",
+                                        module.name()
+                                    ));
                                 }
                             }
                             next_text.push_str(line);
@@ -249,9 +262,18 @@ impl Shared<'_> {
 
     /// Drops output records over the batch cap (quarantining their origin)
     /// and compresses the rest.
-    fn compress(&self, text: String, origins: &[Origin], chunk: &Chunk, rejected: &mut Vec<QuarantineEntry>) -> Vec<Member> {
+    fn compress(
+        &self,
+        text: String,
+        origins: &[Origin],
+        chunk: &Chunk,
+        rejected: &mut Vec<QuarantineEntry>,
+    ) -> Vec<Member> {
         let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(self.cap).unwrap_or(usize::MAX));
-        if text.split_inclusive('\n').all(|l| l.len() as u64 <= self.cap) {
+        if text
+            .split_inclusive('\n')
+            .all(|l| l.len() as u64 <= self.cap)
+        {
             return gzip::compress_lines(text.as_bytes(), member_cap, self.level);
         }
         let mut kept = String::with_capacity(text.len());
@@ -270,15 +292,26 @@ impl Shared<'_> {
         gzip::compress_lines(kept.as_bytes(), member_cap, self.level)
     }
 
-    fn process_chunk(&self, instances: &mut [Instance], chunk: Chunk) -> Result<ChunkResult, RunError> {
+    fn process_chunk(
+        &self,
+        instances: &mut [Instance],
+        chunk: Chunk,
+    ) -> Result<ChunkResult, RunError> {
         let mut counts = vec![Counts::default(); self.modules.len()];
         let mut rejected = Vec::new();
         let n = chunk.origins.len();
         let input_bytes = chunk.text.len() as u64;
         let origins: Vec<Origin> = (0..n as u32).map(Some).collect();
         let steps = 0..instances.len();
-        let (text, origins) =
-            self.chain(instances, steps, Cow::Borrowed(&chunk.text), origins, &chunk, &mut counts, &mut rejected)?;
+        let (text, origins) = self.chain(
+            instances,
+            steps,
+            Cow::Borrowed(&chunk.text),
+            origins,
+            &chunk,
+            &mut counts,
+            &mut rejected,
+        )?;
         let members = self.compress(text, &origins, &chunk, &mut rejected);
         Ok(ChunkResult {
             members,
@@ -304,8 +337,15 @@ impl Shared<'_> {
         for t in 0..instances.len() {
             // What earlier transforms emitted at their finish passes through
             // this one before it finishes in turn.
-            (text, origins) =
-                self.chain(instances, t..t + 1, Cow::Owned(text), origins, &empty, &mut counts, &mut rejected)?;
+            (text, origins) = self.chain(
+                instances,
+                t..t + 1,
+                Cow::Owned(text),
+                origins,
+                &empty,
+                &mut counts,
+                &mut rejected,
+            )?;
             let extra = instances[t].finish()?;
             let module = &self.modules[t];
             for line in extra.split_inclusive('\n') {
@@ -319,7 +359,10 @@ impl Shared<'_> {
                         &empty,
                         None,
                         Some(module),
-                        format!("transform {} produced an invalid record in finish: {p}", module.name()),
+                        format!(
+                            "transform {} produced an invalid record in finish: {p}",
+                            module.name()
+                        ),
                     )),
                 }
             }
@@ -362,7 +405,12 @@ pub fn run(
     let workers = options.workers.max(1);
     let mut chains = Vec::with_capacity(workers);
     for _ in 0..workers {
-        chains.push(Some(modules.iter().map(Module::instantiate).collect::<Result<Vec<_>, _>>()?));
+        chains.push(Some(
+            modules
+                .iter()
+                .map(Module::instantiate)
+                .collect::<Result<Vec<_>, _>>()?,
+        ));
     }
     let chains = Mutex::new(chains);
     let parts: Vec<String> = manifest.parts.iter().map(|p| p.path.clone()).collect();
@@ -392,7 +440,11 @@ pub fn run(
                     "{}:{}: {}{}",
                     entry.object,
                     entry.line,
-                    entry.transform.as_deref().map(|t| format!("{t}: ")).unwrap_or_default(),
+                    entry
+                        .transform
+                        .as_deref()
+                        .map(|t| format!("{t}: "))
+                        .unwrap_or_default(),
                     entry.reason
                 );
             }
@@ -409,7 +461,11 @@ pub fn run(
         |i| {
             chains.lock().unwrap_or_else(|p| p.into_inner())[i]
                 .take()
-                .ok_or_else(|| RunError::Engine(EngineError::Setup { message: "worker started twice".into() }))
+                .ok_or_else(|| {
+                    RunError::Engine(EngineError::Setup {
+                        message: "worker started twice".into(),
+                    })
+                })
         },
         |instances: &mut Vec<Instance>, chunk| shared.process_chunk(instances, chunk),
         |r| sink(r, &mut writer),
@@ -450,7 +506,10 @@ pub fn run(
                 "max_record_output_bytes": m.limits().max_record_output_bytes,
                 "max_call_output_bytes": m.limits().max_call_output_bytes,
             }),
-            grants: m.assets().map(|a| vec![format!("assets:{}", a.display())]).unwrap_or_default(),
+            grants: m
+                .assets()
+                .map(|a| vec![format!("assets:{}", a.display())])
+                .unwrap_or_default(),
             records_in: c.records_in,
             records_out: c.records_out,
             emitted: c.emitted,
@@ -500,10 +559,16 @@ fn feed(
     let mut buf = Vec::new();
     for (index, part) in manifest.parts.iter().enumerate() {
         let reader = BufReader::with_capacity(256 * 1024, input.read_part(handle, part)?);
-        let mut lines = LineReader::new(reader, usize::try_from(part.uncompressed_bytes).unwrap_or(usize::MAX));
+        let mut lines = LineReader::new(
+            reader,
+            usize::try_from(part.uncompressed_bytes).unwrap_or(usize::MAX),
+        );
         loop {
             buf.clear();
-            let Some(event) = lines.next_into(&mut buf).map_err(|e| read_error(&part.path, e))? else {
+            let Some(event) = lines
+                .next_into(&mut buf)
+                .map_err(|e| read_error(&part.path, e))?
+            else {
                 break;
             };
             let bad = |reason: &str| RunError::BadInput {
@@ -516,12 +581,15 @@ fn feed(
                 LineKind::Blank => return Err(bad("blank line in a committed part")),
                 LineKind::TooLong { .. } => return Err(bad("line longer than its part")),
             }
-            let text = std::str::from_utf8(&buf).map_err(|_| bad("invalid UTF-8 in a committed part"))?;
+            let text =
+                std::str::from_utf8(&buf).map_err(|_| bad("invalid UTF-8 in a committed part"))?;
             chunk.starts.push(chunk.text.len());
             chunk.text.push_str(text);
             chunk.text.push('\n');
             chunk.origins.push((index as u32, event.number));
-            if chunk.origins.len() >= options.chunk_records || chunk.text.len() >= options.chunk_bytes {
+            if chunk.origins.len() >= options.chunk_records
+                || chunk.text.len() >= options.chunk_bytes
+            {
                 if !push(std::mem::replace(&mut chunk, new_chunk())) {
                     return Ok(());
                 }

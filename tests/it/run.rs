@@ -1,0 +1,516 @@
+//! `weir run` end to end: real components built from source, run by the
+//! real binary over a local stage.
+
+use serde_json::Value;
+use weir_tests::{Sandbox, guest, lines, sha256};
+
+const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
+const FOLDER: &str = "interval=20261126T000000Z";
+
+fn manifest(sb: &Sandbox, stage: &str) -> Value {
+    let bytes = std::fs::read(sb.join(&format!("{stage}/{FOLDER}/_manifest.json")))
+        .unwrap_or_else(|e| panic!("manifest of {stage}: {e}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn cat(sb: &Sandbox, stage: &str) -> String {
+    sb.weir(&["cat", stage, "--interval", INTERVAL]).ok().stdout
+}
+
+fn quarantine(sb: &Sandbox, stage: &str) -> Vec<Value> {
+    let out = sb
+        .weir(&["cat", stage, "--interval", INTERVAL, "--quarantine"])
+        .ok()
+        .stdout;
+    lines(&out)
+        .into_iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn stage_records(sb: &Sandbox, stage: &str, records: &str) {
+    sb.write("input.ndjson", records);
+    sb.weir(&["stage", stage, "--interval", INTERVAL, "input.ndjson"])
+        .ok();
+}
+
+fn text_records(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"text\":\"  Hello   WORLD {i}\\tagain \",\"big\":98765432109876543210{i},\"price\":1.50,\"notes\":{{\"body\":\" A  B \"}}}}\n"
+            )
+        })
+        .collect()
+}
+
+fn normalized(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"text\":\"hello world {i} again\",\"big\":98765432109876543210{i},\"price\":1.50,\"notes\":{{\"body\":\" A  B \"}}}}\n"
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn normalize_changes_only_its_fields_and_keeps_every_other_byte() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    stage_records(&sb, "raw", &text_records(2500));
+    let r = sb
+        .weir(&[
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            "clean",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            r#"{"fields":["text"]}"#,
+            "--json",
+        ])
+        .ok();
+    assert_eq!(cat(&sb, "clean"), normalized(2500));
+    let summary = r.json();
+    assert_eq!(summary["totals"]["records"], 2500);
+    let m = manifest(&sb, "clean");
+    let t = &m["producer"]["transforms"][0];
+    assert_eq!(t["name"], "normalize");
+    assert_eq!(
+        t["module_sha256"],
+        sha256(&std::fs::read(&module).unwrap_or_default())
+    );
+    assert_eq!(t["records_in"], 2500);
+    assert_eq!(t["records_out"], 2500);
+    assert_eq!(t["quarantined"], 0);
+    assert_eq!(t["config_sha256"], sha256(br#"{"fields":["text"]}"#));
+    // Lineage pins the exact input commit.
+    let input_manifest =
+        std::fs::read(sb.join(&format!("raw/{FOLDER}/_manifest.json"))).unwrap_or_default();
+    assert_eq!(m["lineage"][0]["manifest_sha256"], sha256(&input_manifest));
+    assert_eq!(m["lineage"][0]["interval"], "2026-11-26T00:00:00Z");
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_worker_count() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    stage_records(&sb, "raw", &text_records(30_000));
+    let mut digests = Vec::new();
+    for workers in ["1", "2", "3"] {
+        let out = format!("out{workers}");
+        sb.weir(&[
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            &out,
+            "--interval",
+            INTERVAL,
+            "--workers",
+            workers,
+            "--max-batch-bytes",
+            "1MB",
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            r#"{"fields":["text","notes.body"]}"#,
+        ])
+        .ok();
+        let m = manifest(&sb, &out);
+        let parts: Vec<(String, u64)> = m["parts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("parts"))
+            .iter()
+            .map(|p| {
+                (
+                    p["sha256"].as_str().unwrap_or_default().to_owned(),
+                    p["records"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        assert!(parts.len() > 3, "{parts:?}");
+        digests.push(parts);
+    }
+    assert_eq!(digests[0], digests[1]);
+    assert_eq!(digests[0], digests[2]);
+}
+
+#[test]
+fn a_chain_equals_its_steps_run_one_after_the_other() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let m = module.to_str().unwrap_or_default();
+    stage_records(&sb, "raw", &text_records(500));
+    let first = r#"{"fields":["text"],"lowercase":false}"#;
+    let second = r#"{"fields":["notes.body"]}"#;
+    sb.weir(&[
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        "chained",
+        "--interval",
+        INTERVAL,
+        "--transform",
+        m,
+        "--config",
+        first,
+        "--transform",
+        m,
+        "--config",
+        second,
+    ])
+    .ok();
+    sb.weir(&[
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        "mid",
+        "--interval",
+        INTERVAL,
+        "--transform",
+        m,
+        "--config",
+        first,
+    ])
+    .ok();
+    sb.weir(&[
+        "run",
+        "--input",
+        "mid",
+        "--output",
+        "two",
+        "--interval",
+        INTERVAL,
+        "--transform",
+        m,
+        "--config",
+        second,
+    ])
+    .ok();
+    let chained = cat(&sb, "chained");
+    assert_eq!(chained, cat(&sb, "two"));
+    assert!(
+        chained.contains("\"body\":\"a b\"") && chained.contains("Hello WORLD"),
+        "{}",
+        &chained[..200]
+    );
+    assert_eq!(
+        manifest(&sb, "chained")["producer"]["transforms"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
+/// Runs the hostile guest in `mode` over five records, the third of which
+/// triggers it, with tight limits.
+fn hostile_run(sb: &Sandbox, mode: &str, extra: &[&str]) -> weir_tests::Run {
+    // The 100 MiB output must hit the output limit, not the memory limit.
+    let memory = if mode == "huge_output" {
+        "512MiB"
+    } else {
+        "64MiB"
+    };
+    let module = guest("weir-hostile");
+    let records: String = (1..=5)
+        .map(|i| {
+            if i == 3 {
+                format!("{{\"id\":{i},\"trigger\":true}}\n")
+            } else {
+                format!("{{\"id\":{i},\"keep\":\"{}\"}}\n", "k".repeat(i))
+            }
+        })
+        .collect();
+    stage_records(sb, "raw", &records);
+    let config = format!("{{\"mode\":\"{mode}\"}}");
+    let mut args = vec![
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        "out",
+        "--interval",
+        INTERVAL,
+        "--workers",
+        "1",
+        "--memory-limit",
+        memory,
+        "--cpu-limit",
+        "1s",
+        "--max-rejected",
+        "1",
+        "--transform",
+        module.to_str().unwrap_or_default(),
+        "--config",
+        &config,
+    ];
+    args.extend_from_slice(extra);
+    sb.weir(&args)
+}
+
+/// The committed records other than the guest's `finish` summary.
+fn survivors(sb: &Sandbox) -> Vec<Value> {
+    lines(&cat(sb, "out"))
+        .into_iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}")))
+        .filter(|v| v.get("records_seen").is_none())
+        .collect()
+}
+
+#[test]
+fn hostile_guests_lose_only_the_offending_record() {
+    for (mode, reason) in [
+        ("loop", "CPU time limit of 1 s exceeded"),
+        ("memory", "memory limit of 64 MiB exceeded"),
+        ("panic", "hostile guest panics on purpose"),
+        ("huge_output", "exceeds the per-record limit"),
+        ("malformed", "malformed result"),
+    ] {
+        let sb = Sandbox::new();
+        hostile_run(&sb, mode, &[]).ok();
+        let ids: Vec<u64> = survivors(&sb)
+            .iter()
+            .map(|v| v["id"].as_u64().unwrap_or(0))
+            .collect();
+        assert_eq!(ids, [1, 2, 4, 5], "{mode}");
+        let kept = lines(&cat(&sb, "out"))
+            .into_iter()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(
+            kept, "{\"id\":1,\"keep\":\"k\"}\n{\"id\":2,\"keep\":\"kk\"}",
+            "{mode}: bytes changed"
+        );
+        let q = quarantine(&sb, "out");
+        assert_eq!(q.len(), 1, "{mode}");
+        assert_eq!(q[0]["line"], 3, "{mode}");
+        assert_eq!(q[0]["record"], "{\"id\":3,\"trigger\":true}", "{mode}");
+        assert_eq!(q[0]["transform"], "weir_hostile", "{mode}");
+        let got = q[0]["reason"].as_str().unwrap_or_default();
+        assert!(got.contains(reason), "{mode}: {got}");
+        let t = &manifest(&sb, "out")["producer"]["transforms"][0];
+        assert_eq!(t["records_in"].as_u64(), Some(5), "{mode}");
+        assert_eq!(t["quarantined"].as_u64(), Some(1), "{mode}");
+    }
+}
+
+#[test]
+fn hostile_guests_see_nothing_of_the_host() {
+    let probe = |mode: &str| -> Value {
+        let sb = Sandbox::new();
+        hostile_run(&sb, mode, &[]).ok();
+        survivors(&sb)
+            .into_iter()
+            .find(|v| v["mode"] == mode)
+            .unwrap_or_else(|| panic!("{mode}: no probe record"))["result"]
+            .clone()
+    };
+    let r = probe("read_passwd");
+    assert!(r.as_str().is_some_and(|s| s.starts_with("error:")), "{r}");
+    let r = probe("list_root");
+    assert!(r.as_str().is_some_and(|s| s.starts_with("error:")), "{r}");
+    let r = probe("env");
+    assert_eq!(r["vars"], serde_json::json!([]), "{r}");
+    assert_eq!(r["args"], serde_json::json!([]), "{r}");
+    let r = probe("socket");
+    for k in ["connect", "lookup", "bind"] {
+        assert!(
+            r[k].as_str().is_some_and(|s| s.starts_with("error:")),
+            "{k}: {r}"
+        );
+    }
+    let r = probe("write_assets");
+    for k in ["inside", "outside", "root"] {
+        assert!(
+            r[k].as_str().is_some_and(|s| s.starts_with("error:")),
+            "{k}: {r}"
+        );
+    }
+}
+
+#[test]
+fn assets_are_readable_and_cannot_be_escaped() {
+    let sb = Sandbox::new();
+    sb.write("assets/hello.txt", "hello");
+    sb.write("secret.txt", "secret");
+    std::os::unix::fs::symlink("../secret.txt", sb.join("assets/relative_link"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(sb.join("secret.txt"), sb.join("assets/absolute_link"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    hostile_run(&sb, "escape_assets", &["--assets", "assets"]).ok();
+    let r = survivors(&sb)
+        .into_iter()
+        .find(|v| v["mode"] == "escape_assets")
+        .unwrap_or_else(|| panic!("no probe record"))["result"]
+        .clone();
+    assert_eq!(r["inside"], "ok: \"hello\"", "{r}");
+    for k in ["dotdot", "dotdot_secret", "relative_link", "absolute_link"] {
+        assert!(
+            r[k].as_str().is_some_and(|s| s.starts_with("error:")),
+            "{k}: {r}"
+        );
+    }
+    let m = manifest(&sb, "out");
+    let grants = m["producer"]["transforms"][0]["grants"].to_string();
+    assert!(grants.contains("assets:"), "{grants}");
+}
+
+#[test]
+fn bad_modules_and_configs_fail_before_any_output() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let m = module.to_str().unwrap_or_default();
+    stage_records(&sb, "raw", &text_records(10));
+    sb.write("core.wasm", b"\0asm\x01\0\0\0");
+    let wrong = "ab".repeat(32);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--transform", "core.wasm"], "core.wasm"),
+        (vec!["--transform", m, "--sha256", &wrong], "sha256"),
+        (
+            vec![
+                "--transform",
+                m,
+                "--config",
+                r#"{"fields":["text"],"colour":"red"}"#,
+            ],
+            "colour",
+        ),
+        (vec!["--transform", "missing.wasm"], "missing.wasm"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec![
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            "out",
+            "--interval",
+            INTERVAL,
+        ];
+        args.extend(extra);
+        let r = sb.weir(&args).expect_code(1);
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+        assert!(
+            sb.files("out").is_empty(),
+            "{needle}: output written: {:?}",
+            sb.files("out")
+        );
+    }
+}
+
+#[test]
+fn over_budget_runs_commit_nothing() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let records: String = (0..10)
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("{{\"text\":{i}}}\n")
+            } else {
+                format!("{{\"text\":\"T{i}\"}}\n")
+            }
+        })
+        .collect();
+    stage_records(&sb, "raw", &records);
+    let base = [
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        "out",
+        "--interval",
+        INTERVAL,
+        "--transform",
+        module.to_str().unwrap_or_default(),
+        "--config",
+        r#"{"fields":["text"]}"#,
+    ];
+    let r = sb
+        .weir(&[&base[..], &["--max-rejected", "3"]].concat())
+        .expect_code(3);
+    assert!(
+        r.stderr.contains("4 of 10 records were rejected"),
+        "{}",
+        r.stderr
+    );
+    assert!(!sb.join(&format!("out/{FOLDER}/_manifest.json")).exists());
+    sb.weir(&[&base[..], &["--max-rejected", "40%"]].concat())
+        .ok();
+    let t = &manifest(&sb, "out")["totals"];
+    assert_eq!(
+        (
+            t["records"].as_u64(),
+            t["quarantined"].as_u64(),
+            t["input_records"].as_u64()
+        ),
+        (Some(6), Some(4), Some(10))
+    );
+}
+
+#[test]
+fn pipeline_files_run_steps_and_enforce_pinned_digests() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let digest = sha256(&std::fs::read(&module).unwrap_or_default());
+    stage_records(&sb, "pipelines/lake/raw", &text_records(100));
+    let pipeline = |sha: &str| {
+        format!(
+            r#"
+[stages]
+raw = "lake/raw"
+clean = "lake/clean"
+
+[steps.clean]
+input = "raw"
+output = "clean"
+max_rejected = "0"
+
+[[steps.clean.transforms]]
+module = "{}"
+sha256 = "{sha}"
+config = {{ fields = ["text"] }}
+limits = {{ memory = "64MiB", cpu_time = "2s" }}
+"#,
+            module.display()
+        )
+    };
+    sb.write("pipelines/nlp.toml", pipeline(&digest));
+    // Run from the sandbox root: stage paths are relative to the file.
+    let r = sb
+        .weir(&[
+            "run",
+            "pipelines/nlp.toml",
+            "clean",
+            "--interval",
+            INTERVAL,
+            "--json",
+        ])
+        .ok();
+    assert_eq!(r.json()["totals"]["records"], 100);
+    assert_eq!(cat(&sb, "pipelines/lake/clean"), normalized(100));
+    let limits = &manifest(&sb, "pipelines/lake/clean")["producer"]["transforms"][0]["limits"];
+    assert_eq!(limits["memory_bytes"], 64 * 1024 * 1024);
+
+    sb.write("pipelines/nlp.toml", pipeline(&"0".repeat(64)));
+    let r = sb
+        .weir(&["run", "pipelines/nlp.toml", "clean", "--interval", INTERVAL])
+        .expect_code(1);
+    assert!(r.stderr.contains("sha256"), "{}", r.stderr);
+    let r = sb
+        .weir(&["run", "pipelines/nlp.toml", "nope", "--interval", INTERVAL])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("no step named \"nope\" (steps: clean)"),
+        "{}",
+        r.stderr
+    );
+}
