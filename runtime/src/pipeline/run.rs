@@ -18,7 +18,7 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
-use weir_engine::{EngineError, Instance, Module, Outcome};
+use weir_engine::{EngineError, Instance, Module, Outcome, Processed};
 
 use super::Budget;
 use super::ordered::run_ordered;
@@ -103,6 +103,73 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
+/// One transform of a chain as the pipeline sees it: a loaded wasm module,
+/// or native code (the benchmark's baseline).
+pub trait Step: Sync {
+    /// Its name, for quarantine entries and logs.
+    fn name(&self) -> &str;
+    /// The module's sha256, or a label for native code.
+    fn sha256(&self) -> &str;
+    /// What the manifest records about it (counts are filled in by the run).
+    fn describe(&self) -> TransformInfo;
+    /// A fresh, initialised instance.
+    fn start(&self) -> Result<Box<dyn StepInstance>, RunError>;
+}
+
+/// A running instance of a [`Step`].
+pub trait StepInstance: Send {
+    /// Processes a chunk of `records` NDJSON lines.
+    fn process(&mut self, input: &str, records: usize) -> Result<Processed, RunError>;
+    /// Ends the instance, returning extra NDJSON records.
+    fn finish(&mut self) -> Result<String, RunError>;
+}
+
+impl Step for Module {
+    fn name(&self) -> &str {
+        Module::name(self)
+    }
+    fn sha256(&self) -> &str {
+        Module::sha256(self)
+    }
+    fn describe(&self) -> TransformInfo {
+        TransformInfo {
+            name: self.name().to_owned(),
+            module_sha256: self.sha256().to_owned(),
+            module_bytes: self.size(),
+            config_sha256: hex::encode(Sha256::digest(self.config_json().as_bytes())),
+            limits: serde_json::json!({
+                "memory_bytes": self.limits().memory_bytes,
+                "cpu_time_per_call_ms": self.limits().cpu_time_per_call.as_millis() as u64,
+                "max_record_output_bytes": self.limits().max_record_output_bytes,
+                "max_call_output_bytes": self.limits().max_call_output_bytes,
+            }),
+            grants: self
+                .assets()
+                .map(|a| vec![format!("assets:{}", a.display())])
+                .unwrap_or_default(),
+            records_in: 0,
+            records_out: 0,
+            emitted: 0,
+            filtered: 0,
+            quarantined: 0,
+        }
+    }
+    fn start(&self) -> Result<Box<dyn StepInstance>, RunError> {
+        Ok(Box::new(self.instantiate()?))
+    }
+}
+
+impl StepInstance for Instance {
+    fn process(&mut self, input: &str, records: usize) -> Result<Processed, RunError> {
+        Ok(Instance::process(self, input, records)?)
+    }
+    fn finish(&mut self) -> Result<String, RunError> {
+        Ok(Instance::finish(self)?)
+    }
+}
+
+type Instances = Vec<Box<dyn StepInstance>>;
+
 /// One chunk of input records.
 struct Chunk {
     text: String,
@@ -155,7 +222,7 @@ type Origin = Option<u32>;
 
 /// Everything the workers share, read-only.
 struct Shared<'a> {
-    modules: &'a [Module],
+    steps: &'a [&'a dyn Step],
     parts: &'a [String],
     input_stage: String,
     cap: u64,
@@ -167,7 +234,7 @@ impl Shared<'_> {
         &self,
         chunk: &Chunk,
         origin: Origin,
-        transform: Option<&Module>,
+        transform: Option<&dyn Step>,
         reason: String,
     ) -> QuarantineEntry {
         let (object, line, bytes) = match origin {
@@ -183,9 +250,9 @@ impl Shared<'_> {
         };
         let mut e = QuarantineEntry::new(object, line, reason, bytes);
         e.input_stage = Some(self.input_stage.clone());
-        if let Some(m) = transform {
-            e.transform = Some(m.name().to_owned());
-            e.module_sha256 = Some(m.sha256().to_owned());
+        if let Some(step) = transform {
+            e.transform = Some(step.name().to_owned());
+            e.module_sha256 = Some(step.sha256().to_owned());
         }
         e
     }
@@ -195,7 +262,7 @@ impl Shared<'_> {
     #[allow(clippy::too_many_arguments)]
     fn chain(
         &self,
-        instances: &mut [Instance],
+        instances: &mut Instances,
         steps: Range<usize>,
         mut text: Cow<'_, str>,
         mut origins: Vec<Origin>,
@@ -208,7 +275,7 @@ impl Shared<'_> {
                 break;
             }
             let instance = &mut instances[t];
-            let module = &self.modules[t];
+            let module = self.steps[t];
             let processed = instance.process(&text, origins.len())?;
             let mut lines = processed.output.split_inclusive('\n');
             let mut next_text = String::with_capacity(processed.output.len());
@@ -294,10 +361,10 @@ impl Shared<'_> {
 
     fn process_chunk(
         &self,
-        instances: &mut [Instance],
+        instances: &mut Instances,
         chunk: Chunk,
     ) -> Result<ChunkResult, RunError> {
-        let mut counts = vec![Counts::default(); self.modules.len()];
+        let mut counts = vec![Counts::default(); self.steps.len()];
         let mut rejected = Vec::new();
         let n = chunk.origins.len();
         let input_bytes = chunk.text.len() as u64;
@@ -324,13 +391,13 @@ impl Shared<'_> {
 
     /// Runs every transform's `finish`, passing what each emits through the
     /// transforms after it.
-    fn finish(&self, instances: &mut [Instance]) -> Result<ChunkResult, RunError> {
+    fn finish(&self, instances: &mut Instances) -> Result<ChunkResult, RunError> {
         let empty = Chunk {
             text: String::new(),
             origins: Vec::new(),
             starts: Vec::new(),
         };
-        let mut counts = vec![Counts::default(); self.modules.len()];
+        let mut counts = vec![Counts::default(); self.steps.len()];
         let mut rejected = Vec::new();
         let mut text = String::new();
         let mut origins: Vec<Origin> = Vec::new();
@@ -347,7 +414,7 @@ impl Shared<'_> {
                 &mut rejected,
             )?;
             let extra = instances[t].finish()?;
-            let module = &self.modules[t];
+            let module = self.steps[t];
             for line in extra.split_inclusive('\n') {
                 let body = line.strip_suffix('\n').unwrap_or(line);
                 match check_record(body.as_bytes()) {
@@ -387,11 +454,25 @@ pub struct RunSummary {
     pub quarantined: u64,
 }
 
-/// Runs `modules` in order over `interval` of `input` and commits the
+/// Runs wasm `modules` in order over `interval` of `input` and commits the
 /// result to the same interval of `output`.
-#[allow(clippy::too_many_arguments)]
 pub fn run(
     modules: &[Module],
+    input: &Stage,
+    output: &Stage,
+    handle: &Handle,
+    interval: Interval,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<RunSummary, RunError> {
+    let steps: Vec<&dyn Step> = modules.iter().map(|m| m as &dyn Step).collect();
+    run_steps(&steps, input, output, handle, interval, options, progress)
+}
+
+/// Runs `steps` in order over `interval` of `input` and commits the result
+/// to the same interval of `output`.
+pub fn run_steps(
+    steps: &[&dyn Step],
     input: &Stage,
     output: &Stage,
     handle: &Handle,
@@ -406,16 +487,16 @@ pub fn run(
     let mut chains = Vec::with_capacity(workers);
     for _ in 0..workers {
         chains.push(Some(
-            modules
+            steps
                 .iter()
-                .map(Module::instantiate)
-                .collect::<Result<Vec<_>, _>>()?,
+                .map(|s| s.start())
+                .collect::<Result<Instances, _>>()?,
         ));
     }
     let chains = Mutex::new(chains);
     let parts: Vec<String> = manifest.parts.iter().map(|p| p.path.clone()).collect();
     let shared = Shared {
-        modules,
+        steps,
         parts: &parts,
         input_stage: input.url().to_string(),
         cap: options.write.max_batch_bytes,
@@ -424,7 +505,7 @@ pub fn run(
     progress.start(manifest.totals.uncompressed_bytes);
 
     let mut writer = IntervalWriter::new(output, handle, interval, options.write.clone());
-    let mut counts = vec![Counts::default(); modules.len()];
+    let mut counts = vec![Counts::default(); steps.len()];
     let mut input_records = 0u64;
     let mut rejected = 0u64;
     let mut sink = |r: ChunkResult, writer: &mut IntervalWriter| -> Result<(), RunError> {
@@ -467,7 +548,7 @@ pub fn run(
                     })
                 })
         },
-        |instances: &mut Vec<Instance>, chunk| shared.process_chunk(instances, chunk),
+        |instances: &mut Instances, chunk| shared.process_chunk(instances, chunk),
         |r| sink(r, &mut writer),
     );
     let finished = result.and_then(|mut states| {
@@ -492,29 +573,16 @@ pub fn run(
         }
         .into());
     }
-    let transforms = modules
+    let transforms = steps
         .iter()
         .zip(&counts)
-        .map(|(m, c)| TransformInfo {
-            name: m.name().to_owned(),
-            module_sha256: m.sha256().to_owned(),
-            module_bytes: m.size(),
-            config_sha256: hex::encode(Sha256::digest(m.config_json().as_bytes())),
-            limits: serde_json::json!({
-                "memory_bytes": m.limits().memory_bytes,
-                "cpu_time_per_call_ms": m.limits().cpu_time_per_call.as_millis() as u64,
-                "max_record_output_bytes": m.limits().max_record_output_bytes,
-                "max_call_output_bytes": m.limits().max_call_output_bytes,
-            }),
-            grants: m
-                .assets()
-                .map(|a| vec![format!("assets:{}", a.display())])
-                .unwrap_or_default(),
+        .map(|(step, c)| TransformInfo {
             records_in: c.records_in,
             records_out: c.records_out,
             emitted: c.emitted,
             filtered: c.filtered,
             quarantined: c.quarantined,
+            ..step.describe()
         })
         .collect();
     let totals = Totals {
