@@ -145,13 +145,22 @@ impl PipelineFile {
         }
     }
 
+    /// A path relative to this file, made absolute with `.` and `..`
+    /// resolved lexically (a pipeline may point at `../lake`).
     fn resolve(&self, p: &str) -> PathBuf {
-        let path = Path::new(p);
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.dir.join(path)
+        let joined = self.dir.join(p);
+        let joined = std::path::absolute(&joined).unwrap_or(joined);
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
         }
+        out
     }
 
     /// A stage by name: URLs as they are, paths relative to this file.
