@@ -34,7 +34,8 @@ fn hostile_wasm() -> &'static Path {
         let status = Command::new(cargo)
             .args([
                 "build",
-                "--release",
+                "--profile",
+                "guest",
                 "--target",
                 "wasm32-wasip2",
                 "-p",
@@ -46,7 +47,7 @@ fn hostile_wasm() -> &'static Path {
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the hostile guest failed");
-        target_dir.join("wasm32-wasip2/release/weir_hostile.wasm")
+        target_dir.join("wasm32-wasip2/guest/weir_hostile.wasm")
     })
 }
 
