@@ -4,7 +4,8 @@
 //!
 //! The binary is `target/release/weir` (built by `scripts/test`), or
 //! `$WEIR_BIN`. Python is `.venv/bin/python` (made by `scripts/test`), or
-//! `$WEIR_PYTHON`.
+//! `$WEIR_PYTHON`. `s3://` stages live on a real S3 server, [`S3Server`]
+//! (s3s-fs, installed by `scripts/setup`), or `$WEIR_S3S_FS`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -135,7 +136,31 @@ impl Sandbox {
 
     /// Runs `weir ARGS` here with `stdin` piped in.
     pub fn weir_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        self.run_weir(args, None, stdin)
+    }
+
+    /// Runs `weir ARGS` here with the environment variables `env` set.
+    /// `AWS_*` variables come only from `env`, never from the test's own
+    /// environment, so a developer's credentials cannot leak into a test.
+    pub fn weir_env(&self, args: &[&str], env: &[(&str, String)]) -> Run {
+        self.run_weir(args, Some(env), None)
+    }
+
+    /// [`Sandbox::weir_env`] with `stdin` piped in.
+    pub fn weir_env_with_stdin(&self, args: &[&str], env: &[(&str, String)], stdin: &[u8]) -> Run {
+        self.run_weir(args, Some(env), Some(stdin))
+    }
+
+    fn run_weir(&self, args: &[&str], env: Option<&[(&str, String)]>, stdin: Option<&[u8]>) -> Run {
         let mut cmd = Command::new(weir_bin());
+        if let Some(env) = env {
+            for (k, _) in std::env::vars_os() {
+                if k.to_string_lossy().starts_with("AWS_") {
+                    cmd.env_remove(k);
+                }
+            }
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        }
         cmd.args(args)
             .current_dir(self.path())
             .stdin(if stdin.is_some() {
@@ -268,4 +293,175 @@ pub fn guest(package: &str) -> PathBuf {
     assert!(path.exists(), "{} was not built", path.display());
     built.insert(package.to_owned(), path.clone());
     path
+}
+
+/// The s3s-fs version `scripts/setup` installs.
+pub const S3S_FS_VERSION: &str = "0.14.1";
+/// The access key id every [`S3Server`] accepts.
+pub const S3_ACCESS_KEY: &str = "WEIRFAKEACCESSKEY";
+/// The secret key every [`S3Server`] accepts: recognisable, so tests can
+/// assert it never shows up in output.
+pub const S3_SECRET_KEY: &str = "WEIRFAKESECRET0123456789abcdef";
+/// The bucket every [`S3Server`] starts with.
+pub const S3_BUCKET: &str = "weir-test";
+
+/// The s3s-fs binary: `$WEIR_S3S_FS`, or where `scripts/setup` installs it.
+pub fn s3s_fs_bin() -> PathBuf {
+    let p = std::env::var_os("WEIR_S3S_FS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(|| panic!("neither XDG_CACHE_HOME nor HOME is set"));
+            cache
+                .join("weir-tools")
+                .join(format!("s3s-fs-{S3S_FS_VERSION}"))
+                .join("bin/s3s-fs")
+        });
+    assert!(
+        p.exists(),
+        "{} does not exist: run scripts/setup, which installs the s3s-fs S3 server \
+         the s3:// tests need (or point $WEIR_S3S_FS at an s3s-fs binary)",
+        p.display()
+    );
+    p
+}
+
+/// A real S3 server (s3s-fs) on 127.0.0.1, serving a fresh temporary
+/// directory with one bucket, [`S3_BUCKET`]. Objects are plain files under
+/// [`S3Server::bucket_dir`], so tests can look at what the store holds.
+/// Stopped when dropped.
+pub struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    root: tempfile::TempDir,
+}
+
+impl S3Server {
+    /// Starts a server on a free port and waits until it accepts
+    /// connections.
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        use std::sync::{Arc, Mutex, mpsc};
+        let root = tempfile::Builder::new()
+            .prefix("weir-s3-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("tempdir: {e}"));
+        // s3s-fs maps buckets to folders of its root (CreateBucket is a mkdir).
+        std::fs::create_dir(root.path().join(S3_BUCKET))
+            .unwrap_or_else(|e| panic!("creating the bucket folder: {e}"));
+        let bin = s3s_fs_bin();
+        let mut child = Command::new(&bin)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(root.path())
+            // Its address (info) and each request's operation (debug).
+            .env("RUST_LOG", "s3s_fs=info,s3s::ops=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        // Port 0: the server picks a free port and logs its address. Both
+        // pipes are drained for the server's lifetime so it never blocks.
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let pipes: [Box<dyn Read + Send>; 2] = [
+            Box::new(child.stdout.take().unwrap_or_else(|| panic!("stdout"))),
+            Box::new(child.stderr.take().unwrap_or_else(|| panic!("stderr"))),
+        ];
+        for pipe in pipes {
+            let (log, tx) = (log.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Some(at) = line.find("server is running at http://") {
+                        let addr = line[at..].trim_start_matches("server is running at ");
+                        let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+                    }
+                    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        drop(tx);
+        let endpoint = match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(endpoint) => endpoint,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "s3s-fs did not report its address ({e}); its output:\n{}",
+                    log.lock().unwrap_or_else(|p| p.into_inner())
+                );
+            }
+        };
+        let addr = endpoint.trim_start_matches("http://");
+        std::net::TcpStream::connect(addr)
+            .unwrap_or_else(|e| panic!("s3s-fs says it listens on {addr} but: {e}"));
+        Self {
+            child,
+            endpoint,
+            log,
+            root,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// `s3://BUCKET/prefix`: a stage URL on this server.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("s3://{S3_BUCKET}/{prefix}")
+    }
+
+    /// The standard AWS variables that point `weir` at this server, and
+    /// nothing else configures it.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY.to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ]
+    }
+
+    /// Runs `weir ARGS` in `sandbox` against this server.
+    pub fn weir(&self, sandbox: &Sandbox, args: &[&str]) -> Run {
+        sandbox.weir_env(args, &self.env())
+    }
+
+    /// Runs `weir ARGS` in `sandbox` against this server, `stdin` piped in.
+    pub fn weir_with_stdin(&self, sandbox: &Sandbox, args: &[&str], stdin: &[u8]) -> Run {
+        sandbox.weir_env_with_stdin(args, &self.env(), stdin)
+    }
+
+    /// The folder holding the bucket's objects, one file per key.
+    pub fn bucket_dir(&self) -> PathBuf {
+        self.root.path().join(S3_BUCKET)
+    }
+
+    /// The stored bytes of the object `key` in the bucket.
+    pub fn object(&self, key: &str) -> Vec<u8> {
+        let p = self.bucket_dir().join(key);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("object {key} ({}): {e}", p.display()))
+    }
+
+    /// What the server has logged so far (stdout and stderr): its address
+    /// and a `resolved route` line naming each request's operation.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
