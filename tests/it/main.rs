@@ -3,4 +3,5 @@
 //! results back with real pandas and DuckDB.
 
 mod run;
+mod s3;
 mod staging;
