@@ -153,7 +153,7 @@ impl Stage {
     pub fn list_intervals(&self, handle: &Handle) -> Result<Vec<Interval>, StageError> {
         let prefix = self.path("");
         let listing = block(handle, self.store().list_with_delimiter(Some(&prefix)))
-            .map_err(self.store_err("listing", ""))?;
+            .map_err(self.store_err("listing", "the interval folders"))?;
         let mut intervals: Vec<Interval> = listing
             .common_prefixes
             .iter()
