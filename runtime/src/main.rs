@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     match args.execute(&matches) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli::error_chain(&e));
             ExitCode::from(cli::exit_code_of(&e))
         }
     }

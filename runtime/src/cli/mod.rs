@@ -144,6 +144,24 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
     if over_budget { EXIT_OVER_BUDGET } else { 1 }
 }
 
+/// An error and its causes, `a: b: c`, leaving out a cause whose text the
+/// message before it already contains (object_store's errors repeat their
+/// sources in their own message).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Parses an interval flag.
 pub fn parse_interval(s: &str) -> Result<Interval, String> {
     s.parse::<Interval>().map_err(|e| e.to_string())

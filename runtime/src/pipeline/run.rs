@@ -12,7 +12,7 @@
 //! its source part and line, the transform and the module's digest.
 
 use std::borrow::Cow;
-use std::io::BufReader;
+use std::io::Read;
 use std::ops::Range;
 use std::sync::Mutex;
 
@@ -23,7 +23,6 @@ use weir_engine::{EngineError, Instance, Module, Outcome, Processed};
 use super::Budget;
 use super::ordered::run_ordered;
 use crate::batch::gzip::{self, Member};
-use crate::batch::lines::{LineKind, LineReader};
 use crate::batch::record::check_record;
 use crate::error::StageError;
 use crate::interval::Interval;
@@ -170,6 +169,13 @@ impl StepInstance for Instance {
 
 type Instances = Vec<Box<dyn StepInstance>>;
 
+/// Whole lines of one part, as the feeder cut them.
+struct Block {
+    part: u32,
+    first_line: u64,
+    bytes: Vec<u8>,
+}
+
 /// One chunk of input records.
 struct Chunk {
     text: String,
@@ -180,6 +186,48 @@ struct Chunk {
 }
 
 impl Chunk {
+    /// Splits a block into records, checking it is UTF-8 with no blank
+    /// lines (a committed part never has either).
+    fn from_block(block: Block, parts: &[String]) -> Result<Self, RunError> {
+        let bad = |bytes: &[u8], at: usize, reason: &str| RunError::BadInput {
+            object: parts[block.part as usize].clone(),
+            line: block.first_line + memchr::memchr_iter(b'\n', &bytes[..at]).count() as u64,
+            reason: reason.into(),
+        };
+        let text = match String::from_utf8(block.bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                return Err(bad(e.as_bytes(), at, "invalid UTF-8 in a committed part"));
+            }
+        };
+        let mut starts = Vec::with_capacity(text.len() / 128 + 1);
+        let mut origins = Vec::with_capacity(text.len() / 128 + 1);
+        let mut start = 0;
+        for (i, nl) in memchr::memchr_iter(b'\n', text.as_bytes()).enumerate() {
+            if nl == start {
+                return Err(bad(
+                    text.as_bytes(),
+                    start,
+                    "blank line in a committed part",
+                ));
+            }
+            starts.push(start);
+            origins.push((block.part, block.first_line + i as u64));
+            start = nl + 1;
+        }
+        Ok(Self {
+            text,
+            origins,
+            starts,
+        })
+    }
+
+    /// The end of record `i`, including its line end.
+    fn end(&self, i: usize) -> usize {
+        self.starts.get(i + 1).copied().unwrap_or(self.text.len())
+    }
+
     fn record(&self, i: usize) -> &str {
         let end = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
         // Without the `\n`.
@@ -227,6 +275,7 @@ struct Shared<'a> {
     input_stage: String,
     cap: u64,
     level: u32,
+    chunk_records: usize,
 }
 
 impl Shared<'_> {
@@ -359,33 +408,47 @@ impl Shared<'_> {
         gzip::compress_lines(kept.as_bytes(), member_cap, self.level)
     }
 
-    fn process_chunk(
+    /// Processes a block: its records go through the chain in calls of at
+    /// most `chunk_records` records.
+    fn process_block(
         &self,
         instances: &mut Instances,
-        chunk: Chunk,
+        block: Block,
     ) -> Result<ChunkResult, RunError> {
+        let chunk = Chunk::from_block(block, self.parts)?;
         let mut counts = vec![Counts::default(); self.steps.len()];
         let mut rejected = Vec::new();
         let n = chunk.origins.len();
-        let input_bytes = chunk.text.len() as u64;
-        let origins: Vec<Origin> = (0..n as u32).map(Some).collect();
-        let steps = 0..instances.len();
-        let (text, origins) = self.chain(
-            instances,
-            steps,
-            Cow::Borrowed(&chunk.text),
-            origins,
-            &chunk,
-            &mut counts,
-            &mut rejected,
-        )?;
+        let mut text = String::new();
+        let mut origins: Vec<Origin> = Vec::with_capacity(n);
+        let mut first = 0;
+        while first < n {
+            let last = (first + self.chunk_records).min(n);
+            let input = &chunk.text[chunk.starts[first]..chunk.end(last - 1)];
+            let (out, out_origins) = self.chain(
+                instances,
+                0..instances.len(),
+                Cow::Borrowed(input),
+                (first as u32..last as u32).map(Some).collect(),
+                &chunk,
+                &mut counts,
+                &mut rejected,
+            )?;
+            if text.is_empty() {
+                text = out;
+            } else {
+                text.push_str(&out);
+            }
+            origins.extend(out_origins);
+            first = last;
+        }
         let members = self.compress(text, &origins, &chunk, &mut rejected);
         Ok(ChunkResult {
             members,
             rejected,
             counts,
             input_records: n as u64,
-            input_bytes,
+            input_bytes: chunk.text.len() as u64,
         })
     }
 
@@ -501,6 +564,7 @@ pub fn run_steps(
         input_stage: input.url().to_string(),
         cap: options.write.max_batch_bytes,
         level: options.write.level,
+        chunk_records: options.chunk_records.max(1),
     };
     progress.start(manifest.totals.uncompressed_bytes);
 
@@ -548,7 +612,7 @@ pub fn run_steps(
                     })
                 })
         },
-        |instances: &mut Instances, chunk| shared.process_chunk(instances, chunk),
+        |instances: &mut Instances, block| shared.process_block(instances, block),
         |r| sink(r, &mut writer),
     );
     let finished = result.and_then(|mut states| {
@@ -610,62 +674,145 @@ pub fn run_steps(
     })
 }
 
-/// Cuts the input's parts into chunks.
+/// Cuts the input's parts into blocks of whole lines. The feeder only
+/// decompresses and finds the last line end of each block; workers split
+/// lines, check UTF-8 and build chunks, so the one serial stage stays cheap.
 fn feed(
     input: &Stage,
     handle: &Handle,
     manifest: &Manifest,
     options: &RunOptions,
-    push: &mut dyn FnMut(Chunk) -> bool,
+    push: &mut dyn FnMut(Block) -> bool,
 ) -> Result<(), RunError> {
-    let new_chunk = || Chunk {
-        text: String::with_capacity(options.chunk_bytes + 64 * 1024),
-        origins: Vec::with_capacity(options.chunk_records),
-        starts: Vec::with_capacity(options.chunk_records),
-    };
-    let mut chunk = new_chunk();
-    let mut buf = Vec::new();
+    let target = options.chunk_bytes.max(1);
     for (index, part) in manifest.parts.iter().enumerate() {
-        let reader = BufReader::with_capacity(256 * 1024, input.read_part(handle, part)?);
-        let mut lines = LineReader::new(
-            reader,
-            usize::try_from(part.uncompressed_bytes).unwrap_or(usize::MAX),
-        );
+        let mut reader = input.read_part(handle, part)?;
+        let mut first_line = 1u64;
+        let mut carry: Vec<u8> = Vec::new();
         loop {
-            buf.clear();
-            let Some(event) = lines
-                .next_into(&mut buf)
-                .map_err(|e| read_error(&part.path, e))?
-            else {
-                break;
+            let mut bytes = std::mem::take(&mut carry);
+            // Always read more than what is carried, so a line longer than a
+            // block keeps growing until its end arrives.
+            let want = target.max(bytes.len() + 1);
+            let eof = fill(&mut reader, &mut bytes, want).map_err(|e| read_error(&part.path, e))?;
+            let cut = match memchr::memrchr(b'\n', &bytes) {
+                Some(i) => i + 1,
+                None if !eof => {
+                    carry = bytes;
+                    continue;
+                }
+                None => 0,
             };
-            let bad = |reason: &str| RunError::BadInput {
-                object: part.path.clone(),
-                line: event.number,
-                reason: reason.into(),
-            };
-            match event.kind {
-                LineKind::Content => {}
-                LineKind::Blank => return Err(bad("blank line in a committed part")),
-                LineKind::TooLong { .. } => return Err(bad("line longer than its part")),
+            if eof && cut < bytes.len() {
+                let lines = memchr::memchr_iter(b'\n', &bytes[..cut]).count() as u64;
+                return Err(RunError::BadInput {
+                    object: part.path.clone(),
+                    line: first_line + lines,
+                    reason: "the part does not end with a line end".into(),
+                });
             }
-            let text =
-                std::str::from_utf8(&buf).map_err(|_| bad("invalid UTF-8 in a committed part"))?;
-            chunk.starts.push(chunk.text.len());
-            chunk.text.push_str(text);
-            chunk.text.push('\n');
-            chunk.origins.push((index as u32, event.number));
-            if chunk.origins.len() >= options.chunk_records
-                || chunk.text.len() >= options.chunk_bytes
-            {
-                if !push(std::mem::replace(&mut chunk, new_chunk())) {
+            carry = bytes.split_off(cut);
+            if !bytes.is_empty() {
+                let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
+                let block = Block {
+                    part: index as u32,
+                    first_line,
+                    bytes,
+                };
+                first_line += lines;
+                if !push(block) {
                     return Ok(());
                 }
             }
+            if eof {
+                break;
+            }
         }
     }
-    if !chunk.origins.is_empty() {
-        push(chunk);
-    }
     Ok(())
+}
+
+/// Reads into `bytes` until it holds `want` bytes or the stream ends;
+/// returns whether it ended.
+fn fill(reader: &mut impl Read, bytes: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    bytes.reserve(want.saturating_sub(bytes.len()));
+    while bytes.len() < want {
+        let start = bytes.len();
+        bytes.resize(want.max(start + 64 * 1024), 0);
+        match reader.read(&mut bytes[start..]) {
+            Ok(0) => {
+                bytes.truncate(start);
+                return Ok(true);
+            }
+            Ok(n) => bytes.truncate(start + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(start),
+            Err(e) => {
+                bytes.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::ingest::{IngestOptions, Input, ingest};
+    use crate::stage::{RetrySettings, StageUrl};
+
+    #[test]
+    fn blocks_hold_whole_lines_numbered_from_their_part() {
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        let url = StageUrl::parse("memory:///run-feed-test").unwrap_or_else(|e| panic!("{e}"));
+        let stage = Stage::open(&url, &RetrySettings::default()).unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let input: String = (0..500)
+            .map(|i| format!("{{\"i\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i % 37)))
+            .collect();
+        let file = dir.path().join("in.ndjson");
+        std::fs::write(&file, &input).unwrap_or_else(|e| panic!("{e}"));
+        let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
+        let mut options = IngestOptions::default();
+        options.write.max_batch_bytes = 4000;
+        ingest(
+            &stage,
+            rt.handle(),
+            interval,
+            &[Input::File(file)],
+            &options,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (manifest, _) = stage
+            .read_manifest(rt.handle(), &interval)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(manifest.parts.len() > 3);
+        let parts: Vec<String> = manifest.parts.iter().map(|p| p.path.clone()).collect();
+        // Blocks far smaller than a line, and larger than several.
+        for chunk_bytes in [7, 100, 1 << 20] {
+            let opts = RunOptions {
+                chunk_bytes,
+                ..RunOptions::default()
+            };
+            let mut text = String::new();
+            let mut lines = Vec::new();
+            feed(&stage, rt.handle(), &manifest, &opts, &mut |block| {
+                let chunk = Chunk::from_block(block, &parts).unwrap_or_else(|e| panic!("{e}"));
+                for i in 0..chunk.origins.len() {
+                    assert_eq!(chunk.record(i).as_bytes().last(), Some(&b'}'));
+                }
+                lines.extend(chunk.origins.iter().copied());
+                text.push_str(&chunk.text);
+                true
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(text, input, "chunk_bytes {chunk_bytes}");
+            // Line numbers restart at 1 in each part and count up by one.
+            let mut expect = Vec::new();
+            for (p, part) in manifest.parts.iter().enumerate() {
+                expect.extend((1..=part.records).map(|l| (p as u32, l)));
+            }
+            assert_eq!(lines, expect, "chunk_bytes {chunk_bytes}");
+        }
+    }
 }
