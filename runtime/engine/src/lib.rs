@@ -25,6 +25,8 @@
 //!   ticker; [`Engine::load`] reads, verifies, compiles and type-checks a module.
 //! - `cache`: the on-disk cache of compiled components.
 //! - `module`: [`ModuleSpec`] and [`Module`], a loaded transform.
+//! - `inspect`: [`Engine::inspect`] and [`Inspection`]: a module's world,
+//!   imports, capabilities and compatibility, without running it.
 //! - `instance`: [`Instance`], running chunks with per-record isolation.
 //! - `sandbox`: the guest's view of the host: WASI with nothing granted,
 //!   fixed clocks and seeds, captured stdio, the memory limiter.
@@ -36,6 +38,7 @@ mod cache;
 mod config;
 mod engine;
 mod error;
+mod inspect;
 mod instance;
 mod module;
 mod sandbox;
@@ -48,5 +51,6 @@ mod bindings {
 pub use config::{EngineConfig, Limits, default_cache_dir};
 pub use engine::Engine;
 pub use error::EngineError;
+pub use inspect::{Import, ImportKind, Inspection, WIT_PACKAGE, WIT_VERSION, WIT_WORLD};
 pub use instance::{Instance, Outcome, Processed};
 pub use module::{Module, ModuleSpec};

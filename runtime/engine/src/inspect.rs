@@ -1,0 +1,243 @@
+//! Introspection of a module file ([`Engine::inspect`]): what world it
+//! implements, what it imports and which of those imports are capabilities
+//! beyond the sandbox's default, and whether this engine would load it.
+//!
+//! Compatibility is decided by [`Engine::load`] itself, so `inspect` and a
+//! real run can never disagree; this module only adds the listing. Like the
+//! rest of the crate it returns plain Rust types: no wasmtime type leaves it.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, types::ComponentItem};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::module::ModuleSpec;
+
+/// The WIT package every transform implements (`wit/weir.wit`).
+pub const WIT_PACKAGE: &str = "weir:transform";
+/// The version of [`WIT_PACKAGE`] this engine runs.
+pub const WIT_VERSION: &str = "0.1.0";
+/// The world every transform implements, with its version.
+pub const WIT_WORLD: &str = "weir:transform/transform@0.1.0";
+
+/// What [`Engine::inspect`] found out about a module file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The file inspected.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its sha256, lowercase hex: the digest to pin in a pipeline file.
+    pub sha256: String,
+    /// The version of the `weir:transform` package it was built against,
+    /// read from its import of `weir:transform/types@…`; `None` if it
+    /// imports no version of the contract at all.
+    pub contract_version: Option<String>,
+    /// Every import, in the component's order.
+    pub imports: Vec<Import>,
+    /// The names of its exports, in the component's order.
+    pub exports: Vec<String>,
+    /// `None` if this engine loads it as a transform of [`WIT_WORLD`];
+    /// otherwise why not (the message `weir run` would fail with).
+    pub incompatibility: Option<String>,
+}
+
+impl Inspection {
+    /// Whether this engine would run it.
+    pub fn is_compatible(&self) -> bool {
+        self.incompatibility.is_none()
+    }
+
+    /// The imports that ask for more than the sandbox grants by default.
+    pub fn capabilities(&self) -> impl Iterator<Item = &Import> {
+        self.imports
+            .iter()
+            .filter(|i| matches!(i.kind, ImportKind::Capability { .. }))
+    }
+}
+
+/// One import of a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Its name, e.g. `wasi:filesystem/types@0.2.6`.
+    pub name: String,
+    /// What it is to the sandbox.
+    pub kind: ImportKind,
+}
+
+/// What an import means to the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImportKind {
+    /// The contract's own types, `weir:transform/types`.
+    Contract,
+    /// A WASI interface the sandbox provides without granting anything:
+    /// stdio (captured), environment (empty), clocks and randomness (fixed),
+    /// streams and polling.
+    Sandbox,
+    /// A capability beyond the sandbox's default.
+    Capability {
+        /// What it asks for: `files`, `network` or `http`.
+        capability: &'static str,
+        /// Whether the sandbox links it at all. Files and sockets are linked
+        /// but deny every use (files: only a granted assets directory,
+        /// read-only); HTTP is not linked, so such a module does not load.
+        linked: bool,
+    },
+    /// Anything else: an interface this engine does not provide.
+    Unknown,
+}
+
+impl ImportKind {
+    fn of(name: &str) -> ImportKind {
+        let interface = name.split('@').next().unwrap_or(name);
+        let package = interface.split('/').next().unwrap_or(interface);
+        match package {
+            WIT_PACKAGE if interface == "weir:transform/types" => ImportKind::Contract,
+            "wasi:filesystem" => ImportKind::Capability {
+                capability: "files",
+                linked: true,
+            },
+            "wasi:sockets" => ImportKind::Capability {
+                capability: "network",
+                linked: true,
+            },
+            "wasi:http" => ImportKind::Capability {
+                capability: "http",
+                linked: false,
+            },
+            "wasi:io" | "wasi:cli" | "wasi:clocks" | "wasi:random" => ImportKind::Sandbox,
+            _ => ImportKind::Unknown,
+        }
+    }
+}
+
+impl Engine {
+    /// Inspects a module file without running it: its digest and size, the
+    /// contract version it was built against, its imports (flagging the
+    /// capabilities beyond the sandbox's default) and exports, and whether
+    /// [`Engine::load`] accepts it.
+    ///
+    /// A component of another world is still inspected: its
+    /// [`Inspection::incompatibility`] says why it would not run. Anything
+    /// that is not a component at all (a core module, a text file) is an
+    /// error, [`EngineError::NotATransform`], as it is for `load`.
+    pub fn inspect(&self, path: impl AsRef<Path>) -> Result<Inspection, EngineError> {
+        let path = path.as_ref().to_path_buf();
+        let bytes = std::fs::read(&path).map_err(|source| EngineError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "transform".to_owned());
+        let (component, incompatibility) = match self.load(ModuleSpec::new(name, &path)) {
+            Ok(module) => (module.inner.pre.instance_pre().component().clone(), None),
+            Err(refused @ EngineError::NotATransform { .. }) => {
+                // A component of another world still compiles; anything
+                // else (a core module, text) keeps `load`'s message.
+                match Component::new(&self.inner.wasmtime, &bytes) {
+                    Ok(component) => (component, Some(refused_reason(refused))),
+                    Err(_) => return Err(refused),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let ty = component.component_type();
+        let engine = &self.inner.wasmtime;
+        let imports: Vec<Import> = ty
+            .imports(engine)
+            .map(|(name, _)| Import {
+                name: name.to_owned(),
+                kind: ImportKind::of(name),
+            })
+            .collect();
+        let exports = ty
+            .exports(engine)
+            .map(|(name, item)| match item.ty {
+                ComponentItem::ComponentFunc(_) => name.to_owned(),
+                _ => format!("{name} (not a function)"),
+            })
+            .collect();
+        let contract_version = imports.iter().find_map(|i| {
+            (i.kind == ImportKind::Contract)
+                .then(|| i.name.split_once('@').map(|(_, v)| v.to_owned()))
+                .flatten()
+        });
+        let incompatibility = incompatibility.map(|reason| match &contract_version {
+            Some(v) if v != WIT_VERSION => format!(
+                "{reason} (it was built against {WIT_PACKAGE}@{v}; this runtime runs \
+                 {WIT_PACKAGE}@{WIT_VERSION})"
+            ),
+            _ => reason,
+        });
+        Ok(Inspection {
+            path,
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            contract_version,
+            imports,
+            exports,
+            incompatibility,
+        })
+    }
+}
+
+/// The reason inside a `NotATransform`, without the path (the caller has it).
+fn refused_reason(e: EngineError) -> String {
+    match e {
+        EngineError::NotATransform { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn world_constants_match_the_wit_file() {
+        let wit = include_str!("../../../wit/weir.wit");
+        assert!(
+            wit.contains(&format!("package {WIT_PACKAGE}@{WIT_VERSION};")),
+            "wit/weir.wit declares another package or version"
+        );
+        assert!(wit.contains("world transform {"));
+        assert_eq!(WIT_WORLD, format!("{WIT_PACKAGE}/transform@{WIT_VERSION}"));
+    }
+
+    #[test]
+    fn imports_are_classified_by_package() {
+        assert_eq!(
+            ImportKind::of("weir:transform/types@0.1.0"),
+            ImportKind::Contract
+        );
+        assert_eq!(ImportKind::of("wasi:cli/stdout@0.2.6"), ImportKind::Sandbox);
+        assert_eq!(
+            ImportKind::of("wasi:filesystem/preopens@0.2.6"),
+            ImportKind::Capability {
+                capability: "files",
+                linked: true
+            }
+        );
+        assert_eq!(
+            ImportKind::of("wasi:sockets/tcp@0.2.6"),
+            ImportKind::Capability {
+                capability: "network",
+                linked: true
+            }
+        );
+        assert_eq!(
+            ImportKind::of("wasi:http/outgoing-handler@0.2.6"),
+            ImportKind::Capability {
+                capability: "http",
+                linked: false
+            }
+        );
+        assert_eq!(ImportKind::of("acme:db/query"), ImportKind::Unknown);
+    }
+}
