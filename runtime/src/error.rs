@@ -22,8 +22,8 @@ pub enum StageError {
     OpenStore {
         /// The stage.
         stage: String,
-        /// The store's error.
-        source: object_store::Error,
+        /// The store's error (boxed: it is large).
+        source: Box<object_store::Error>,
     },
     /// A store operation failed (after object_store's retries).
     #[error("{operation} {object} on stage {stage} failed")]
@@ -34,8 +34,8 @@ pub enum StageError {
         operation: &'static str,
         /// The object or prefix, relative to the stage.
         object: String,
-        /// The store's error.
-        source: object_store::Error,
+        /// The store's error (boxed: it is large).
+        source: Box<object_store::Error>,
     },
     /// The interval has no manifest, so nothing is committed there.
     #[error("interval {interval} of stage {stage} is not committed (no {manifest})")]

@@ -147,7 +147,7 @@ impl Stage {
         let u = url.as_url();
         let open_err = |source: object_store::Error| StageError::OpenStore {
             stage: url.to_string(),
-            source,
+            source: Box::new(source),
         };
         let (scheme, prefix) =
             ObjectStoreScheme::parse(u).map_err(|e| open_err(object_store::Error::from(e)))?;

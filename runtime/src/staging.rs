@@ -80,7 +80,7 @@ impl Stage {
             stage,
             operation,
             object,
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -386,10 +386,10 @@ impl PartPacker {
     }
 
     fn add(&mut self, member: Member) -> Result<(), StageError> {
-        if let Some(open) = &self.open {
-            if open.uncompressed + member.uncompressed > self.cap {
-                self.close()?;
-            }
+        if let Some(open) = &self.open
+            && open.uncompressed + member.uncompressed > self.cap
+        {
+            self.close()?;
         }
         let open = match &mut self.open {
             Some(o) => o,
@@ -433,10 +433,10 @@ impl PartPacker {
             stage: self.stage.url().to_string(),
             operation: "writing",
             object: open.rel.clone(),
-            source: object_store::Error::Generic {
+            source: Box::new(object_store::Error::Generic {
                 store: "upload",
                 source: Box::new(e),
-            },
+            }),
         })?;
         self.done.push(PartInfo {
             path: open.rel,
@@ -609,6 +609,7 @@ impl IntervalWriter {
         })?;
         let previous = self.stage.read_manifest(&self.handle, &self.interval).ok();
         let rel = Stage::manifest_rel(&self.interval);
+        pause_before_commit(&rel);
         block(
             &self.handle,
             self.stage.store().put(
@@ -677,6 +678,20 @@ impl IntervalWriter {
         if let Err(e) = self.stage.delete_all(&self.handle, &paths) {
             tracing::warn!("could not delete the parts of an aborted attempt: {e}");
         }
+    }
+}
+
+/// A test knob, not a feature: with `WEIR_TEST_PAUSE_BEFORE_COMMIT_MS` set,
+/// a commit announces on stderr that every part is written and then sleeps
+/// that long before the manifest PUT, so tests/it/faults.rs can kill the
+/// process exactly between the last part and the commit.
+fn pause_before_commit(manifest: &str) {
+    if let Some(ms) = std::env::var("WEIR_TEST_PAUSE_BEFORE_COMMIT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("weir: all parts written; pausing {ms} ms before writing {manifest}");
+        std::thread::sleep(Duration::from_millis(ms));
     }
 }
 

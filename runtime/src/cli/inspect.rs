@@ -54,7 +54,7 @@ impl InspectCmd {
 fn describe(kind: ImportKind) -> &'static str {
     match kind {
         ImportKind::Contract => "the weir:transform contract",
-        ImportKind::Sandbox => "sandbox default (nothing granted)",
+        ImportKind::Sandbox => "sandbox default",
         ImportKind::Capability {
             capability: "files",
             ..
@@ -76,6 +76,17 @@ fn capability_name(kind: ImportKind) -> Option<&'static str> {
     }
 }
 
+/// The capabilities imported, each once, in order of first import.
+fn capability_names(i: &Inspection) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    for name in i.capabilities().filter_map(|m| capability_name(m.kind)) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 fn print_text(i: &Inspection) {
     let world = match (&i.incompatibility, &i.contract_version) {
         (None, _) => format!("{WIT_WORLD} (compatible with this runtime)"),
@@ -95,11 +106,7 @@ fn print_text(i: &Inspection) {
     for import in &i.imports {
         println!("    {:<width$}  {}", import.name, describe(import.kind));
     }
-    let mut capabilities: Vec<&str> = i
-        .capabilities()
-        .filter_map(|m| capability_name(m.kind))
-        .collect();
-    capabilities.dedup();
+    let capabilities = capability_names(i);
     if capabilities.is_empty() {
         println!("  capabilities  none beyond the sandbox default");
     } else {
@@ -111,11 +118,7 @@ fn print_text(i: &Inspection) {
 }
 
 fn to_json(i: &Inspection) -> serde_json::Value {
-    let mut capabilities: Vec<&str> = i
-        .capabilities()
-        .filter_map(|m| capability_name(m.kind))
-        .collect();
-    capabilities.dedup();
+    let capabilities = capability_names(i);
     json!({
         "path": i.path.display().to_string(),
         "world": i.is_compatible().then_some(WIT_WORLD),

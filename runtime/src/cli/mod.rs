@@ -12,10 +12,14 @@ use tokio::runtime::Runtime;
 use weir::stage::{RetrySettings, Stage, StageUrl};
 use weir::{Interval, StageError};
 
+mod build;
 mod cat;
+mod inspect;
 mod ls;
+mod new;
 mod run;
 mod stage;
+mod test;
 mod verify;
 
 /// Exit code: more rejected records than the budget allows.
@@ -49,12 +53,17 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     Stage(stage::StageCmd),
     Ls(ls::LsCmd),
     Run(run::RunCmd),
     Cat(cat::CatCmd),
     Verify(verify::VerifyCmd),
+    New(new::NewCmd),
+    Build(build::BuildCmd),
+    Test(test::TestCmd),
+    Inspect(inspect::InspectCmd),
 }
 
 /// Flags every command that touches a store shares.
@@ -126,6 +135,10 @@ impl Cli {
             }
             Command::Cat(c) => c.execute(&ctx),
             Command::Verify(c) => c.execute(&ctx),
+            Command::New(c) => c.execute(&ctx),
+            Command::Build(c) => c.execute(&ctx),
+            Command::Test(c) => c.execute(&ctx),
+            Command::Inspect(c) => c.execute(&ctx),
         }
     }
 }

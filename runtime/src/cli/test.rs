@@ -181,9 +181,8 @@ impl TestCmd {
         if !mismatches.is_empty() {
             if self.bless {
                 if actual.rejected.is_empty() {
-                    std::fs::remove_file(&quarantine_path).with_context(|| {
-                        format!("cannot remove {}", quarantine_path.display())
-                    })?;
+                    std::fs::remove_file(&quarantine_path)
+                        .with_context(|| format!("cannot remove {}", quarantine_path.display()))?;
                 } else {
                     write(&quarantine_path, &render_rejections(&actual.rejected))?;
                 }
@@ -420,7 +419,7 @@ fn line_diff(expected: &str, got: &str) -> String {
     let width = a.len().max(b.len()).to_string().len();
     let mut i = 0;
     while i < ops.len() {
-        if let Op::Same(..) = ops[i] {
+        if let Op::Same = ops[i] {
             i += 1;
             continue;
         }
@@ -430,7 +429,7 @@ fn line_diff(expected: &str, got: &str) -> String {
             match *op {
                 Op::Removed(x) => removed.push(x),
                 Op::Added(y) => added.push(y),
-                Op::Same(..) => break,
+                Op::Same => break,
             }
             i += 1;
         }
@@ -457,7 +456,7 @@ fn line_diff(expected: &str, got: &str) -> String {
 }
 
 enum Op {
-    Same(usize, usize),
+    Same,
     Removed(usize),
     Added(usize),
 }
@@ -479,7 +478,7 @@ fn lcs_ops(a: &[&str], b: &[&str]) -> Vec<Op> {
     let mut ops = Vec::new();
     while i < n || j < m {
         if i < n && j < m && a[i] == b[j] {
-            ops.push(Op::Same(i, j));
+            ops.push(Op::Same);
             i += 1;
             j += 1;
         } else if j < m && (i == n || lengths[i][j + 1] >= lengths[i + 1][j]) {
@@ -541,13 +540,19 @@ mod tests {
         );
         assert!(diff.contains("- 2 | {\"a\":1,\"b\":2}"), "{diff}");
         assert!(diff.contains("+ 2 | {\"b\":2,\"a\":1}"), "{diff}");
-        assert!(diff.contains("hint: expected line 2 and got line 2"), "{diff}");
+        assert!(
+            diff.contains("hint: expected line 2 and got line 2"),
+            "{diff}"
+        );
         assert!(!diff.contains("| {\"id\":1}"), "{diff}");
     }
 
     #[test]
     fn diff_of_a_missing_line_shows_only_that_line() {
-        let diff = line_diff("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", "{\"a\":1}\n{\"a\":3}\n");
+        let diff = line_diff(
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n",
+            "{\"a\":1}\n{\"a\":3}\n",
+        );
         assert_eq!(diff.lines().filter(|l| l.starts_with("  -")).count(), 2);
         assert!(diff.contains("- 2 | {\"a\":2}"), "{diff}");
         assert!(!diff.contains("hint"), "{diff}");

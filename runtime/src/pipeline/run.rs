@@ -341,13 +341,13 @@ impl Shared<'_> {
                             // The engine checked that the counts add up.
                             let line = lines.next().unwrap_or_default();
                             let body = line.strip_suffix('\n').unwrap_or(line);
-                            if problem.is_none() {
-                                if let Err(p) = check_record(body.as_bytes()) {
-                                    problem = Some(format!(
-                                        "transform {} produced an invalid record: {p}",
-                                        module.name()
-                                    ));
-                                }
+                            if problem.is_none()
+                                && let Err(p) = check_record(body.as_bytes())
+                            {
+                                problem = Some(format!(
+                                    "transform {} produced an invalid record: {p}",
+                                    module.name()
+                                ));
                             }
                             next_text.push_str(line);
                         }
