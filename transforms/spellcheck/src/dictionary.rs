@@ -1,0 +1,531 @@
+//! The symmetric-delete index over a frequency dictionary, and its lookup.
+//!
+//! Built as symspellpy's `SymSpell(max_dictionary_edit_distance, prefix_length=7)`
+//! builds it from `load_dictionary(path, 0, 1)`, and searched as its
+//! `lookup(word, Verbosity.TOP, max_edit_distance)` searches, step for step:
+//! the same candidate order, the same pruning and the same tie-breaking (the
+//! first of equal distance and count, in dictionary order, wins), so the top
+//! suggestion is the one symspellpy returns. Knows nothing of records or of
+//! how words are cut out of text.
+//!
+//! Layout: every dictionary word contributes the deletes of its first
+//! [`PREFIX_LENGTH`] characters (itself included, and `""` for words no
+//! longer than the maximum distance). Each delete is a 64-bit key (the
+//! characters themselves when they are ASCII, else a hash), and the
+//! index is those keys sorted, each with the ids of its words in
+//! dictionary order: three flat arrays, no per-entry allocation.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::distance::{DistanceBuffers, osa};
+
+/// How many leading characters of a word its deletes are made from;
+/// symspellpy's default.
+pub const PREFIX_LENGTH: usize = 7;
+
+/// A word's position in the dictionary file (among the words kept).
+type WordId = u32;
+
+/// A frequency dictionary with its delete index.
+#[derive(Debug)]
+pub struct Dictionary {
+    max_distance: usize,
+    /// Each word, in first-seen order.
+    words: Vec<Box<str>>,
+    /// Each word's characters, concatenated; `char_starts[id]..char_starts[id + 1]`.
+    chars: Vec<char>,
+    char_starts: Vec<u32>,
+    counts: Vec<u64>,
+    ids: HashMap<Box<str>, WordId>,
+    /// Length in characters of the longest word.
+    max_length: usize,
+    /// Sorted, distinct delete keys.
+    keys: Vec<u64>,
+    /// `postings[starts[k]..starts[k + 1]]` are the words with delete `keys[k]`.
+    starts: Vec<u32>,
+    postings: Vec<WordId>,
+    /// Open-addressing table over `keys`: `k + 1` in the slot a key hashes
+    /// to (or a later one), 0 for empty. A power of two, at most half full.
+    slots: Vec<u32>,
+    /// Per-lookup scratch space, reused so that a lookup allocates little.
+    scratch: RefCell<Scratch>,
+}
+
+/// What one lookup remembers, kept between lookups to save allocations.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// `considered[id] == generation`: word `id` was already weighed.
+    considered: Vec<u32>,
+    generation: u32,
+    considered_deletes: Vec<u64>,
+    candidates: Vec<Candidate>,
+    distance: DistanceBuffers,
+}
+
+/// A delete of the phrase's prefix: at most [`PREFIX_LENGTH`] characters.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    chars: [char; PREFIX_LENGTH],
+    len: usize,
+}
+
+impl Candidate {
+    fn as_slice(&self) -> &[char] {
+        &self.chars[..self.len]
+    }
+
+    fn without(&self, i: usize) -> Candidate {
+        let mut next = *self;
+        next.chars.copy_within(i + 1..self.len, i);
+        next.len -= 1;
+        next
+    }
+}
+
+/// The best suggestion for a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suggestion<'a> {
+    /// The dictionary word.
+    pub term: &'a str,
+    /// Its edit distance from the word looked up.
+    pub distance: usize,
+    /// Its frequency count.
+    pub count: u64,
+}
+
+/// Why a dictionary could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DictionaryError {
+    /// It holds more words than fit the index's 32-bit ids.
+    TooManyWords,
+}
+
+impl std::fmt::Display for DictionaryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DictionaryError::TooManyWords => {
+                f.write_str("the dictionary holds more than 2^32 words")
+            }
+        }
+    }
+}
+
+impl Dictionary {
+    /// Builds the index from dictionary text: one `word count` per line.
+    ///
+    /// Parsed as symspellpy parses it: a line is split on single spaces
+    /// after trailing whitespace is removed; lines with fewer than two
+    /// parts, or whose count is not a 64-bit integer, are skipped; words
+    /// with a count below 1 are ignored; a repeated word adds to its count
+    /// (saturating).
+    pub fn parse(text: &str, max_distance: usize) -> Result<Dictionary, DictionaryError> {
+        let mut dictionary = Dictionary {
+            max_distance,
+            words: Vec::new(),
+            chars: Vec::new(),
+            char_starts: vec![0],
+            counts: Vec::new(),
+            ids: HashMap::new(),
+            max_length: 0,
+            keys: Vec::new(),
+            starts: Vec::new(),
+            postings: Vec::new(),
+            slots: Vec::new(),
+            scratch: RefCell::default(),
+        };
+        for line in text.lines() {
+            let mut parts = line.trim_end().split(' ');
+            let (Some(word), Some(count)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<i64>() else {
+                continue;
+            };
+            dictionary.add(word, count)?;
+        }
+        dictionary.build_index();
+        Ok(dictionary)
+    }
+
+    fn add(&mut self, word: &str, count: i64) -> Result<(), DictionaryError> {
+        // count_threshold = 1: a count of 0 or less changes nothing.
+        let Ok(count) = u64::try_from(count) else {
+            return Ok(());
+        };
+        if count == 0 {
+            return Ok(());
+        }
+        if let Some(&id) = self.ids.get(word) {
+            let previous = &mut self.counts[id as usize];
+            *previous = previous.saturating_add(count).min(i64::MAX as u64);
+            return Ok(());
+        }
+        let id = WordId::try_from(self.words.len()).map_err(|_| DictionaryError::TooManyWords)?;
+        self.words.push(word.into());
+        self.ids.insert(word.into(), id);
+        self.counts.push(count);
+        let before = self.chars.len();
+        self.chars.extend(word.chars());
+        self.max_length = self.max_length.max(self.chars.len() - before);
+        let end = u32::try_from(self.chars.len()).map_err(|_| DictionaryError::TooManyWords)?;
+        self.char_starts.push(end);
+        Ok(())
+    }
+
+    fn word_chars(&self, id: WordId) -> &[char] {
+        let id = id as usize;
+        &self.chars[self.char_starts[id] as usize..self.char_starts[id + 1] as usize]
+    }
+
+    fn build_index(&mut self) {
+        let mut pairs: Vec<(u64, WordId)> = Vec::with_capacity(self.words.len() * 24);
+        let mut word_keys = Vec::new();
+        for id in 0..self.words.len() as WordId {
+            let chars = self.word_chars(id);
+            word_keys.clear();
+            if chars.len() <= self.max_distance {
+                word_keys.push(key(&[]));
+            }
+            let prefix = &chars[..chars.len().min(PREFIX_LENGTH)];
+            push_deletes(prefix, self.max_distance, &mut word_keys);
+            word_keys.sort_unstable();
+            word_keys.dedup();
+            pairs.extend(word_keys.iter().map(|&k| (k, id)));
+        }
+        // (key, id) pairs are distinct, so an unstable sort keeps each key's
+        // ids in dictionary order.
+        pairs.sort_unstable();
+        self.postings = Vec::with_capacity(pairs.len());
+        for (k, id) in pairs {
+            if self.keys.last() != Some(&k) {
+                self.keys.push(k);
+                self.starts.push(self.postings.len() as u32);
+            }
+            self.postings.push(id);
+        }
+        self.starts.push(self.postings.len() as u32);
+        self.slots = vec![0; (self.keys.len() * 2).next_power_of_two().max(2)];
+        let mask = self.slots.len() - 1;
+        for (i, &k) in self.keys.iter().enumerate() {
+            let mut slot = slot_of(k, mask);
+            while self.slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = i as u32 + 1;
+        }
+        self.scratch.get_mut().considered = vec![0; self.words.len()];
+    }
+
+    /// The words sharing the delete `k`, in dictionary order.
+    fn words_with_delete(&self, k: u64) -> &[WordId] {
+        let mask = self.slots.len() - 1;
+        let mut slot = slot_of(k, mask);
+        loop {
+            let i = match self.slots[slot] {
+                0 => return &[],
+                i => i as usize - 1,
+            };
+            if self.keys[i] == k {
+                return &self.postings[self.starts[i] as usize..self.starts[i + 1] as usize];
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Number of words kept.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether no word was kept.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Number of distinct deletes in the index.
+    pub fn delete_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The top suggestion for `phrase` within `max_distance` (at most the
+    /// distance the index was built for): the word itself if it is in the
+    /// dictionary, else the closest word, the most frequent among equally
+    /// close ones. Case-sensitive, as symspellpy's `lookup`.
+    pub fn lookup(&self, phrase: &str, max_distance: usize) -> Option<Suggestion<'_>> {
+        let max_distance = max_distance.min(self.max_distance);
+        if let Some(&id) = self.ids.get(phrase) {
+            return Some(self.suggestion(id, 0));
+        }
+        let phrase: Vec<char> = phrase.chars().collect();
+        let phrase_len = phrase.len();
+        if phrase_len > self.max_length + max_distance || max_distance == 0 {
+            return None;
+        }
+        let mut scratch = self.scratch.borrow_mut();
+        let Scratch {
+            considered,
+            generation,
+            considered_deletes,
+            candidates,
+            distance: buffers,
+        } = &mut *scratch;
+        *generation = generation.wrapping_add(1);
+        if *generation == 0 {
+            considered.fill(0);
+            *generation = 1;
+        }
+        let generation = *generation;
+        considered_deletes.clear();
+        candidates.clear();
+
+        let mut best: Option<(WordId, usize)> = None;
+        let mut max_distance_2 = max_distance;
+        let phrase_prefix_len = phrase_len.min(PREFIX_LENGTH);
+        let mut first = Candidate {
+            chars: ['\0'; PREFIX_LENGTH],
+            len: phrase_prefix_len,
+        };
+        first.chars[..phrase_prefix_len].copy_from_slice(&phrase[..phrase_prefix_len]);
+        candidates.push(first);
+        let mut pointer = 0;
+        while pointer < candidates.len() {
+            let candidate = candidates[pointer];
+            pointer += 1;
+            let candidate_len = candidate.len;
+            let len_diff = phrase_prefix_len - candidate_len;
+            // Candidates come in order of delete distance: none further on
+            // can beat what was found.
+            if len_diff > max_distance_2 {
+                break;
+            }
+            for &id in self.words_with_delete(key(candidate.as_slice())) {
+                let suggestion = self.word_chars(id);
+                let suggestion_len = suggestion.len();
+                if suggestion_len.abs_diff(phrase_len) > max_distance_2
+                    || suggestion_len < candidate_len
+                    || (suggestion_len == candidate_len && suggestion != candidate.as_slice())
+                {
+                    continue;
+                }
+                let suggestion_prefix_len = suggestion_len.min(PREFIX_LENGTH);
+                if suggestion_prefix_len > phrase_prefix_len
+                    && suggestion_prefix_len - candidate_len > max_distance_2
+                {
+                    continue;
+                }
+                let seen = considered[id as usize] == generation;
+                let distance = if candidate_len == 0 {
+                    let distance = phrase_len.max(suggestion_len);
+                    if distance > max_distance_2 || seen {
+                        continue;
+                    }
+                    distance
+                } else if suggestion_len == 1 {
+                    // The candidate is this one-letter word and a delete of
+                    // the phrase, so the phrase holds its letter.
+                    let distance = phrase_len - 1;
+                    if distance > max_distance_2 || seen {
+                        continue;
+                    }
+                    distance
+                } else {
+                    if differs_beyond_prefix(&phrase, suggestion, candidate_len, max_distance) {
+                        continue;
+                    }
+                    if seen {
+                        continue;
+                    }
+                    considered[id as usize] = generation;
+                    match osa(&phrase, suggestion, max_distance_2, buffers) {
+                        Some(distance) => distance,
+                        None => continue,
+                    }
+                };
+                if distance <= max_distance_2 {
+                    let better = match best {
+                        Some((best_id, _)) => {
+                            distance < max_distance_2
+                                || self.counts[id as usize] > self.counts[best_id as usize]
+                        }
+                        None => true,
+                    };
+                    if better {
+                        max_distance_2 = distance;
+                        best = Some((id, distance));
+                    }
+                }
+            }
+            // Derive the next deletes from this candidate, unless they
+            // could only be further away than what was found.
+            if len_diff < max_distance && candidate_len <= PREFIX_LENGTH {
+                if len_diff >= max_distance_2 {
+                    continue;
+                }
+                for i in 0..candidate_len {
+                    let delete = candidate.without(i);
+                    let k = key(delete.as_slice());
+                    if !considered_deletes.contains(&k) {
+                        considered_deletes.push(k);
+                        candidates.push(delete);
+                    }
+                }
+            }
+        }
+        best.map(|(id, distance)| self.suggestion(id, distance))
+    }
+
+    fn suggestion(&self, id: WordId, distance: usize) -> Suggestion<'_> {
+        Suggestion {
+            term: &self.words[id as usize],
+            distance,
+            count: self.counts[id as usize],
+        }
+    }
+}
+
+/// symspellpy's shortcut for a candidate with the whole edit budget spent
+/// in the prefix: then the rest of the two words must agree, up to one
+/// transposition at its start, or the distance is over the maximum.
+/// `true` means "skip this suggestion".
+fn differs_beyond_prefix(
+    phrase: &[char],
+    suggestion: &[char],
+    candidate_len: usize,
+    max_distance: usize,
+) -> bool {
+    let (phrase_len, suggestion_len) = (phrase.len(), suggestion.len());
+    if PREFIX_LENGTH - max_distance != candidate_len {
+        return false;
+    }
+    let shortest = phrase_len.min(suggestion_len);
+    if shortest <= PREFIX_LENGTH {
+        return false;
+    }
+    let min_distance = shortest - PREFIX_LENGTH;
+    let tails_differ = min_distance > 1
+        && phrase[phrase_len + 1 - min_distance..]
+            != suggestion[suggestion_len + 1 - min_distance..];
+    let p = phrase_len - min_distance;
+    let s = suggestion_len - min_distance;
+    let not_transposed = phrase[p] != suggestion[s]
+        && (phrase[p - 1] != suggestion[s] || phrase[p] != suggestion[s - 1]);
+    tails_differ || not_transposed
+}
+
+/// Appends the keys of `prefix` and of every string made by deleting 1 to
+/// `max_distance` of its characters.
+fn push_deletes(prefix: &[char], max_distance: usize, keys: &mut Vec<u64>) {
+    keys.push(key(prefix));
+    if max_distance == 0 {
+        return;
+    }
+    let mut buffer: Vec<char> = Vec::with_capacity(prefix.len());
+    for i in 0..prefix.len() {
+        buffer.clear();
+        buffer.extend(prefix[..i].iter().chain(&prefix[i + 1..]));
+        keys.push(key(&buffer));
+        if max_distance >= 2 {
+            push_deletes_from(&buffer, i, max_distance - 1, keys);
+        }
+    }
+}
+
+/// Deletes of `word` at positions `from..`, recursively, `depth` more times
+/// (positions before `from` were covered by an earlier branch).
+fn push_deletes_from(word: &[char], from: usize, depth: usize, keys: &mut Vec<u64>) {
+    let mut buffer: Vec<char> = Vec::with_capacity(word.len());
+    for i in from..word.len() {
+        buffer.clear();
+        buffer.extend(word[..i].iter().chain(&word[i + 1..]));
+        keys.push(key(&buffer));
+        if depth >= 2 {
+            push_deletes_from(&buffer, i, depth - 1, keys);
+        }
+    }
+}
+
+/// The slot a key hashes to (Fibonacci hashing of the key's bits).
+fn slot_of(k: u64, mask: usize) -> usize {
+    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
+}
+
+/// The index key of a delete (at most [`PREFIX_LENGTH`] characters): the
+/// characters themselves, one byte each, when all are ASCII and not NUL
+/// (exact, and below 2^56); otherwise a 64-bit FNV-1a hash with the top bit
+/// set, so the two kinds never meet.
+fn key(chars: &[char]) -> u64 {
+    if chars.len() <= 7 && chars.iter().all(|&c| c != '\0' && c.is_ascii()) {
+        chars.iter().fold(0, |k, &c| (k << 8) | u64::from(c as u8))
+    } else {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &c in chars {
+            for byte in u32::from(c).to_le_bytes() {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        hash | (1 << 63)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = "the 100\nthen 40\nthey 40\nhello 30\nhelp 30\nspelling 20\nbake 5\nbrake 5\ncafé 3\nx 0\nbroken\n";
+
+    fn top(dictionary: &Dictionary, word: &str) -> Option<(String, usize)> {
+        dictionary
+            .lookup(word, 2)
+            .map(|s| (s.term.to_owned(), s.distance))
+    }
+
+    #[test]
+    fn parses_like_symspellpy() {
+        let d = Dictionary::parse(SMALL, 2).expect("parses");
+        // `x 0` (count below 1) and `broken` (no count) are skipped.
+        assert_eq!(d.len(), 9);
+        let doubled = Dictionary::parse("a 2\na 3\n", 2).expect("parses");
+        assert_eq!(doubled.lookup("a", 2).map(|s| s.count), Some(5));
+    }
+
+    #[test]
+    fn a_known_word_is_its_own_suggestion() {
+        let d = Dictionary::parse(SMALL, 2).expect("parses");
+        assert_eq!(top(&d, "then"), Some(("then".to_owned(), 0)));
+    }
+
+    #[test]
+    fn closest_wins_then_most_frequent_then_first() {
+        let d = Dictionary::parse(SMALL, 2).expect("parses");
+        assert_eq!(top(&d, "spelling"), Some(("spelling".to_owned(), 0)));
+        assert_eq!(top(&d, "speling"), Some(("spelling".to_owned(), 1)));
+        // `thex` is 1 from `the`, `then` and `they`: the most frequent wins.
+        assert_eq!(top(&d, "thex"), Some(("the".to_owned(), 1)));
+        // `helo` is 1 from `hello` and `help`, of equal count: the first
+        // found (through the delete `helo` itself) wins.
+        assert_eq!(top(&d, "helo"), Some(("hello".to_owned(), 1)));
+        // `hel` is 2 from `hello` but 1 from `help`.
+        assert_eq!(top(&d, "hel"), Some(("help".to_owned(), 1)));
+        // `bkae`: transposition, 1 from `bake`.
+        assert_eq!(top(&d, "bkae"), Some(("bake".to_owned(), 1)));
+        assert_eq!(top(&d, "cafe"), Some(("café".to_owned(), 1)));
+        assert_eq!(top(&d, "zzzzzz"), None);
+    }
+
+    #[test]
+    fn max_distance_one_finds_only_single_edits() {
+        let d = Dictionary::parse(SMALL, 1).expect("parses");
+        assert_eq!(d.lookup("speling", 1).map(|s| s.term), Some("spelling"));
+        assert_eq!(d.lookup("spleing", 1), None);
+    }
+
+    #[test]
+    fn keys_are_exact_for_ascii_and_never_clash_with_hashes() {
+        assert_eq!(key(&[]), 0);
+        assert_ne!(key(&['a', 'b']), key(&['b', 'a']));
+        assert!(key(&['a'; 7]) < 1 << 56);
+        assert!(key(&['é']) >= 1 << 63);
+    }
+}

@@ -1,0 +1,413 @@
+//! `spellcheck`: a Weir transform that corrects misspelt words in text
+//! fields with symmetric-delete spelling correction (SymSpell).
+//!
+//! `init` reads a word-frequency dictionary from the assets directory
+//! (`/assets` in the sandbox) and builds its delete index once per instance;
+//! `process` corrects each word of the configured fields to the dictionary
+//! word symspellpy's `lookup(word, Verbosity.TOP, max_edit_distance)` would
+//! pick for it, keeping the word's casing, and can list the corrections it
+//! made. See README.md for the config and an example.
+//!
+//! Layout:
+//! - [`dictionary`]: the frequency dictionary, its delete index and lookup;
+//! - [`distance`]: the bounded Damerau–Levenshtein (OSA) distance;
+//! - [`text`]: which parts of a text are words, and casing;
+//! - [`field`]: dotted field paths into a record;
+//! - this module: the config and the [`Transform`] joining them.
+
+pub mod dictionary;
+pub mod distance;
+pub mod field;
+pub mod text;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use weir_guest::{Error, Output, Record, Transform, Value};
+
+use crate::dictionary::Dictionary;
+use crate::field::{FieldPath, find_text};
+use crate::text::{Casing, words};
+
+/// Where the sandbox mounts the transform's assets directory.
+pub const ASSETS_DIR: &str = "/assets";
+
+/// The dictionary shipped in `assets/`.
+pub const DEFAULT_DICTIONARY: &str = "frequency_dictionary_en_82_765.txt";
+
+/// The transform's configuration, parsed once by `init`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The fields to correct, as dotted paths (`"notes.body"`); required,
+    /// and must name at least one field.
+    #[serde(deserialize_with = "field_paths")]
+    pub fields: Vec<FieldPath>,
+    /// The largest edit distance a correction may be from its word: 1 or 2.
+    /// Default 2.
+    #[serde(default = "two", deserialize_with = "edit_distance")]
+    pub max_edit_distance: usize,
+    /// Words never changed, compared without regard to case. Default none.
+    #[serde(default)]
+    pub allowlist: Vec<String>,
+    /// Words of fewer characters are left alone. Default 3.
+    #[serde(default = "three")]
+    pub min_word_length: usize,
+    /// If set, each record gets a list of its corrections under this
+    /// top-level key. Default `None`: no list.
+    #[serde(default)]
+    pub corrections_field: Option<String>,
+    /// The dictionary file, a name inside the assets directory. Default
+    /// [`DEFAULT_DICTIONARY`].
+    #[serde(default = "default_dictionary")]
+    pub dictionary: String,
+}
+
+fn two() -> usize {
+    2
+}
+
+fn three() -> usize {
+    3
+}
+
+fn default_dictionary() -> String {
+    DEFAULT_DICTIONARY.to_owned()
+}
+
+fn field_paths<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<FieldPath>, D::Error> {
+    let paths = Vec::<FieldPath>::deserialize(deserializer)?;
+    if paths.is_empty() {
+        return Err(serde::de::Error::custom(
+            "`fields` is empty; name at least one field to correct",
+        ));
+    }
+    Ok(paths)
+}
+
+fn edit_distance<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    let distance = usize::deserialize(deserializer)?;
+    if !(1..=2).contains(&distance) {
+        return Err(serde::de::Error::custom(format!(
+            "`max_edit_distance` is {distance}; it must be 1 or 2"
+        )));
+    }
+    Ok(distance)
+}
+
+/// One correction, as listed under `corrections_field`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Correction {
+    /// The field's path, as configured.
+    pub field: String,
+    /// The word as it was.
+    pub from: String,
+    /// The word it became.
+    pub to: String,
+    /// Where `from` starts in the field's original text, in characters
+    /// (Unicode code points).
+    pub offset: usize,
+}
+
+/// The spelling corrector: a config and the dictionary it loaded.
+#[derive(Debug)]
+pub struct SpellChecker {
+    config: Config,
+    dictionary: Dictionary,
+    /// The allowlist, lowercased.
+    allowed: HashSet<String>,
+}
+
+impl SpellChecker {
+    /// A corrector for `config` over a dictionary's text (`word count`
+    /// lines).
+    ///
+    /// # Errors
+    ///
+    /// The dictionary cannot be indexed.
+    pub fn new(config: Config, dictionary_text: &str) -> Result<SpellChecker, Error> {
+        let dictionary = Dictionary::parse(dictionary_text, config.max_edit_distance)
+            .map_err(|e| Error::new(format!("dictionary `{}`: {e}", config.dictionary)))?;
+        if dictionary.is_empty() {
+            return Err(Error::new(format!(
+                "dictionary `{}` holds no `word count` lines",
+                config.dictionary
+            )));
+        }
+        let allowed = config.allowlist.iter().map(|w| w.to_lowercase()).collect();
+        Ok(SpellChecker {
+            config,
+            dictionary,
+            allowed,
+        })
+    }
+
+    /// The loaded dictionary.
+    pub fn dictionary(&self) -> &Dictionary {
+        &self.dictionary
+    }
+
+    /// The correction of one word, or `None` to leave it as it is.
+    pub fn correct_word(&self, word: &str) -> Option<String> {
+        if word.chars().count() < self.config.min_word_length {
+            return None;
+        }
+        let casing = Casing::of(word);
+        if casing == Casing::Mixed {
+            return None;
+        }
+        let lower = word.to_lowercase();
+        if self.allowed.contains(&lower) {
+            return None;
+        }
+        let curly = lower.contains('\u{2019}');
+        let key = if curly {
+            lower.replace('\u{2019}', "'")
+        } else {
+            lower
+        };
+        let suggestion = self
+            .dictionary
+            .lookup(&key, self.config.max_edit_distance)?;
+        if suggestion.distance == 0 {
+            return None;
+        }
+        let term = if curly {
+            suggestion.term.replace('\'', "\u{2019}")
+        } else {
+            suggestion.term.to_owned()
+        };
+        let corrected = casing.apply(&term);
+        (corrected != word).then_some(corrected)
+    }
+
+    /// `text` with its words corrected, and what was changed, or `None` if
+    /// nothing was.
+    pub fn correct_text(&self, text: &str, field: &str) -> Option<(String, Vec<Correction>)> {
+        let mut corrected = String::new();
+        let mut corrections = Vec::new();
+        let mut copied = 0;
+        for word in words(text) {
+            let original = &text[word.bytes.clone()];
+            let Some(replacement) = self.correct_word(original) else {
+                continue;
+            };
+            corrected.push_str(&text[copied..word.bytes.start]);
+            corrected.push_str(&replacement);
+            copied = word.bytes.end;
+            corrections.push(Correction {
+                field: field.to_owned(),
+                from: original.to_owned(),
+                to: replacement,
+                offset: word.offset,
+            });
+        }
+        if corrections.is_empty() {
+            return None;
+        }
+        corrected.push_str(&text[copied..]);
+        Some((corrected, corrections))
+    }
+
+    /// Corrects the configured fields of one record, adding the list of
+    /// corrections if the config asks for it.
+    ///
+    /// # Errors
+    ///
+    /// A configured field, or an object on its path, holds a value of the
+    /// wrong type; the message names the field.
+    pub fn correct_record(&self, record: &mut Value) -> Result<(), Error> {
+        let mut all = Vec::new();
+        for path in &self.config.fields {
+            if let Some(text) = find_text(record, path)? {
+                if let Some((corrected, corrections)) = self.correct_text(text, path.as_str()) {
+                    *text = corrected;
+                    all.extend(corrections);
+                }
+            }
+        }
+        if let (Some(key), Value::Object(object)) = (&self.config.corrections_field, record) {
+            let list = serde_json::to_value(&all)?;
+            object.insert(key.clone(), list);
+        }
+        Ok(())
+    }
+}
+
+/// The transform: reads its dictionary from an assets directory in `init`.
+#[derive(Debug)]
+pub struct SpellCheck {
+    assets: PathBuf,
+    checker: Option<SpellChecker>,
+}
+
+impl SpellCheck {
+    /// A transform reading its dictionary from `assets` (the sandbox mounts
+    /// the assets directory at [`ASSETS_DIR`]; native tests pass the
+    /// crate's `assets/`).
+    pub fn with_assets(assets: impl Into<PathBuf>) -> SpellCheck {
+        SpellCheck {
+            assets: assets.into(),
+            checker: None,
+        }
+    }
+}
+
+impl Transform for SpellCheck {
+    type Config = Config;
+
+    fn init(&mut self, config: Config) -> Result<(), Error> {
+        let path = self.assets.join(&config.dictionary);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::new(format!(
+                "cannot read the dictionary {}: {e}; give the transform the directory holding it as its assets (`--assets DIR`)",
+                path.display()
+            ))
+        })?;
+        self.checker = Some(SpellChecker::new(config, &text)?);
+        Ok(())
+    }
+
+    fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
+        let checker = self
+            .checker
+            .as_ref()
+            .ok_or_else(|| Error::new("process called before init"))?;
+        let mut value: Value = record.parse()?;
+        checker.correct_record(&mut value)?;
+        output.emit(&value)
+    }
+}
+
+/// The transform the component exports, reading `/assets`.
+pub fn transform() -> SpellCheck {
+    SpellCheck::with_assets(ASSETS_DIR)
+}
+
+weir_guest::export!(transform());
+
+#[cfg(test)]
+mod tests {
+    use weir_guest::testing::{self, Session};
+
+    use super::*;
+
+    fn assets() -> SpellCheck {
+        SpellCheck::with_assets(concat!(env!("CARGO_MANIFEST_DIR"), "/assets"))
+    }
+
+    fn run(config: &str, records: &[&str]) -> Vec<Result<Vec<String>, String>> {
+        testing::run(assets(), config, records)
+    }
+
+    fn one(line: &str) -> Result<Vec<String>, String> {
+        Ok(vec![line.to_owned()])
+    }
+
+    #[test]
+    fn corrects_words_and_keeps_everything_else() {
+        let results = run(
+            r#"{"fields":["text"]}"#,
+            &[r#"{"id":1,"text":"Teh QUIKC brown fox, 3 tmies!","n":1.50}"#],
+        );
+        assert_eq!(
+            results,
+            [one(
+                r#"{"id":1,"text":"The QUICK brown fox, 3 times!","n":1.50}"#
+            )]
+        );
+    }
+
+    #[test]
+    fn lists_corrections_with_character_offsets() {
+        let results = run(
+            r#"{"fields":["text","notes.body"],"corrections_field":"fixes"}"#,
+            &[
+                r#"{"text":"—é wrod","notes":{"body":"teh"}}"#,
+                r#"{"text":"fine"}"#,
+            ],
+        );
+        assert_eq!(
+            results,
+            [
+                one(
+                    r#"{"text":"—é word","notes":{"body":"the"},"fixes":[{"field":"text","from":"wrod","to":"word","offset":3},{"field":"notes.body","from":"teh","to":"the","offset":0}]}"#
+                ),
+                one(r#"{"text":"fine","fixes":[]}"#),
+            ]
+        );
+    }
+
+    #[test]
+    fn allowlist_short_words_and_mixed_case_are_left_alone() {
+        let results = run(
+            r#"{"fields":["text"],"allowlist":["Weir"],"min_word_length":4}"#,
+            &[r#"{"text":"WEIR teh iPhnoe speling"}"#],
+        );
+        assert_eq!(results, [one(r#"{"text":"WEIR teh iPhnoe spelling"}"#)]);
+    }
+
+    #[test]
+    fn unknown_words_without_a_suggestion_stay() {
+        let results = run(
+            r#"{"fields":["text"]}"#,
+            &[r#"{"text":"qzxjvkw xylophone"}"#],
+        );
+        assert_eq!(results, [one(r#"{"text":"qzxjvkw xylophone"}"#)]);
+    }
+
+    #[test]
+    fn distance_one_leaves_two_edit_typos() {
+        let config = |d: u8| format!(r#"{{"fields":["text"],"max_edit_distance":{d}}}"#);
+        let record = r#"{"text":"speling spelnig"}"#;
+        assert_eq!(
+            run(&config(1), &[record]),
+            [one(r#"{"text":"spelling spelnig"}"#)]
+        );
+        assert_eq!(
+            run(&config(2), &[record]),
+            [one(r#"{"text":"spelling spelling"}"#)]
+        );
+    }
+
+    #[test]
+    fn non_string_field_fails_naming_it() {
+        let results = run(r#"{"fields":["notes.body"]}"#, &[r#"{"notes":{"body":7}}"#]);
+        assert_eq!(
+            results,
+            [Err(
+                "field `notes.body` is a number, not a string".to_owned()
+            )]
+        );
+    }
+
+    fn config_error(transform: SpellCheck, config: &str) -> String {
+        match Session::start(transform, config) {
+            Ok(_) => panic!("config {config} was accepted"),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn bad_config_fails_init() {
+        let distance = config_error(assets(), r#"{"fields":["text"],"max_edit_distance":3}"#);
+        assert!(distance.contains("must be 1 or 2"), "{distance}");
+        let unknown = config_error(assets(), r#"{"fields":["text"],"allow":["x"]}"#);
+        assert!(unknown.contains("unknown field `allow`"), "{unknown}");
+        let empty = config_error(assets(), r#"{"fields":[]}"#);
+        assert!(empty.contains("`fields` is empty"), "{empty}");
+        let missing = config_error(assets(), r#"{"fields":["text"],"dictionary":"nope.txt"}"#);
+        assert!(
+            missing.contains("cannot read the dictionary") && missing.contains("nope.txt"),
+            "{missing}"
+        );
+        let no_assets = config_error(
+            SpellCheck::with_assets("/nonexistent"),
+            r#"{"fields":["text"]}"#,
+        );
+        assert!(no_assets.contains("--assets"), "{no_assets}");
+    }
+}
