@@ -4,4 +4,5 @@
 
 mod run;
 mod s3;
+mod spellcheck;
 mod staging;
