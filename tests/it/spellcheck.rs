@@ -74,19 +74,33 @@ fn spellcheck_golden_cases_match_through_the_component() {
         let name = dir.display();
         let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
         let sb = Sandbox::new();
-        let (output, quarantined) = spellcheck(&sb, read("input.ndjson").as_bytes(), read("config.json").trim());
-        let expected: Vec<Value> = lines(&read("expected.ndjson")).into_iter().map(parse).collect();
+        let (output, quarantined) = spellcheck(
+            &sb,
+            read("input.ndjson").as_bytes(),
+            read("config.json").trim(),
+        );
+        let expected: Vec<Value> = lines(&read("expected.ndjson"))
+            .into_iter()
+            .map(parse)
+            .collect();
         assert_eq!(output, expected, "case {name}");
         let expected_quarantine: Vec<Value> = lines(&read("expected-quarantine.ndjson"))
             .into_iter()
             .map(parse)
             .collect();
-        assert_eq!(quarantined.len(), expected_quarantine.len(), "case {name}: {quarantined:?}");
+        assert_eq!(
+            quarantined.len(),
+            expected_quarantine.len(),
+            "case {name}: {quarantined:?}"
+        );
         for (got, want) in quarantined.iter().zip(&expected_quarantine) {
             assert_eq!(got["line"], want["line"], "case {name}");
             let reason = got["reason"].as_str().unwrap_or_default();
             let needle = want["reason"].as_str().unwrap_or_default();
-            assert!(reason.contains(needle), "case {name}: {reason:?} lacks {needle:?}");
+            assert!(
+                reason.contains(needle),
+                "case {name}: {reason:?} lacks {needle:?}"
+            );
         }
     }
 }
@@ -181,7 +195,10 @@ fn spellcheck_top_suggestion_agrees_with_symspellpy() {
         let id = record["id"].as_u64().unwrap_or_else(|| panic!("{record}")) as usize;
         let got = record["text"].as_str().unwrap_or_default();
         if got != expected[id] {
-            disagreements.push(format!("{} -> weir {got:?}, symspellpy {:?}", words[id], expected[id]));
+            disagreements.push(format!(
+                "{} -> weir {got:?}, symspellpy {:?}",
+                words[id], expected[id]
+            ));
         }
     }
     let agreement = 1.0 - disagreements.len() as f64 / WORDS as f64;
@@ -200,5 +217,9 @@ fn spellcheck_top_suggestion_agrees_with_symspellpy() {
         reference["load_seconds"].as_f64().unwrap_or(f64::NAN),
         WORDS as f64 / lookup,
     );
-    assert!(agreement >= 0.99, "agreement {agreement:.4} is under 0.99:\n{}", disagreements.join("\n"));
+    assert!(
+        agreement >= 0.99,
+        "agreement {agreement:.4} is under 0.99:\n{}",
+        disagreements.join("\n")
+    );
 }

@@ -222,11 +222,11 @@ impl SpellChecker {
     pub fn correct_record(&self, record: &mut Value) -> Result<(), Error> {
         let mut all = Vec::new();
         for path in &self.config.fields {
-            if let Some(text) = find_text(record, path)? {
-                if let Some((corrected, corrections)) = self.correct_text(text, path.as_str()) {
-                    *text = corrected;
-                    all.extend(corrections);
-                }
+            if let Some(text) = find_text(record, path)?
+                && let Some((corrected, corrections)) = self.correct_text(text, path.as_str())
+            {
+                *text = corrected;
+                all.extend(corrections);
             }
         }
         if let (Some(key), Value::Object(object)) = (&self.config.corrections_field, record) {
