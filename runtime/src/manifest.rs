@@ -33,6 +33,30 @@ pub struct Manifest {
     /// The committed inputs this interval was made from.
     #[serde(default)]
     pub lineage: Vec<Lineage>,
+    /// Replays of quarantined records into this interval, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replays: Vec<Replay>,
+}
+
+/// A replay: quarantined records re-run (e.g. after fixing a module) and
+/// the recovered ones added to the interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replay {
+    /// The replay's run id (also in the names of the parts it added).
+    pub run_id: String,
+    /// When it committed.
+    pub created: String,
+    /// sha256 of the manifest it replaced.
+    pub previous_manifest_sha256: String,
+    /// The transforms the records were re-run through, with their counts.
+    pub transforms: Vec<TransformInfo>,
+    /// Quarantined records re-run.
+    pub replayed: u64,
+    /// Of those, records that now produced output (or were filtered).
+    pub recovered: u64,
+    /// Quarantined records that could not be re-run (not UTF-8, too long)
+    /// and stay quarantined as they were.
+    pub not_replayable: u64,
 }
 
 /// The interval a manifest commits.
@@ -279,6 +303,7 @@ mod tests {
                 ..Totals::default()
             },
             lineage: vec![],
+            replays: vec![],
         }
     }
 

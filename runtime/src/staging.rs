@@ -26,7 +26,8 @@ use crate::batch::gzip::{self, Member};
 use crate::error::StageError;
 use crate::interval::Interval;
 use crate::manifest::{
-    FORMAT_VERSION, IntervalInfo, Lineage, Manifest, PartInfo, Producer, QuarantineInfo, Totals,
+    FORMAT_VERSION, IntervalInfo, Lineage, Manifest, PartInfo, Producer, QuarantineInfo, Replay,
+    Totals,
 };
 use crate::quarantine::QuarantineEntry;
 use crate::stage::{MANIFEST, Stage};
@@ -359,6 +360,8 @@ struct PartPacker {
     folder: String,
     run_id: String,
     cap: u64,
+    /// The number of the first part this packer writes.
+    first_index: usize,
     open: Option<OpenPart>,
     done: Vec<PartInfo>,
 }
@@ -380,6 +383,7 @@ impl PartPacker {
             folder,
             run_id,
             cap,
+            first_index: 0,
             open: None,
             done: Vec::new(),
         }
@@ -397,7 +401,7 @@ impl PartPacker {
                 let rel = format!(
                     "{}/part-{:05}-{}.ndjson.gz",
                     self.folder,
-                    self.done.len(),
+                    self.first_index + self.done.len(),
                     self.run_id
                 );
                 let writer = BufWriter::with_capacity(
@@ -488,6 +492,10 @@ pub struct IntervalWriter {
     data: PartPacker,
     quarantine: PartPacker,
     quarantine_buf: Vec<u8>,
+    /// Parts of an earlier commit this one keeps (a replay).
+    kept: Vec<PartInfo>,
+    /// The replays the manifest records.
+    replays: Vec<Replay>,
 }
 
 impl IntervalWriter {
@@ -523,7 +531,31 @@ impl IntervalWriter {
             run_id,
             started,
             quarantine_buf: Vec::new(),
+            kept: Vec::new(),
+            replays: Vec::new(),
         }
+    }
+
+    /// Starts an attempt that keeps the data parts of `base` (the
+    /// interval's current commit) and adds to them; the quarantine is
+    /// written anew. Used by replay.
+    pub fn amend(
+        stage: &Stage,
+        handle: &Handle,
+        base: &Manifest,
+        interval: Interval,
+        options: WriteOptions,
+    ) -> Self {
+        let mut w = Self::new(stage, handle, interval, options);
+        w.kept = base.parts.clone();
+        w.replays = base.replays.clone();
+        w.data.first_index = base.parts.len();
+        w
+    }
+
+    /// Records a replay in the manifest this attempt will commit.
+    pub fn add_replay(&mut self, replay: Replay) {
+        self.replays.push(replay);
     }
 
     /// This attempt's run id.
@@ -572,7 +604,8 @@ impl IntervalWriter {
         self.flush_quarantine()?;
         self.data.close()?;
         self.quarantine.close()?;
-        let parts = std::mem::take(&mut self.data.done);
+        let mut parts = std::mem::take(&mut self.kept);
+        parts.append(&mut self.data.done);
         let quarantine_parts = std::mem::take(&mut self.quarantine.done);
         totals.parts = parts.len() as u64;
         totals.records = parts.iter().map(|p| p.records).sum();
@@ -601,6 +634,7 @@ impl IntervalWriter {
             },
             totals,
             lineage,
+            replays: std::mem::take(&mut self.replays),
         };
         manifest.check().map_err(|reason| StageError::BadManifest {
             stage: self.stage.url().to_string(),

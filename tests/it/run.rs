@@ -514,3 +514,126 @@ limits = {{ memory = "64MiB", cpu_time = "2s" }}
         r.stderr
     );
 }
+
+#[test]
+fn replay_recovers_quarantined_records_into_the_interval() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let m = module.to_str().unwrap_or_default();
+    let records: String = (0..10)
+        .map(|i| {
+            if i % 4 == 1 {
+                format!("{{\"id\":{i},\"text\":{i}}}\n")
+            } else {
+                format!("{{\"id\":{i},\"text\":\" T{i} \"}}\n")
+            }
+        })
+        .collect();
+    stage_records(&sb, "raw", &records);
+    sb.weir(&[
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        "out",
+        "--interval",
+        INTERVAL,
+        "--transform",
+        m,
+        "--config",
+        r#"{"fields":["text"]}"#,
+        "--max-rejected",
+        "3",
+    ])
+    .ok();
+    assert_eq!(quarantine(&sb, "out").len(), 3);
+    let before =
+        std::fs::read(sb.join(&format!("out/{FOLDER}/_manifest.json"))).unwrap_or_default();
+
+    // The same module and config fail the same records again: nothing lost.
+    let r = sb
+        .weir(&[
+            "replay",
+            "out",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            m,
+            "--config",
+            r#"{"fields":["text"]}"#,
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        (
+            r["replay"]["replayed"].as_u64(),
+            r["replay"]["recovered"].as_u64()
+        ),
+        (Some(3), Some(0))
+    );
+    let q = quarantine(&sb, "out");
+    assert_eq!(
+        q.iter()
+            .map(|e| e["line"].as_u64().unwrap_or(0))
+            .collect::<Vec<_>>(),
+        [2, 6, 10]
+    );
+
+    // A fixed config recovers them; the interval then holds every record.
+    let r = sb
+        .weir(&[
+            "replay",
+            "out",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            m,
+            "--config",
+            r#"{"fields":["missing"]}"#,
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(r["replay"]["recovered"].as_u64(), Some(3));
+    assert!(quarantine(&sb, "out").is_empty());
+    let mut ids: Vec<u64> = lines(&cat(&sb, "out"))
+        .into_iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap_or_default()["id"]
+                .as_u64()
+                .unwrap_or(99)
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..10).collect::<Vec<u64>>());
+    let m = manifest(&sb, "out");
+    assert_eq!(m["replays"].as_array().map(Vec::len), Some(2));
+    assert_eq!(m["replays"][0]["previous_manifest_sha256"], sha256(&before));
+    assert_eq!(m["totals"]["records"], 10);
+    assert_eq!(m["totals"]["quarantined"], 0);
+    assert_eq!(m["totals"]["input_records"], 10);
+    sb.weir(&["verify", "out", "--interval", INTERVAL]).ok();
+    // The old quarantine parts are gone; only the manifest's parts remain.
+    let listed: Vec<String> = m["parts"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|p| p["path"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let mut on_disk: Vec<String> = sb
+        .files(&format!("out/{FOLDER}"))
+        .into_iter()
+        .filter(|f| f != "_manifest.json")
+        .map(|f| format!("{FOLDER}/{f}"))
+        .collect();
+    on_disk.sort();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    assert_eq!(on_disk, listed_sorted);
+    assert!(
+        sb.files(&format!("out/_quarantine/{FOLDER}")).is_empty(),
+        "{:?}",
+        sb.files(&format!("out/_quarantine/{FOLDER}"))
+    );
+}

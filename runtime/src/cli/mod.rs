@@ -17,6 +17,7 @@ mod cat;
 mod inspect;
 mod ls;
 mod new;
+mod replay;
 mod run;
 mod stage;
 mod test;
@@ -58,6 +59,7 @@ enum Command {
     Stage(stage::StageCmd),
     Ls(ls::LsCmd),
     Run(run::RunCmd),
+    Replay(replay::ReplayCmd),
     Cat(cat::CatCmd),
     Verify(verify::VerifyCmd),
     New(new::NewCmd),
@@ -133,6 +135,10 @@ impl Cli {
             Command::Run(c) => {
                 c.execute(&ctx, matches.subcommand_matches("run").unwrap_or(matches))
             }
+            Command::Replay(c) => c.execute(
+                &ctx,
+                matches.subcommand_matches("replay").unwrap_or(matches),
+            ),
             Command::Cat(c) => c.execute(&ctx),
             Command::Verify(c) => c.execute(&ctx),
             Command::New(c) => c.execute(&ctx),

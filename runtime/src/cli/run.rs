@@ -47,12 +47,26 @@ pub struct RunCmd {
     /// Output stage (flags form).
     #[arg(long, conflicts_with = "pipeline")]
     output: Option<String>,
+    #[command(flatten)]
+    transform: TransformArgs,
+    /// Rejected records allowed before the run fails without committing:
+    /// a count (10), a percentage (1%) or a fraction (0.01).
+    #[arg(long, value_name = "BUDGET")]
+    max_rejected: Option<Budget>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    #[command(flatten)]
+    write: WriteArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// The transforms of a chain, given as flags (shared by `run` and `replay`).
+#[derive(Debug, Args)]
+pub struct TransformArgs {
     /// A transform component (.wasm); repeat for a chain.
-    #[arg(
-        long = "transform",
-        value_name = "MODULE.wasm",
-        conflicts_with = "pipeline"
-    )]
+    #[arg(long = "transform", value_name = "MODULE.wasm")]
     transforms: Vec<PathBuf>,
     /// Configuration of the preceding --transform: JSON text or @file.
     #[arg(long = "config", value_name = "JSON|@FILE")]
@@ -69,13 +83,6 @@ pub struct RunCmd {
     /// CPU (wall-clock) time limit per transform call (e.g. 5s).
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     cpu_limit: Option<std::time::Duration>,
-    /// Rejected records allowed before the run fails without committing:
-    /// a count (10), a percentage (1%) or a fraction (0.01).
-    #[arg(long, value_name = "BUDGET")]
-    max_rejected: Option<Budget>,
-    /// Worker threads (default: the number of cores).
-    #[arg(long)]
-    workers: Option<usize>,
     /// Where compiled modules are cached (default: $WEIR_CACHE_DIR or
     /// ~/.cache/weir/modules; clear it with rm -rf).
     #[arg(long, value_name = "DIR")]
@@ -83,22 +90,12 @@ pub struct RunCmd {
     /// Compile modules every time instead of using the cache.
     #[arg(long)]
     no_cache: bool,
-    #[command(flatten)]
-    write: WriteArgs,
-    #[command(flatten)]
-    store: StoreArgs,
 }
 
-/// The value following each occurrence of a flag, with its position.
-fn positioned<'a>(m: &'a ArgMatches, id: &str) -> Vec<(usize, &'a String)> {
-    match (m.indices_of(id), m.get_many::<String>(id)) {
-        (Some(i), Some(v)) => i.zip(v).collect(),
-        _ => Vec::new(),
-    }
-}
-
-impl RunCmd {
-    fn flag_specs(&self, m: &ArgMatches) -> anyhow::Result<Vec<ModuleSpec>> {
+impl TransformArgs {
+    /// The modules given with --transform, each with the --config,
+    /// --assets and --sha256 that follow it, and the limit flags applied.
+    pub fn specs(&self, m: &ArgMatches) -> anyhow::Result<Vec<ModuleSpec>> {
         let transform_at: Vec<usize> = m
             .indices_of("transforms")
             .map(|i| i.collect())
@@ -153,59 +150,9 @@ impl RunCmd {
         Ok(specs)
     }
 
-    pub fn execute(self, g: &Globals, m: &ArgMatches) -> anyhow::Result<ExitCode> {
-        let (input, output, mut specs, mut budget, mut workers, mut write) =
-            match (&self.pipeline, &self.step) {
-                (Some(file), Some(step)) => {
-                    let f = PipelineFile::load(file)?;
-                    let plan = f.step(step)?;
-                    let mut write = self.write.options(self.interval_end);
-                    if let Some(b) = plan.max_batch_bytes {
-                        write.max_batch_bytes = b;
-                    }
-                    if let Some(l) = plan.compression_level {
-                        write.level = l;
-                    }
-                    (
-                        plan.input,
-                        plan.output,
-                        plan.transforms,
-                        plan.max_rejected,
-                        plan.workers,
-                        write,
-                    )
-                }
-                (Some(_), None) => bail!("give the step to run after the pipeline file"),
-                (None, _) => {
-                    let input = self.input.clone().context(
-                        "give a pipeline file and step, or --input, --output and --transform",
-                    )?;
-                    let output = self
-                        .output
-                        .clone()
-                        .context("--output is required with --input")?;
-                    if self.transforms.is_empty() {
-                        bail!("give at least one --transform");
-                    }
-                    let specs = self.flag_specs(m)?;
-                    (
-                        input,
-                        output,
-                        specs,
-                        None,
-                        None,
-                        self.write.options(self.interval_end),
-                    )
-                }
-            };
-        // Flags override the file.
-        if let Some(b) = self.max_rejected {
-            budget = Some(b);
-        }
-        if let Some(w) = self.workers {
-            workers = Some(w);
-        }
-        for s in &mut specs {
+    /// Applies --memory-limit and --cpu-limit to every transform.
+    pub fn apply_limits(&self, specs: &mut [ModuleSpec]) {
+        for s in specs {
             let mut l: Limits = s.limits.clone();
             if let Some(mem) = self.memory_limit {
                 l = l.with_memory_bytes(mem.as_u64());
@@ -215,8 +162,10 @@ impl RunCmd {
             }
             s.limits = l;
         }
-        write.interval_end = self.interval_end.map(|e| e.start());
+    }
 
+    /// The engine, with the cache settings, and the loaded modules.
+    pub fn load(&self, specs: Vec<ModuleSpec>) -> anyhow::Result<Vec<weir_engine::Module>> {
         let mut config = EngineConfig::default();
         if let Some(dir) = &self.cache_dir {
             config = config.with_cache_dir(dir);
@@ -224,12 +173,86 @@ impl RunCmd {
         if self.no_cache {
             config = config.without_cache();
         }
-        let started = Instant::now();
         let engine = Engine::new(config)?;
-        let modules = specs
+        Ok(specs
             .into_iter()
             .map(|s| engine.load(s))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+/// The value following each occurrence of a flag, with its position.
+fn positioned<'a>(m: &'a ArgMatches, id: &str) -> Vec<(usize, &'a String)> {
+    match (m.indices_of(id), m.get_many::<String>(id)) {
+        (Some(i), Some(v)) => i.zip(v).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl RunCmd {
+    pub fn execute(self, g: &Globals, m: &ArgMatches) -> anyhow::Result<ExitCode> {
+        let (input, output, mut specs, mut budget, mut workers, mut write) = match (
+            &self.pipeline,
+            &self.step,
+        ) {
+            (Some(file), Some(step)) => {
+                if !self.transform.transforms.is_empty()
+                    || self.input.is_some()
+                    || self.output.is_some()
+                {
+                    bail!(
+                        "give either a pipeline file and step, or --input, --output and --transform"
+                    );
+                }
+                let f = PipelineFile::load(file)?;
+                let plan = f.step(step)?;
+                let mut write = self.write.options(self.interval_end);
+                if let Some(b) = plan.max_batch_bytes {
+                    write.max_batch_bytes = b;
+                }
+                if let Some(l) = plan.compression_level {
+                    write.level = l;
+                }
+                (
+                    plan.input,
+                    plan.output,
+                    plan.transforms,
+                    plan.max_rejected,
+                    plan.workers,
+                    write,
+                )
+            }
+            (Some(_), None) => bail!("give the step to run after the pipeline file"),
+            (None, _) => {
+                let input = self.input.clone().context(
+                    "give a pipeline file and step, or --input, --output and --transform",
+                )?;
+                let output = self
+                    .output
+                    .clone()
+                    .context("--output is required with --input")?;
+                let specs = self.transform.specs(m)?;
+                (
+                    input,
+                    output,
+                    specs,
+                    None,
+                    None,
+                    self.write.options(self.interval_end),
+                )
+            }
+        };
+        // Flags override the file.
+        if let Some(b) = self.max_rejected {
+            budget = Some(b);
+        }
+        if let Some(w) = self.workers {
+            workers = Some(w);
+        }
+        self.transform.apply_limits(&mut specs);
+        write.interval_end = self.interval_end.map(|e| e.start());
+        let started = Instant::now();
+        let modules = self.transform.load(specs)?;
         let input_stage = self.store.open(&input)?;
         let output_stage = self.store.open(&output)?;
         let options = RunOptions {

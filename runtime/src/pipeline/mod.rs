@@ -11,6 +11,7 @@ use std::str::FromStr;
 pub mod file;
 pub mod ingest;
 pub mod ordered;
+pub mod replay;
 pub mod run;
 
 /// The number of workers when none is given: the machine's cores.

@@ -167,7 +167,7 @@ impl StepInstance for Instance {
     }
 }
 
-type Instances = Vec<Box<dyn StepInstance>>;
+pub(super) type Instances = Vec<Box<dyn StepInstance>>;
 
 /// Whole lines of one part, as the feeder cut them.
 struct Block {
@@ -177,7 +177,7 @@ struct Block {
 }
 
 /// One chunk of input records.
-struct Chunk {
+pub(super) struct Chunk {
     text: String,
     /// (part index, line) of each record.
     origins: Vec<(u32, u64)>,
@@ -228,6 +228,32 @@ impl Chunk {
         self.starts.get(i + 1).copied().unwrap_or(self.text.len())
     }
 
+    /// A chunk of the given records: (index into `parts`, line, text).
+    pub(super) fn from_records<'r>(records: impl Iterator<Item = (u32, u64, &'r str)>) -> Self {
+        let mut chunk = Chunk {
+            text: String::new(),
+            origins: Vec::new(),
+            starts: Vec::new(),
+        };
+        for (part, line, text) in records {
+            chunk.starts.push(chunk.text.len());
+            chunk.text.push_str(text);
+            chunk.text.push('\n');
+            chunk.origins.push((part, line));
+        }
+        chunk
+    }
+
+    /// The number of records.
+    pub(super) fn len(&self) -> usize {
+        self.origins.len()
+    }
+
+    /// The NDJSON text of records `range`.
+    pub(super) fn text_of(&self, range: Range<usize>) -> &str {
+        &self.text[self.starts[range.start]..self.end(range.end - 1)]
+    }
+
     fn record(&self, i: usize) -> &str {
         let end = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
         // Without the `\n`.
@@ -237,12 +263,12 @@ impl Chunk {
 
 /// Per-transform counters.
 #[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    records_in: u64,
-    records_out: u64,
-    emitted: u64,
-    filtered: u64,
-    quarantined: u64,
+pub(super) struct Counts {
+    pub(super) records_in: u64,
+    pub(super) records_out: u64,
+    pub(super) emitted: u64,
+    pub(super) filtered: u64,
+    pub(super) quarantined: u64,
 }
 
 impl Counts {
@@ -266,16 +292,16 @@ struct ChunkResult {
 
 /// The record a derived record came from: its line in the chunk, or none
 /// for records a transform's `finish` produced.
-type Origin = Option<u32>;
+pub(super) type Origin = Option<u32>;
 
 /// Everything the workers share, read-only.
-struct Shared<'a> {
-    steps: &'a [&'a dyn Step],
-    parts: &'a [String],
-    input_stage: String,
-    cap: u64,
-    level: u32,
-    chunk_records: usize,
+pub(super) struct Shared<'a> {
+    pub(super) steps: &'a [&'a dyn Step],
+    pub(super) parts: &'a [String],
+    pub(super) input_stage: String,
+    pub(super) cap: u64,
+    pub(super) level: u32,
+    pub(super) chunk_records: usize,
 }
 
 impl Shared<'_> {
@@ -309,7 +335,7 @@ impl Shared<'_> {
     /// Passes NDJSON `text` (of `origins.len()` records) through the
     /// transforms in `steps`, returning the surviving output and its origins.
     #[allow(clippy::too_many_arguments)]
-    fn chain(
+    pub(super) fn chain(
         &self,
         instances: &mut Instances,
         steps: Range<usize>,
@@ -378,7 +404,7 @@ impl Shared<'_> {
 
     /// Drops output records over the batch cap (quarantining their origin)
     /// and compresses the rest.
-    fn compress(
+    pub(super) fn compress(
         &self,
         text: String,
         origins: &[Origin],
@@ -424,7 +450,7 @@ impl Shared<'_> {
         let mut first = 0;
         while first < n {
             let last = (first + self.chunk_records).min(n);
-            let input = &chunk.text[chunk.starts[first]..chunk.end(last - 1)];
+            let input = chunk.text_of(first..last);
             let (out, out_origins) = self.chain(
                 instances,
                 0..instances.len(),
@@ -637,18 +663,7 @@ pub fn run_steps(
         }
         .into());
     }
-    let transforms = steps
-        .iter()
-        .zip(&counts)
-        .map(|(step, c)| TransformInfo {
-            records_in: c.records_in,
-            records_out: c.records_out,
-            emitted: c.emitted,
-            filtered: c.filtered,
-            quarantined: c.quarantined,
-            ..step.describe()
-        })
-        .collect();
+    let transforms = transform_infos(steps, &counts);
     let totals = Totals {
         input_records,
         filtered: counts.iter().map(|c| c.filtered).sum(),
@@ -672,6 +687,22 @@ pub fn run_steps(
         commit,
         quarantined: rejected,
     })
+}
+
+/// What the manifest records about each step, with its counts.
+pub(super) fn transform_infos(steps: &[&dyn Step], counts: &[Counts]) -> Vec<TransformInfo> {
+    steps
+        .iter()
+        .zip(counts)
+        .map(|(step, c)| TransformInfo {
+            records_in: c.records_in,
+            records_out: c.records_out,
+            emitted: c.emitted,
+            filtered: c.filtered,
+            quarantined: c.quarantined,
+            ..step.describe()
+        })
+        .collect()
 }
 
 /// Cuts the input's parts into blocks of whole lines. The feeder only

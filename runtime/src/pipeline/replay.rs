@@ -1,0 +1,156 @@
+//! Replay: quarantined records of an interval re-run through (fixed)
+//! transforms, the recovered ones committed into the same interval
+//! (`weir replay`), so quarantine is never a dead end.
+//!
+//! The new commit keeps the interval's data parts, adds parts with the
+//! recovered records, writes the quarantine anew with what still fails (and
+//! what could never be re-run: lines that were not UTF-8 or too long), and
+//! records the replay in the manifest. The transforms' `finish` is not
+//! called: a replay sees a handful of records, not the interval.
+
+use std::borrow::Cow;
+
+use chrono::{SecondsFormat, Utc};
+use tokio::runtime::Handle;
+
+use super::run::{
+    Chunk, Counts, Instances, Origin, RunError, RunOptions, Shared, Step, transform_infos,
+};
+use crate::batch::record::check_record;
+use crate::interval::Interval;
+use crate::manifest::{Replay, Totals};
+use crate::quarantine::QuarantineEntry;
+use crate::stage::Stage;
+use crate::staging::{Commit, IntervalWriter};
+
+/// What a replay did.
+#[derive(Debug, Clone)]
+pub struct ReplaySummary {
+    /// The new commit.
+    pub commit: Commit,
+    /// The replay as recorded in the manifest.
+    pub replay: Replay,
+}
+
+/// Re-runs the quarantined records of `interval` of `stage` through
+/// `steps` and commits the recovered records into the interval.
+pub fn replay(
+    steps: &[&dyn Step],
+    stage: &Stage,
+    handle: &Handle,
+    interval: Interval,
+    options: &RunOptions,
+) -> Result<ReplaySummary, RunError> {
+    let (base, base_sha256) = stage.read_manifest(handle, &interval)?;
+    let mut entries = Vec::new();
+    for part in &base.quarantine.parts {
+        let mut bytes = Vec::new();
+        stage.copy_part(handle, part, &mut bytes)?;
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let entry: QuarantineEntry =
+                serde_json::from_slice(line).map_err(|e| RunError::BadInput {
+                    object: part.path.clone(),
+                    line: i as u64 + 1,
+                    reason: format!("not a quarantine entry: {e}"),
+                })?;
+            entries.push(entry);
+        }
+    }
+    // Records that are JSON objects can be re-run; the rest stay as they are.
+    let (replayable, stuck): (Vec<QuarantineEntry>, Vec<QuarantineEntry>) =
+        entries.into_iter().partition(|e| {
+            e.record
+                .as_deref()
+                .is_some_and(|r| check_record(r.as_bytes()).is_ok())
+        });
+
+    let mut objects: Vec<String> = Vec::new();
+    let mut origins = Vec::with_capacity(replayable.len());
+    for e in &replayable {
+        let index = objects
+            .iter()
+            .position(|o| *o == e.object)
+            .unwrap_or_else(|| {
+                objects.push(e.object.clone());
+                objects.len() - 1
+            });
+        origins.push((
+            index as u32,
+            e.line,
+            e.record.as_deref().unwrap_or_default(),
+        ));
+    }
+    let chunk = Chunk::from_records(origins.into_iter());
+    let input_stage = replayable
+        .iter()
+        .find_map(|e| e.input_stage.clone())
+        .unwrap_or_else(|| stage.url().to_string());
+    let shared = Shared {
+        steps,
+        parts: &objects,
+        input_stage,
+        cap: options.write.max_batch_bytes,
+        level: options.write.level,
+        chunk_records: options.chunk_records.max(1),
+    };
+    let mut instances: Instances = steps.iter().map(|s| s.start()).collect::<Result<_, _>>()?;
+    let mut writer = IntervalWriter::amend(stage, handle, &base, interval, options.write.clone());
+    let result = (|| -> Result<(Vec<Counts>, u64), RunError> {
+        let mut counts = vec![Counts::default(); steps.len()];
+        let mut requarantined = 0u64;
+        let mut first = 0;
+        while first < chunk.len() {
+            let last = (first + shared.chunk_records).min(chunk.len());
+            let mut rejected = Vec::new();
+            let origins: Vec<Origin> = (first as u32..last as u32).map(Some).collect();
+            let (text, origins) = shared.chain(
+                &mut instances,
+                0..steps.len(),
+                Cow::Borrowed(chunk.text_of(first..last)),
+                origins,
+                &chunk,
+                &mut counts,
+                &mut rejected,
+            )?;
+            writer.write_members(shared.compress(text, &origins, &chunk, &mut rejected))?;
+            requarantined += rejected.len() as u64;
+            for entry in &rejected {
+                writer.quarantine(entry)?;
+            }
+            first = last;
+        }
+        for entry in &stuck {
+            writer.quarantine(entry)?;
+        }
+        Ok((counts, requarantined))
+    })();
+    let (counts, requarantined) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            writer.abort();
+            return Err(e);
+        }
+    };
+    let replay = Replay {
+        run_id: writer.run_id().to_owned(),
+        created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        previous_manifest_sha256: base_sha256,
+        transforms: transform_infos(steps, &counts),
+        replayed: replayable.len() as u64,
+        recovered: (replayable.len() as u64).saturating_sub(requarantined),
+        not_replayable: stuck.len() as u64,
+    };
+    writer.add_replay(replay.clone());
+    let newly_filtered: u64 = counts.iter().map(|c| c.filtered).sum();
+    let totals = Totals {
+        input_records: base.totals.input_records,
+        filtered: base.totals.filtered + newly_filtered,
+        blank_lines: base.totals.blank_lines,
+        ..Totals::default()
+    };
+    let commit = writer.commit(base.producer.clone(), totals, base.lineage.clone())?;
+    Ok(ReplaySummary { commit, replay })
+}
