@@ -2,6 +2,7 @@
 //! real `weir` binary (built by `scripts/test`) against real stores and read
 //! results back with real pandas and DuckDB.
 
+mod authoring;
 mod run;
 mod s3;
 mod spellcheck;

@@ -81,11 +81,11 @@ struct CaseReport {
 
 impl TestCmd {
     pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let cases = list_cases(&self.cases)?;
         let engine = Engine::new(EngineConfig::default())?;
         let name = module_name(&self.module);
         // A module that is not a transform fails the command, not each case.
         engine.load(ModuleSpec::new(&name, &self.module))?;
+        let cases = list_cases(&self.cases)?;
 
         let mut reports = Vec::with_capacity(cases.len());
         for case in &cases {
