@@ -3,6 +3,7 @@
 //! results back with real pandas and DuckDB.
 
 mod authoring;
+mod python;
 mod run;
 mod s3;
 mod spellcheck;
