@@ -588,6 +588,40 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_symspellpy_on_the_shipped_dictionary() {
+        // symspellpy 6.10.1: lookup(word, Verbosity.TOP, max_edit_distance=2).
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/frequency_dictionary_en_82_765.txt"
+        ))
+        .expect("the shipped dictionary");
+        let d = Dictionary::parse(&text, 2).expect("parses");
+        assert_eq!(d.len(), 82_834);
+        for (word, term, distance, count) in [
+            ("recieveing", "receiving", 2, 25_243_472),
+            ("dictonery", "dictionary", 2, 40_838_300),
+            ("spelnig", "spelling", 2, 7_368_045),
+            ("tmies", "times", 1, 202_950_880),
+            ("jumsp", "jump", 1, 44_137_441),
+            ("acommodation", "accommodation", 1, 60_589_803),
+            ("embarassment", "embarrassment", 1, 1_242_414),
+            ("pronounciation", "pronunciation", 1, 2_203_941),
+            ("don't", "don't", 0, 300_000),
+        ] {
+            assert_eq!(
+                d.lookup(word, 2),
+                Some(Suggestion {
+                    term,
+                    distance,
+                    count
+                }),
+                "{word}"
+            );
+        }
+        assert_eq!(d.lookup("qzxjvkw", 2), None);
+    }
+
+    #[test]
     fn keys_are_exact_for_ascii_and_never_clash_with_hashes() {
         assert_eq!(key(&[]), 0);
         assert_ne!(key(&['a', 'b']), key(&['b', 'a']));
