@@ -84,13 +84,13 @@ fn main() {
         words.len() as f64 / seconds
     );
 
-    // Records of about 300 bytes: 40 words, one in five misspelt.
+    // Records of about 300 bytes: 40 common words, one in twenty misspelt.
     let records: Vec<String> = (0..5_000)
         .map(|id| {
             let text: Vec<String> = (0..40)
                 .map(|_| {
                     let word = vocabulary[rng.below(2_000)];
-                    if rng.below(5) == 0 {
+                    if rng.below(20) == 0 {
                         misspell(word, &mut rng)
                     } else {
                         word.to_owned()
