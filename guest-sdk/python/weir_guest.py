@@ -84,8 +84,8 @@ def _dumps(record: Any) -> str:
     """One output record as a compact JSON line (without its newline)."""
     if not isinstance(record, dict):
         raise TypeError(
-            f"the transform returned a {type(record).__name__} where a dict "
-            "(a JSON object) was expected"
+            "a transform returns a dict (a JSON object), a list of dicts or None, "
+            f"not {type(record).__name__}"
         )
     # allow_nan=False: NaN and Infinity are not JSON; the record fails instead.
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
