@@ -22,8 +22,9 @@ use serde_json::json;
 use weir::batch::gzip;
 use weir::batch::record::check_record;
 use weir::pipeline::file::module_name;
-use weir::pipeline::run::{CHUNK_BYTES, CHUNK_RECORDS};
-use weir_engine::{Engine, EngineConfig, Module, ModuleSpec, Outcome};
+use weir::pipeline::run::{CHUNK_RECORDS, Step, run_records};
+use weir::staging::DEFAULT_MAX_BATCH_BYTES;
+use weir_engine::{Engine, EngineConfig, Module, ModuleSpec};
 
 use super::{Globals, print_json};
 
@@ -244,49 +245,12 @@ fn read_input(case: &Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// Runs `input` through `module` as `weir run` would after staging: blank
-/// lines skipped, every line a record, chunks of production size, every
-/// output line checked.
+/// Runs `input` through `module` with the pipeline's own record path
+/// (`run_records`, as `weir run` after staging): blank lines skipped, every
+/// line a record, chunks of production size, every output line checked,
+/// then `finish`.
 fn run_module(module: &Module, input: &str) -> anyhow::Result<Actual> {
-    let mut instance = module.instantiate()?;
-    let mut actual = Actual {
-        output: String::new(),
-        rejected: Vec::new(),
-        records: 0,
-    };
-    let mut chunk = String::new();
-    let mut lines = Vec::new();
-    let mut flush = |chunk: &mut String, lines: &mut Vec<u64>, actual: &mut Actual| {
-        if lines.is_empty() {
-            return Ok::<_, anyhow::Error>(());
-        }
-        let processed = instance.process(chunk, lines.len())?;
-        let mut out = processed.output.split_inclusive('\n');
-        for (outcome, &line) in processed.outcomes.iter().zip(lines.iter()) {
-            match outcome {
-                Outcome::Emitted(n) => {
-                    let start = actual.output.len();
-                    let mut problem = None;
-                    for _ in 0..*n {
-                        let text = out.next().unwrap_or_default();
-                        if problem.is_none() {
-                            problem = invalid_output(module, text);
-                        }
-                        actual.output.push_str(text);
-                    }
-                    if let Some(reason) = problem {
-                        actual.output.truncate(start);
-                        actual.rejected.push((line, reason));
-                    }
-                }
-                Outcome::Failed(reason) => actual.rejected.push((line, reason.clone())),
-            }
-        }
-        actual.records += lines.len() as u64;
-        chunk.clear();
-        lines.clear();
-        Ok(())
-    };
+    let mut records = Vec::new();
     for (index, line) in input.lines().enumerate() {
         let number = index as u64 + 1;
         if line.trim().is_empty() {
@@ -295,32 +259,27 @@ fn run_module(module: &Module, input: &str) -> anyhow::Result<Actual> {
         check_record(line.as_bytes()).map_err(|p| {
             anyhow::anyhow!("input line {number} is not a record `weir stage` would accept: {p}")
         })?;
-        chunk.push_str(line);
-        chunk.push('\n');
-        lines.push(number);
-        if lines.len() >= CHUNK_RECORDS || chunk.len() >= CHUNK_BYTES {
-            flush(&mut chunk, &mut lines, &mut actual)?;
-        }
+        records.push((0u32, number, line));
     }
-    flush(&mut chunk, &mut lines, &mut actual)?;
-    let extra = instance.finish()?;
-    for text in extra.split_inclusive('\n') {
-        match invalid_output(module, text) {
-            None => actual.output.push_str(text),
-            Some(reason) => actual.rejected.push((0, format!("in finish: {reason}"))),
-        }
-    }
-    Ok(actual)
-}
-
-/// Why an output line is not a record, in the words `weir run` uses.
-fn invalid_output(module: &Module, line: &str) -> Option<String> {
-    let body = line.strip_suffix('\n').unwrap_or(line);
-    check_record(body.as_bytes()).err().map(|p| {
-        format!(
-            "transform {} produced an invalid record: {p}",
-            module.name()
-        )
+    let steps: [&dyn Step; 1] = [module];
+    let count = records.len() as u64;
+    let run = run_records(
+        &steps,
+        &["input.ndjson".to_owned()],
+        records.into_iter(),
+        String::new(),
+        DEFAULT_MAX_BATCH_BYTES,
+        CHUNK_RECORDS,
+        true,
+    )?;
+    Ok(Actual {
+        output: run.output,
+        rejected: run
+            .rejected
+            .into_iter()
+            .map(|e| (e.line, e.reason))
+            .collect(),
+        records: count,
     })
 }
 

@@ -8,14 +8,11 @@
 //! records the replay in the manifest. The transforms' `finish` is not
 //! called: a replay sees a handful of records, not the interval.
 
-use std::borrow::Cow;
-
 use chrono::{SecondsFormat, Utc};
 use tokio::runtime::Handle;
 
-use super::run::{
-    Chunk, Counts, Instances, Origin, RunError, RunOptions, Shared, Step, transform_infos,
-};
+use super::run::{RunError, RunOptions, Step, run_records};
+use crate::batch::gzip;
 use crate::batch::record::check_record;
 use crate::interval::Interval;
 use crate::manifest::{Replay, Totals};
@@ -68,7 +65,7 @@ pub fn replay(
         });
 
     let mut objects: Vec<String> = Vec::new();
-    let mut origins = Vec::with_capacity(replayable.len());
+    let mut records = Vec::with_capacity(replayable.len());
     for e in &replayable {
         let index = objects
             .iter()
@@ -77,74 +74,55 @@ pub fn replay(
                 objects.push(e.object.clone());
                 objects.len() - 1
             });
-        origins.push((
+        records.push((
             index as u32,
             e.line,
             e.record.as_deref().unwrap_or_default(),
         ));
     }
-    let chunk = Chunk::from_records(origins.into_iter());
     let input_stage = replayable
         .iter()
         .find_map(|e| e.input_stage.clone())
         .unwrap_or_else(|| stage.url().to_string());
-    let shared = Shared {
+    let cap = options.write.max_batch_bytes;
+    let outcome = run_records(
         steps,
-        parts: &objects,
+        &objects,
+        records.into_iter(),
         input_stage,
-        cap: options.write.max_batch_bytes,
-        level: options.write.level,
-        chunk_records: options.chunk_records.max(1),
-    };
-    let mut instances: Instances = steps.iter().map(|s| s.start()).collect::<Result<_, _>>()?;
+        cap,
+        options.chunk_records,
+        false,
+    )?;
     let mut writer = IntervalWriter::amend(stage, handle, &base, interval, options.write.clone());
-    let result = (|| -> Result<(Vec<Counts>, u64), RunError> {
-        let mut counts = vec![Counts::default(); steps.len()];
-        let mut requarantined = 0u64;
-        let mut first = 0;
-        while first < chunk.len() {
-            let last = (first + shared.chunk_records).min(chunk.len());
-            let mut rejected = Vec::new();
-            let origins: Vec<Origin> = (first as u32..last as u32).map(Some).collect();
-            let (text, origins) = shared.chain(
-                &mut instances,
-                0..steps.len(),
-                Cow::Borrowed(chunk.text_of(first..last)),
-                origins,
-                &chunk,
-                &mut counts,
-                &mut rejected,
-            )?;
-            writer.write_members(shared.compress(text, &origins, &chunk, &mut rejected))?;
-            requarantined += rejected.len() as u64;
-            for entry in &rejected {
-                writer.quarantine(entry)?;
-            }
-            first = last;
-        }
-        for entry in &stuck {
+    let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(cap).unwrap_or(usize::MAX));
+    let written = (|| -> Result<(), RunError> {
+        writer.write_members(gzip::compress_lines(
+            outcome.output.as_bytes(),
+            member_cap,
+            options.write.level,
+        ))?;
+        for entry in outcome.rejected.iter().chain(&stuck) {
             writer.quarantine(entry)?;
         }
-        Ok((counts, requarantined))
+        Ok(())
     })();
-    let (counts, requarantined) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            writer.abort();
-            return Err(e);
-        }
-    };
+    if let Err(e) = written {
+        writer.abort();
+        return Err(e);
+    }
+    let requarantined = outcome.rejected.len() as u64;
     let replay = Replay {
         run_id: writer.run_id().to_owned(),
         created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         previous_manifest_sha256: base_sha256,
-        transforms: transform_infos(steps, &counts),
+        transforms: outcome.transforms.clone(),
         replayed: replayable.len() as u64,
         recovered: (replayable.len() as u64).saturating_sub(requarantined),
         not_replayable: stuck.len() as u64,
     };
     writer.add_replay(replay.clone());
-    let newly_filtered: u64 = counts.iter().map(|c| c.filtered).sum();
+    let newly_filtered: u64 = outcome.transforms.iter().map(|t| t.filtered).sum();
     let totals = Totals {
         input_records: base.totals.input_records,
         filtered: base.totals.filtered + newly_filtered,

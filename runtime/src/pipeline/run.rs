@@ -404,19 +404,19 @@ impl Shared<'_> {
 
     /// Drops output records over the batch cap (quarantining their origin)
     /// and compresses the rest.
-    pub(super) fn compress(
+    /// Drops output records over the batch cap, quarantining their origin.
+    fn drop_oversized(
         &self,
         text: String,
         origins: &[Origin],
         chunk: &Chunk,
         rejected: &mut Vec<QuarantineEntry>,
-    ) -> Vec<Member> {
-        let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(self.cap).unwrap_or(usize::MAX));
+    ) -> String {
         if text
             .split_inclusive('\n')
             .all(|l| l.len() as u64 <= self.cap)
         {
-            return gzip::compress_lines(text.as_bytes(), member_cap, self.level);
+            return text;
         }
         let mut kept = String::with_capacity(text.len());
         for (line, origin) in text.split_inclusive('\n').zip(origins) {
@@ -425,13 +425,65 @@ impl Shared<'_> {
                     chunk,
                     *origin,
                     None,
-                    format!("output record of {} bytes exceeds the batch cap of {} bytes (--max-batch-bytes)", line.len(), self.cap),
+                    format!(
+                        "output record of {} bytes exceeds the batch cap of {} bytes (--max-batch-bytes)",
+                        line.len(),
+                        self.cap
+                    ),
                 ));
             } else {
                 kept.push_str(line);
             }
         }
+        kept
+    }
+
+    /// Drops output records over the batch cap and compresses the rest.
+    fn compress(
+        &self,
+        text: String,
+        origins: &[Origin],
+        chunk: &Chunk,
+        rejected: &mut Vec<QuarantineEntry>,
+    ) -> Vec<Member> {
+        let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(self.cap).unwrap_or(usize::MAX));
+        let kept = self.drop_oversized(text, origins, chunk, rejected);
         gzip::compress_lines(kept.as_bytes(), member_cap, self.level)
+    }
+
+    /// Passes every record of `chunk` through the whole chain, in calls of
+    /// at most `chunk_records` records.
+    fn run_chunk(
+        &self,
+        instances: &mut Instances,
+        chunk: &Chunk,
+        counts: &mut [Counts],
+        rejected: &mut Vec<QuarantineEntry>,
+    ) -> Result<(String, Vec<Origin>), RunError> {
+        let n = chunk.len();
+        let mut text = String::new();
+        let mut origins: Vec<Origin> = Vec::with_capacity(n);
+        let mut first = 0;
+        while first < n {
+            let last = (first + self.chunk_records).min(n);
+            let (out, out_origins) = self.chain(
+                instances,
+                0..instances.len(),
+                Cow::Borrowed(chunk.text_of(first..last)),
+                (first as u32..last as u32).map(Some).collect(),
+                chunk,
+                counts,
+                rejected,
+            )?;
+            if text.is_empty() {
+                text = out;
+            } else {
+                text.push_str(&out);
+            }
+            origins.extend(out_origins);
+            first = last;
+        }
+        Ok((text, origins))
     }
 
     /// Processes a block: its records go through the chain in calls of at
@@ -444,36 +496,13 @@ impl Shared<'_> {
         let chunk = Chunk::from_block(block, self.parts)?;
         let mut counts = vec![Counts::default(); self.steps.len()];
         let mut rejected = Vec::new();
-        let n = chunk.origins.len();
-        let mut text = String::new();
-        let mut origins: Vec<Origin> = Vec::with_capacity(n);
-        let mut first = 0;
-        while first < n {
-            let last = (first + self.chunk_records).min(n);
-            let input = chunk.text_of(first..last);
-            let (out, out_origins) = self.chain(
-                instances,
-                0..instances.len(),
-                Cow::Borrowed(input),
-                (first as u32..last as u32).map(Some).collect(),
-                &chunk,
-                &mut counts,
-                &mut rejected,
-            )?;
-            if text.is_empty() {
-                text = out;
-            } else {
-                text.push_str(&out);
-            }
-            origins.extend(out_origins);
-            first = last;
-        }
+        let (text, origins) = self.run_chunk(instances, &chunk, &mut counts, &mut rejected)?;
         let members = self.compress(text, &origins, &chunk, &mut rejected);
         Ok(ChunkResult {
             members,
             rejected,
             counts,
-            input_records: n as u64,
+            input_records: chunk.len() as u64,
             input_bytes: chunk.text.len() as u64,
         })
     }
@@ -481,11 +510,30 @@ impl Shared<'_> {
     /// Runs every transform's `finish`, passing what each emits through the
     /// transforms after it.
     fn finish(&self, instances: &mut Instances) -> Result<ChunkResult, RunError> {
-        let empty = Chunk {
-            text: String::new(),
-            origins: Vec::new(),
-            starts: Vec::new(),
-        };
+        let (text, counts, mut rejected) = self.finish_text(instances)?;
+        let members = self.compress(
+            text,
+            &[],
+            &Chunk::from_records(std::iter::empty()),
+            &mut rejected,
+        );
+        Ok(ChunkResult {
+            members,
+            rejected,
+            counts,
+            input_records: 0,
+            input_bytes: 0,
+        })
+    }
+
+    /// Calls every step's `finish` in order; what one emits passes through
+    /// the steps after it. Returns the output NDJSON, the counts and the
+    /// rejections.
+    fn finish_text(
+        &self,
+        instances: &mut Instances,
+    ) -> Result<(String, Vec<Counts>, Vec<QuarantineEntry>), RunError> {
+        let empty = Chunk::from_records(std::iter::empty());
         let mut counts = vec![Counts::default(); self.steps.len()];
         let mut rejected = Vec::new();
         let mut text = String::new();
@@ -523,14 +571,8 @@ impl Shared<'_> {
                 }
             }
         }
-        let members = self.compress(text, &origins, &empty, &mut rejected);
-        Ok(ChunkResult {
-            members,
-            rejected,
-            counts,
-            input_records: 0,
-            input_bytes: 0,
-        })
+        let text = self.drop_oversized(text, &origins, &empty, &mut rejected);
+        Ok((text, counts, rejected))
     }
 }
 
@@ -686,6 +728,61 @@ pub fn run_steps(
     Ok(RunSummary {
         commit,
         quarantined: rejected,
+    })
+}
+
+/// What [`run_records`] made of its records.
+#[derive(Debug, Clone)]
+pub struct RecordsRun {
+    /// The output records, NDJSON, in input order (then `finish`'s).
+    pub output: String,
+    /// The rejected records, as quarantine entries.
+    pub rejected: Vec<QuarantineEntry>,
+    /// Each step with its counts.
+    pub transforms: Vec<TransformInfo>,
+}
+
+/// Runs records given directly (not read from a stage) through `steps`,
+/// with one instance of each, exactly as a run processes them: calls of at
+/// most `chunk_records` records, every output line checked, output records
+/// over `cap` rejected, and each step's `finish` when `finish` is set.
+/// `records` are (index into `objects`, line, JSON text). `weir test` and
+/// `weir replay` use it.
+pub fn run_records<'r>(
+    steps: &[&dyn Step],
+    objects: &[String],
+    records: impl Iterator<Item = (u32, u64, &'r str)>,
+    input_stage: String,
+    cap: u64,
+    chunk_records: usize,
+    finish: bool,
+) -> Result<RecordsRun, RunError> {
+    let shared = Shared {
+        steps,
+        parts: objects,
+        input_stage,
+        cap,
+        level: 0,
+        chunk_records: chunk_records.max(1),
+    };
+    let chunk = Chunk::from_records(records);
+    let mut instances: Instances = steps.iter().map(|s| s.start()).collect::<Result<_, _>>()?;
+    let mut counts = vec![Counts::default(); steps.len()];
+    let mut rejected = Vec::new();
+    let (text, origins) = shared.run_chunk(&mut instances, &chunk, &mut counts, &mut rejected)?;
+    let mut output = shared.drop_oversized(text, &origins, &chunk, &mut rejected);
+    if finish {
+        let (extra, extra_counts, extra_rejected) = shared.finish_text(&mut instances)?;
+        output.push_str(&extra);
+        for (total, c) in counts.iter_mut().zip(&extra_counts) {
+            total.add(c);
+        }
+        rejected.extend(extra_rejected);
+    }
+    Ok(RecordsRun {
+        output,
+        rejected,
+        transforms: transform_infos(steps, &counts),
     })
 }
 
