@@ -258,13 +258,45 @@ fn inspect_refuses_core_modules_and_text_clearly() {
 }
 
 #[test]
-fn new_python_is_not_yet_supported() {
+fn new_python_project_builds_with_componentize_py_and_passes_weir_test() {
     let sb = Sandbox::new();
+    sb.weir(&["new", "py-thing", "--lang", "python"]).ok();
+    for f in [
+        "app.py",
+        "weir_guest.py",
+        "wit/weir.wit",
+        "cases/basic/input.ndjson",
+    ] {
+        assert!(sb.join(&format!("py-thing/{f}")).exists(), "{f} missing");
+    }
+    // componentize-py from the test venv (scripts/setup installs it).
+    let tool = weir_tests::python().with_file_name("componentize-py");
+    let env = [("COMPONENTIZE_PY", tool.display().to_string())];
+    let built = sb
+        .weir_env(&["build", "py-thing", "--json"], &env)
+        .ok()
+        .json();
+    let module = built["module"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        module.ends_with("py-thing/target/py-thing.wasm"),
+        "{module}"
+    );
     let run = sb
-        .weir(&["new", "py-thing", "--lang", "python"])
-        .expect_code(1);
-    assert!(run.stderr.contains("not yet supported"), "{}", run.stderr);
-    assert!(!sb.join("py-thing").exists());
+        .weir(&["test", &module, "--cases", "py-thing/cases"])
+        .ok();
+    assert!(
+        run.stdout.trim_end().ends_with("2 passed, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    // Without componentize-py, the message says how to get it.
+    let env = [("COMPONENTIZE_PY", "/nonexistent/componentize-py".to_owned())];
+    let r = sb.weir_env(&["build", "py-thing"], &env).expect_code(1);
+    assert!(
+        r.stderr.contains("pip install componentize-py"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Compiles a fresh guest crate (about a minute on a small machine).

@@ -42,15 +42,11 @@ impl BuildCmd {
             .with_context(|| format!("cannot resolve {}", self.dir.display()))?;
         let wasm = if dir.join("Cargo.toml").is_file() {
             build_rust(&dir)?
-        } else if dir.join("pyproject.toml").is_file() {
-            bail!(
-                "{} is a Python project: Python transforms are not yet supported \
-                 (coming with the Python guest SDK)",
-                dir.display()
-            );
+        } else if dir.join("app.py").is_file() {
+            build_python(&dir)?
         } else {
             bail!(
-                "{} is not a transform project: no Cargo.toml (create one with `weir new`)",
+                "{} is not a transform project: no Cargo.toml or app.py (create one with `weir new`)",
                 dir.display()
             );
         };
@@ -121,6 +117,42 @@ fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// `--remap-path-prefix` flags for the paths a build would otherwise embed:
 /// the project folder and cargo's home (registry sources).
+/// Builds `app.py` (with the vendored `weir_guest.py`) into
+/// `target/NAME.wasm` with componentize-py against the project's `wit/`.
+fn build_python(dir: &Path) -> anyhow::Result<PathBuf> {
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the project folder has no name")?;
+    if !dir.join("wit/weir.wit").is_file() {
+        bail!(
+            "{} has no wit/weir.wit (create the project with `weir new --lang python`)",
+            dir.display()
+        );
+    }
+    let out_dir = dir.join("target");
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let wasm = out_dir.join(format!("{name}.wasm"));
+    let tool = std::env::var_os("COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
+    let status = Command::new(&tool)
+        .args(["--quiet", "-d", "wit", "-w", "transform", "componentize", "-p", ".", "app", "-o"])
+        .arg(&wasm)
+        .env_remove("VIRTUAL_ENV")
+        .current_dir(dir)
+        .status()
+        .with_context(|| {
+            format!(
+                "cannot run {}: install it with `pip install componentize-py==0.25.1` or set COMPONENTIZE_PY",
+                Path::new(&tool).display()
+            )
+        })?;
+    if !status.success() {
+        bail!("componentize-py failed in {} ({status})", dir.display());
+    }
+    Ok(wasm)
+}
+
 fn remap_flags(dir: &Path) -> Vec<String> {
     let mut flags = vec![format!("--remap-path-prefix={}=/build", dir.display())];
     let cargo_home = std::env::var_os("CARGO_HOME")

@@ -28,7 +28,7 @@ Examples:
 enum Lang {
     /// Rust, with the weir-guest SDK.
     Rust,
-    /// Python (coming with the Python guest SDK).
+    /// Python, with the Python guest SDK, built by componentize-py.
     Python,
 }
 
@@ -133,14 +133,56 @@ const RUST_TEMPLATE: [(&str, &str); 13] = [
 
 const VENDOR_MANIFEST: &str = include_str!("../../templates/rust/vendor-weir-guest.Cargo.toml");
 
+/// The Python template, with the same placeholders.
+const PYTHON_TEMPLATE: [(&str, &str); 11] = [
+    ("app.py", include_str!("../../templates/python/app.py")),
+    (
+        "README.md",
+        include_str!("../../templates/python/README.md"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/python/gitignore.txt"),
+    ),
+    (
+        "config.json",
+        include_str!("../../templates/python/config.json"),
+    ),
+    (
+        "cases/basic/config.json",
+        include_str!("../../templates/python/cases/basic/config.json"),
+    ),
+    (
+        "cases/basic/input.ndjson",
+        include_str!("../../templates/python/cases/basic/input.ndjson"),
+    ),
+    (
+        "cases/basic/expected.ndjson",
+        include_str!("../../templates/python/cases/basic/expected.ndjson"),
+    ),
+    (
+        "cases/missing-id/config.json",
+        include_str!("../../templates/python/cases/missing-id/config.json"),
+    ),
+    (
+        "cases/missing-id/input.ndjson",
+        include_str!("../../templates/python/cases/missing-id/input.ndjson"),
+    ),
+    (
+        "cases/missing-id/expected.ndjson",
+        include_str!("../../templates/python/cases/missing-id/expected.ndjson"),
+    ),
+    (
+        "cases/missing-id/expected-quarantine.ndjson",
+        include_str!("../../templates/python/cases/missing-id/expected-quarantine.ndjson"),
+    ),
+];
+
+/// The Python guest SDK, vendored into Python projects.
+const PYTHON_SDK: &str = include_str!("../../../guest-sdk/python/weir_guest.py");
+
 impl NewCmd {
     pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        if let Lang::Python = self.lang {
-            bail!(
-                "--lang python is not yet supported: it is coming with the Python guest SDK; \
-                 use --lang rust for now"
-            );
-        }
         let name = package_name(&self.path)?;
         if self.path.exists() {
             bail!(
@@ -148,7 +190,13 @@ impl NewCmd {
                 self.path.display()
             );
         }
-        let files = rust_project(&name)?;
+        let (files, wasm) = match self.lang {
+            Lang::Rust => (
+                rust_project(&name)?,
+                format!("target/wasm32-wasip2/release/{}.wasm", crate_name(&name)),
+            ),
+            Lang::Python => (python_project(&name), format!("target/{name}.wasm")),
+        };
         for (rel, text) in &files {
             let path = self.path.join(rel);
             if let Some(dir) = path.parent() {
@@ -158,12 +206,15 @@ impl NewCmd {
             std::fs::write(&path, text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let wasm = format!("target/wasm32-wasip2/release/{}.wasm", crate_name(&name));
+        let lang = match self.lang {
+            Lang::Rust => "rust",
+            Lang::Python => "python",
+        };
         if g.json {
             print_json(&json!({
                 "path": self.path.display().to_string(),
                 "name": name,
-                "lang": "rust",
+                "lang": lang,
                 "files": files.iter().map(|(p, _)| p).collect::<Vec<_>>(),
                 "module": wasm,
             }))?;
@@ -175,7 +226,11 @@ impl NewCmd {
             );
             println!("next:");
             println!("  cd {}", self.path.display());
-            println!("  cargo test                # natively, fast");
+            if let Lang::Rust = self.lang {
+                println!("  cargo test                # natively, fast");
+            } else {
+                println!("  pip install componentize-py==0.25.1   # once");
+            }
             println!("  weir build                # the component, its size and sha256");
             println!("  weir test {wasm} --cases cases");
         }
@@ -231,6 +286,22 @@ fn rust_project(name: &str) -> anyhow::Result<Vec<(PathBuf, String)>> {
     }
     files.push((PathBuf::from("wit/weir.wit"), WIT.to_owned()));
     Ok(files)
+}
+
+/// Every file of a new Python project named `name`: the template, the
+/// vendored Python SDK and the contract.
+fn python_project(name: &str) -> Vec<(PathBuf, String)> {
+    let fill = |text: &str| {
+        text.replace("{{name}}", name)
+            .replace("{{weir_version}}", env!("CARGO_PKG_VERSION"))
+    };
+    let mut files: Vec<(PathBuf, String)> = PYTHON_TEMPLATE
+        .iter()
+        .map(|(rel, text)| (PathBuf::from(rel), fill(text)))
+        .collect();
+    files.push((PathBuf::from("weir_guest.py"), PYTHON_SDK.to_owned()));
+    files.push((PathBuf::from("wit/weir.wit"), WIT.to_owned()));
+    files
 }
 
 /// One SDK source as it lives in `vendor/weir-guest/src/`: the bindings
