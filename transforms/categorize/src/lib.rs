@@ -1,0 +1,289 @@
+//! `categorize`: a Weir transform that assigns categories to a record from
+//! its text fields, by a rule taxonomy in the config or by a trained
+//! scikit-learn text classifier read from the assets.
+//!
+//! `init` compiles the taxonomy or loads the model asset (from `/assets` in
+//! the sandbox) once per instance; `process` joins the configured text
+//! fields, categorizes the text and writes the category, the list of
+//! categories and the scores to the configured output fields. See README.md
+//! for the config and an example.
+//!
+//! Layout:
+//! - [`rules`]: rules mode, the taxonomy and its scoring;
+//! - [`model`]: classifier mode, the exported scikit-learn pipeline;
+//! - [`text`]: words as Python's `re` finds them, and lowercasing;
+//! - [`word_table`]: Python's `\w` characters (generated);
+//! - [`field`]: dotted field paths into a record;
+//! - this module: the config and the [`Transform`] joining them.
+
+pub mod field;
+pub mod model;
+pub mod rules;
+pub mod text;
+pub mod word_table;
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use weir_guest::{Error, Output, Record, Transform, Value};
+
+use crate::field::{FieldPath, find_text};
+use crate::model::Model;
+use crate::rules::{Taxonomy, TaxonomyConfig};
+
+/// Where the sandbox mounts the transform's assets directory.
+pub const ASSETS_DIR: &str = "/assets";
+
+/// The transform's configuration, parsed once by `init`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The text fields, as dotted paths; their strings are joined with a
+    /// newline, in this order. Required, at least one.
+    #[serde(deserialize_with = "field_paths")]
+    pub fields: Vec<FieldPath>,
+    /// Rules mode: the taxonomy. Exactly one of `rules` and `model`.
+    #[serde(default)]
+    pub rules: Option<TaxonomyConfig>,
+    /// Classifier mode: the model asset. Exactly one of `rules` and `model`.
+    #[serde(default)]
+    pub model: Option<ModelConfig>,
+    /// Top-level key for the best category; `None` to leave it out.
+    /// Default `"category"`.
+    #[serde(default = "category")]
+    pub category_field: Option<String>,
+    /// Top-level key for the list of categories. Default `None`.
+    #[serde(default)]
+    pub categories_field: Option<String>,
+    /// Top-level key for the score of every category. Default `None`.
+    #[serde(default)]
+    pub scores_field: Option<String>,
+}
+
+/// Classifier mode's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The model asset, a file name inside the assets directory.
+    pub file: String,
+    /// The least probability for a class to be listed under
+    /// `categories_field`. Default 0.5.
+    #[serde(default = "half")]
+    pub min_probability: f64,
+}
+
+fn category() -> Option<String> {
+    Some("category".to_owned())
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+fn field_paths<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<FieldPath>, D::Error> {
+    let paths = Vec::<FieldPath>::deserialize(deserializer)?;
+    if paths.is_empty() {
+        return Err(serde::de::Error::custom(
+            "`fields` is empty; name at least one text field",
+        ));
+    }
+    Ok(paths)
+}
+
+/// What decides the categories.
+#[derive(Debug)]
+enum Decider {
+    Rules(Taxonomy),
+    Model { model: Model, min_probability: f64 },
+}
+
+/// The categorizer: a config and the taxonomy or model it loaded.
+#[derive(Debug)]
+pub struct Categorizer {
+    fields: Vec<FieldPath>,
+    category_field: Option<String>,
+    categories_field: Option<String>,
+    scores_field: Option<String>,
+    decider: Decider,
+}
+
+/// A class label as an object key: strings as they are, anything else as
+/// its JSON text.
+fn label_key(label: &Value) -> String {
+    match label {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn score_value(score: f64) -> Value {
+    serde_json::Number::from_f64(score).map_or(Value::Null, Value::Number)
+}
+
+impl Categorizer {
+    /// A categorizer for `config`, reading a model asset (if the config names
+    /// one) from `assets`.
+    ///
+    /// # Errors
+    ///
+    /// Neither or both of `rules` and `model`; a bad taxonomy; a model asset
+    /// that cannot be read or parsed.
+    pub fn new(config: Config, assets: &std::path::Path) -> Result<Categorizer, Error> {
+        let decider = match (config.rules, config.model) {
+            (Some(rules), None) => Decider::Rules(Taxonomy::new(rules)?),
+            (None, Some(model)) => {
+                let path = assets.join(&model.file);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::new(format!(
+                        "cannot read the model {}: {e}; give the transform the directory holding it as its assets (`--assets DIR`)",
+                        path.display()
+                    ))
+                })?;
+                let loaded = Model::parse(&text)
+                    .map_err(|e| Error::new(format!("model `{}`: {e}", model.file)))?;
+                Decider::Model {
+                    model: loaded,
+                    min_probability: model.min_probability,
+                }
+            }
+            (None, None) => {
+                return Err(Error::new(
+                    "give either `rules` (a taxonomy) or `model` (a model asset)",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::new("give only one of `rules` and `model`"));
+            }
+        };
+        Ok(Categorizer {
+            fields: config.fields,
+            category_field: config.category_field,
+            categories_field: config.categories_field,
+            scores_field: config.scores_field,
+            decider,
+        })
+    }
+
+    /// The configured fields' strings joined with newlines; absent fields
+    /// are skipped.
+    ///
+    /// # Errors
+    ///
+    /// A configured field, or an object on its path, has the wrong type.
+    pub fn text_of(&self, record: &mut Value) -> Result<String, Error> {
+        let mut text = String::new();
+        for (i, path) in self.fields.iter().enumerate() {
+            if let Some(part) = find_text(record, path)? {
+                if i > 0 && !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(part);
+            }
+        }
+        Ok(text)
+    }
+
+    /// Categorizes one record in place.
+    ///
+    /// # Errors
+    ///
+    /// As [`Categorizer::text_of`].
+    pub fn categorize_record(&self, record: &mut Value) -> Result<(), Error> {
+        let text = self.text_of(record)?;
+        let (best, all, scores) = match &self.decider {
+            Decider::Rules(taxonomy) => {
+                let verdict = taxonomy.categorize(&text);
+                let best = verdict
+                    .categories
+                    .first()
+                    .map_or(Value::Null, |c| Value::String(c.clone()));
+                let all = verdict.categories.into_iter().map(Value::String).collect();
+                let scores = verdict
+                    .scores
+                    .into_iter()
+                    .map(|(name, score)| (name, score_value(score)))
+                    .collect();
+                (best, all, scores)
+            }
+            Decider::Model {
+                model,
+                min_probability,
+            } => {
+                let prediction = model.predict(&text);
+                let classes = model.classes();
+                let mut ranked: Vec<usize> = (0..classes.len())
+                    .filter(|&c| prediction.probabilities[c] >= *min_probability)
+                    .collect();
+                ranked.sort_by(|&a, &b| {
+                    prediction.probabilities[b].total_cmp(&prediction.probabilities[a])
+                });
+                let all = ranked.into_iter().map(|c| classes[c].clone()).collect();
+                let scores = classes
+                    .iter()
+                    .zip(&prediction.probabilities)
+                    .map(|(label, p)| (label_key(label), score_value(*p)))
+                    .collect();
+                (classes[prediction.class].clone(), all, scores)
+            }
+        };
+        let Value::Object(object) = record else {
+            return Err(Error::new("the record is not a JSON object"));
+        };
+        if let Some(key) = &self.category_field {
+            object.insert(key.clone(), best);
+        }
+        if let Some(key) = &self.categories_field {
+            object.insert(key.clone(), Value::Array(all));
+        }
+        if let Some(key) = &self.scores_field {
+            object.insert(key.clone(), Value::Object(scores));
+        }
+        Ok(())
+    }
+}
+
+/// The transform: loads its taxonomy or model in `init`.
+#[derive(Debug)]
+pub struct Categorize {
+    assets: PathBuf,
+    categorizer: Option<Categorizer>,
+}
+
+impl Categorize {
+    /// A transform reading model assets from `assets` (the sandbox mounts
+    /// the assets directory at [`ASSETS_DIR`]; native tests pass their own).
+    pub fn with_assets(assets: impl Into<PathBuf>) -> Categorize {
+        Categorize {
+            assets: assets.into(),
+            categorizer: None,
+        }
+    }
+}
+
+impl Transform for Categorize {
+    type Config = Config;
+
+    fn init(&mut self, config: Config) -> Result<(), Error> {
+        self.categorizer = Some(Categorizer::new(config, &self.assets)?);
+        Ok(())
+    }
+
+    fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
+        let categorizer = self
+            .categorizer
+            .as_ref()
+            .ok_or_else(|| Error::new("process called before init"))?;
+        let mut value: Value = record.parse()?;
+        categorizer.categorize_record(&mut value)?;
+        output.emit(&value)
+    }
+}
+
+/// The transform the component exports, reading `/assets`.
+pub fn transform() -> Categorize {
+    Categorize::with_assets(ASSETS_DIR)
+}
+
+weir_guest::export!(transform());

@@ -1,0 +1,375 @@
+//! A trained scikit-learn text classifier, read from the model asset that
+//! `export_sklearn.py` writes, and applied to one text at a time exactly as
+//! the fitted `Pipeline`'s `predict` and `predict_proba` would.
+//!
+//! The vectorizer is `CountVectorizer` or `TfidfVectorizer` (or
+//! `CountVectorizer` + `TfidfTransformer`) with the word analyzer and the
+//! default `token_pattern`; the classifier is `MultinomialNB` or
+//! `LogisticRegression`. All arithmetic is `f64`, as in scikit-learn. This
+//! module knows nothing of records or config; it imports only [`crate::text`].
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+use weir_guest::{Error, Value};
+
+use crate::text::{lowercase, word_runs};
+
+/// The `format` the asset must declare.
+pub const FORMAT: &str = "weir-categorize/sklearn";
+/// The asset `version` this code reads.
+pub const VERSION: u32 = 1;
+/// scikit-learn's default `token_pattern`, the only one supported.
+pub const DEFAULT_TOKEN_PATTERN: &str = r"(?u)\b\w\w+\b";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Asset {
+    format: String,
+    version: u32,
+    #[serde(default)]
+    sklearn_version: Option<String>,
+    vectorizer: VectorizerAsset,
+    classifier: ClassifierAsset,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VectorizerAsset {
+    lowercase: bool,
+    token_pattern: String,
+    ngram_range: (usize, usize),
+    stop_words: Option<Vec<String>>,
+    binary: bool,
+    vocabulary: Vec<String>,
+    tfidf: Option<Tfidf>,
+}
+
+/// The tf-idf weighting applied after counting (`TfidfTransformer`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tfidf {
+    /// `idf_`, one per feature, or `None` when `use_idf=False`.
+    idf: Option<Vec<f64>>,
+    sublinear_tf: bool,
+    norm: Option<Norm>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Norm {
+    L1,
+    L2,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum ClassifierAsset {
+    MultinomialNb {
+        classes: Vec<Value>,
+        class_log_prior: Vec<f64>,
+        feature_log_prob: Vec<Vec<f64>>,
+    },
+    LogisticRegression {
+        classes: Vec<Value>,
+        coef: Vec<Vec<f64>>,
+        intercept: Vec<f64>,
+    },
+}
+
+/// Turns a text into the sparse feature vector the fitted vectorizer would.
+#[derive(Debug)]
+pub struct Vectorizer {
+    lowercase: bool,
+    ngram_range: (usize, usize),
+    stop_words: HashSet<String>,
+    binary: bool,
+    vocabulary: HashMap<String, u32>,
+    tfidf: Option<Tfidf>,
+}
+
+impl Vectorizer {
+    /// The number of features (columns).
+    pub fn len(&self) -> usize {
+        self.vocabulary.len()
+    }
+
+    /// Whether the vocabulary is empty.
+    pub fn is_empty(&self) -> bool {
+        self.vocabulary.is_empty()
+    }
+
+    /// The document's non-zero features as `(column, value)`, by column.
+    pub fn transform(&self, text: &str) -> Vec<(u32, f64)> {
+        let lowered;
+        let text = if self.lowercase {
+            lowered = lowercase(text);
+            &lowered
+        } else {
+            text
+        };
+        let tokens: Vec<&str> = word_runs(text, 2)
+            .filter(|t| !self.stop_words.contains(*t))
+            .collect();
+        let mut counts: HashMap<u32, f64> = HashMap::new();
+        let (min_n, max_n) = self.ngram_range;
+        let mut gram = String::new();
+        for n in min_n..=max_n.min(tokens.len()) {
+            for window in tokens.windows(n) {
+                gram.clear();
+                for (i, token) in window.iter().enumerate() {
+                    if i > 0 {
+                        gram.push(' ');
+                    }
+                    gram.push_str(token);
+                }
+                if let Some(&column) = self.vocabulary.get(&gram) {
+                    *counts.entry(column).or_insert(0.0) += 1.0;
+                }
+            }
+        }
+        let mut features: Vec<(u32, f64)> = counts.into_iter().collect();
+        features.sort_unstable_by_key(|&(column, _)| column);
+        if self.binary {
+            for (_, value) in &mut features {
+                *value = 1.0;
+            }
+        }
+        if let Some(tfidf) = &self.tfidf {
+            for (column, value) in &mut features {
+                if tfidf.sublinear_tf {
+                    *value = value.ln() + 1.0;
+                }
+                if let Some(idf) = &tfidf.idf {
+                    *value *= idf[*column as usize];
+                }
+            }
+            let norm = match tfidf.norm {
+                Some(Norm::L2) => features.iter().map(|(_, v)| v * v).sum::<f64>().sqrt(),
+                Some(Norm::L1) => features.iter().map(|(_, v)| v.abs()).sum::<f64>(),
+                None => 0.0,
+            };
+            if norm != 0.0 {
+                for (_, value) in &mut features {
+                    *value /= norm;
+                }
+            }
+        }
+        features
+    }
+}
+
+#[derive(Debug)]
+enum Classifier {
+    /// `MultinomialNB`: `weights` is `feature_log_prob_` transposed
+    /// (feature-major), `bias` is `class_log_prior_`.
+    MultinomialNb,
+    /// `LogisticRegression` with two classes: one row of `coef_`; the
+    /// probability of the second class is the logistic of the decision.
+    BinaryLogistic,
+    /// `LogisticRegression` with three or more classes: softmax over the
+    /// decisions (multinomial, as every solver but liblinear fits it).
+    MultinomialLogistic,
+}
+
+/// A loaded model: vectorizer, classifier and its classes.
+#[derive(Debug)]
+pub struct Model {
+    vectorizer: Vectorizer,
+    classifier: Classifier,
+    classes: Vec<Value>,
+    /// Feature-major weights: `weights[column * rows + row]`.
+    weights: Vec<f64>,
+    rows: usize,
+    bias: Vec<f64>,
+    sklearn_version: Option<String>,
+}
+
+/// What the model says of one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// The index into [`Model::classes`] of the predicted class.
+    pub class: usize,
+    /// One probability per class, in [`Model::classes`] order.
+    pub probabilities: Vec<f64>,
+}
+
+fn transpose(rows: &[Vec<f64>], columns: usize, what: &str) -> Result<Vec<f64>, Error> {
+    let mut weights = vec![0.0; rows.len() * columns];
+    for (r, row) in rows.iter().enumerate() {
+        if row.len() != columns {
+            return Err(Error::new(format!(
+                "{what} row {r} has {} values for {columns} features",
+                row.len()
+            )));
+        }
+        for (column, value) in row.iter().enumerate() {
+            weights[column * rows.len() + r] = *value;
+        }
+    }
+    Ok(weights)
+}
+
+impl Model {
+    /// Reads a model asset (JSON written by `export_sklearn.py`).
+    ///
+    /// # Errors
+    ///
+    /// The text is not such an asset, or its parts disagree in size.
+    pub fn parse(json: &str) -> Result<Model, Error> {
+        let asset: Asset = serde_json::from_str(json)
+            .map_err(|e| Error::new(format!("not a categorize model asset: {e}")))?;
+        if asset.format != FORMAT || asset.version != VERSION {
+            return Err(Error::new(format!(
+                "model asset is {:?} version {}; this transform reads {FORMAT:?} version {VERSION}",
+                asset.format, asset.version
+            )));
+        }
+        let v = asset.vectorizer;
+        if v.token_pattern != DEFAULT_TOKEN_PATTERN {
+            return Err(Error::new(format!(
+                "token_pattern {:?} is not supported; only the default {DEFAULT_TOKEN_PATTERN:?}",
+                v.token_pattern
+            )));
+        }
+        let (min_n, max_n) = v.ngram_range;
+        if min_n == 0 || min_n > max_n {
+            return Err(Error::new(format!(
+                "ngram_range ({min_n}, {max_n}) is invalid"
+            )));
+        }
+        let columns = v.vocabulary.len();
+        let mut vocabulary = HashMap::with_capacity(columns);
+        for (column, term) in v.vocabulary.into_iter().enumerate() {
+            let column = u32::try_from(column)
+                .map_err(|_| Error::new("vocabulary has more than 2^32 terms"))?;
+            if vocabulary.insert(term, column).is_some() {
+                return Err(Error::new(format!("vocabulary repeats term {column}")));
+            }
+        }
+        if let Some(Tfidf { idf: Some(idf), .. }) = &v.tfidf
+            && idf.len() != columns
+        {
+            return Err(Error::new(format!(
+                "idf has {} values for {columns} features",
+                idf.len()
+            )));
+        }
+        let vectorizer = Vectorizer {
+            lowercase: v.lowercase,
+            ngram_range: v.ngram_range,
+            stop_words: v.stop_words.unwrap_or_default().into_iter().collect(),
+            binary: v.binary,
+            vocabulary,
+            tfidf: v.tfidf,
+        };
+        let (classifier, classes, rows, weights, bias) = match asset.classifier {
+            ClassifierAsset::MultinomialNb {
+                classes,
+                class_log_prior,
+                feature_log_prob,
+            } => {
+                let weights = transpose(&feature_log_prob, columns, "feature_log_prob")?;
+                (
+                    Classifier::MultinomialNb,
+                    classes,
+                    feature_log_prob.len(),
+                    weights,
+                    class_log_prior,
+                )
+            }
+            ClassifierAsset::LogisticRegression {
+                classes,
+                coef,
+                intercept,
+            } => {
+                let weights = transpose(&coef, columns, "coef")?;
+                let kind = if classes.len() == 2 && coef.len() == 1 {
+                    Classifier::BinaryLogistic
+                } else {
+                    Classifier::MultinomialLogistic
+                };
+                (kind, classes, coef.len(), weights, intercept)
+            }
+        };
+        let expected_rows = match classifier {
+            Classifier::BinaryLogistic => 1,
+            _ => classes.len(),
+        };
+        if classes.len() < 2 || rows != expected_rows || bias.len() != rows {
+            return Err(Error::new(format!(
+                "classifier has {} classes, {rows} weight rows and {} biases",
+                classes.len(),
+                bias.len()
+            )));
+        }
+        Ok(Model {
+            vectorizer,
+            classifier,
+            classes,
+            weights,
+            rows,
+            bias,
+            sklearn_version: asset.sklearn_version,
+        })
+    }
+
+    /// The classes, in scikit-learn's `classes_` order.
+    pub fn classes(&self) -> &[Value] {
+        &self.classes
+    }
+
+    /// The scikit-learn version that fitted the model, if recorded.
+    pub fn sklearn_version(&self) -> Option<&str> {
+        self.sklearn_version.as_deref()
+    }
+
+    /// The vectorizer.
+    pub fn vectorizer(&self) -> &Vectorizer {
+        &self.vectorizer
+    }
+
+    /// `predict` and `predict_proba` for one text.
+    pub fn predict(&self, text: &str) -> Prediction {
+        let features = self.vectorizer.transform(text);
+        let mut scores = self.bias.clone();
+        for (column, value) in features {
+            let start = column as usize * self.rows;
+            for (score, weight) in scores.iter_mut().zip(&self.weights[start..start + self.rows]) {
+                *score += value * weight;
+            }
+        }
+        match self.classifier {
+            Classifier::BinaryLogistic => {
+                let decision = scores[0];
+                let positive = 1.0 / (1.0 + (-decision).exp());
+                Prediction {
+                    class: usize::from(decision > 0.0),
+                    probabilities: vec![1.0 - positive, positive],
+                }
+            }
+            Classifier::MultinomialNb | Classifier::MultinomialLogistic => {
+                let class = argmax(&scores);
+                let max = scores[class];
+                let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+                let log_sum = max + sum.ln();
+                let probabilities = scores.iter().map(|s| (s - log_sum).exp()).collect();
+                Prediction {
+                    class,
+                    probabilities,
+                }
+            }
+        }
+    }
+}
+
+/// The index of the first largest score, as `numpy.argmax`.
+fn argmax(scores: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, score) in scores.iter().enumerate() {
+        if *score > scores[best] {
+            best = i;
+        }
+    }
+    best
+}
