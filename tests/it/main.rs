@@ -3,6 +3,7 @@
 //! results back with real pandas and DuckDB.
 
 mod authoring;
+mod categorize;
 mod python;
 mod run;
 mod s3;

@@ -62,19 +62,29 @@ enum Norm {
     L2,
 }
 
+/// The classifier's part of the asset. A flat struct, not an internally
+/// tagged enum: serde buffers tagged content, which loses numbers under
+/// serde_json's `arbitrary_precision` (enabled by the guest SDK).
 #[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum ClassifierAsset {
-    MultinomialNb {
-        classes: Vec<Value>,
-        class_log_prior: Vec<f64>,
-        feature_log_prob: Vec<Vec<f64>>,
-    },
-    LogisticRegression {
-        classes: Vec<Value>,
-        coef: Vec<Vec<f64>>,
-        intercept: Vec<f64>,
-    },
+#[serde(deny_unknown_fields)]
+struct ClassifierAsset {
+    kind: ClassifierKind,
+    classes: Vec<Value>,
+    #[serde(default)]
+    class_log_prior: Option<Vec<f64>>,
+    #[serde(default)]
+    feature_log_prob: Option<Vec<Vec<f64>>>,
+    #[serde(default)]
+    coef: Option<Vec<Vec<f64>>>,
+    #[serde(default)]
+    intercept: Option<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ClassifierKind {
+    MultinomialNb,
+    LogisticRegression,
 }
 
 /// Turns a text into the sparse feature vector the fitted vectorizer would.
@@ -263,35 +273,30 @@ impl Model {
             vocabulary,
             tfidf: v.tfidf,
         };
-        let (classifier, classes, rows, weights, bias) = match asset.classifier {
-            ClassifierAsset::MultinomialNb {
-                classes,
-                class_log_prior,
-                feature_log_prob,
-            } => {
+        let c = asset.classifier;
+        let missing = |what: &str| Error::new(format!("classifier has no `{what}`"));
+        let (classifier, rows, weights, bias) = match c.kind {
+            ClassifierKind::MultinomialNb => {
+                let feature_log_prob = c
+                    .feature_log_prob
+                    .ok_or_else(|| missing("feature_log_prob"))?;
                 let weights = transpose(&feature_log_prob, columns, "feature_log_prob")?;
-                (
-                    Classifier::MultinomialNb,
-                    classes,
-                    feature_log_prob.len(),
-                    weights,
-                    class_log_prior,
-                )
+                let bias = c.class_log_prior.ok_or_else(|| missing("class_log_prior"))?;
+                (Classifier::MultinomialNb, feature_log_prob.len(), weights, bias)
             }
-            ClassifierAsset::LogisticRegression {
-                classes,
-                coef,
-                intercept,
-            } => {
+            ClassifierKind::LogisticRegression => {
+                let coef = c.coef.ok_or_else(|| missing("coef"))?;
                 let weights = transpose(&coef, columns, "coef")?;
-                let kind = if classes.len() == 2 && coef.len() == 1 {
+                let bias = c.intercept.ok_or_else(|| missing("intercept"))?;
+                let kind = if c.classes.len() == 2 && coef.len() == 1 {
                     Classifier::BinaryLogistic
                 } else {
                     Classifier::MultinomialLogistic
                 };
-                (kind, classes, coef.len(), weights, intercept)
+                (kind, coef.len(), weights, bias)
             }
         };
+        let classes = c.classes;
         let expected_rows = match classifier {
             Classifier::BinaryLogistic => 1,
             _ => classes.len(),

