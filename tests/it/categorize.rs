@@ -203,7 +203,10 @@ fn categorize_models_agree_with_scikit_learn_on_held_out_text() {
         })
         .to_string();
         let (output, quarantined) = categorize(&run_sb, &input, &config, &sb.join("models"));
-        assert!(quarantined.is_empty(), "{corpus}/{pipeline}: {quarantined:?}");
+        assert!(
+            quarantined.is_empty(),
+            "{corpus}/{pipeline}: {quarantined:?}"
+        );
         let predicted = run["predicted"].as_array().cloned().unwrap_or_default();
         let proba = run["proba"].as_array().cloned().unwrap_or_default();
         let classes: Vec<&str> = run["classes"]
@@ -229,7 +232,11 @@ fn categorize_models_agree_with_scikit_learn_on_held_out_text() {
                 let want = proba[id][c].as_f64().unwrap_or(f64::NAN);
                 let difference = (got - want).abs();
                 if difference.is_nan() || difference > worst {
-                    worst = if difference.is_nan() { f64::INFINITY } else { difference };
+                    worst = if difference.is_nan() {
+                        f64::INFINITY
+                    } else {
+                        difference
+                    };
                 }
             }
         }
@@ -244,11 +251,45 @@ fn categorize_models_agree_with_scikit_learn_on_held_out_text() {
             label_mismatches,
         );
         if label_mismatches > 0 {
-            failures.push(format!("{corpus}/{pipeline}: {label_mismatches} labels differ"));
+            failures.push(format!(
+                "{corpus}/{pipeline}: {label_mismatches} labels differ"
+            ));
         }
         if worst > 1e-6 {
-            failures.push(format!("{corpus}/{pipeline}: a probability differs by {worst:e}"));
+            failures.push(format!(
+                "{corpus}/{pipeline}: a probability differs by {worst:e}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The word-character table the tokenizer uses was generated with one
+/// CPython; the venv's must agree, or tokens (and so predictions) could
+/// differ from scikit-learn's on some characters.
+#[test]
+fn categorize_word_table_matches_the_venv_python_re() {
+    let sb = Sandbox::new();
+    let script = crate_dir().join("export_sklearn.py");
+    let generated = sb
+        .python(
+            "import runpy, sys\nsys.argv = [sys.argv[1], '--word-table']\nrunpy.run_path(sys.argv[0], run_name='__main__')",
+            &[script.to_str().unwrap_or_default()],
+        )
+        .ok()
+        .stdout;
+    let committed = std::fs::read_to_string(crate_dir().join("src/word_table.rs"))
+        .unwrap_or_else(|e| panic!("word_table.rs: {e}"));
+    let ranges = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("(0x"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (want, got) = (ranges(&generated), ranges(&committed));
+    assert!(want.len() > 500, "{generated}");
+    assert!(
+        want == got,
+        "src/word_table.rs differs from the venv Python's \\w; regenerate it with export_sklearn.py --word-table"
+    );
 }

@@ -96,7 +96,10 @@ fn field_paths<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug)]
 enum Decider {
     Rules(Taxonomy),
-    Model { model: Model, min_probability: f64 },
+    Model {
+        model: Box<Model>,
+        min_probability: f64,
+    },
 }
 
 /// The categorizer: a config and the taxonomy or model it loaded.
@@ -144,7 +147,7 @@ impl Categorizer {
                 let loaded = Model::parse(&text)
                     .map_err(|e| Error::new(format!("model `{}`: {e}", model.file)))?;
                 Decider::Model {
-                    model: loaded,
+                    model: Box::new(loaded),
                     min_probability: model.min_probability,
                 }
             }
@@ -287,3 +290,118 @@ pub fn transform() -> Categorize {
 }
 
 weir_guest::export!(transform());
+
+#[cfg(test)]
+mod tests {
+    use weir_guest::testing::{self, Session};
+
+    use super::*;
+
+    fn assets() -> Categorize {
+        Categorize::with_assets(concat!(env!("CARGO_MANIFEST_DIR"), "/assets"))
+    }
+
+    fn init_error(config: &str) -> String {
+        match Session::start(assets(), config) {
+            Ok(_) => panic!("{config} was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    const RULES: &str = r#""rules":{"categories":[{"name":"a","keywords":["x"]}]}"#;
+
+    #[test]
+    fn init_needs_exactly_one_of_rules_and_model() {
+        assert!(init_error(r#"{"fields":["t"]}"#).contains("either `rules`"));
+        let both = format!(r#"{{"fields":["t"],{RULES},"model":{{"file":"reviews-nb.json"}}}}"#);
+        assert!(init_error(&both).contains("only one of"));
+    }
+
+    #[test]
+    fn init_rejects_bad_taxonomies_naming_the_category() {
+        let cases = [
+            (
+                r#"{"name":"a","keywords":["two words"]}"#,
+                "not a single word",
+            ),
+            (r#"{"name":"a"}"#, "give it `keywords`"),
+            (r#"{"name":"a","patterns":["("]}"#, "pattern \"(\""),
+            (r#"{"name":"a","keywords":["x"],"weight":0}"#, "positive"),
+        ];
+        for (category, needle) in cases {
+            let config = format!(r#"{{"fields":["t"],"rules":{{"categories":[{category}]}}}}"#);
+            let error = init_error(&config);
+            assert!(error.contains(needle) && error.contains("\"a\""), "{error}");
+        }
+        let twice = r#"{"fields":["t"],"rules":{"categories":[{"name":"a","keywords":["x"]},{"name":"a","keywords":["y"]}]}}"#;
+        assert!(init_error(twice).contains("distinct"));
+    }
+
+    #[test]
+    fn init_reports_a_missing_model_and_a_typo_in_the_config() {
+        let error = init_error(r#"{"fields":["t"],"model":{"file":"nope.json"}}"#);
+        assert!(
+            error.contains("cannot read the model") && error.contains("--assets"),
+            "{error}"
+        );
+        let typo = format!(r#"{{"fields":["t"],{RULES},"category":"c"}}"#);
+        assert!(init_error(&typo).contains("unknown field"));
+    }
+
+    #[test]
+    fn output_fields_can_be_renamed_or_left_out() {
+        let config = format!(
+            r#"{{"fields":["t","u.v"],{RULES},"category_field":null,"categories_field":"cs"}}"#
+        );
+        let results = testing::run(assets(), &config, [r#"{"u":{"v":"X y"},"t":"z"}"#, r#"{}"#]);
+        assert_eq!(
+            results,
+            [
+                Ok(vec![r#"{"u":{"v":"X y"},"t":"z","cs":["a"]}"#.to_owned()]),
+                Ok(vec![r#"{"cs":[]}"#.to_owned()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn model_asset_parts_must_agree_in_size() {
+        let asset = r#"{"format":"weir-categorize/sklearn","version":1,
+            "vectorizer":{"lowercase":true,"token_pattern":"(?u)\\b\\w\\w+\\b","ngram_range":[1,1],
+                "stop_words":null,"binary":false,"vocabulary":["ab","cd"],"tfidf":null},
+            "classifier":{"kind":"multinomial_nb","classes":["x","y"],"class_log_prior":[-0.7,-0.7],
+                "feature_log_prob":[[-1.0,-2.0],[-1.0]]}}"#;
+        let error = Model::parse(asset)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("row 1 has 1 values for 2 features"),
+            "{error}"
+        );
+        let other_pattern = asset.replace(r"(?u)\\b\\w\\w+\\b", r"\\S+");
+        let error = Model::parse(&other_pattern)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("token_pattern"), "{error}");
+    }
+
+    #[test]
+    fn multinomial_nb_scores_counts_by_log_probabilities() {
+        // Two classes, features "ab" and "cd": "ab ab cd" scores
+        // x: ln .5 + 2 ln .8 + ln .2, y: ln .5 + 2 ln .3 + ln .7.
+        let asset = r#"{"format":"weir-categorize/sklearn","version":1,
+            "vectorizer":{"lowercase":true,"token_pattern":"(?u)\\b\\w\\w+\\b","ngram_range":[1,1],
+                "stop_words":["ef"],"binary":false,"vocabulary":["ab","cd"],"tfidf":null},
+            "classifier":{"kind":"multinomial_nb","classes":["x","y"],
+                "class_log_prior":[-0.6931471805599453,-0.6931471805599453],
+                "feature_log_prob":[[-0.2231435513142097,-1.6094379124341003],
+                                    [-1.2039728043259361,-0.35667494393873245]]}}"#;
+        let model = Model::parse(asset).unwrap_or_else(|e| panic!("{e}"));
+        let prediction = model.predict("AB ab, cd ef e");
+        let (x, y) = (0.8_f64 * 0.8 * 0.2, 0.3_f64 * 0.3 * 0.7);
+        assert_eq!(prediction.class, 0);
+        assert!((prediction.probabilities[0] - x / (x + y)).abs() < 1e-12);
+        assert!((prediction.probabilities[1] - y / (x + y)).abs() < 1e-12);
+    }
+}

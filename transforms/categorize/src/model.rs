@@ -281,8 +281,15 @@ impl Model {
                     .feature_log_prob
                     .ok_or_else(|| missing("feature_log_prob"))?;
                 let weights = transpose(&feature_log_prob, columns, "feature_log_prob")?;
-                let bias = c.class_log_prior.ok_or_else(|| missing("class_log_prior"))?;
-                (Classifier::MultinomialNb, feature_log_prob.len(), weights, bias)
+                let bias = c
+                    .class_log_prior
+                    .ok_or_else(|| missing("class_log_prior"))?;
+                (
+                    Classifier::MultinomialNb,
+                    feature_log_prob.len(),
+                    weights,
+                    bias,
+                )
             }
             ClassifierKind::LogisticRegression => {
                 let coef = c.coef.ok_or_else(|| missing("coef"))?;
@@ -340,7 +347,10 @@ impl Model {
         let mut scores = self.bias.clone();
         for (column, value) in features {
             let start = column as usize * self.rows;
-            for (score, weight) in scores.iter_mut().zip(&self.weights[start..start + self.rows]) {
+            for (score, weight) in scores
+                .iter_mut()
+                .zip(&self.weights[start..start + self.rows])
+            {
                 *score += value * weight;
             }
         }

@@ -116,7 +116,9 @@ impl Taxonomy {
     /// a finite number (weights must be positive).
     pub fn new(config: TaxonomyConfig) -> Result<Taxonomy, Error> {
         if config.categories.is_empty() {
-            return Err(Error::new("`rules.categories` is empty; list at least one category"));
+            return Err(Error::new(
+                "`rules.categories` is empty; list at least one category",
+            ));
         }
         if !config.min_score.is_finite() {
             return Err(Error::new("`rules.min_score` must be a finite number"));
@@ -133,10 +135,14 @@ impl Taxonomy {
         for c in config.categories {
             let at = format!("category {:?}", c.name);
             if c.name.is_empty() || !names.insert(c.name.clone()) {
-                return Err(Error::new(format!("{at}: names must be non-empty and distinct")));
+                return Err(Error::new(format!(
+                    "{at}: names must be non-empty and distinct"
+                )));
             }
             if !(c.weight.is_finite() && c.weight > 0.0) {
-                return Err(Error::new(format!("{at}: `weight` must be a positive number")));
+                return Err(Error::new(format!(
+                    "{at}: `weight` must be a positive number"
+                )));
             }
             if c.keywords.is_empty() && c.phrases.is_empty() && c.patterns.is_empty() {
                 return Err(Error::new(format!(
@@ -216,7 +222,11 @@ impl Taxonomy {
                             .any(|w| w.iter().zip(p.iter()).all(|(a, b)| *a == b.as_str()))
                     })
                     .count()
-                + category.patterns.iter().filter(|r| r.is_match(text)).count();
+                + category
+                    .patterns
+                    .iter()
+                    .filter(|r| r.is_match(text))
+                    .count();
             let score = category.weight * hits as f64;
             if hits > 0 && score >= self.min_score {
                 matched.push((index, score));

@@ -95,6 +95,9 @@ mod tests {
 
     #[test]
     fn lowercase_handles_final_sigma_like_python() {
-        assert_eq!(lowercase("ΟΔΟΣ Straße"), "\u{3bf}\u{3b4}\u{3bf}\u{3c2} straße");
+        assert_eq!(
+            lowercase("ΟΔΟΣ Straße"),
+            "\u{3bf}\u{3b4}\u{3bf}\u{3c2} straße"
+        );
     }
 }
