@@ -112,6 +112,7 @@ mod chunk;
 #[doc(hidden)]
 pub mod component;
 mod error;
+pub mod field;
 mod function;
 mod record;
 pub mod testing;
@@ -120,6 +121,7 @@ mod transform;
 pub use serde_json::{self, Value};
 
 pub use crate::error::Error;
+pub use crate::field::FieldPath;
 pub use crate::function::{
     Filter, FilterResult, FlatMap, FlatMapResult, Map, MapResult, Predicate, RecordFn, filter,
     flat_map, map,

@@ -49,13 +49,14 @@ const SDK_WIT_PATH: &str = r#"path: "../wit","#;
 const VENDORED_WIT_PATH: &str = r#"path: "../../wit","#;
 
 /// The guest SDK's sources, by file name under `src/`.
-const SDK_SOURCES: [(&str, &str); 8] = [
+const SDK_SOURCES: [(&str, &str); 9] = [
     ("chunk.rs", include_str!("../../../guest-sdk/src/chunk.rs")),
     (
         "component.rs",
         include_str!("../../../guest-sdk/src/component.rs"),
     ),
     ("error.rs", include_str!("../../../guest-sdk/src/error.rs")),
+    ("field.rs", include_str!("../../../guest-sdk/src/field.rs")),
     (
         "function.rs",
         include_str!("../../../guest-sdk/src/function.rs"),

@@ -16,7 +16,6 @@
 //! - [`field`]: dotted field paths into a record;
 //! - this module: the config and the [`Transform`] joining them.
 
-pub mod field;
 pub mod model;
 pub mod rules;
 pub mod text;
@@ -27,9 +26,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use weir_guest::{Error, Output, Record, Transform, Value};
 
-use crate::field::{FieldPath, find_text};
 use crate::model::Model;
 use crate::rules::{Taxonomy, TaxonomyConfig};
+use weir_guest::FieldPath;
 
 /// Where the sandbox mounts the transform's assets directory.
 pub const ASSETS_DIR: &str = "/assets";
@@ -178,7 +177,7 @@ impl Categorizer {
     pub fn text_of(&self, record: &mut Value) -> Result<String, Error> {
         let mut text = String::new();
         for (i, path) in self.fields.iter().enumerate() {
-            if let Some(part) = find_text(record, path)? {
+            if let Some(part) = path.find_text(record)? {
                 if i > 0 && !text.is_empty() {
                     text.push('\n');
                 }

@@ -8,10 +8,9 @@
 //! back untouched. See README.md for the config and an example.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Deserialize;
-use weir_guest::{Error, Transform, Value};
+use weir_guest::{Error, FieldPath, Transform, Value};
 
 /// The transform's configuration, parsed once by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -48,34 +47,6 @@ fn field_paths<'de, D: serde::Deserializer<'de>>(
     Ok(paths)
 }
 
-/// A field's location: the keys from the record down to the field.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct FieldPath {
-    text: String,
-    keys: Vec<String>,
-}
-
-impl TryFrom<String> for FieldPath {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        let keys = text.split('.').map(str::to_owned).collect::<Vec<_>>();
-        if keys.iter().any(String::is_empty) {
-            return Err(format!(
-                "field path {text:?} has an empty segment; write keys joined by single dots, as in \"notes.body\""
-            ));
-        }
-        Ok(Self { text, keys })
-    }
-}
-
-impl fmt::Display for FieldPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
 /// The transform the component exports; tests run the same value.
 pub fn transform() -> impl Transform<Config = Config> {
     weir_guest::map(normalize)
@@ -91,48 +62,11 @@ weir_guest::export!(transform());
 /// type; the message names the field.
 pub fn normalize(mut record: Value, config: &Config) -> Result<Value, Error> {
     for path in &config.fields {
-        if let Some(text) = find_text(&mut record, path)? {
+        if let Some(text) = path.find_text(&mut record)? {
             *text = normalize_text(text, config);
         }
     }
     Ok(record)
-}
-
-/// The string at `path`, or `None` if the field or an object on its path is
-/// absent.
-fn find_text<'a>(record: &'a mut Value, path: &FieldPath) -> Result<Option<&'a mut String>, Error> {
-    let mut value = record;
-    for (depth, key) in path.keys.iter().enumerate() {
-        let Value::Object(object) = value else {
-            let parent = path.keys[..depth].join(".");
-            return Err(Error::new(format!(
-                "field `{path}`: `{parent}` is {}, not an object",
-                kind(value)
-            )));
-        };
-        match object.get_mut(key) {
-            Some(child) => value = child,
-            None => return Ok(None),
-        }
-    }
-    match value {
-        Value::String(text) => Ok(Some(text)),
-        other => Err(Error::new(format!(
-            "field `{path}` is {}, not a string",
-            kind(other)
-        ))),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Applies the configured steps to one string: trim, collapse whitespace,

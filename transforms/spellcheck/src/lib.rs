@@ -17,7 +17,6 @@
 
 pub mod dictionary;
 pub mod distance;
-pub mod field;
 pub mod text;
 
 use std::collections::HashSet;
@@ -27,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use weir_guest::{Error, Output, Record, Transform, Value};
 
 use crate::dictionary::Dictionary;
-use crate::field::{FieldPath, find_text};
 use crate::text::{Casing, words};
+use weir_guest::FieldPath;
 
 /// Where the sandbox mounts the transform's assets directory.
 pub const ASSETS_DIR: &str = "/assets";
@@ -222,7 +221,7 @@ impl SpellChecker {
     pub fn correct_record(&self, record: &mut Value) -> Result<(), Error> {
         let mut all = Vec::new();
         for path in &self.config.fields {
-            if let Some(text) = find_text(record, path)?
+            if let Some(text) = path.find_text(record)?
                 && let Some((corrected, corrections)) = self.correct_text(text, path.as_str())
             {
                 *text = corrected;
