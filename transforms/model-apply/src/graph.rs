@@ -1,0 +1,332 @@
+//! A loaded model: the ONNX graph turned into a list of built operators
+//! over numbered value slots, run on a batch of feature rows.
+//!
+//! [`Model::load`] decodes the file, checks there is exactly one
+//! `tensor(float)` input, builds every node's operator (so an unsupported
+//! operator fails at load, not on the first record) and resolves value
+//! names to slots. [`Model::run`] takes `rows × features` floats and
+//! returns the graph's outputs. This module knows nothing of records or
+//! config.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+use crate::onnx::{DecodeError, ModelProto, ValueType};
+use crate::operators::{Operator, OperatorError};
+use crate::tensor::{ClassLabels, Tensor};
+
+/// A model that cannot be loaded or run.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The file is not a readable ONNX model.
+    #[error("not an ONNX model")]
+    Decode(#[from] DecodeError),
+    /// The graph's inputs are not one float tensor.
+    #[error("graph input: {0}")]
+    Input(String),
+    /// A node's operator is unsupported or misconfigured.
+    #[error("node `{node}` ({op_type})")]
+    Node {
+        /// The node's name, or its index if unnamed.
+        node: String,
+        /// Its `op_type`.
+        op_type: String,
+        /// What is wrong.
+        #[source]
+        source: OperatorError,
+    },
+    /// A node or graph output names a value nothing produces.
+    #[error("value `{0}` is used but never produced")]
+    UnknownValue(String),
+}
+
+/// One node, ready to run: its operator and the slots it reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+struct Step {
+    name: String,
+    op_type: String,
+    operator: Operator,
+    inputs: Vec<usize>,
+    outputs: Vec<usize>,
+}
+
+/// What a graph output holds, as far as it can be known before running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputInfo {
+    /// The output's name in the graph.
+    pub name: String,
+    /// Its declared element type (`TensorProto.DataType`), or `None` for a
+    /// sequence, map or undeclared type.
+    pub elem_type: Option<i64>,
+    /// The class labels of its scores, if a classifier or ZipMap produces
+    /// it.
+    pub classes: Option<ClassLabels>,
+}
+
+/// A model loaded from an ONNX file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    input_name: String,
+    features: Option<usize>,
+    constants: Vec<(usize, Tensor)>,
+    steps: Vec<Step>,
+    slots: usize,
+    outputs: Vec<(OutputInfo, usize)>,
+    producer: String,
+}
+
+impl Model {
+    /// Loads a model from the bytes of an `.onnx` file.
+    ///
+    /// # Errors
+    ///
+    /// The file does not decode, its input is not one float tensor, a node
+    /// uses an unsupported operator or attribute, or the graph is not
+    /// wired up.
+    pub fn load(bytes: &[u8]) -> Result<Model, ModelError> {
+        let proto = ModelProto::decode(bytes)?;
+        let graph = proto.graph;
+        let initialized: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        let inputs: Vec<_> = graph
+            .input
+            .iter()
+            .filter(|input| !initialized.contains(&input.name.as_str()))
+            .collect();
+        let [input] = inputs[..] else {
+            return Err(ModelError::Input(format!(
+                "the graph has {} inputs; only models with one feature tensor are supported",
+                inputs.len()
+            )));
+        };
+        let features = match &input.value_type {
+            ValueType::Tensor {
+                elem_type: 1,
+                shape,
+            } => match shape.as_deref() {
+                Some([_, Some(features)]) => usize::try_from(*features).ok(),
+                Some([_, None]) | None => None,
+                Some(other) => {
+                    return Err(ModelError::Input(format!(
+                        "`{}` has {} dimensions; expected [rows, features]",
+                        input.name,
+                        other.len()
+                    )));
+                }
+            },
+            ValueType::Tensor { elem_type, .. } => {
+                return Err(ModelError::Input(format!(
+                    "`{}` has element type {elem_type}; only float (1) inputs are supported, \
+                     so export with skl2onnx's FloatTensorType",
+                    input.name
+                )));
+            }
+            _ => {
+                return Err(ModelError::Input(format!(
+                    "`{}` is not a tensor",
+                    input.name
+                )));
+            }
+        };
+
+        let mut slot_of: HashMap<String, usize> = HashMap::new();
+        slot_of.insert(input.name.clone(), 0);
+        let mut constants = Vec::new();
+        for initializer in &graph.initializer {
+            let slot = slot_of.len();
+            slot_of.insert(initializer.name.clone(), slot);
+            constants.push((slot, constant(initializer)));
+        }
+        let mut classes_of: HashMap<usize, ClassLabels> = HashMap::new();
+        let mut steps = Vec::with_capacity(graph.node.len());
+        for (position, node) in graph.node.iter().enumerate() {
+            let name = if node.name.is_empty() {
+                format!("#{position}")
+            } else {
+                node.name.clone()
+            };
+            let operator = Operator::from_node(node).map_err(|source| ModelError::Node {
+                node: name.clone(),
+                op_type: node.op_type.clone(),
+                source,
+            })?;
+            let inputs = node
+                .input
+                .iter()
+                .filter(|value| !value.is_empty())
+                .map(|value| {
+                    slot_of
+                        .get(value)
+                        .copied()
+                        .ok_or_else(|| ModelError::UnknownValue(value.clone()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let outputs: Vec<usize> = node
+                .output
+                .iter()
+                .map(|value| {
+                    let slot = slot_of.len();
+                    *slot_of.entry(value.clone()).or_insert(slot)
+                })
+                .collect();
+            // Scores keep their labels through Identity, Normalizer, Cast.
+            let labels = operator.class_labels().cloned().or_else(|| {
+                inputs
+                    .first()
+                    .and_then(|slot| classes_of.get(slot).cloned())
+            });
+            if let Some(labels) = labels {
+                let scores = match operator {
+                    Operator::LinearClassifier(_) | Operator::TreeEnsembleClassifier(_) => {
+                        outputs.get(1)
+                    }
+                    _ => outputs.first(),
+                };
+                if let Some(&slot) = scores {
+                    classes_of.insert(slot, labels);
+                }
+            }
+            steps.push(Step {
+                name,
+                op_type: node.op_type.clone(),
+                operator,
+                inputs,
+                outputs,
+            });
+        }
+        let outputs = graph
+            .output
+            .iter()
+            .map(|output| {
+                let slot = *slot_of
+                    .get(&output.name)
+                    .ok_or_else(|| ModelError::UnknownValue(output.name.clone()))?;
+                let elem_type = match output.value_type {
+                    ValueType::Tensor { elem_type, .. } => Some(elem_type),
+                    _ => None,
+                };
+                let info = OutputInfo {
+                    name: output.name.clone(),
+                    elem_type,
+                    classes: classes_of.get(&slot).cloned(),
+                };
+                Ok((info, slot))
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(Model {
+            input_name: input.name.clone(),
+            features,
+            constants,
+            steps,
+            slots: slot_of.len(),
+            outputs,
+            producer: proto.producer_name,
+        })
+    }
+
+    /// The number of features per row, if the model declares it.
+    pub fn features(&self) -> Option<usize> {
+        self.features
+    }
+
+    /// The graph's outputs, in order.
+    pub fn outputs(&self) -> impl Iterator<Item = &OutputInfo> {
+        self.outputs.iter().map(|(info, _)| info)
+    }
+
+    /// The exporter that wrote the file (`producer_name`), e.g. `skl2onnx`.
+    pub fn producer(&self) -> &str {
+        &self.producer
+    }
+
+    /// Runs the graph on `rows` rows of `columns` features, row-major;
+    /// returns one tensor per graph output.
+    ///
+    /// # Errors
+    ///
+    /// An operator rejects its input (a shape the model does not expect).
+    pub fn run(&self, rows: usize, columns: usize, x: Vec<f32>) -> Result<Vec<Tensor>, ModelError> {
+        let mut values: Vec<Option<Tensor>> = vec![None; self.slots];
+        values[0] = Some(Tensor::matrix(rows, columns, x));
+        for (slot, tensor) in &self.constants {
+            values[*slot] = Some(tensor.clone());
+        }
+        for step in &self.steps {
+            let inputs = step
+                .inputs
+                .iter()
+                .map(|&slot| values[slot].as_ref())
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ModelError::UnknownValue(format!("an input of `{}`", step.name)))?;
+            let produced = step
+                .operator
+                .run(&inputs)
+                .map_err(|source| ModelError::Node {
+                    node: step.name.clone(),
+                    op_type: step.op_type.clone(),
+                    source,
+                })?;
+            for (&slot, tensor) in step.outputs.iter().zip(produced) {
+                values[slot] = Some(tensor);
+            }
+        }
+        self.outputs
+            .iter()
+            .map(|(info, slot)| {
+                values[*slot]
+                    .take()
+                    .ok_or_else(|| ModelError::UnknownValue(info.name.clone()))
+            })
+            .collect()
+    }
+
+    /// The name of the graph's feature input.
+    pub fn input_name(&self) -> &str {
+        &self.input_name
+    }
+}
+
+/// An initializer as a tensor; element types other than float and int64
+/// become empty float tensors, which any operator reading them rejects.
+fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
+    let shape: Vec<usize> = proto
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).unwrap_or(0))
+        .collect();
+    match proto.data_type {
+        7 => Tensor::Int64 {
+            shape,
+            data: if proto.raw_data.is_empty() {
+                proto.int64_data.clone()
+            } else {
+                proto
+                    .raw_data
+                    .chunks_exact(8)
+                    .map(|word| {
+                        let mut bytes = [0u8; 8];
+                        bytes.copy_from_slice(word);
+                        i64::from_le_bytes(bytes)
+                    })
+                    .collect()
+            },
+        },
+        1 => Tensor::Float {
+            shape,
+            data: if proto.raw_data.is_empty() {
+                proto.float_data.clone()
+            } else {
+                proto
+                    .raw_data
+                    .chunks_exact(4)
+                    .map(|word| f32::from_le_bytes([word[0], word[1], word[2], word[3]]))
+                    .collect()
+            },
+        },
+        _ => Tensor::Float {
+            shape,
+            data: Vec::new(),
+        },
+    }
+}

@@ -1,0 +1,487 @@
+//! The operators: each built once from its `NodeProto` (attributes parsed
+//! and checked), then run on whole batches.
+//!
+//! Numerics follow onnxruntime's CPU kernels, the reference the tests
+//! compare against: inputs are `f32`, tree thresholds and leaf weights are
+//! compared and summed in `f32` in tree order, and the binary-classifier
+//! conventions (one score column widened to two, which label wins) are
+//! onnxruntime's. Linear scores are summed in `f64` and rounded once, which
+//! keeps them within an `f32` rounding of onnxruntime's BLAS result.
+//!
+//! Layout: [`linear`] holds LinearClassifier and LinearRegressor,
+//! [`tree_ensemble`] the two tree ensembles; the element-wise operators
+//! (Normalizer, Scaler, ZipMap, Cast, Identity) and the shared score
+//! transforms are here. This module knows nothing of records or graphs.
+
+pub mod linear;
+pub mod tree_ensemble;
+
+use thiserror::Error;
+
+use crate::onnx::{AttributeProto, NodeProto};
+use crate::tensor::{ClassLabels, Tensor};
+
+/// An operator that cannot be built, or cannot run on its inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum OperatorError {
+    /// The operator is not one this crate implements.
+    #[error(
+        "operator `{domain}:{op_type}` is not supported (supported: {})",
+        SUPPORTED.join(", ")
+    )]
+    Unsupported {
+        /// The node's domain (`ai.onnx.ml`, or empty for the default one).
+        domain: String,
+        /// The node's `op_type`.
+        op_type: String,
+    },
+    /// A required attribute is absent, or has the wrong type or value.
+    #[error("attribute `{name}`: {problem}")]
+    Attribute {
+        /// The attribute's name.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// An input has a type or shape the operator cannot take.
+    #[error("input: {0}")]
+    Input(String),
+}
+
+/// The operators this crate implements, as `domain:op_type`.
+pub const SUPPORTED: &[&str] = &[
+    "ai.onnx.ml:LinearClassifier",
+    "ai.onnx.ml:LinearRegressor",
+    "ai.onnx.ml:TreeEnsembleClassifier",
+    "ai.onnx.ml:TreeEnsembleRegressor",
+    "ai.onnx.ml:Normalizer",
+    "ai.onnx.ml:Scaler",
+    "ai.onnx.ml:ZipMap",
+    "Cast",
+    "Identity",
+];
+
+/// A built operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operator {
+    /// `ai.onnx.ml.LinearClassifier`.
+    LinearClassifier(linear::LinearClassifier),
+    /// `ai.onnx.ml.LinearRegressor`.
+    LinearRegressor(linear::LinearRegressor),
+    /// `ai.onnx.ml.TreeEnsembleClassifier`.
+    TreeEnsembleClassifier(tree_ensemble::TreeEnsembleClassifier),
+    /// `ai.onnx.ml.TreeEnsembleRegressor`.
+    TreeEnsembleRegressor(tree_ensemble::TreeEnsembleRegressor),
+    /// `ai.onnx.ml.Normalizer`: each row divided by its max, L1 or L2 norm.
+    Normalizer(Norm),
+    /// `ai.onnx.ml.Scaler`: `(x - offset) * scale` per column.
+    Scaler {
+        /// `offset`, one per column or one for all.
+        offset: Vec<f32>,
+        /// `scale`, one per column or one for all.
+        scale: Vec<f32>,
+    },
+    /// `ai.onnx.ml.ZipMap`: the class scores keyed by label. The keys are
+    /// the classifier's labels in the same order, so the scores pass
+    /// through as a matrix; the labels are kept for the output's keys.
+    ZipMap(ClassLabels),
+    /// `Cast` to `float` or `int64`.
+    Cast(CastTo),
+    /// `Identity`.
+    Identity,
+}
+
+/// `Normalizer`'s `norm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// `MAX`.
+    Max,
+    /// `L1`.
+    L1,
+    /// `L2`.
+    L2,
+}
+
+/// The element types `Cast` can produce here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CastTo {
+    /// `to = 1`.
+    Float,
+    /// `to = 7`.
+    Int64,
+}
+
+/// The score transform of the classifiers and regressors
+/// (`post_transform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostTransform {
+    /// `NONE`.
+    None,
+    /// `LOGISTIC`: `1 / (1 + e^-x)` per score.
+    Logistic,
+    /// `SOFTMAX` per row.
+    Softmax,
+    /// `SOFTMAX_ZERO`: softmax over the non-zero scores of a row.
+    SoftmaxZero,
+    /// `PROBIT`: `√2 · erfinv(2x - 1)` per score.
+    Probit,
+}
+
+/// A node's attributes, looked up by name.
+pub(crate) struct Attributes<'a>(&'a [AttributeProto]);
+
+impl<'a> Attributes<'a> {
+    fn get(&self, name: &str) -> Option<&'a AttributeProto> {
+        self.0.iter().find(|attribute| attribute.name == name)
+    }
+
+    pub(crate) fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).map(|attribute| attribute.i)
+    }
+
+    pub(crate) fn text(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(|attribute| String::from_utf8_lossy(&attribute.s).into_owned())
+    }
+
+    pub(crate) fn floats(&self, name: &str) -> Vec<f32> {
+        self.get(name)
+            .map(|attribute| attribute.floats.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn ints(&self, name: &str) -> Vec<i64> {
+        self.get(name)
+            .map(|attribute| attribute.ints.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn texts(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|attribute| {
+                attribute
+                    .strings
+                    .iter()
+                    .map(|text| String::from_utf8_lossy(text).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `classlabels_strings` if present, else the named integer labels.
+    pub(crate) fn class_labels(&self, ints: &'static str) -> Result<ClassLabels, OperatorError> {
+        let strings = self.texts("classlabels_strings");
+        let labels = if strings.is_empty() {
+            ClassLabels::Ints(self.ints(ints))
+        } else {
+            ClassLabels::Strings(strings)
+        };
+        if labels.is_empty() {
+            return Err(OperatorError::Attribute {
+                name: ints,
+                problem: "no class labels (neither it nor `classlabels_strings` is set)".into(),
+            });
+        }
+        Ok(labels)
+    }
+
+    pub(crate) fn post_transform(&self) -> Result<PostTransform, OperatorError> {
+        match self.text("post_transform").as_deref().unwrap_or("NONE") {
+            "NONE" => Ok(PostTransform::None),
+            "LOGISTIC" => Ok(PostTransform::Logistic),
+            "SOFTMAX" => Ok(PostTransform::Softmax),
+            "SOFTMAX_ZERO" => Ok(PostTransform::SoftmaxZero),
+            "PROBIT" => Ok(PostTransform::Probit),
+            other => Err(OperatorError::Attribute {
+                name: "post_transform",
+                problem: format!("unknown transform {other:?}"),
+            }),
+        }
+    }
+}
+
+impl Operator {
+    /// Builds the operator for `node`.
+    ///
+    /// # Errors
+    ///
+    /// The operator is not supported, or its attributes are unusable.
+    pub fn from_node(node: &NodeProto) -> Result<Operator, OperatorError> {
+        let attributes = Attributes(&node.attribute);
+        let ml = node.domain == "ai.onnx.ml";
+        let standard = node.domain.is_empty() || node.domain == "ai.onnx";
+        Ok(match (node.op_type.as_str(), ml, standard) {
+            ("LinearClassifier", true, _) => {
+                Operator::LinearClassifier(linear::LinearClassifier::new(&attributes)?)
+            }
+            ("LinearRegressor", true, _) => {
+                Operator::LinearRegressor(linear::LinearRegressor::new(&attributes)?)
+            }
+            ("TreeEnsembleClassifier", true, _) => Operator::TreeEnsembleClassifier(
+                tree_ensemble::TreeEnsembleClassifier::new(&attributes)?,
+            ),
+            ("TreeEnsembleRegressor", true, _) => Operator::TreeEnsembleRegressor(
+                tree_ensemble::TreeEnsembleRegressor::new(&attributes)?,
+            ),
+            ("Normalizer", true, _) => {
+                Operator::Normalizer(match attributes.text("norm").as_deref().unwrap_or("MAX") {
+                    "MAX" => Norm::Max,
+                    "L1" => Norm::L1,
+                    "L2" => Norm::L2,
+                    other => {
+                        return Err(OperatorError::Attribute {
+                            name: "norm",
+                            problem: format!("unknown norm {other:?}"),
+                        });
+                    }
+                })
+            }
+            ("Scaler", true, _) => Operator::Scaler {
+                offset: attributes.floats("offset"),
+                scale: attributes.floats("scale"),
+            },
+            ("ZipMap", true, _) => Operator::ZipMap(attributes.class_labels("classlabels_int64s")?),
+            ("Cast", _, true) => Operator::Cast(match attributes.int("to") {
+                Some(1) => CastTo::Float,
+                Some(7) => CastTo::Int64,
+                other => {
+                    return Err(OperatorError::Attribute {
+                        name: "to",
+                        problem: format!(
+                            "casting to element type {other:?} is not supported (only 1, float, and 7, int64)"
+                        ),
+                    });
+                }
+            }),
+            ("Identity", _, true) => Operator::Identity,
+            _ => {
+                return Err(OperatorError::Unsupported {
+                    domain: node.domain.clone(),
+                    op_type: node.op_type.clone(),
+                });
+            }
+        })
+    }
+
+    /// The class labels this operator attaches to its scores, if it is a
+    /// classifier or a ZipMap.
+    pub fn class_labels(&self) -> Option<&ClassLabels> {
+        match self {
+            Operator::LinearClassifier(op) => Some(op.labels()),
+            Operator::TreeEnsembleClassifier(op) => Some(op.labels()),
+            Operator::ZipMap(labels) => Some(labels),
+            _ => None,
+        }
+    }
+
+    /// Runs the operator on one batch.
+    ///
+    /// # Errors
+    ///
+    /// An input has the wrong type or shape.
+    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OperatorError> {
+        let first = *inputs
+            .first()
+            .ok_or_else(|| OperatorError::Input("no input given".into()))?;
+        match self {
+            Operator::LinearClassifier(op) => {
+                let (rows, columns, x) = float_rows(first)?;
+                op.run(rows, columns, x)
+            }
+            Operator::LinearRegressor(op) => {
+                let (rows, columns, x) = float_rows(first)?;
+                op.run(rows, columns, x).map(|tensor| vec![tensor])
+            }
+            Operator::TreeEnsembleClassifier(op) => {
+                let (rows, columns, x) = float_rows(first)?;
+                op.run(rows, columns, x)
+            }
+            Operator::TreeEnsembleRegressor(op) => {
+                let (rows, columns, x) = float_rows(first)?;
+                op.run(rows, columns, x).map(|tensor| vec![tensor])
+            }
+            Operator::Normalizer(norm) => {
+                let (rows, columns, x) = float_rows(first)?;
+                Ok(vec![Tensor::matrix(
+                    rows,
+                    columns,
+                    normalize(*norm, columns, x),
+                )])
+            }
+            Operator::Scaler { offset, scale } => {
+                let (rows, columns, x) = float_rows(first)?;
+                let pick = |values: &[f32], column: usize, default: f32| match values.len() {
+                    0 => default,
+                    1 => values[0],
+                    _ => values.get(column).copied().unwrap_or(default),
+                };
+                let data = x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &value)| {
+                        let column = i % columns.max(1);
+                        (value - pick(offset, column, 0.0)) * pick(scale, column, 1.0)
+                    })
+                    .collect();
+                Ok(vec![Tensor::matrix(rows, columns, data)])
+            }
+            Operator::ZipMap(labels) => {
+                let (_, columns, _) = float_rows(first)?;
+                if columns != labels.len() {
+                    return Err(OperatorError::Input(format!(
+                        "{columns} scores per row for {} class labels",
+                        labels.len()
+                    )));
+                }
+                Ok(vec![first.clone()])
+            }
+            Operator::Cast(to) => Ok(vec![cast(first, *to)?]),
+            Operator::Identity => Ok(vec![first.clone()]),
+        }
+    }
+}
+
+/// A float input as (rows, columns, data): a 1-D tensor is one row.
+fn float_rows(tensor: &Tensor) -> Result<(usize, usize, &[f32]), OperatorError> {
+    let Tensor::Float { shape, data } = tensor else {
+        return Err(OperatorError::Input(format!(
+            "expected tensor(float), got {}",
+            tensor.type_name()
+        )));
+    };
+    Ok(match shape.as_slice() {
+        [columns] => (1, *columns, data),
+        _ => {
+            let (rows, columns) = tensor.rows_and_columns();
+            (rows, columns, data)
+        }
+    })
+}
+
+fn cast(tensor: &Tensor, to: CastTo) -> Result<Tensor, OperatorError> {
+    let shape = tensor.shape().to_vec();
+    match (tensor, to) {
+        (Tensor::Float { .. }, CastTo::Float) | (Tensor::Int64 { .. }, CastTo::Int64) => {
+            Ok(tensor.clone())
+        }
+        (Tensor::Float { data, .. }, CastTo::Int64) => Ok(Tensor::Int64 {
+            shape,
+            // ONNX Cast truncates toward zero; `as` does the same and
+            // saturates instead of invoking undefined behaviour.
+            data: data.iter().map(|&value| value as i64).collect(),
+        }),
+        (Tensor::Int64 { data, .. }, CastTo::Float) => Ok(Tensor::Float {
+            shape,
+            data: data.iter().map(|&value| value as f32).collect(),
+        }),
+        (Tensor::Text { .. }, _) => Err(OperatorError::Input(
+            "casting a tensor(string) is not supported".into(),
+        )),
+    }
+}
+
+fn normalize(norm: Norm, columns: usize, x: &[f32]) -> Vec<f32> {
+    let mut out = x.to_vec();
+    for row in out.chunks_mut(columns.max(1)) {
+        let divisor = match norm {
+            Norm::Max => row.iter().copied().fold(f32::MIN, f32::max),
+            Norm::L1 => row.iter().map(|value| value.abs()).sum(),
+            Norm::L2 => row.iter().map(|value| value * value).sum::<f32>().sqrt(),
+        };
+        for value in row.iter_mut() {
+            *value /= divisor;
+        }
+    }
+    out
+}
+
+/// onnxruntime's `ComputeLogistic`.
+pub(crate) fn logistic(x: f32) -> f32 {
+    let v = 1.0 / (1.0 + (-x.abs()).exp());
+    if x < 0.0 { 1.0 - v } else { v }
+}
+
+/// onnxruntime's `ComputeProbit`, with its approximate `ErfInv`.
+pub(crate) fn probit(x: f32) -> f32 {
+    let x = 2.0 * x - 1.0;
+    let sign = if x < 0.0 { -1.0 } else { 1.0 };
+    let x = (1.0 - x) * (1.0 + x);
+    let log = x.ln();
+    let v = 2.0 / (std::f32::consts::PI * 0.147) + 0.5 * log;
+    let v2 = 1.0 / 0.147 * log;
+    let v3 = -v + (v * v - v2).sqrt();
+    std::f32::consts::SQRT_2 * sign * v3.sqrt()
+}
+
+impl PostTransform {
+    /// Applies the transform to one row of two or more scores.
+    pub(crate) fn apply_row(self, row: &mut [f32]) {
+        match self {
+            PostTransform::None => {}
+            PostTransform::Logistic => row.iter_mut().for_each(|s| *s = logistic(*s)),
+            PostTransform::Probit => row.iter_mut().for_each(|s| *s = probit(*s)),
+            PostTransform::Softmax => {
+                let max = row.iter().copied().fold(f32::MIN, f32::max);
+                let mut sum = 0.0f32;
+                for s in row.iter_mut() {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                row.iter_mut().for_each(|s| *s /= sum);
+            }
+            PostTransform::SoftmaxZero => {
+                let max = row.iter().copied().fold(f32::MIN, f32::max);
+                let exp_neg_max = (-max).exp();
+                let mut sum = 0.0f32;
+                for s in row.iter_mut() {
+                    if s.abs() > 0.000_000_1 {
+                        *s = (*s - max).exp();
+                        sum += *s;
+                    } else {
+                        *s *= exp_neg_max;
+                    }
+                }
+                row.iter_mut().for_each(|s| *s /= sum);
+            }
+        }
+    }
+}
+
+/// The index of the first largest score (ties go to the lower index, as
+/// in onnxruntime and numpy).
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &score) in row.iter().enumerate().skip(1) {
+        if score > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_rows_sum_to_one() {
+        let mut row = [1.0, 2.0, 3.0];
+        PostTransform::Softmax.apply_row(&mut row);
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(row[2] > row[1] && row[1] > row[0]);
+    }
+
+    #[test]
+    fn argmax_prefers_first_of_equal_scores() {
+        assert_eq!(argmax(&[0.25, 0.5, 0.5]), 1);
+    }
+
+    #[test]
+    fn l1_normalizer_divides_by_absolute_sum() {
+        assert_eq!(
+            normalize(Norm::L1, 2, &[1.0, 3.0, 2.0, -2.0]),
+            [0.25, 0.75, 0.5, -0.5]
+        );
+    }
+}
