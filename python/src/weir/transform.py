@@ -1,0 +1,66 @@
+"""Running a WebAssembly transform over a DataFrame, exactly as production does.
+
+The DataFrame is staged into a temporary local stage with `weir stage`, the
+module runs over it with `weir run --json` (same engine, limits, sandbox and
+quarantine rules as a pipeline step), and the committed output and the
+quarantine are read back as DataFrames. Nothing here interprets records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from . import binary, stage
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: The interval a transform's temporary stages use unless told otherwise.
+DEFAULT_INTERVAL = "2000-01-01"
+
+
+def run_transform(
+    module: str | os.PathLike[str],
+    df: "pd.DataFrame",
+    *,
+    config: Any = None,
+    assets: str | os.PathLike[str] | None = None,
+    max_rejected: str | int | float = "100%",
+    interval: Any = DEFAULT_INTERVAL,
+    **options: Any,
+) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+    """Runs one transform over `df`; returns `(output, quarantined)`.
+
+    - `module`: the component (`.wasm`) to run.
+    - `config`: its config, a JSON-serialisable value (a dict, usually), or
+      a string passed as is (JSON text, or `@file`).
+    - `assets`: a read-only directory the module sees as `/assets`.
+    - `max_rejected`: the error budget. Defaults to `"100%"` so that rejected
+      records come back in `quarantined` for a look; pass `0` (production's
+      default) to get [`OverBudgetError`] instead, as a pipeline step would.
+    - other keyword options become flags of `weir run`: `memory_limit="64MiB"`,
+      `cpu_limit="5s"`, `sha256="..."`, `workers=1`, ...
+
+    `quarantined` has one row per rejected record: the reason, the module
+    and its sha256, and the original record as a JSON string (`record`).
+    The run's summary (`weir run --json`) is in `output.attrs["weir_run"]`.
+    """
+    with tempfile.TemporaryDirectory(prefix="weir-transform-") as tmp:
+        source = os.path.join(tmp, "input")
+        target = os.path.join(tmp, "output")
+        stage.write_stage(df, source, interval)
+        args = ["run", "--input", source, "--output", target, "--interval", binary.interval_arg(interval)]
+        args += ["--transform", os.fspath(module)]
+        if config is not None:
+            args += ["--config", config if isinstance(config, str) else json.dumps(config)]
+        if assets is not None:
+            args += ["--assets", os.fspath(assets)]
+        args += binary.option_args({"max_rejected": max_rejected, **options})
+        summary = binary.run_json(args)
+        output = stage.read_stage(target, interval)
+        quarantined = stage.read_stage(target, interval, quarantine=True)
+    output.attrs["weir_run"] = summary
+    return output, quarantined
