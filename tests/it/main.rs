@@ -4,6 +4,7 @@
 
 mod authoring;
 mod categorize;
+mod faults;
 mod python;
 mod run;
 mod s3;

@@ -465,3 +465,101 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+impl Sandbox {
+    /// Starts `weir ARGS` here without waiting, with `env` set as in
+    /// [`Sandbox::weir_env`] (no `AWS_*` variable but those of `env`);
+    /// stdout and stderr are piped. For tests that kill it mid-flight.
+    pub fn spawn_weir(&self, args: &[&str], env: &[(&str, String)]) -> std::process::Child {
+        let mut cmd = Command::new(weir_bin());
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .current_dir(self.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning weir: {e}"))
+    }
+}
+
+impl Run {
+    /// A finished child started by [`Sandbox::spawn_weir`] (code -1 when a
+    /// signal ended it).
+    pub fn wait(child: std::process::Child) -> Self {
+        Self::from(
+            child
+                .wait_with_output()
+                .unwrap_or_else(|e| panic!("waiting for weir: {e}")),
+        )
+    }
+}
+
+impl S3Server {
+    /// Stops the server (SIGKILL), as an outage would: clients get
+    /// "connection refused" until [`S3Server::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and root folder (what it
+    /// stored survives), and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        use std::io::BufRead;
+        self.stop();
+        let port = self
+            .endpoint
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let bin = s3s_fs_bin();
+        let mut child = Command::new(&bin)
+            .args(["--host", "127.0.0.1", "--port", &port])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(self.root.path())
+            .env("RUST_LOG", "s3s_fs=info,s3s::ops=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("restarting {}: {e}", bin.display()));
+        let pipes: [Box<dyn Read + Send>; 2] = [
+            Box::new(child.stdout.take().unwrap_or_else(|| panic!("stdout"))),
+            Box::new(child.stderr.take().unwrap_or_else(|| panic!("stderr"))),
+        ];
+        for pipe in pipes {
+            let log = self.log.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        self.child = child;
+        let addr = self.endpoint.trim_start_matches("http://").to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "s3s-fs exited on restart ({status}); its output:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s3s-fs did not listen on {addr} again within 30 s; its output:\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

@@ -1,0 +1,654 @@
+//! Faults end to end: the real `weir` binary killed with SIGKILL at seeded
+//! random moments, two writers racing on one interval, the S3 server stopped
+//! in the middle of an upload, and hostile input. After every fault readers
+//! see exactly the previous commit or the new one (never a mix), and a rerun
+//! commits the right interval and deletes the leftovers.
+//! docs/guarantees.md maps each promise to the test here that shows it.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use weir_tests::{Run, S3Server, Sandbox, guest};
+
+const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
+const FOLDER: &str = "interval=20261126T000000Z";
+/// The seed of every random choice here (kill moments, record contents).
+const SEED: u64 = 0x5EED_FA17;
+/// Kills that must land (process ended by SIGKILL) per scenario.
+const KILLS: usize = 20;
+/// Attempts per scenario before giving up on landing [`KILLS`] kills.
+const MAX_ATTEMPTS: usize = 40;
+/// Small parts, so an attempt writes many and a kill lands between them.
+const BATCH: &str = "32KB";
+/// Parts on the S3 server: larger, because s3s-fs slows down with every
+/// object it has stored (it keeps a metadata file per object in one folder,
+/// deleted or not), and the kill scenarios write thousands.
+const S3_BATCH: &str = "256KB";
+/// Records per writer's input (about 4 MB: over a hundred parts).
+const RECORDS: usize = 20_000;
+/// What makes `weir` stop between its last part and its manifest PUT.
+const PAUSE_KNOB: &str = "WEIR_TEST_PAUSE_BEFORE_COMMIT_MS";
+const SIGKILL: i32 = 9;
+
+/// A seeded xorshift64* generator: the same seed gives the same moments.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn text(&mut self, len: usize) -> String {
+        const SYMBOLS: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+        (0..len)
+            .map(|_| SYMBOLS[(self.next() >> 58) as usize] as char)
+            .collect()
+    }
+}
+
+/// One writer's input: `n` records (with a `text` field for normalize) and
+/// a malformed line every 1000, so quarantine parts are written (and
+/// killed) too. Returns the NDJSON and the lines `weir cat` must return.
+fn input(seed: u64, n: usize) -> (String, String) {
+    let mut rng = Rng(seed);
+    let (mut all, mut good) = (String::new(), String::new());
+    for i in 0..n {
+        if i % 1000 == 999 {
+            all.push_str(&format!("not json {seed} {i}\n"));
+            continue;
+        }
+        let line = format!(
+            "{{\"id\":\"{seed}-{i:06}\",\"text\":\" Some  TEXT {} \",\"blob\":\"{}\"}}\n",
+            rng.below(1000),
+            rng.text(140)
+        );
+        all.push_str(&line);
+        good.push_str(&line);
+    }
+    (all, good)
+}
+
+/// Where a stage lives: a local folder of the sandbox, or a prefix of the
+/// bucket of a real S3 server.
+struct Store<'a> {
+    sb: &'a Sandbox,
+    s3: Option<&'a S3Server>,
+}
+
+impl Store<'_> {
+    /// The stage URL of `name`.
+    fn url(&self, name: &str) -> String {
+        match self.s3 {
+            Some(s3) => s3.url(name),
+            None => self.sb.join(name).to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The folder holding `name`'s objects, one file per object.
+    fn dir(&self, name: &str) -> PathBuf {
+        match self.s3 {
+            Some(s3) => s3.bucket_dir().join(name),
+            None => self.sb.join(name),
+        }
+    }
+
+    /// Records per writer's input on this store (fewer on S3, for the
+    /// same reason as [`S3_BATCH`]).
+    fn records(&self) -> usize {
+        if self.s3.is_some() {
+            RECORDS / 2
+        } else {
+            RECORDS
+        }
+    }
+
+    /// The batch cap for this store.
+    fn batch(&self) -> &'static str {
+        if self.s3.is_some() { S3_BATCH } else { BATCH }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        self.s3.map(S3Server::env).unwrap_or_default()
+    }
+
+    fn weir(&self, args: &[&str]) -> Run {
+        self.sb.weir_env(args, &self.env())
+    }
+
+    /// Every object of stage `name`, relative to it.
+    fn objects(&self, name: &str) -> BTreeSet<String> {
+        files_under(&self.dir(name))
+    }
+
+    /// The committed records of stage `name`, or `None` when the interval
+    /// is not committed. A committed interval must also pass `weir verify`.
+    fn committed(&self, name: &str) -> Option<String> {
+        let url = self.url(name);
+        let r = self.weir(&["cat", &url, "--interval", INTERVAL]);
+        if r.code != 0 {
+            assert!(
+                r.code == 1 && r.stderr.contains("not committed"),
+                "cat fails only with \"not committed\": exit {}\n{}",
+                r.code,
+                r.stderr
+            );
+            return None;
+        }
+        self.weir(&["verify", &url, "--interval", INTERVAL]).ok();
+        Some(r.stdout)
+    }
+
+    /// The objects the committed manifest of `name` references, plus the
+    /// manifest itself.
+    fn referenced(&self, name: &str) -> BTreeSet<String> {
+        let listing = self
+            .weir(&["ls", &self.url(name), "--interval", INTERVAL, "--json"])
+            .ok()
+            .json();
+        let mut out: BTreeSet<String> = listing["parts"]
+            .as_array()
+            .into_iter()
+            .chain(listing["quarantine"]["parts"].as_array())
+            .flatten()
+            .map(|p| p["path"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        out.insert(format!("{FOLDER}/_manifest.json"));
+        out
+    }
+}
+
+/// Files under `root`, relative to it, sorted.
+fn files_under(root: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(r) = p.strip_prefix(root) {
+                out.insert(r.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
+/// When to kill an attempt.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// After this long (reading, uploading part N, committing, cleaning up:
+    /// wherever the attempt has got to).
+    After(Duration),
+    /// With every part written and the manifest not yet (the test knob
+    /// makes the attempt announce that moment and wait there).
+    BeforeCommit,
+}
+
+/// Starts `weir ARGS` and kills it with SIGKILL at `moment`. Returns
+/// whether the kill ended it (false: it finished, successfully, first).
+fn kill_at(store: &Store, args: &[&str], moment: Moment) -> bool {
+    let mut env = store.env();
+    if let Moment::BeforeCommit = moment {
+        env.push((PAUSE_KNOB, "600000".into()));
+    }
+    let mut child = store.sb.spawn_weir(args, &env);
+    match moment {
+        Moment::After(delay) => {
+            let start = Instant::now();
+            while start.elapsed() < delay {
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        Moment::BeforeCommit => {
+            let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
+            let announced = BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .any(|l| l.contains("all parts written"));
+            assert!(announced, "weir ended without reaching the commit");
+        }
+    }
+    let _ = child.kill();
+    let status_run = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for weir: {e}"));
+    if status_run.status.signal() == Some(SIGKILL) {
+        return true;
+    }
+    assert!(
+        status_run.status.success(),
+        "an attempt that was not killed must succeed: {:?}\n{}",
+        status_run.status,
+        String::from_utf8_lossy(&status_run.stderr)
+    );
+    false
+}
+
+/// What a kill scenario did.
+#[derive(Debug, Default)]
+struct Tally {
+    attempts: usize,
+    /// Attempts ended by SIGKILL.
+    kills: usize,
+    /// Of those, killed between the last part and the manifest.
+    before_commit: usize,
+    /// Killed after the manifest PUT (during cleanup): the new commit shows.
+    after_commit: usize,
+    /// Kills that left objects no manifest references.
+    left_leftovers: usize,
+    /// object_store's local in-progress upload files (`PART#N`) that killed
+    /// attempts left and no cleanup can see, after the last rerun.
+    stranded_upload_files: usize,
+}
+
+/// Splits off object_store's in-progress upload files of a local store
+/// (`PATH#N`, renamed to `PATH` when the upload completes). A killed
+/// attempt strands them: object_store's listing hides them, so neither
+/// readers nor cleanup ever see them (docs/guarantees.md, known gaps).
+fn split_staging_files(objects: BTreeSet<String>) -> (BTreeSet<String>, BTreeSet<String>) {
+    objects.into_iter().partition(|o| {
+        !o.rsplit_once('#')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Writers 0 and 1 take turns on one interval of `stage`; each attempt is
+/// killed at a seeded random moment, then readers must see exactly the
+/// previous commit (or nothing, before the first) or, when the kill came
+/// after the manifest PUT, the new one; then a rerun with `--orphan-grace
+/// 0s` commits the writer's records and leaves exactly the manifest's
+/// objects. `command(k, grace)` is writer k's command line; `expected[k]`
+/// what `weir cat` prints after writer k commits.
+fn survive_kills(
+    store: &Store,
+    stage: &str,
+    command: &dyn Fn(usize, &str) -> Vec<String>,
+    expected: &[String; 2],
+    seed: u64,
+) -> Tally {
+    let mut rng = Rng(seed);
+    let mut tally = Tally::default();
+    let mut current: Option<usize> = None;
+    // How long an uninterrupted attempt takes, measured on every rerun;
+    // kill delays are spread over it.
+    let mut duration = Duration::from_millis(500);
+    while tally.kills < KILLS {
+        assert!(
+            tally.attempts < MAX_ATTEMPTS,
+            "only {} of {} attempts were killed before finishing: {tally:?}",
+            tally.kills,
+            tally.attempts
+        );
+        let k = tally.attempts % 2;
+        let moment = if tally.attempts % 5 == 0 {
+            Moment::BeforeCommit
+        } else {
+            Moment::After(Duration::from_millis(
+                rng.below(duration.as_millis() as u64 + 1),
+            ))
+        };
+        let what = format!(
+            "attempt {} (writer {k}, {moment:?}, seed {seed:#x})",
+            tally.attempts
+        );
+        tally.attempts += 1;
+        let args = command(k, "1h");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let killed = kill_at(store, &args, moment);
+        let seen = store.committed(stage);
+        let seen_writer = seen.as_ref().map(|s| {
+            expected
+                .iter()
+                .position(|e| e == s)
+                .unwrap_or_else(|| panic!("{what}: readers see neither writer's records exactly"))
+        });
+        if killed {
+            tally.kills += 1;
+            if seen_writer == current {
+                if let Moment::BeforeCommit = moment {
+                    tally.before_commit += 1;
+                }
+            } else {
+                assert!(
+                    matches!(moment, Moment::After(_)) && seen_writer == Some(k),
+                    "{what}: readers see {seen_writer:?}, not the previous commit {current:?}"
+                );
+                tally.after_commit += 1;
+            }
+            if store.objects(stage).len()
+                > seen.as_ref().map_or(0, |_| store.referenced(stage).len())
+            {
+                tally.left_leftovers += 1;
+            }
+        } else {
+            assert_eq!(
+                seen_writer,
+                Some(k),
+                "{what}: a finished attempt is committed"
+            );
+        }
+        let args = command(k, "0s");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let start = Instant::now();
+        store.weir(&args).ok();
+        duration = start.elapsed();
+        assert_eq!(
+            store.committed(stage).as_ref(),
+            Some(&expected[k]),
+            "{what}: the rerun commits writer {k}'s records"
+        );
+        let (objects, staging) = split_staging_files(store.objects(stage));
+        assert_eq!(
+            objects,
+            store.referenced(stage),
+            "{what}: after the rerun the stage holds exactly its manifest's objects"
+        );
+        tally.stranded_upload_files = staging.len();
+        current = Some(k);
+    }
+    eprintln!("kills on {stage}: {tally:?}");
+    tally
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// `weir stage` killed at random moments, on `store`.
+fn stage_survives_kills(store: &Store) {
+    let inputs = [
+        input(SEED, store.records()),
+        input(SEED + 1, store.records()),
+    ];
+    for (k, (all, _)) in inputs.iter().enumerate() {
+        store.sb.write(&format!("in-{k}.ndjson"), all);
+    }
+    let url = store.url("raw");
+    let command = |k: usize, grace: &str| {
+        strings(&[
+            "stage",
+            &url,
+            "--interval",
+            INTERVAL,
+            "--max-batch-bytes",
+            store.batch(),
+            "--max-rejected",
+            "100",
+            "--orphan-grace",
+            grace,
+            &format!("in-{k}.ndjson"),
+        ])
+    };
+    let expected = [inputs[0].1.clone(), inputs[1].1.clone()];
+    let t = survive_kills(store, "raw", &command, &expected, SEED);
+    assert!(t.before_commit > 0, "{t:?}");
+}
+
+/// `weir run` killed at random moments, on `store`.
+fn run_survives_kills(store: &Store) {
+    let module = guest("normalize");
+    let module = module.to_string_lossy().into_owned();
+    for k in 0..2 {
+        let (all, _) = input(SEED + 10 + k as u64, store.records());
+        store.sb.write(&format!("in-{k}.ndjson"), all);
+        store
+            .weir(&[
+                "stage",
+                &store.url(&format!("raw-{k}")),
+                "--interval",
+                INTERVAL,
+                "--max-batch-bytes",
+                store.batch(),
+                "--max-rejected",
+                "100",
+                &format!("in-{k}.ndjson"),
+            ])
+            .ok();
+    }
+    let command = |k: usize, output: &str, grace: &str| {
+        strings(&[
+            "run",
+            "--input",
+            &store.url(&format!("raw-{k}")),
+            "--output",
+            &store.url(output),
+            "--interval",
+            INTERVAL,
+            "--transform",
+            &module,
+            "--config",
+            r#"{"fields":["text"]}"#,
+            "--max-batch-bytes",
+            store.batch(),
+            "--orphan-grace",
+            grace,
+        ])
+    };
+    // What each writer commits, from an uninterrupted run.
+    let expected = [0, 1].map(|k| {
+        let reference = format!("reference-{k}");
+        let args = command(k, &reference, "1h");
+        store
+            .weir(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .ok();
+        store
+            .committed(&reference)
+            .unwrap_or_else(|| panic!("reference run {k} committed nothing"))
+    });
+    let t = survive_kills(
+        store,
+        "clean",
+        &|k, grace| command(k, "clean", grace),
+        &expected,
+        SEED + 1,
+    );
+    assert!(t.before_commit > 0, "{t:?}");
+}
+
+#[test]
+fn stage_killed_at_random_moments_on_local_store_loses_and_mixes_nothing() {
+    let sb = Sandbox::new();
+    stage_survives_kills(&Store { sb: &sb, s3: None });
+}
+
+#[test]
+fn stage_killed_at_random_moments_on_s3_loses_and_mixes_nothing() {
+    let sb = Sandbox::new();
+    let s3 = S3Server::start();
+    stage_survives_kills(&Store {
+        sb: &sb,
+        s3: Some(&s3),
+    });
+}
+
+#[test]
+fn run_killed_at_random_moments_on_local_store_loses_and_mixes_nothing() {
+    let sb = Sandbox::new();
+    run_survives_kills(&Store { sb: &sb, s3: None });
+}
+
+#[test]
+fn run_killed_at_random_moments_on_s3_loses_and_mixes_nothing() {
+    let sb = Sandbox::new();
+    let s3 = S3Server::start();
+    run_survives_kills(&Store {
+        sb: &sb,
+        s3: Some(&s3),
+    });
+}
+
+/// Starts `weir ARGS` without waiting.
+fn spawn(store: &Store, args: &[String]) -> std::process::Child {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    store.sb.spawn_weir(&args, &store.env())
+}
+
+#[test]
+fn two_stages_of_one_interval_at_once_end_as_one_whole_commit() {
+    let sb = Sandbox::new();
+    let store = Store { sb: &sb, s3: None };
+    let url = store.url("raw");
+    let command = |file: &str| {
+        strings(&[
+            "stage",
+            &url,
+            "--interval",
+            INTERVAL,
+            "--max-batch-bytes",
+            BATCH,
+            "--max-rejected",
+            "100",
+            file,
+        ])
+    };
+    for round in 0..4u64 {
+        let a = input(SEED + 100 + 2 * round, RECORDS / 2);
+        let b = input(SEED + 101 + 2 * round, RECORDS / 2);
+        sb.write("a.ndjson", &a.0);
+        sb.write("b.ndjson", &b.0);
+        let writers = [
+            spawn(&store, &command("a.ndjson")),
+            spawn(&store, &command("b.ndjson")),
+        ];
+        for w in writers {
+            Run::wait(w).ok();
+        }
+        let seen = store
+            .committed("raw")
+            .unwrap_or_else(|| panic!("round {round}: nothing committed"));
+        assert!(
+            seen == a.1 || seen == b.1,
+            "round {round}: readers see a mix of the two writers ({} bytes)",
+            seen.len()
+        );
+        let (objects, _) = split_staging_files(store.objects("raw"));
+        let referenced = store.referenced("raw");
+        assert!(
+            referenced.is_subset(&objects),
+            "round {round}: a part the manifest lists is gone: {:?}",
+            referenced.difference(&objects).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Stops `s3` once `weir stage` of a big input has written a few parts;
+/// weir must give up quickly (`--retries 2 --retry-timeout 5s`), naming
+/// the stage and the operation, and commit nothing; after a restart a
+/// rerun commits what an uninterrupted run does.
+#[test]
+fn s3_outage_mid_stage_fails_clearly_commits_nothing_and_a_rerun_recovers() {
+    let sb = Sandbox::new();
+    let mut s3 = S3Server::start();
+    let inputs = [
+        input(SEED + 200, 2 * RECORDS),
+        input(SEED + 201, 2 * RECORDS),
+    ];
+    for (k, (all, _)) in inputs.iter().enumerate() {
+        sb.write(&format!("in-{k}.ndjson"), all);
+    }
+    let url = s3.url("lake/raw");
+    let command = |k: usize| {
+        strings(&[
+            "stage",
+            &url,
+            "--interval",
+            INTERVAL,
+            "--max-batch-bytes",
+            "128KB",
+            "--max-rejected",
+            "100",
+            "--retries",
+            "2",
+            "--retry-timeout",
+            "5s",
+            "--orphan-grace",
+            "0s",
+            &format!("in-{k}.ndjson"),
+        ])
+    };
+    let folder = s3.bucket_dir().join("lake/raw").join(FOLDER);
+    let manifest = folder.join("_manifest.json");
+    let mut previous: Option<String> = None;
+    for (k, (_, good)) in inputs.iter().enumerate() {
+        let before = std::fs::read(&manifest).ok();
+        let child = spawn(
+            &Store {
+                sb: &sb,
+                s3: Some(&s3),
+            },
+            &command(k),
+        );
+        // Wait for a few of this attempt's parts, then pull the plug.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let written = |s3: &S3Server| {
+            files_under(&s3.bucket_dir().join("lake/raw").join(FOLDER))
+                .iter()
+                .filter(|f| f.starts_with("part-"))
+                .count()
+        };
+        let already = written(&s3);
+        while written(&s3) < already + 10 {
+            assert!(Instant::now() < deadline, "weir wrote no parts in 60 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s3.stop();
+        let stopped = Instant::now();
+        let r = Run::wait(child).expect_code(1);
+        let gave_up = stopped.elapsed();
+        assert!(
+            r.stderr.contains(&url) && r.stderr.contains("writing"),
+            "the error names the stage and the operation:\n{}",
+            r.stderr
+        );
+        assert!(
+            gave_up < Duration::from_secs(30),
+            "gave up after {gave_up:?}"
+        );
+        assert_eq!(
+            std::fs::read(&manifest).ok(),
+            before,
+            "outage {k}: the manifest is untouched"
+        );
+        s3.restart();
+        let store = Store {
+            sb: &sb,
+            s3: Some(&s3),
+        };
+        assert_eq!(
+            store.committed("lake/raw"),
+            previous,
+            "outage {k}: nothing new committed"
+        );
+        store
+            .weir(&command(k).iter().map(String::as_str).collect::<Vec<_>>())
+            .ok();
+        assert_eq!(
+            store.committed("lake/raw").as_ref(),
+            Some(good),
+            "outage {k}: rerun"
+        );
+        let (objects, _) = split_staging_files(store.objects("lake/raw"));
+        assert_eq!(
+            objects,
+            store.referenced("lake/raw"),
+            "outage {k}: leftovers deleted"
+        );
+        previous = Some(good.clone());
+        eprintln!("outage {k}: weir gave up {gave_up:?} after the server stopped");
+    }
+}
