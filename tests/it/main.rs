@@ -5,6 +5,7 @@
 mod authoring;
 mod categorize;
 mod faults;
+mod model_apply;
 mod python;
 mod run;
 mod s3;

@@ -22,7 +22,7 @@ impl Weights {
     fn new(attributes: &Attributes<'_>, targets: usize) -> Result<Weights, OperatorError> {
         let coefficients = attributes.floats("coefficients");
         let mut intercepts = attributes.floats("intercepts");
-        if targets == 0 || coefficients.is_empty() || coefficients.len() % targets != 0 {
+        if targets == 0 || coefficients.is_empty() || !coefficients.len().is_multiple_of(targets) {
             return Err(OperatorError::Attribute {
                 name: "coefficients",
                 problem: format!(

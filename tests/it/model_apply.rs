@@ -1,0 +1,289 @@
+//! The model-apply transform end to end, against onnxruntime: scikit-learn
+//! models are trained on its bundled datasets in the test venv, exported
+//! with skl2onnx, and run both by onnxruntime and by the component under
+//! the real `weir run`, with the `.onnx` file as the assets directory.
+//! Labels must be identical; probabilities and regression values must agree
+//! within 1e-5 (relative to the value when it is larger than 1).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::Value;
+use weir_tests::{Sandbox, guest, lines};
+
+const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
+
+/// Trains LogisticRegression, RandomForestClassifier and
+/// GradientBoostingClassifier on iris, wine, breast_cancer and digits, and
+/// LinearRegression and RandomForestRegressor on diabetes (fixed seeds, 20
+/// trees per forest), on 70% of each dataset. Writes each model to
+/// `models/<case>.onnx`, the held-out rows to `<case>.ndjson` (as an array
+/// field `x`, or as fields `f0`, `f1`, ... in alternate cases, so both
+/// config forms are exercised), and onnxruntime's outputs to
+/// `reference.json`.
+const REFERENCE: &str = r#"
+import json, os, sys, time, warnings
+try:
+    import numpy as np
+    import onnxruntime as ort
+    import sklearn
+    import skl2onnx
+    from sklearn import datasets
+    from sklearn.ensemble import (GradientBoostingClassifier, RandomForestClassifier,
+                                  RandomForestRegressor)
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from skl2onnx import to_onnx
+except ImportError as e:
+    sys.exit(f"{e.name} is missing from the test venv: .venv/bin/pip install -r scripts/requirements-test.txt")
+
+warnings.filterwarnings("ignore")
+SEED = 20261126
+classifiers = {
+    "logistic_regression": lambda: LogisticRegression(max_iter=300),
+    "random_forest": lambda: RandomForestClassifier(n_estimators=20, random_state=SEED),
+    "gradient_boosting": lambda: GradientBoostingClassifier(n_estimators=20, random_state=SEED),
+}
+regressors = {
+    "linear_regression": lambda: LinearRegression(),
+    "random_forest": lambda: RandomForestRegressor(n_estimators=20, random_state=SEED),
+}
+loaders = {
+    "iris": (datasets.load_iris, classifiers),
+    "wine": (datasets.load_wine, classifiers),
+    "breast_cancer": (datasets.load_breast_cancer, classifiers),
+    "digits": (datasets.load_digits, classifiers),
+    "diabetes": (datasets.load_diabetes, regressors),
+}
+# One thread: onnxruntime then sums each row's trees in tree order. With
+# more, it splits the trees between threads and adds the partial sums, so a
+# tie like 0.5 vs 0.5 can round either way depending on the machine.
+options = ort.SessionOptions()
+options.intra_op_num_threads = 1
+os.makedirs("models", exist_ok=True)
+cases = []
+for dataset, (load, models) in loaders.items():
+    bunch = load()
+    X_train, X_test, y_train, y_test = train_test_split(
+        bunch.data, bunch.target, test_size=0.3, random_state=SEED)
+    names = [f"f{i}" for i in range(X_train.shape[1])]
+    for model_name, make in models.items():
+        case = f"{dataset}-{model_name}"
+        started = time.perf_counter()
+        model = make().fit(X_train, y_train)
+        zipmap = {id(model): {"zipmap": False}} if hasattr(model, "predict_proba") else None
+        onx = to_onnx(model, X_train[:1].astype(np.float32), options=zipmap)
+        path = f"models/{case}.onnx"
+        with open(path, "wb") as f:
+            f.write(onx.SerializeToString())
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        outputs = session.run(None, {session.get_inputs()[0].name: X_test.astype(np.float32)})
+        # Alternate between the two ways of naming features.
+        by_fields = len(cases) % 2 == 1
+        with open(f"{case}.ndjson", "w") as f:
+            for i, row in enumerate(X_test.tolist()):
+                record = {"id": i}
+                if by_fields:
+                    record.update(zip(names, row))
+                else:
+                    record["x"] = row
+                f.write(json.dumps(record) + "\n")
+        if len(outputs) == 2:
+            reference = {"label": outputs[0].tolist(),
+                         "probabilities": outputs[1].astype(float).tolist()}
+        else:
+            reference = {"value": outputs[0].reshape(-1).astype(float).tolist()}
+        cases.append({"case": case, "dataset": dataset, "model": model_name,
+                      "inputs": names if by_fields else None,
+                      "rows": len(X_test), "bytes": len(onx.SerializeToString()),
+                      "seconds": time.perf_counter() - started, **reference})
+with open("reference.json", "w") as f:
+    json.dump({"versions": {"scikit-learn": sklearn.__version__, "skl2onnx": skl2onnx.__version__,
+                            "onnxruntime": ort.__version__, "numpy": np.__version__},
+               "cases": cases}, f)
+"#;
+
+fn parse(line: &str) -> Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+/// Whether `got` is within 1e-5 of `want`, relative when `want` exceeds 1.
+fn close(got: f64, want: f64) -> bool {
+    (got - want).abs() <= 1e-5 * want.abs().max(1.0)
+}
+
+#[test]
+fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
+    let module = guest("model-apply");
+    let sb = Sandbox::new();
+    let started = Instant::now();
+    sb.python(REFERENCE, &[]).ok();
+    let python_seconds = started.elapsed().as_secs_f64();
+    let reference: Value = serde_json::from_slice(
+        &std::fs::read(sb.join("reference.json")).unwrap_or_else(|e| panic!("reference.json: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("reference.json: {e}"));
+    let cases = reference["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("reference.json has no cases"));
+    assert_eq!(
+        cases.len(),
+        14,
+        "5 datasets: 4 × 3 classifiers, 1 × 2 regressors"
+    );
+    let assets = sb.join("models").to_string_lossy().into_owned();
+
+    let mut failures = Vec::new();
+    let mut table = vec![format!(
+        "{:<15} {:<20} {:>5} {:>9} {:>8} {:>10} {:>8}",
+        "dataset", "model", "rows", "model B", "labels", "max diff", "weir s"
+    )];
+    for case in cases {
+        let name = case["case"].as_str().unwrap_or_default();
+        let classifier = case.get("label").is_some();
+        let mut config = serde_json::json!({"model": format!("{name}.onnx")});
+        match case["inputs"].as_array() {
+            Some(fields) => config["inputs"] = Value::Array(fields.clone()),
+            None => config["input_array"] = "x".into(),
+        }
+        config["outputs"] = if classifier {
+            serde_json::json!({"label": "label", "probabilities": "probabilities"})
+        } else {
+            serde_json::json!({"value": "prediction"})
+        };
+        let (input, output) = (format!("in-{name}"), format!("out-{name}"));
+        sb.weir(&[
+            "stage",
+            &input,
+            "--interval",
+            INTERVAL,
+            &format!("{name}.ndjson"),
+        ])
+        .ok();
+        let started = Instant::now();
+        sb.weir(&[
+            "run",
+            "--input",
+            &input,
+            "--output",
+            &output,
+            "--interval",
+            INTERVAL,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            &config.to_string(),
+            "--assets",
+            &assets,
+        ])
+        .ok();
+        let weir_seconds = started.elapsed().as_secs_f64();
+        let records: BTreeMap<usize, Value> = lines(
+            &sb.weir(&["cat", &output, "--interval", INTERVAL])
+                .ok()
+                .stdout,
+        )
+        .into_iter()
+        .map(parse)
+        .map(|record| (record["id"].as_u64().unwrap_or(u64::MAX) as usize, record))
+        .collect();
+        let rows = case["rows"].as_u64().unwrap_or_default() as usize;
+        if records.len() != rows {
+            failures.push(format!(
+                "{name}: {} of {rows} records came out",
+                records.len()
+            ));
+            continue;
+        }
+
+        let mut label_mismatches = 0;
+        let mut worst = 0.0f64;
+        let note = |failures: &mut Vec<String>, id: usize, what: String| {
+            if failures.len() < 20 {
+                failures.push(format!("{name} row {id}: {what}"));
+            }
+        };
+        for (&id, record) in &records {
+            if classifier {
+                let want_label = &case["label"][id];
+                if &record["label"] != want_label {
+                    label_mismatches += 1;
+                    note(
+                        &mut failures,
+                        id,
+                        format!("label {} != onnxruntime's {want_label}", record["label"]),
+                    );
+                }
+                let want = case["probabilities"][id]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let got = record["probabilities"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                if got.len() != want.len() {
+                    note(
+                        &mut failures,
+                        id,
+                        format!(
+                            "{} probabilities, onnxruntime has {}",
+                            got.len(),
+                            want.len()
+                        ),
+                    );
+                    continue;
+                }
+                for ((class, got), want) in got.iter().zip(&want) {
+                    let (got, want) = (
+                        got.as_f64().unwrap_or(f64::NAN),
+                        want.as_f64().unwrap_or_default(),
+                    );
+                    worst = worst.max((got - want).abs());
+                    if !close(got, want) {
+                        note(
+                            &mut failures,
+                            id,
+                            format!("P({class}) {got} != onnxruntime's {want}"),
+                        );
+                    }
+                }
+            } else {
+                let got = record["prediction"].as_f64().unwrap_or(f64::NAN);
+                let want = case["value"][id].as_f64().unwrap_or_default();
+                worst = worst.max((got - want).abs() / want.abs().max(1.0));
+                if !close(got, want) {
+                    note(
+                        &mut failures,
+                        id,
+                        format!("value {got} != onnxruntime's {want}"),
+                    );
+                }
+            }
+        }
+        table.push(format!(
+            "{:<15} {:<20} {:>5} {:>9} {:>8} {:>10.1e} {:>8.2}",
+            case["dataset"].as_str().unwrap_or_default(),
+            case["model"].as_str().unwrap_or_default(),
+            rows,
+            case["bytes"].as_u64().unwrap_or_default(),
+            if classifier {
+                format!("{}/{rows}", rows - label_mismatches)
+            } else {
+                "-".into()
+            },
+            worst,
+            weir_seconds,
+        ));
+    }
+    eprintln!(
+        "model-apply vs onnxruntime ({}; training and export {python_seconds:.1} s)\n{}",
+        reference["versions"],
+        table.join("\n")
+    );
+    assert!(
+        failures.is_empty(),
+        "disagreements with onnxruntime:\n{}",
+        failures.join("\n")
+    );
+}
