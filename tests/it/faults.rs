@@ -652,3 +652,257 @@ fn s3_outage_mid_stage_fails_clearly_commits_nothing_and_a_rerun_recovers() {
         eprintln!("outage {k}: weir gave up {gave_up:?} after the server stopped");
     }
 }
+
+/// Runs `weir ARGS` in `sb` under `/usr/bin/time`; returns the run and its
+/// peak resident set size in bytes.
+fn with_peak_rss(sb: &Sandbox, args: &[&str]) -> (Run, u64) {
+    let report = sb.join("peak-rss");
+    let bin = weir_tests::weir_bin();
+    let child = std::process::Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(bin)
+        .args(args)
+        .current_dir(sb.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("/usr/bin/time (apt-get install time): {e}"));
+    let run = Run::wait(child);
+    let kib: u64 = std::fs::read_to_string(&report)
+        .unwrap_or_default()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS from /usr/bin/time"));
+    (run, kib * 1024)
+}
+
+/// The most memory `weir` may use on the hostile inputs below.
+const RSS_BOUND: u64 = 200 * 1024 * 1024;
+
+/// Checks `input_records = records + quarantined + blank_lines`.
+fn assert_counts_reconcile(totals: &serde_json::Value) {
+    let n = |k: &str| {
+        totals[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {k} in {totals}"))
+    };
+    assert_eq!(
+        n("input_records"),
+        n("records") + n("quarantined") + n("blank_lines"),
+        "{totals}"
+    );
+}
+
+#[test]
+fn a_600_mb_line_is_quarantined_with_its_location_in_bounded_memory() {
+    use std::io::Write;
+    const LINE: u64 = 600 * 1024 * 1024;
+    let sb = Sandbox::new();
+    let path = sb.join("huge.ndjson");
+    {
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}")));
+        let chunk = vec![b'a'; 1 << 20];
+        let mut write = |b: &[u8]| f.write_all(b).unwrap_or_else(|e| panic!("{e}"));
+        write(b"{\"before\":1}\n{\"x\":\"");
+        for _ in 0..(LINE - 8) / (1 << 20) {
+            write(&chunk);
+        }
+        write(&vec![b'a'; ((LINE - 8) % (1 << 20)) as usize]);
+        write(b"\"}\n{\"after\":2}\n");
+        f.flush().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (run, rss) = with_peak_rss(
+        &sb,
+        &[
+            "stage",
+            "raw",
+            "--interval",
+            INTERVAL,
+            "--max-rejected",
+            "1",
+            "--json",
+            "huge.ndjson",
+        ],
+    );
+    let summary = run.ok().json();
+    std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rss < RSS_BOUND, "peak RSS {} MiB", rss >> 20);
+    let totals = &summary["totals"];
+    assert_counts_reconcile(totals);
+    assert_eq!(
+        (totals["records"].as_u64(), totals["quarantined"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        sb.weir(&["cat", "raw", "--interval", INTERVAL]).ok().stdout,
+        "{\"before\":1}\n{\"after\":2}\n"
+    );
+    let q = sb
+        .weir(&["cat", "raw", "--interval", INTERVAL, "--quarantine"])
+        .ok();
+    let entry: serde_json::Value =
+        serde_json::from_str(q.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", q.stdout));
+    assert_eq!(entry["object"], "huge.ndjson");
+    assert_eq!(entry["line"], 2);
+    assert_eq!(entry["record_bytes"], LINE);
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("longer than the limit"),
+        "{entry}"
+    );
+    eprintln!("600 MB line: peak RSS {} MiB", rss >> 20);
+}
+
+#[test]
+fn a_gzip_bomb_of_1_gb_stages_in_bounded_memory_in_parts_under_the_cap() {
+    use std::io::Write;
+    const RECORD: &[u8] = b"{\"id\":\"bomb\",\"text\":\"the same record, over and over\"}\n";
+    const COPIES: u64 = (1 << 30) / RECORD.len() as u64;
+    const CAP: u64 = 64_000_000;
+    let sb = Sandbox::new();
+    {
+        let f = std::fs::File::create(sb.join("bomb.ndjson.gz")).unwrap_or_else(|e| panic!("{e}"));
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::best());
+        let block: Vec<u8> = RECORD.repeat(1 << 14);
+        for _ in 0..COPIES >> 14 {
+            gz.write_all(&block).unwrap_or_else(|e| panic!("{e}"));
+        }
+        gz.write_all(&RECORD.repeat((COPIES % (1 << 14)) as usize))
+            .unwrap_or_else(|e| panic!("{e}"));
+        gz.finish().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let gz_bytes = std::fs::metadata(sb.join("bomb.ndjson.gz")).map_or(0, |m| m.len());
+    assert!(gz_bytes < 4 << 20, "the bomb is small: {gz_bytes} bytes");
+    let (run, rss) = with_peak_rss(
+        &sb,
+        &[
+            "stage",
+            "raw",
+            "--interval",
+            INTERVAL,
+            "--max-batch-bytes",
+            "64MB",
+            "--compression-level",
+            "1",
+            "--json",
+            "bomb.ndjson.gz",
+        ],
+    );
+    let totals = run.ok().json()["totals"].clone();
+    assert!(rss < RSS_BOUND, "peak RSS {} MiB", rss >> 20);
+    assert_counts_reconcile(&totals);
+    assert_eq!(totals["records"].as_u64(), Some(COPIES));
+    let listing = sb
+        .weir(&["ls", "raw", "--interval", INTERVAL, "--json"])
+        .ok()
+        .json();
+    let parts = listing["parts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        parts.len() as u64,
+        (COPIES * RECORD.len() as u64)
+            .div_ceil(CAP - CAP % RECORD.len() as u64)
+            .max(1)
+    );
+    for p in &parts {
+        assert!(
+            p["uncompressed_bytes"].as_u64().unwrap_or(u64::MAX) <= CAP,
+            "{p}"
+        );
+    }
+    eprintln!(
+        "gzip bomb: {gz_bytes} bytes → {} parts, peak RSS {} MiB",
+        parts.len(),
+        rss >> 20
+    );
+}
+
+#[test]
+fn a_part_tampered_after_commit_fails_weir_run_naming_it_and_commits_nothing() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let (all, _) = input(SEED + 300, 4000);
+    sb.write("in.ndjson", &all);
+    sb.weir(&[
+        "stage",
+        "raw",
+        "--interval",
+        INTERVAL,
+        "--max-batch-bytes",
+        BATCH,
+        "--max-rejected",
+        "10",
+        "in.ndjson",
+    ])
+    .ok();
+    let listing = sb
+        .weir(&["ls", "raw", "--interval", INTERVAL, "--json"])
+        .ok()
+        .json();
+    let parts = listing["parts"].as_array().cloned().unwrap_or_default();
+    assert!(parts.len() > 3, "{listing}");
+    let run = |output: &str| {
+        sb.weir(&[
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            output,
+            "--interval",
+            INTERVAL,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            r#"{"fields":["text"]}"#,
+        ])
+    };
+    // Recompressed (valid gzip, same records, other bytes) or truncated:
+    // the size and sha256 checks say so. A flipped byte breaks gzip's own
+    // CRC before the stream ends, and is reported as corrupt gzip data.
+    // Each error names the part.
+    let victim = parts[2]["path"].as_str().unwrap_or_default().to_owned();
+    let file = sb.join(&format!("raw/{victim}"));
+    let original = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
+    let mut flipped = original.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x20;
+    let recompressed = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&weir_tests::gunzip(&file))
+            .unwrap_or_else(|e| panic!("{e}"));
+        e.finish().unwrap_or_else(|e| panic!("{e}"))
+    };
+    let truncated = original[..original.len() - 7].to_vec();
+    for (name, tamper, detail) in [
+        ("recompressed", recompressed, "its manifest lists"),
+        ("flipped", flipped, "corrupt gzip data"),
+        ("truncated", truncated, "its manifest lists"),
+    ] {
+        std::fs::write(&file, &tamper).unwrap_or_else(|e| panic!("{e}"));
+        let r = run("clean").expect_code(1);
+        assert!(
+            r.stderr.contains(&victim) && r.stderr.contains(detail),
+            "{name}: {}",
+            r.stderr
+        );
+        let c = sb
+            .weir(&["cat", "clean", "--interval", INTERVAL])
+            .expect_code(1);
+        assert!(c.stderr.contains("not committed"), "{name}: {}", c.stderr);
+        let v = sb
+            .weir(&["verify", "raw", "--interval", INTERVAL])
+            .expect_code(4);
+        assert!(v.stdout.contains(&victim), "{name}: {v:?}");
+        eprintln!("tampered ({name}): {}", r.stderr.trim());
+    }
+    std::fs::write(&file, &original).unwrap_or_else(|e| panic!("{e}"));
+    run("clean").ok();
+}
