@@ -382,3 +382,93 @@ pub fn transform() -> ModelApply {
 }
 
 weir_guest::export!(transform());
+
+#[cfg(test)]
+mod tests {
+    use weir_guest::testing::Session;
+
+    use super::*;
+
+    fn assets() -> ModelApply {
+        ModelApply::with_assets(concat!(env!("CARGO_MANIFEST_DIR"), "/assets"))
+    }
+
+    fn init_error(config: &str) -> String {
+        match Session::start(assets(), config) {
+            Ok(_) => panic!("{config} was accepted"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn rejects_value_output_for_a_classifier() {
+        let error =
+            init_error(r#"{"model":"iris-forest.onnx","input_array":"x","outputs":{"value":"v"}}"#);
+        assert!(error.contains("is a classifier"), "{error}");
+    }
+
+    #[test]
+    fn rejects_label_output_for_a_regressor() {
+        let error = init_error(
+            r#"{"model":"diabetes-linear.onnx","input_array":"x","outputs":{"label":"l"}}"#,
+        );
+        assert!(error.contains("has no class label output"), "{error}");
+    }
+
+    #[test]
+    fn rejects_inputs_that_do_not_match_the_model_width() {
+        let error = init_error(
+            r#"{"model":"iris-species.onnx","inputs":["a","b"],"outputs":{"label":"l"}}"#,
+        );
+        assert!(
+            error.contains("names 2 fields, but model `iris-species.onnx` takes 4"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn requires_exactly_one_feature_source() {
+        let both = init_error(
+            r#"{"model":"iris-species.onnx","inputs":["a","b","c","d"],"input_array":"x","outputs":{"label":"l"}}"#,
+        );
+        assert!(both.contains("not both"), "{both}");
+        let neither = init_error(r#"{"model":"iris-species.onnx","outputs":{"label":"l"}}"#);
+        assert!(neither.contains("no features"), "{neither}");
+    }
+
+    #[test]
+    fn rejects_unknown_config_keys_and_empty_outputs() {
+        let typo = init_error(
+            r#"{"model":"iris-species.onnx","input_array":"x","outputs":{"labels":"l"}}"#,
+        );
+        assert!(typo.contains("unknown field `labels`"), "{typo}");
+        let empty = init_error(r#"{"model":"iris-species.onnx","input_array":"x","outputs":{}}"#);
+        assert!(empty.contains("names no field"), "{empty}");
+    }
+
+    #[test]
+    fn names_the_missing_model_file() {
+        let error =
+            init_error(r#"{"model":"nope.onnx","input_array":"x","outputs":{"label":"l"}}"#);
+        assert!(
+            error.contains("cannot read the model") && error.contains("nope.onnx"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn reports_a_file_that_is_not_onnx() {
+        let config: Config = serde_json::from_str(
+            r#"{"model":"bad.onnx","input_array":"x","outputs":{"label":"l"}}"#,
+        )
+        .expect("valid config");
+        let error = Predictor::new(config, &[0x0a, 0xff, 0xff]).expect_err("not a model");
+        assert!(error.to_string().contains("model `bad.onnx`"), "{error}");
+    }
+
+    #[test]
+    fn writes_f32_results_with_their_shortest_digits() {
+        assert_eq!(number(0.1).expect("finite"), serde_json::json!(0.1));
+        assert!(number(f32::NAN).is_err());
+    }
+}
