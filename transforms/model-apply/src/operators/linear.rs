@@ -1,7 +1,7 @@
 //! `LinearClassifier` and `LinearRegressor`: `scores = X · Wᵀ + b`, then a
 //! score transform; the classifier also picks a label.
 //!
-//! scikit-learn's LogisticRegression, LinearSVC, RidgeClassifier and
+//! scikit-learn's LogisticRegression, RidgeClassifier and
 //! LinearRegression, Ridge, Lasso export to these. Scores are summed in
 //! `f64` and rounded to `f32` once.
 
