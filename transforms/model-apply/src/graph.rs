@@ -330,3 +330,49 @@ fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> Vec<u8> {
+        let path = format!("{}/assets/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn loads_a_zipmap_classifier_with_its_labels() {
+        let model = Model::load(&example("iris-forest.onnx")).expect("loads");
+        assert_eq!(model.features(), Some(4));
+        assert_eq!(model.producer(), "skl2onnx");
+        let outputs: Vec<_> = model.outputs().collect();
+        assert_eq!(outputs[0].elem_type, Some(7));
+        assert_eq!(
+            outputs[1].elem_type, None,
+            "ZipMap yields a sequence of maps"
+        );
+        assert_eq!(outputs[1].classes, Some(ClassLabels::Ints(vec![0, 1, 2])));
+    }
+
+    #[test]
+    fn runs_a_batch_of_rows_at_once() {
+        let model = Model::load(&example("iris-species.onnx")).expect("loads");
+        let rows = vec![5.1, 3.5, 1.4, 0.2, 6.3, 3.3, 6.0, 2.5];
+        let outputs = model.run(2, 4, rows).expect("runs");
+        assert_eq!(
+            outputs[0],
+            Tensor::Text {
+                shape: vec![2],
+                data: vec!["setosa".into(), "virginica".into()]
+            }
+        );
+        assert_eq!(outputs[1].shape(), [2, 3]);
+    }
+
+    #[test]
+    fn rejects_a_truncated_file() {
+        let bytes = example("diabetes-linear.onnx");
+        let error = Model::load(&bytes[..bytes.len() / 2]).expect_err("truncated");
+        assert!(matches!(error, ModelError::Decode(_)), "{error}");
+    }
+}

@@ -140,9 +140,9 @@ impl Predictor {
         let value_output = outputs
             .iter()
             .position(|output| output.elem_type == Some(1) && output.classes.is_none());
-        let missing = |what: &str, kind: &str| {
+        let missing = |what: &str, produced: &str| {
             config_error(format!(
-                "`outputs.{what}`: model `{}` has no {kind} output (its outputs: {})",
+                "`outputs.{what}`: model `{}` has no {produced} output (its outputs: {})",
                 config.model,
                 outputs
                     .iter()
