@@ -14,9 +14,13 @@ Add a task per step as steps land, chained in pipeline order.
 Point `WEIR_PIPELINE` at another pipeline file to run this DAG over other
 stages (the tests do, with a temporary local stage).
 
-Try it without a scheduler:
-    AIRFLOW_HOME=$(mktemp -d) AIRFLOW__CORE__DAGS_FOLDER=examples/airflow \\
-    AIRFLOW__CORE__LOAD_EXAMPLES=false airflow dags test weir_nlp_pipeline 2026-11-26
+Try it without a scheduler, after scripts/quickstart (SQLite, a throwaway home):
+    export AIRFLOW_HOME=$(mktemp -d) AIRFLOW__CORE__DAGS_FOLDER=examples/airflow \\
+        AIRFLOW__CORE__LOAD_EXAMPLES=false
+    airflow db migrate
+    airflow dags test weir_nlp_pipeline 2026-11-27
+The run triggered at midnight of 2026-11-27 covers the day before: it runs
+`clean` for the interval 2026-11-26T00:00:00Z to 2026-11-27T00:00:00Z.
 """
 
 from __future__ import annotations
