@@ -144,3 +144,29 @@ def test_failing_runs_fail_their_tasks_with_the_runs_message(airflow, tmp_path, 
     # Nothing committed: the over-budget run wrote its quarantine parts but no manifest.
     assert not (lake / "clean" / "interval=20261126T000000Z" / "_manifest.json").exists()
     assert dag_test.returncode != 0, log
+
+
+def test_operator_runs_the_data_interval_not_ds(weir_bin):
+    import pendulum
+    from weir.airflow import WeirRunOperator
+
+    op = WeirRunOperator(task_id="clean", pipeline="p.toml", step="clean", max_rejected="1%", workers=2)
+    argv = op.command({
+        "data_interval_start": pendulum.datetime(2026, 11, 26, 6, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2026, 11, 26, 7, tz="UTC"),
+        "ds": "2026-11-27",
+    })
+    assert argv == [
+        weir_bin, "run", "p.toml", "clean",
+        "--interval", "2026-11-26T06:00:00+00:00", "--interval-end", "2026-11-26T07:00:00+00:00",
+        "--max-rejected", "1%", "--workers", "2", "--json",
+    ]
+
+
+def test_operator_without_a_data_interval_fails_saying_so():
+    from airflow.sdk.exceptions import AirflowFailException
+    from weir.airflow import WeirRunOperator
+
+    op = WeirRunOperator(task_id="clean", pipeline="p.toml", step="clean")
+    with pytest.raises(AirflowFailException, match="no data interval"):
+        op.command({"data_interval_start": None, "data_interval_end": None, "ds": "2026-11-27"})

@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def pandas_module():
+    """pandas, imported on first use, with a hint when it is missing."""
+    try:
+        import pandas
+    except ImportError as e:
+        raise ImportError("the weir DataFrame helpers need pandas: pip install pandas (or weir[pandas])") from e
+    return pandas
+
+
 def manifest(url: str, interval: Any) -> dict[str, Any]:
     """The committed manifest of one interval of a stage (`weir ls --json`)."""
     return binary.run_json(["ls", str(url), "--interval", binary.interval_arg(interval)])
@@ -50,8 +59,7 @@ def read_stage(url: str, interval: Any, *, quarantine: bool = False) -> "pd.Data
     Values are what the JSON holds: nested objects are dicts, integers
     beyond 64 bits stay exact Python ints.
     """
-    import pandas as pd
-
+    pd = pandas_module()
     m = manifest(url, interval)
     frames = [frame_of_part(m["stage"], part) for part in parts_of(m, quarantine=quarantine)]
     if not frames:
@@ -86,8 +94,7 @@ def parts_of(manifest: dict[str, Any], *, quarantine: bool) -> list[dict[str, An
 
 def frame_of_part(stage: str, part: dict[str, Any]) -> "pd.DataFrame":
     """One part as a DataFrame, after checking its size and sha256."""
-    import pandas as pd
-
+    pd = pandas_module()
     location = join(stage, part["path"])
     data = read_object(location)
     if len(data) != part["compressed_bytes"]:
