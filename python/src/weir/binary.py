@@ -30,13 +30,15 @@ class WeirError(RuntimeError):
     """A `weir` command failed.
 
     `str(err)` is the binary's own message (the `error: ...` line naming what
-    failed and where); `code` is its exit code, `stderr` everything it logged.
+    failed and where); `code` is its exit code, `command` its argv, `stderr`
+    everything it logged. A part that fails the manifest's size or sha256
+    check while Python reads it raises this with code 4, as `weir verify` would.
     """
 
-    def __init__(self, message: str, *, code: int, args: Sequence[str], stderr: str):
+    def __init__(self, message: str, *, code: int, command: Sequence[str], stderr: str):
         super().__init__(message)
         self.code = code
-        self.command = list(args)
+        self.command = list(command)
         self.stderr = stderr
 
 
@@ -153,4 +155,4 @@ def error_of(code: int, argv: Sequence[str], stderr: str) -> WeirError:
     else:
         message = f"exited with code {code}"
     kind = OverBudgetError if code == EXIT_OVER_BUDGET else WeirError
-    return kind(f"weir {argv[1] if len(argv) > 1 else ''}: {message}", code=code, args=argv, stderr=stderr)
+    return kind(f"weir {argv[1] if len(argv) > 1 else ''}: {message}", code=code, command=argv, stderr=stderr)

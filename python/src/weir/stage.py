@@ -100,13 +100,13 @@ def frame_of_part(stage: str, part: dict[str, Any]) -> "pd.DataFrame":
     if len(data) != part["compressed_bytes"]:
         raise binary.WeirError(
             f"{location}: {len(data)} bytes, the manifest says {part['compressed_bytes']}",
-            code=binary.EXIT_VERIFY_MISMATCH, args=[], stderr="",
+            code=binary.EXIT_VERIFY_MISMATCH, command=[], stderr="",
         )
     digest = hashlib.sha256(data).hexdigest()
     if digest != part["sha256"]:
         raise binary.WeirError(
             f"{location}: sha256 {digest}, the manifest says {part['sha256']}",
-            code=binary.EXIT_VERIFY_MISMATCH, args=[], stderr="",
+            code=binary.EXIT_VERIFY_MISMATCH, command=[], stderr="",
         )
     with gzip.open(io.BytesIO(data), "rt", encoding="utf-8") as lines:
         records = [json.loads(line) for line in lines]
