@@ -114,75 +114,7 @@ fn crate_dir() -> PathBuf {
 
 #[test]
 fn model_apply_golden_cases_match_through_the_component() {
-    let module = guest("model-apply");
-    let cases = crate_dir().join("cases");
-    let assets = crate_dir().join("assets").to_string_lossy().into_owned();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
-        .unwrap_or_else(|e| panic!("{}: {e}", cases.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    assert!(!dirs.is_empty(), "no cases in {}", cases.display());
-    for dir in dirs {
-        let name = dir.display();
-        let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-        let sb = Sandbox::new();
-        sb.write("input.ndjson", read("input.ndjson"));
-        sb.weir(&["stage", "in", "--interval", INTERVAL, "input.ndjson"])
-            .ok();
-        sb.weir(&[
-            "run",
-            "--input",
-            "in",
-            "--output",
-            "out",
-            "--interval",
-            INTERVAL,
-            "--max-rejected",
-            "1000",
-            "--transform",
-            module.to_str().unwrap_or_default(),
-            "--config",
-            read("config.json").trim(),
-            "--assets",
-            &assets,
-        ])
-        .ok();
-        let cat = |extra: &[&str]| {
-            let mut args = vec!["cat", "out", "--interval", INTERVAL];
-            args.extend(extra);
-            lines(&sb.weir(&args).ok().stdout)
-                .into_iter()
-                .map(parse)
-                .collect::<Vec<_>>()
-        };
-        let expected: Vec<Value> = lines(&read("expected.ndjson"))
-            .into_iter()
-            .map(parse)
-            .collect();
-        assert_eq!(cat(&[]), expected, "case {name}");
-        let quarantined = cat(&["--quarantine"]);
-        let expected_quarantine: Vec<Value> = lines(&read("expected-quarantine.ndjson"))
-            .into_iter()
-            .map(parse)
-            .collect();
-        assert_eq!(
-            quarantined.len(),
-            expected_quarantine.len(),
-            "case {name}: {quarantined:?}"
-        );
-        for (got, want) in quarantined.iter().zip(&expected_quarantine) {
-            assert_eq!(got["line"], want["line"], "case {name}");
-            let reason = got["reason"].as_str().unwrap_or_default();
-            let needle = want["reason"].as_str().unwrap_or_default();
-            assert!(
-                reason.contains(needle),
-                "case {name}: {reason:?} lacks {needle:?}"
-            );
-        }
-    }
+    weir_tests::assert_golden_cases(&guest("model-apply"), &crate_dir());
 }
 
 /// Whether `got` is within 1e-5 of `want`, relative when `want` exceeds 1.

@@ -61,48 +61,7 @@ fn spellcheck(sb: &Sandbox, input: &[u8], config: &str) -> (Vec<Value>, Vec<Valu
 
 #[test]
 fn spellcheck_golden_cases_match_through_the_component() {
-    let cases = crate_dir().join("cases");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
-        .unwrap_or_else(|e| panic!("{}: {e}", cases.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    assert!(!dirs.is_empty(), "no cases in {}", cases.display());
-    for dir in dirs {
-        let name = dir.display();
-        let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-        let sb = Sandbox::new();
-        let (output, quarantined) = spellcheck(
-            &sb,
-            read("input.ndjson").as_bytes(),
-            read("config.json").trim(),
-        );
-        let expected: Vec<Value> = lines(&read("expected.ndjson"))
-            .into_iter()
-            .map(parse)
-            .collect();
-        assert_eq!(output, expected, "case {name}");
-        let expected_quarantine: Vec<Value> = lines(&read("expected-quarantine.ndjson"))
-            .into_iter()
-            .map(parse)
-            .collect();
-        assert_eq!(
-            quarantined.len(),
-            expected_quarantine.len(),
-            "case {name}: {quarantined:?}"
-        );
-        for (got, want) in quarantined.iter().zip(&expected_quarantine) {
-            assert_eq!(got["line"], want["line"], "case {name}");
-            let reason = got["reason"].as_str().unwrap_or_default();
-            let needle = want["reason"].as_str().unwrap_or_default();
-            assert!(
-                reason.contains(needle),
-                "case {name}: {reason:?} lacks {needle:?}"
-            );
-        }
-    }
+    weir_tests::assert_golden_cases(&guest("spellcheck"), &crate_dir());
 }
 
 /// Misspells dictionary words with a fixed seed (one or two random deletes,

@@ -563,3 +563,29 @@ impl S3Server {
         }
     }
 }
+
+/// Runs a shipped transform's golden cases through its component with
+/// `weir test` (exactly what transform authors run), with the transform's
+/// `assets/` for cases that have none of their own, and asserts they all
+/// pass.
+pub fn assert_golden_cases(module: &Path, crate_dir: &Path) {
+    let sb = Sandbox::new();
+    let cases = crate_dir.join("cases");
+    let assets = crate_dir.join("assets");
+    let mut args = vec![
+        "test",
+        module.to_str().unwrap_or_default(),
+        "--cases",
+        cases.to_str().unwrap_or_default(),
+    ];
+    if assets.is_dir() {
+        args.extend(["--assets", assets.to_str().unwrap_or_default()]);
+    }
+    let run = sb.weir(&args).ok();
+    let last = run.stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(
+        last.ends_with(" passed, 0 failed") && !last.starts_with("0 "),
+        "{}",
+        run.stdout
+    );
+}

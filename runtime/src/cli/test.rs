@@ -51,6 +51,10 @@ pub struct TestCmd {
     /// output where they differ.
     #[arg(long)]
     bless: bool,
+    /// Assets directory for cases without an `assets/` of their own (e.g.
+    /// a transform's shipped dictionary or model).
+    #[arg(long, value_name = "DIR")]
+    assets: Option<PathBuf>,
 }
 
 /// One line of `expected-quarantine.ndjson`.
@@ -149,6 +153,8 @@ impl TestCmd {
         let assets = case.join("assets");
         if assets.is_dir() {
             spec = spec.with_assets(assets);
+        } else if let Some(shared) = &self.assets {
+            spec = spec.with_assets(shared.clone());
         }
         let module = engine.load(spec)?;
         let input = read_input(case)?;
