@@ -120,6 +120,7 @@ mod transform;
 
 pub use serde_json::{self, Value};
 
+pub use crate::chunk::ChunkOutput;
 pub use crate::error::Error;
 pub use crate::field::FieldPath;
 pub use crate::function::{

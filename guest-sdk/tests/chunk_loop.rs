@@ -6,7 +6,7 @@ use std::fs;
 
 use serde::{Deserialize, Serialize};
 use weir_guest::testing::{self, Outcome, Processed, Session};
-use weir_guest::{Error, NoConfig, Output, Record, Transform, Value};
+use weir_guest::{ChunkOutput, Error, NoConfig, Output, Record, Transform, Value};
 
 fn identity(record: Value) -> Result<Value, Error> {
     Ok(record)
@@ -322,4 +322,188 @@ fn assert_cases_reports_a_wrong_expectation() {
 
     fs::write(case.join("expected.ndjson"), "{\"a\":1}\n").expect("write expected");
     testing::assert_cases(|| weir_guest::map(identity), &cases);
+}
+
+/// A transform whose whole chunk is handled by `F`; `process` is never used.
+struct ChunkFn<F>(F);
+
+fn chunk_fn<F>(handle: F) -> ChunkFn<F>
+where
+    F: FnMut(&[Record<'_>], &mut ChunkOutput) -> Result<(), Error>,
+{
+    ChunkFn(handle)
+}
+
+impl<F> Transform for ChunkFn<F>
+where
+    F: FnMut(&[Record<'_>], &mut ChunkOutput) -> Result<(), Error>,
+{
+    type Config = NoConfig;
+
+    fn init(&mut self, _: NoConfig) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn process(&mut self, _: Record<'_>, _: &mut Output<'_>) -> Result<(), Error> {
+        Err(Error::new("process is not used"))
+    }
+
+    fn process_chunk(
+        &mut self,
+        records: &[Record<'_>],
+        output: &mut ChunkOutput,
+    ) -> Result<(), Error> {
+        (self.0)(records, output)
+    }
+}
+
+#[test]
+fn chunk_hook_gets_every_record_in_one_call_and_fails_bad_ones_alone() {
+    let mut calls = Vec::new();
+    let transform = chunk_fn(|records, output| {
+        calls.push(records.len());
+        let parsed: Vec<Result<Value, Error>> = records.iter().map(Record::parse).collect();
+        let total: i64 = parsed
+            .iter()
+            .flatten()
+            .filter_map(|value| value["n"].as_i64())
+            .sum();
+        for result in parsed {
+            output.record(|writer| {
+                let mut value = result?;
+                if value["n"] == 0 {
+                    return Err(Error::new("n is zero"));
+                }
+                value["total"] = total.into();
+                writer.emit(&value)?;
+                writer.emit(&serde_json::json!({ "copy": value["n"] }))
+            });
+        }
+        Ok(())
+    });
+    let results = testing::run(
+        transform,
+        "{}",
+        [r#"{"n":1}"#, r#"{"n":"#, r#"{"n":0}"#, r#"{"n":2}"#],
+    );
+    assert_eq!(
+        results[0],
+        lines(&[r#"{"n":1,"total":3}"#, r#"{"copy":1}"#])
+    );
+    assert_eq!(
+        results[1],
+        Err("EOF while parsing a value (column 5)".to_owned())
+    );
+    assert_eq!(results[2], Err("n is zero".to_owned()));
+    assert_eq!(
+        results[3],
+        lines(&[r#"{"n":2,"total":3}"#, r#"{"copy":2}"#])
+    );
+    assert_eq!(calls, [4], "one call for the whole chunk");
+}
+
+#[test]
+fn chunk_error_fails_only_the_records_not_yet_settled() {
+    let transform = chunk_fn(|records, output| {
+        output.record(|writer| {
+            writer.pass(records[0]);
+            Ok(())
+        });
+        Err(Error::new("the model is gone"))
+    });
+    let results = testing::run(transform, "{}", [r#"{"a":1}"#, r#"{"b":2}"#, r#"{"c":3}"#]);
+    assert_eq!(
+        results,
+        [
+            lines(&[r#"{"a":1}"#]),
+            Err("the model is gone".to_owned()),
+            Err("the model is gone".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn records_left_unsettled_fail_with_a_message_saying_so() {
+    let transform = chunk_fn(|records, output| {
+        assert_eq!(output.remaining(), records.len());
+        output.record(|_| Ok(()));
+        assert_eq!(output.remaining(), records.len() - 1);
+        Ok(())
+    });
+    let results = testing::run(transform, "{}", [r#"{"a":1}"#, r#"{"b":2}"#]);
+    assert_eq!(
+        results,
+        [
+            lines(&[]),
+            Err("the transform gave this record no outcome".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn settling_more_records_than_the_chunk_holds_fails_all_of_them() {
+    let transform = chunk_fn(|records, output| {
+        for &record in records.iter().chain(records) {
+            output.record(|writer| {
+                writer.pass(record);
+                Ok(())
+            });
+        }
+        Ok(())
+    });
+    let mut session = Session::start(transform, "{}").expect("no config");
+    let processed = session.process_chunk("{\"a\":1}\n{\"b\":2}\n");
+    let reason = "the transform settled more records than the chunk's 2".to_owned();
+    assert_eq!(
+        processed,
+        Processed {
+            output: String::new(),
+            outcomes: vec![Outcome::Failed(reason.clone()), Outcome::Failed(reason)],
+        }
+    );
+}
+
+#[test]
+fn native_panic_in_a_chunk_call_fails_the_chunk_but_in_a_record_only_the_record() {
+    fn panicking(records: &[Record<'_>], output: &mut ChunkOutput) -> Result<(), Error> {
+        for &record in records {
+            output.record(|writer| {
+                if record.as_str().contains("record panic") {
+                    panic!("record panic");
+                }
+                writer.pass(record);
+                Ok(())
+            });
+        }
+        if records
+            .iter()
+            .any(|record| record.as_str().contains("chunk panic"))
+        {
+            panic!("chunk panic");
+        }
+        Ok(())
+    }
+    let results = testing::run(
+        chunk_fn(panicking),
+        "{}",
+        [r#"{"n":1}"#, r#"{"x":"record panic"}"#, r#"{"n":3}"#],
+    );
+    assert_eq!(results[0], lines(&[r#"{"n":1}"#]));
+    assert_eq!(
+        results[1],
+        Err("the transform panicked: record panic".to_owned())
+    );
+    assert_eq!(results[2], lines(&[r#"{"n":3}"#]));
+
+    let mut session = Session::start(chunk_fn(panicking), "{}").expect("no config");
+    let processed = session.process_chunk("{\"n\":1}\n{\"x\":\"chunk panic\"}\n");
+    let reason = "the transform panicked: chunk panic".to_owned();
+    assert_eq!(
+        processed,
+        Processed {
+            output: String::new(),
+            outcomes: vec![Outcome::Failed(reason.clone()), Outcome::Failed(reason)],
+        },
+        "a panic outside `record` takes back the whole chunk, as a trap does"
+    );
 }
