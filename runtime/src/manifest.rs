@@ -36,6 +36,24 @@ pub struct Manifest {
     /// Replays of quarantined records into this interval, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replays: Vec<Replay>,
+    /// The shards this commit merged (`weir commit`), in input order; empty
+    /// for a single-process run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardInfo>,
+}
+
+/// One shard of a sharded run, as the merged manifest records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// `INDEX/COUNT`, 0-based: the work unit of `weir plan`.
+    pub shard: String,
+    /// The shard run's run id (also in the names of its parts).
+    pub run_id: String,
+    /// The input parts it processed: indices into the input manifest's
+    /// `parts`, `[first, end)`.
+    pub input_parts: [u64; 2],
+    /// Input records it read.
+    pub input_records: u64,
 }
 
 /// A replay: quarantined records re-run (e.g. after fixing a module) and
@@ -304,6 +322,7 @@ mod tests {
             },
             lineage: vec![],
             replays: vec![],
+            shards: vec![],
         }
     }
 

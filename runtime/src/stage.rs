@@ -25,6 +25,8 @@ use crate::interval::Interval;
 pub const MANIFEST: &str = "_manifest.json";
 /// The folder beside the intervals that holds rejected records.
 pub const QUARANTINE: &str = "_quarantine";
+/// The folder (under the stage) of uncommitted shard results.
+pub const SHARDS: &str = "_shards";
 
 /// How object-store requests are retried (object_store's exponential backoff).
 #[derive(Debug, Clone, PartialEq)]
@@ -252,6 +254,12 @@ impl Stage {
     /// The interval's quarantine folder, relative to the stage.
     pub fn quarantine_dir(interval: &Interval) -> String {
         format!("{QUARANTINE}/{}", interval.folder())
+    }
+
+    /// The interval's folder of uncommitted shard results, relative to the
+    /// stage.
+    pub fn shards_dir(interval: &Interval) -> String {
+        format!("{SHARDS}/{}", interval.folder())
     }
 }
 

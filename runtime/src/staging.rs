@@ -27,7 +27,7 @@ use crate::error::StageError;
 use crate::interval::Interval;
 use crate::manifest::{
     FORMAT_VERSION, IntervalInfo, Lineage, Manifest, PartInfo, Producer, QuarantineInfo, Replay,
-    Totals,
+    ShardInfo, Totals,
 };
 use crate::quarantine::QuarantineEntry;
 use crate::stage::{MANIFEST, Stage};
@@ -492,10 +492,28 @@ pub struct IntervalWriter {
     data: PartPacker,
     quarantine: PartPacker,
     quarantine_buf: Vec<u8>,
-    /// Parts of an earlier commit this one keeps (a replay).
+    /// Parts of an earlier commit this one keeps (a replay), or the
+    /// shards' parts a merge commits.
     kept: Vec<PartInfo>,
+    /// Quarantine parts written before this attempt (the shards' of a merge).
+    kept_quarantine: Vec<PartInfo>,
     /// The replays the manifest records.
     replays: Vec<Replay>,
+    /// The shards the manifest records (a merge).
+    shards: Vec<ShardInfo>,
+    /// Objects to delete once the commit is made (merged shard results).
+    obsolete: Vec<String>,
+}
+
+/// What a sealed attempt wrote: complete parts, not committed.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    /// The attempt's run id (in its part names).
+    pub run_id: String,
+    /// The data parts, in record order.
+    pub parts: Vec<PartInfo>,
+    /// The quarantine parts.
+    pub quarantine: Vec<PartInfo>,
 }
 
 impl IntervalWriter {
@@ -532,8 +550,33 @@ impl IntervalWriter {
             started,
             quarantine_buf: Vec::new(),
             kept: Vec::new(),
+            kept_quarantine: Vec::new(),
             replays: Vec::new(),
+            shards: Vec::new(),
+            obsolete: Vec::new(),
         }
+    }
+
+    /// Starts a merge: a commit of parts already written by sealed attempts
+    /// (the shards of `weir commit`), in the order given. Nothing is written
+    /// until [`IntervalWriter::commit`]; then `obsolete` objects are deleted.
+    pub fn merge(
+        stage: &Stage,
+        handle: &Handle,
+        interval: Interval,
+        options: WriteOptions,
+        sealed: Vec<Sealed>,
+        shards: Vec<ShardInfo>,
+        obsolete: Vec<String>,
+    ) -> Self {
+        let mut w = Self::new(stage, handle, interval, options);
+        for s in sealed {
+            w.kept.extend(s.parts);
+            w.kept_quarantine.extend(s.quarantine);
+        }
+        w.shards = shards;
+        w.obsolete = obsolete;
+        w
     }
 
     /// Starts an attempt that keeps the data parts of `base` (the
@@ -592,6 +635,21 @@ impl IntervalWriter {
             .try_for_each(|m| self.quarantine.add(m))
     }
 
+    /// Finishes the parts without committing them: a shard's output, which
+    /// `weir commit` later merges. They stay invisible to readers, and a
+    /// later commit's cleanup deletes them after the orphan grace unless a
+    /// manifest references them.
+    pub fn seal(mut self) -> Result<Sealed, StageError> {
+        self.flush_quarantine()?;
+        self.data.close()?;
+        self.quarantine.close()?;
+        Ok(Sealed {
+            run_id: self.run_id.clone(),
+            parts: std::mem::take(&mut self.data.done),
+            quarantine: std::mem::take(&mut self.quarantine.done),
+        })
+    }
+
     /// Finishes the parts and commits: writes the manifest (one PUT, atomic
     /// for readers), then deletes what the previous commit referenced and
     /// this one does not, and leftovers older than the orphan grace.
@@ -606,7 +664,8 @@ impl IntervalWriter {
         self.quarantine.close()?;
         let mut parts = std::mem::take(&mut self.kept);
         parts.append(&mut self.data.done);
-        let quarantine_parts = std::mem::take(&mut self.quarantine.done);
+        let mut quarantine_parts = std::mem::take(&mut self.kept_quarantine);
+        quarantine_parts.append(&mut self.quarantine.done);
         totals.parts = parts.len() as u64;
         totals.records = parts.iter().map(|p| p.records).sum();
         totals.uncompressed_bytes = parts.iter().map(|p| p.uncompressed_bytes).sum();
@@ -635,6 +694,7 @@ impl IntervalWriter {
             totals,
             lineage,
             replays: std::mem::take(&mut self.replays),
+            shards: std::mem::take(&mut self.shards),
         };
         manifest.check().map_err(|reason| StageError::BadManifest {
             stage: self.stage.url().to_string(),
@@ -700,6 +760,14 @@ impl IntervalWriter {
                 }
             }
         }
+        doomed.extend(
+            self.obsolete
+                .iter()
+                .filter(|p| !keep.contains(p.as_str()))
+                .cloned(),
+        );
+        doomed.sort();
+        doomed.dedup();
         self.stage.delete_all(&self.handle, &doomed)?;
         Ok(doomed)
     }
@@ -735,6 +803,37 @@ pub fn read_object(stage: &Stage, handle: &Handle, rel: &str) -> Result<Bytes, S
         stage.store().get(&stage.path(rel)).await?.bytes().await
     })
     .map_err(stage.store_err("reading", rel))
+}
+
+/// Writes a small object (relative to the stage) in one PUT.
+pub fn write_object(
+    stage: &Stage,
+    handle: &Handle,
+    rel: &str,
+    bytes: Vec<u8>,
+) -> Result<(), StageError> {
+    block(
+        handle,
+        stage.store().put(&stage.path(rel), PutPayload::from(bytes)),
+    )
+    .map(|_| ())
+    .map_err(stage.store_err("writing", rel))
+}
+
+/// The objects under a folder (relative to the stage), as relative paths,
+/// sorted.
+pub fn list_objects(
+    stage: &Stage,
+    handle: &Handle,
+    folder: &str,
+) -> Result<Vec<String>, StageError> {
+    let mut out: Vec<String> = stage
+        .list_folder(handle, folder)?
+        .iter()
+        .filter_map(|m| stage.relative(&m.location).map(str::to_owned))
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
 /// What streaming a part found.

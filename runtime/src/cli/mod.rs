@@ -19,6 +19,7 @@ mod ls;
 mod new;
 mod replay;
 mod run;
+mod shard;
 mod stage;
 mod test;
 mod verify;
@@ -59,6 +60,8 @@ enum Command {
     Stage(stage::StageCmd),
     Ls(ls::LsCmd),
     Run(run::RunCmd),
+    Plan(shard::PlanCmd),
+    Commit(shard::CommitCmd),
     Replay(replay::ReplayCmd),
     Cat(cat::CatCmd),
     Verify(verify::VerifyCmd),
@@ -135,6 +138,8 @@ impl Cli {
             Command::Run(c) => {
                 c.execute(&ctx, matches.subcommand_matches("run").unwrap_or(matches))
             }
+            Command::Plan(c) => c.execute(&ctx),
+            Command::Commit(c) => c.execute(&ctx),
             Command::Replay(c) => c.execute(
                 &ctx,
                 matches.subcommand_matches("replay").unwrap_or(matches),

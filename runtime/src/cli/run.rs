@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use weir::Interval;
 use weir::pipeline::file::{PipelineFile, module_name};
 use weir::pipeline::run::{self, NoProgress, Progress, RunOptions};
+use weir::pipeline::shard::{self, Shard};
 use weir::pipeline::{Budget, default_workers};
 use weir_engine::{Engine, EngineConfig, Limits, ModuleSpec};
 
@@ -56,6 +57,11 @@ pub struct RunCmd {
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     workers: Option<usize>,
+    /// Run one work unit of `weir plan` (INDEX/COUNT, 0-based) and seal its
+    /// output as a shard result instead of committing; `weir commit` merges
+    /// the shards. The error budget is then checked by `weir commit`.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    shard: Option<Shard>,
     #[command(flatten)]
     write: WriteArgs,
     #[command(flatten)]
@@ -268,6 +274,50 @@ impl RunCmd {
             Some(b) => b,
             None => &NoProgress,
         };
+        if let Some(unit) = self.shard {
+            let steps: Vec<&dyn run::Step> = modules.iter().map(|m| m as &dyn run::Step).collect();
+            let done = shard::run_shard(
+                &steps,
+                &input_stage,
+                &output_stage,
+                g.runtime.handle(),
+                self.interval,
+                unit,
+                &options,
+                progress,
+            )?;
+            if let Some(b) = &bar {
+                b.bar.finish_and_clear();
+            }
+            let r = &done.result;
+            let records: u64 = r.parts.iter().map(|p| p.records).sum();
+            let result = format!("{}/{}", output_stage.url(), done.result_path);
+            if g.json {
+                print_json(&serde_json::json!({
+                    "ok": true,
+                    "committed": false,
+                    "shard": r.shard,
+                    "input": input_stage.url().to_string(),
+                    "output": output_stage.url().to_string(),
+                    "interval": r.interval,
+                    "result": result,
+                    "run_id": r.run_id,
+                    "input_parts": r.input_parts,
+                    "input_records": r.input_records,
+                    "records": records,
+                    "quarantined": r.quarantined,
+                    "transforms": r.transforms,
+                    "seconds": started.elapsed().as_secs_f64(),
+                }))?;
+            } else {
+                println!(
+                    "sealed shard {} (input parts {}..{}: {} records in, {records} out, {} quarantined) as {result}",
+                    r.shard, r.input_parts[0], r.input_parts[1], r.input_records, r.quarantined
+                );
+                println!("not committed yet: run `weir commit` once every shard is done");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         let summary = run::run(
             &modules,
             &input_stage,

@@ -3,7 +3,8 @@
 //! Owns deciding what each failure means (a bad record is quarantined, a
 //! bad batch fails the run, a bad config, store or module aborts before
 //! output), the error budget, and the worker threads. [`ingest`] stages
-//! files (`weir stage`); [`ordered`] is the threading both share.
+//! files (`weir stage`); [`ordered`] is the threading both share; [`shard`]
+//! cuts a run into units that run apart and commit as one.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,6 +14,7 @@ pub mod ingest;
 pub mod ordered;
 pub mod replay;
 pub mod run;
+pub mod shard;
 
 /// The number of workers when none is given: the machine's cores.
 pub fn default_workers() -> usize {

@@ -48,6 +48,9 @@ pub enum RunError {
     /// A transform could not be loaded, started or finished.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// Shard results cannot be committed.
+    #[error(transparent)]
+    Shard(#[from] super::shard::ShardError),
     /// The input holds something a Weir stage never does.
     #[error("{object}:{line}: {reason}")]
     BadInput {
@@ -611,7 +614,86 @@ pub fn run_steps(
     options: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<RunSummary, RunError> {
+    let done = execute(
+        steps, input, output, handle, interval, options, progress, None,
+    )?;
+    if options
+        .max_rejected
+        .exceeded(done.rejected, done.input_records)
+    {
+        return Err(done.over_budget(output, &interval, options));
+    }
+    let totals = Totals {
+        input_records: done.input_records,
+        filtered: done.counts.iter().map(|c| c.filtered).sum(),
+        ..Totals::default()
+    };
+    let commit = done.writer.commit(
+        Producer {
+            name: "weir".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            command: options.command.clone(),
+            transforms: transform_infos(steps, &done.counts),
+        },
+        totals,
+        vec![done.lineage],
+    )?;
+    Ok(RunSummary {
+        commit,
+        quarantined: done.rejected,
+    })
+}
+
+/// What a pass over the input left to commit (or to seal, for a shard).
+pub(super) struct Executed {
+    pub(super) writer: IntervalWriter,
+    pub(super) counts: Vec<Counts>,
+    pub(super) input_records: u64,
+    pub(super) rejected: u64,
+    /// The input commit read.
+    pub(super) lineage: Lineage,
+    /// The input parts read: indices into the input manifest's parts.
+    pub(super) parts: Range<usize>,
+}
+
+impl Executed {
+    /// Gives up over the error budget: nothing is committed.
+    pub(super) fn over_budget(
+        self,
+        output: &Stage,
+        interval: &Interval,
+        options: &RunOptions,
+    ) -> RunError {
+        let quarantine = format!("{}/{}", output.url(), Stage::quarantine_dir(interval));
+        self.writer.abort();
+        StageError::OverBudget {
+            rejected: self.rejected,
+            total: self.input_records,
+            budget: options.max_rejected.to_string(),
+            quarantine,
+        }
+        .into()
+    }
+}
+
+/// Passes the committed input (all of it, or one shard's parts) through
+/// `steps` into an uncommitted attempt on `output`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn execute(
+    steps: &[&dyn Step],
+    input: &Stage,
+    output: &Stage,
+    handle: &Handle,
+    interval: Interval,
+    options: &RunOptions,
+    progress: &dyn Progress,
+    shard: Option<super::shard::Shard>,
+) -> Result<Executed, RunError> {
     let (manifest, manifest_sha256) = input.read_manifest(handle, &interval)?;
+    let range = match shard {
+        Some(s) => s.parts(manifest.parts.len()),
+        None => 0..manifest.parts.len(),
+    };
     // Every worker's instances are started before any output is written, so
     // a transform that rejects its config fails the run with nothing staged.
     let workers = options.workers.max(1);
@@ -634,7 +716,12 @@ pub fn run_steps(
         level: options.write.level,
         chunk_records: options.chunk_records.max(1),
     };
-    progress.start(manifest.totals.uncompressed_bytes);
+    progress.start(
+        manifest.parts[range.clone()]
+            .iter()
+            .map(|p| p.uncompressed_bytes)
+            .sum(),
+    );
 
     let mut writer = IntervalWriter::new(output, handle, interval, options.write.clone());
     let mut counts = vec![Counts::default(); steps.len()];
@@ -670,7 +757,7 @@ pub fn run_steps(
     let result = run_ordered(
         workers,
         workers * 2 + 2,
-        |push| feed(input, handle, &manifest, options, push),
+        |push| feed(input, handle, &manifest, range.clone(), options, push),
         |i| {
             chains.lock().unwrap_or_else(|p| p.into_inner())[i]
                 .take()
@@ -694,40 +781,17 @@ pub fn run_steps(
         writer.abort();
         return Err(e);
     }
-    if options.max_rejected.exceeded(rejected, input_records) {
-        let quarantine = format!("{}/{}", output.url(), Stage::quarantine_dir(&interval));
-        writer.abort();
-        return Err(StageError::OverBudget {
-            rejected,
-            total: input_records,
-            budget: options.max_rejected.to_string(),
-            quarantine,
-        }
-        .into());
-    }
-    let transforms = transform_infos(steps, &counts);
-    let totals = Totals {
+    Ok(Executed {
+        writer,
+        counts,
         input_records,
-        filtered: counts.iter().map(|c| c.filtered).sum(),
-        ..Totals::default()
-    };
-    let commit = writer.commit(
-        Producer {
-            name: "weir".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            command: options.command.clone(),
-            transforms,
-        },
-        totals,
-        vec![Lineage {
+        rejected,
+        lineage: Lineage {
             stage: input.url().to_string(),
             interval: interval.rfc3339(),
             manifest_sha256,
-        }],
-    )?;
-    Ok(RunSummary {
-        commit,
-        quarantined: rejected,
+        },
+        parts: range,
     })
 }
 
@@ -809,11 +873,18 @@ fn feed(
     input: &Stage,
     handle: &Handle,
     manifest: &Manifest,
+    parts: Range<usize>,
     options: &RunOptions,
     push: &mut dyn FnMut(Block) -> bool,
 ) -> Result<(), RunError> {
     let target = options.chunk_bytes.max(1);
-    for (index, part) in manifest.parts.iter().enumerate() {
+    for (index, part) in manifest
+        .parts
+        .iter()
+        .enumerate()
+        .skip(parts.start)
+        .take(parts.len())
+    {
         let mut reader = input.read_part(handle, part)?;
         let mut first_line = 1u64;
         let mut carry: Vec<u8> = Vec::new();
@@ -924,15 +995,22 @@ mod tests {
             };
             let mut text = String::new();
             let mut lines = Vec::new();
-            feed(&stage, rt.handle(), &manifest, &opts, &mut |block| {
-                let chunk = Chunk::from_block(block, &parts).unwrap_or_else(|e| panic!("{e}"));
-                for i in 0..chunk.origins.len() {
-                    assert_eq!(chunk.record(i).as_bytes().last(), Some(&b'}'));
-                }
-                lines.extend(chunk.origins.iter().copied());
-                text.push_str(&chunk.text);
-                true
-            })
+            feed(
+                &stage,
+                rt.handle(),
+                &manifest,
+                0..manifest.parts.len(),
+                &opts,
+                &mut |block| {
+                    let chunk = Chunk::from_block(block, &parts).unwrap_or_else(|e| panic!("{e}"));
+                    for i in 0..chunk.origins.len() {
+                        assert_eq!(chunk.record(i).as_bytes().last(), Some(&b'}'));
+                    }
+                    lines.extend(chunk.origins.iter().copied());
+                    text.push_str(&chunk.text);
+                    true
+                },
+            )
             .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(text, input, "chunk_bytes {chunk_bytes}");
             // Line numbers restart at 1 in each part and count up by one.
