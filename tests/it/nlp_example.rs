@@ -1,0 +1,300 @@
+//! The NLP example (`examples/nlp`) end to end: its `run` command stages the
+//! sample tickets and runs clean (spellcheck), categorize and score
+//! (model-apply) through the real `weir`, on a copy of its pipeline file
+//! whose stages are in a temporary directory. Every stage's manifest must
+//! reconcile with the one before it, and the scored records must carry what
+//! each step adds. Also: the committed data and model assets are what the
+//! example's scripts make.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use weir_tests::{Run, Sandbox, guest, python, sha256, weir_bin, workspace};
+
+const FOLDER: &str = "interval=20261126T000000Z";
+const CATEGORIES: [&str; 5] = ["account", "billing", "returns", "shipping", "technical"];
+
+fn example_dir() -> PathBuf {
+    workspace().join("examples/nlp")
+}
+
+/// examples/nlp/pipeline.toml with its stages under `lake` and every other
+/// path absolute: the modules built from source by the test harness, the
+/// assets in the repository.
+fn pipeline_copy(sb: &Sandbox) -> PathBuf {
+    let original = example_dir().join("pipeline.toml");
+    let mut text = std::fs::read_to_string(&original)
+        .unwrap_or_else(|e| panic!("{}: {e}", original.display()));
+    let ws = workspace();
+    let replacements = [
+        (
+            "\"../../out/nlp/".to_owned(),
+            format!("\"{}/", sb.join("lake").display()),
+        ),
+        (
+            "\"../../target/wasm32-wasip2/guest/spellcheck.wasm\"".to_owned(),
+            format!("\"{}\"", guest("spellcheck").display()),
+        ),
+        (
+            "\"../../target/wasm32-wasip2/guest/categorize.wasm\"".to_owned(),
+            format!("\"{}\"", guest("categorize").display()),
+        ),
+        (
+            "\"../../target/wasm32-wasip2/guest/model_apply.wasm\"".to_owned(),
+            format!("\"{}\"", guest("model-apply").display()),
+        ),
+        (
+            "\"../../transforms/".to_owned(),
+            format!("\"{}/transforms/", ws.display()),
+        ),
+        (
+            "\"assets/".to_owned(),
+            format!("\"{}/assets/", example_dir().display()),
+        ),
+    ];
+    for (from, to) in &replacements {
+        assert!(
+            text.contains(from.as_str()),
+            "examples/nlp/pipeline.toml has no {from}: it changed shape"
+        );
+        text = text.replace(from.as_str(), to);
+    }
+    assert!(
+        !text.contains("\"../"),
+        "a relative path is left in the copy:\n{text}"
+    );
+    sb.write("pipeline.toml", text)
+}
+
+fn manifest(sb: &Sandbox, stage: &str) -> (Value, Vec<u8>) {
+    let path = sb.join(&format!("lake/{stage}/{FOLDER}/_manifest.json"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let value =
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (value, bytes)
+}
+
+fn count(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// A manifest's own arithmetic: its parts add up to its totals, and every
+/// input record was committed, quarantined or filtered.
+fn assert_totals_add_up(stage: &str, m: &Value) {
+    let t = &m["totals"];
+    let sum = |list: &Value| -> u64 {
+        list.as_array()
+            .unwrap_or_else(|| panic!("{stage}: not a list: {list}"))
+            .iter()
+            .map(|p| count(&p["records"]))
+            .sum()
+    };
+    assert_eq!(
+        sum(&m["parts"]),
+        count(&t["records"]),
+        "{stage}: parts against totals"
+    );
+    assert_eq!(
+        sum(&m["quarantine"]["parts"]),
+        count(&t["quarantined"]),
+        "{stage}: quarantine parts"
+    );
+    assert_eq!(
+        count(&m["quarantine"]["records"]),
+        count(&t["quarantined"]),
+        "{stage}: quarantine"
+    );
+    assert_eq!(
+        count(&t["records"]) + count(&t["quarantined"]) + count(&t["filtered"]),
+        count(&t["input_records"]),
+        "{stage}: records + quarantined + filtered against input records"
+    );
+}
+
+#[test]
+fn nlp_example_runs_every_step_and_the_stages_reconcile() {
+    let sb = Sandbox::new();
+    let pipeline = pipeline_copy(&sb);
+    let out = Command::new(example_dir().join("run"))
+        .arg("--no-build")
+        .env("WEIR_PIPELINE", &pipeline)
+        .env("WEIR_BIN", weir_bin())
+        .current_dir(sb.path())
+        .output()
+        .unwrap_or_else(|e| panic!("running examples/nlp/run: {e}"));
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+    .ok();
+    for stage in ["raw", "clean", "categorized", "scored"] {
+        let at = format!("{}/{FOLDER}", sb.join(&format!("lake/{stage}")).display());
+        assert!(
+            run.stdout.contains(&at),
+            "the output does not say where {stage} is ({at}):\n{}",
+            run.stdout
+        );
+    }
+
+    // raw: 401 lines, one cut off mid-record.
+    let (raw, mut previous_bytes) = manifest(&sb, "raw");
+    assert_totals_add_up("raw", &raw);
+    assert_eq!(raw["totals"]["input_records"], 401);
+    assert_eq!(raw["totals"]["quarantined"], 1);
+    let mut previous = raw;
+    // Each step reads every record the stage before committed; clean
+    // quarantines the one ticket whose text is null.
+    for (stage, transform, quarantined) in [
+        ("clean", "spellcheck", 1),
+        ("categorized", "categorize", 0),
+        ("scored", "model_apply", 0),
+    ] {
+        let (m, bytes) = manifest(&sb, stage);
+        assert_totals_add_up(stage, &m);
+        let t = &m["totals"];
+        assert_eq!(
+            t["input_records"], previous["totals"]["records"],
+            "{stage}: input against the stage before"
+        );
+        assert_eq!(t["quarantined"], quarantined, "{stage}");
+        assert_eq!(
+            m["lineage"][0]["stage"], previous["stage"],
+            "{stage}: lineage"
+        );
+        assert_eq!(
+            m["lineage"][0]["manifest_sha256"],
+            sha256(&previous_bytes),
+            "{stage}: lineage"
+        );
+        let step = &m["producer"]["transforms"][0];
+        assert_eq!(step["name"], transform, "{stage}");
+        assert_eq!(step["records_in"], t["input_records"], "{stage}");
+        assert_eq!(step["records_out"], t["records"], "{stage}");
+        assert_eq!(step["quarantined"], t["quarantined"], "{stage}");
+        (previous, previous_bytes) = (m, bytes);
+    }
+    assert_eq!(previous["totals"]["records"], 399);
+
+    let scored = sb
+        .weir(&[
+            "cat",
+            &sb.join("lake/scored").to_string_lossy(),
+            "--interval",
+            "2026-11-26",
+        ])
+        .ok();
+    let records: Vec<Value> = scored
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(records.len(), 399);
+    let mut ids = BTreeSet::new();
+    let mut corrections = 0;
+    for r in &records {
+        let id = r["id"].as_str().unwrap_or_else(|| panic!("no id: {r}"));
+        assert!(ids.insert(id.to_owned()), "{id} twice");
+        for field in ["ts", "channel", "subject", "text"] {
+            assert!(r[field].is_string(), "{id}: {field} is not a string");
+        }
+        for field in [
+            "customer.tenure_months",
+            "order.total",
+            "order.days_since_order",
+            "previous_contacts",
+        ] {
+            let v = field.split('.').fold(r, |v, k| &v[k]);
+            assert!(v.is_number(), "{id}: {field} is not a number");
+        }
+        corrections += r["corrections"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: no corrections"))
+            .len();
+        let category = r["category"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: no category"));
+        assert!(CATEGORIES.contains(&category), "{id}: category {category}");
+        let scores = r["category_scores"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{id}: no category_scores"));
+        assert_eq!(
+            scores.keys().map(String::as_str).collect::<Vec<_>>(),
+            CATEGORIES,
+            "{id}"
+        );
+        let total: f64 = scores.values().filter_map(Value::as_f64).sum();
+        assert!(
+            (total - 1.0).abs() < 1e-9,
+            "{id}: category_scores add up to {total}"
+        );
+        let priority = r["priority"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: no priority"));
+        assert!(
+            ["high", "normal"].contains(&priority),
+            "{id}: priority {priority}"
+        );
+        let p = &r["priority_scores"];
+        let (high, normal) = (p["high"].as_f64(), p["normal"].as_f64());
+        let (Some(high), Some(normal)) = (high, normal) else {
+            panic!("{id}: priority_scores {p}")
+        };
+        assert!(
+            (high + normal - 1.0).abs() < 1e-6,
+            "{id}: priority_scores {p}"
+        );
+        assert_eq!(
+            priority == "high",
+            high > normal,
+            "{id}: the label is not the likelier class: {p}"
+        );
+    }
+    // Roughly one typo in every other ticket; the spellcheck fixes most.
+    assert!(corrections > 200, "only {corrections} corrections");
+
+    // The generator knows each ticket's category: after the spellcheck the
+    // model gets nearly all of them.
+    let truth = sb.python(
+        "import json, sys\n\
+         sys.path.insert(0, sys.argv[1])\n\
+         import gen_tickets as g\n\
+         print(json.dumps({t['id']: t['category'] for t in g.tickets(g.RAW_SEED, g.RAW_TICKETS, typo_rate=g.RAW_TYPO_RATE)}))",
+        &[&example_dir().to_string_lossy()],
+    );
+    let truth = truth.ok().json();
+    let right = records
+        .iter()
+        .filter(|r| truth[r["id"].as_str().unwrap_or("")] == r["category"])
+        .count();
+    println!(
+        "nlp example: {corrections} corrections, {right} of {} categories as generated",
+        records.len()
+    );
+    assert!(
+        right * 100 >= records.len() * 95,
+        "only {right} of {} categories right",
+        records.len()
+    );
+}
+
+#[test]
+fn nlp_example_data_and_models_are_what_its_scripts_make() {
+    let sb = Sandbox::new();
+    for script in ["gen_tickets.py", "train.py"] {
+        let out = Command::new(python())
+            .arg(example_dir().join(script))
+            .arg("--check")
+            .current_dir(sb.path())
+            .output()
+            .unwrap_or_else(|e| panic!("running {script}: {e}"));
+        assert!(
+            out.status.success(),
+            "{script} --check: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
