@@ -285,6 +285,16 @@ impl Model {
     pub fn input_name(&self) -> &str {
         &self.input_name
     }
+
+    /// The same model as if its file left the feature count open
+    /// (`[N, None]`), as some exporters other than skl2onnx do.
+    #[cfg(test)]
+    pub(crate) fn with_undeclared_width(self) -> Model {
+        Model {
+            features: None,
+            ..self
+        }
+    }
 }
 
 /// An initializer as a tensor; element types other than float and int64

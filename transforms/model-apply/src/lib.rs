@@ -28,7 +28,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use weir_guest::field::kind;
-use weir_guest::{Error, FieldPath, Output, Record, Transform, Value};
+use weir_guest::{ChunkOutput, Error, FieldPath, Output, Record, Transform, Value};
 
 use crate::graph::Model;
 use crate::tensor::{ClassLabels, Tensor};
@@ -206,12 +206,27 @@ impl Predictor {
         &self.model
     }
 
-    /// The feature row of one record, as `f32` (the model's input type).
+    /// Appends the feature row of one record to `matrix`, as `f32` (the
+    /// model's input type), and returns its width. On error `matrix` is
+    /// left as it was.
     ///
     /// # Errors
     ///
     /// A feature field is absent or not a number; the message names it.
-    pub fn features(&self, record: &mut Value) -> Result<Vec<f32>, Error> {
+    pub fn append_features(
+        &self,
+        record: &mut Value,
+        matrix: &mut Vec<f32>,
+    ) -> Result<usize, Error> {
+        let start = matrix.len();
+        let appended = self.gather(record, matrix);
+        if appended.is_err() {
+            matrix.truncate(start);
+        }
+        appended.map(|()| matrix.len() - start)
+    }
+
+    fn gather(&self, record: &mut Value, matrix: &mut Vec<f32>) -> Result<(), Error> {
         let number = |value: &Value, name: &dyn std::fmt::Display| -> Result<f32, Error> {
             match value {
                 Value::Number(number) => number
@@ -225,13 +240,14 @@ impl Predictor {
             }
         };
         match &self.features {
-            Features::Fields(fields) => fields
-                .iter()
-                .map(|path| match path.find_mut(record)? {
-                    Some(value) => number(value, path),
-                    None => Err(Error::new(format!("field `{path}` is missing"))),
-                })
-                .collect(),
+            Features::Fields(fields) => {
+                for path in fields {
+                    match path.find_mut(record)? {
+                        Some(value) => matrix.push(number(value, path)?),
+                        None => return Err(Error::new(format!("field `{path}` is missing"))),
+                    }
+                }
+            }
             Features::Array(path) => {
                 let Some(value) = path.find_mut(record)? else {
                     return Err(Error::new(format!("field `{path}` is missing")));
@@ -250,13 +266,12 @@ impl Predictor {
                         items.len()
                     )));
                 }
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| number(item, &format_args!("{path}[{i}]")))
-                    .collect()
+                for (i, item) in items.iter().enumerate() {
+                    matrix.push(number(item, &format_args!("{path}[{i}]"))?);
+                }
             }
         }
+        Ok(())
     }
 
     /// Runs the model on one record and writes its predictions into it.
@@ -266,23 +281,103 @@ impl Predictor {
     /// A feature is missing or not a number, the model rejects the row, or
     /// it predicts a non-finite value.
     pub fn predict(&self, record: &mut Value) -> Result<(), Error> {
-        let row = self.features(record)?;
-        let columns = row.len();
-        let mut results = self.model.run(1, columns, row).map_err(Error::from)?;
+        let mut row = Vec::new();
+        let columns = self.append_features(record, &mut row)?;
+        let results = self.model.run(1, columns, row).map_err(Error::from)?;
+        self.write(&results, 1, 0, record)
+    }
+
+    /// Runs the model once over every record of `records` that is `Ok`, as
+    /// one feature matrix `[rows, features]`, and writes each its
+    /// predictions. A record whose features are bad, or whose predictions
+    /// cannot be written, becomes its own `Err`; the others are unaffected.
+    ///
+    /// Each record ends as [`predict`](Predictor::predict) alone would leave
+    /// it: the operators compute every row independently, and if the model
+    /// rejects the batch as a whole (or the rows differ in width, which only
+    /// a model that does not declare its width allows), each row is run on
+    /// its own, so that only the rows the model rejects alone fail.
+    pub fn predict_all(&self, records: &mut [Result<Value, Error>]) {
+        let width = self.model.features().unwrap_or(0);
+        let mut matrix = Vec::with_capacity(records.len() * width);
+        // Positions in `records` of the matrix's rows, in order.
+        let mut rows = Vec::with_capacity(records.len());
+        // The first row's width, and whether every row has it.
+        let mut widths = None::<(usize, bool)>;
+        for (position, slot) in records.iter_mut().enumerate() {
+            let Ok(record) = slot else {
+                continue;
+            };
+            match self.append_features(record, &mut matrix) {
+                Ok(columns) => {
+                    rows.push(position);
+                    widths = match widths {
+                        None => Some((columns, true)),
+                        Some((first, uniform)) => Some((first, uniform && columns == first)),
+                    };
+                }
+                Err(error) => *slot = Err(error),
+            }
+        }
+        let Some((columns, true)) = widths else {
+            // No rows, or rows of different widths.
+            self.predict_each(records, &rows);
+            return;
+        };
+        let results = match self.model.run(rows.len(), columns, matrix) {
+            Ok(results) => results,
+            Err(_) => {
+                self.predict_each(records, &rows);
+                return;
+            }
+        };
+        for (row, &position) in rows.iter().enumerate() {
+            let slot = &mut records[position];
+            if let Ok(record) = slot
+                && let Err(error) = self.write(&results, rows.len(), row, record)
+            {
+                *slot = Err(error);
+            }
+        }
+    }
+
+    /// [`predict`](Predictor::predict) on each record of `records` at `rows`.
+    fn predict_each(&self, records: &mut [Result<Value, Error>], rows: &[usize]) {
+        for &position in rows {
+            let slot = &mut records[position];
+            if let Ok(record) = slot
+                && let Err(error) = self.predict(record)
+            {
+                *slot = Err(error);
+            }
+        }
+    }
+
+    /// Writes row `row` of the model's `results` (for a batch of `rows`
+    /// rows) into `record`.
+    fn write(
+        &self,
+        results: &[Tensor],
+        rows: usize,
+        row: usize,
+        record: &mut Value,
+    ) -> Result<(), Error> {
         let Value::Object(object) = record else {
             return Err(Error::new("the record is not a JSON object"));
         };
         if let Some((field, index)) = &self.label {
             let label = match &results[*index] {
-                Tensor::Int64 { data, .. } => data.first().map(|&label| Value::from(label)),
-                Tensor::Text { data, .. } => data.first().map(|label| Value::from(label.clone())),
-                Tensor::Float { .. } => None,
+                Tensor::Int64 { data, .. } if data.len() == rows => Some(Value::from(data[row])),
+                Tensor::Text { data, .. } if data.len() == rows => {
+                    Some(Value::from(data[row].clone()))
+                }
+                _ => None,
             }
             .ok_or_else(|| Error::new("the model produced no label"))?;
             object.insert(field.clone(), label);
         }
         if let Some((field, index, classes)) = &self.probabilities {
-            let scores = floats(&mut results[*index])?;
+            let scores = floats(&results[*index], rows, row)?;
             if scores.len() != classes.len() {
                 return Err(Error::new(format!(
                     "the model produced {} probabilities for {} classes",
@@ -297,10 +392,9 @@ impl Predictor {
             object.insert(field.clone(), Value::Object(map));
         }
         if let Some((field, index)) = &self.value {
-            let values = floats(&mut results[*index])?;
-            let value = match values[..] {
-                [single] => number(single)?,
-                _ => Value::Array(
+            let value = match floats(&results[*index], rows, row)? {
+                [single] => number(*single)?,
+                values => Value::Array(
                     values
                         .iter()
                         .map(|&v| number(v))
@@ -313,9 +407,17 @@ impl Predictor {
     }
 }
 
-fn floats(tensor: &mut Tensor) -> Result<Vec<f32>, Error> {
+/// Row `row` of a float tensor holding `rows` rows of equal width.
+fn floats(tensor: &Tensor, rows: usize, row: usize) -> Result<&[f32], Error> {
     match tensor {
-        Tensor::Float { data, .. } => Ok(std::mem::take(data)),
+        Tensor::Float { data, .. } if data.len().is_multiple_of(rows) => {
+            let width = data.len() / rows;
+            Ok(&data[row * width..(row + 1) * width])
+        }
+        Tensor::Float { data, .. } => Err(Error::new(format!(
+            "the model produced {} numbers for {rows} rows",
+            data.len()
+        ))),
         other => Err(Error::new(format!(
             "expected the model to produce tensor(float), got {}",
             other.type_name()
@@ -366,13 +468,33 @@ impl Transform for ModelApply {
     }
 
     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
-        let predictor = self
-            .predictor
-            .as_ref()
-            .ok_or_else(|| Error::new("process called before init"))?;
         let mut value: Value = record.parse()?;
-        predictor.predict(&mut value)?;
+        self.predictor()?.predict(&mut value)?;
         output.emit(&value)
+    }
+
+    /// Parses every record, runs the model once over the chunk's good ones
+    /// and settles each record with its predictions or its own error.
+    fn process_chunk(
+        &mut self,
+        records: &[Record<'_>],
+        output: &mut ChunkOutput,
+    ) -> Result<(), Error> {
+        let predictor = self.predictor()?;
+        let mut parsed: Vec<Result<Value, Error>> = records.iter().map(Record::parse).collect();
+        predictor.predict_all(&mut parsed);
+        for result in parsed {
+            output.record(|writer| writer.emit(&result?));
+        }
+        Ok(())
+    }
+}
+
+impl ModelApply {
+    fn predictor(&self) -> Result<&Predictor, Error> {
+        self.predictor
+            .as_ref()
+            .ok_or_else(|| Error::new("process called before init"))
     }
 }
 
@@ -385,12 +507,166 @@ weir_guest::export!(transform());
 
 #[cfg(test)]
 mod tests {
-    use weir_guest::testing::Session;
+    use weir_guest::testing::{self, Session};
 
     use super::*;
 
+    const ASSETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets");
+
     fn assets() -> ModelApply {
-        ModelApply::with_assets(concat!(env!("CARGO_MANIFEST_DIR"), "/assets"))
+        ModelApply::with_assets(ASSETS)
+    }
+
+    fn case_file(case: &str, name: &str) -> String {
+        let path = format!("{}/cases/{case}/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Reproducible feature values in `[low, high)`, one decimal, from a
+    /// linear congruential generator.
+    struct Features(u64);
+
+    impl Features {
+        fn next(&mut self, low: f64, high: f64) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let unit = (self.0 >> 11) as f64 / (1u64 << 53) as f64;
+            (10.0 * (low + unit * (high - low))).round() / 10.0
+        }
+    }
+
+    /// The chunk, then each record in a chunk of its own (as the host's
+    /// isolation re-runs them).
+    fn batch_and_alone(
+        config: &str,
+        records: &[String],
+    ) -> (Vec<testing::RecordResult>, Vec<testing::RecordResult>) {
+        let batch = testing::run(assets(), config, records);
+        let mut session = Session::start(assets(), config).expect("valid config");
+        let alone = records
+            .iter()
+            .flat_map(|record| session.process([record]))
+            .collect();
+        (batch, alone)
+    }
+
+    #[test]
+    fn a_bad_record_fails_alone_and_the_rest_of_the_chunk_is_predicted() {
+        let config = case_file("readme-example", "config.json");
+        let expected: Vec<String> = case_file("readme-example", "expected.ndjson")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let mut chunk: Vec<String> = case_file("readme-example", "input.ndjson")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        chunk.insert(
+            2,
+            r#"{"id":"bad","sepal":{"length":5.0,"width":3.0},"petal":{"length":1.5}}"#.to_owned(),
+        );
+        let results = testing::run(assets(), &config, &chunk);
+        assert_eq!(results.len(), 5);
+        assert_eq!(results[2], Err("field `petal.width` is missing".to_owned()));
+        let good: Vec<_> = [0, 1, 3, 4].iter().map(|&i| results[i].clone()).collect();
+        let wanted: Vec<_> = expected.iter().map(|line| Ok(vec![line.clone()])).collect();
+        assert_eq!(good, wanted);
+    }
+
+    #[test]
+    fn a_chunk_gives_every_record_what_it_gets_alone() {
+        let mut features = Features(20_261_126);
+        let iris: Vec<String> = (0..300)
+            .map(|id| {
+                let [sl, sw, pl, pw] = [
+                    features.next(4.0, 8.0),
+                    features.next(2.0, 4.5),
+                    features.next(1.0, 7.0),
+                    features.next(0.1, 2.6),
+                ];
+                format!(r#"{{"id":{id},"sepal_length":{sl},"sepal_width":{sw},"petal_length":{pl},"petal_width":{pw},"features":[{sl},{sw},{pl},{pw}]}}"#)
+            })
+            .chain([
+                r#"{"id":"no petals","sepal_length":5.1,"sepal_width":3.5,"features":[5.1,3.5]}"#.to_owned(),
+                r#"{"id":"text","sepal_length":"5.1","sepal_width":3.5,"petal_length":1.4,"petal_width":0.2,"features":"5.1"}"#.to_owned(),
+                "not json".to_owned(),
+            ])
+            .collect();
+        let diabetes: Vec<String> = (0..300)
+            .map(|id| {
+                let x: Vec<String> = (0..10)
+                    .map(|_| (features.next(-1.0, 1.0) / 10.0).to_string())
+                    .collect();
+                format!(r#"{{"id":{id},"x":[{}]}}"#, x.join(","))
+            })
+            .chain([r#"{"id":"short","x":[0.1,0.2]}"#.to_owned()])
+            .collect();
+        let cases = [
+            (
+                r#"{"model":"iris-species.onnx","inputs":["sepal_length","sepal_width","petal_length","petal_width"],"outputs":{"label":"species","probabilities":"p"}}"#,
+                &iris,
+            ),
+            (
+                r#"{"model":"iris-forest.onnx","input_array":"features","outputs":{"label":"class","probabilities":"p"}}"#,
+                &iris,
+            ),
+            (
+                r#"{"model":"diabetes-linear.onnx","input_array":"x","outputs":{"value":"progression"}}"#,
+                &diabetes,
+            ),
+        ];
+        for (config, records) in cases {
+            let (batch, alone) = batch_and_alone(config, records);
+            assert_eq!(batch, alone, "{config}");
+            let predicted = batch.iter().filter(|result| result.is_ok()).count();
+            assert_eq!(predicted, 300, "{config}: {batch:?}");
+        }
+    }
+
+    #[test]
+    fn rows_the_model_rejects_fail_alone_when_it_does_not_declare_its_width() {
+        let config: Config = serde_json::from_str(
+            r#"{"model":"diabetes-linear.onnx","input_array":"x","outputs":{"value":"v"}}"#,
+        )
+        .expect("valid config");
+        let bytes = std::fs::read(format!("{ASSETS}/diabetes-linear.onnx")).expect("example model");
+        let mut predictor = Predictor::new(config, &bytes).expect("loads");
+        predictor.model = predictor.model.with_undeclared_width();
+        let record =
+            |x: &str| serde_json::from_str::<Value>(&format!(r#"{{"x":[{x}]}}"#)).expect("JSON");
+        let good = record("0.1,0,0,0,0,0,0,0,0,-0.1");
+        let zeros = record("0,0,0,0,0,0,0,0,0,0");
+        let short = record("0.1,0.2,0.3");
+
+        // Rows of different widths: each row runs alone.
+        let mut chunk = vec![Ok(good.clone()), Ok(short.clone()), Ok(zeros.clone())];
+        predictor.predict_all(&mut chunk);
+        let mut alone = [good, zeros];
+        for record in &mut alone {
+            predictor.predict(record).expect("a full row predicts");
+        }
+        assert_eq!(chunk[0].as_ref().ok(), Some(&alone[0]));
+        assert_eq!(chunk[2].as_ref().ok(), Some(&alone[1]));
+        let Err(error) = &chunk[1] else {
+            panic!("a row of 3 features was predicted: {:?}", chunk[1]);
+        };
+        assert!(error.message().contains("3 features per row"), "{error}");
+
+        // Rows of one width the model rejects: the batch fails, each alone.
+        let mut chunk = vec![Ok(short.clone()), Err(Error::new("unparsed")), Ok(short)];
+        predictor.predict_all(&mut chunk);
+        let messages: Vec<_> = chunk
+            .iter()
+            .map(|result| result.as_ref().err().map(Error::message))
+            .collect();
+        assert!(
+            messages[0].is_some_and(|message| message.contains("3 features per row")),
+            "{messages:?}"
+        );
+        assert_eq!(messages[1], Some("unparsed"));
+        assert_eq!(messages[0], messages[2]);
     }
 
     fn init_error(config: &str) -> String {
