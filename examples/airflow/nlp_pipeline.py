@@ -1,26 +1,36 @@
-"""Weir's NLP pipeline on Airflow 3: one task per pipeline step, per day.
+"""Weir's NLP pipeline on Airflow 3: raw → clean → categorized → scored, per day, sharded.
 
-Each run covers one data interval (midnight to midnight UTC) and runs the
-step over exactly that interval: `WeirRunOperator` passes the run's
-`data_interval_start` / `data_interval_end` to `weir run`, so backfills,
-retries and manual reruns all stage the same folder,
-`interval=YYYYMMDDT000000Z`, and each commit replaces the last atomically.
+The pipeline is examples/nlp/pipeline.toml: `clean` spellchecks the support
+tickets, `categorize` assigns a category with a scikit-learn model, `score`
+applies an ONNX model for the ticket's priority. Each step is a
+`sharded_step`: `weir plan` cuts the step's input interval into work units
+(groups of its parts), a mapped task runs each unit (`weir run --shard`) so
+the executor spreads them over its workers, and `weir commit` merges the
+units into one atomic commit. The next step starts once the commit is made.
 
-The full NLP pipeline (spellcheck, categorise, embed) of later issues does
-not exist yet: for now this DAG runs the one step the sample pipeline has,
-`clean` (the normalize transform), over the stage `scripts/quickstart` fills.
-Add a task per step as steps land, chained in pipeline order.
+Each DAG run covers one data interval (midnight to midnight UTC):
+`data_interval_start` / `data_interval_end` go to weir as `--interval` /
+`--interval-end`, so backfills, retries and manual reruns all write the same
+folder, `interval=YYYYMMDDT000000Z`, and each commit replaces the last
+atomically. A retried shard redoes exactly its own unit; a retried commit
+finds its commit and succeeds.
 
-Point `WEIR_PIPELINE` at another pipeline file to run this DAG over other
-stages (the tests do, with a temporary local stage).
+The raw stage is the upstream's: examples/nlp/run stages the sample data
+into it (or any `weir stage`, an extractor, ...). On a real deployment the
+stages are on S3 and every worker has the wheel, the modules and the assets
+(docs/scaling.md).
 
-Try it without a scheduler, after scripts/quickstart (SQLite, a throwaway home):
+Environment: WEIR_PIPELINE, another pipeline file with the same steps
+(the tests point it at stages of their own); WEIR_PARTS_PER_SHARD, input
+parts per unit (default 4).
+
+Try it without a scheduler, after examples/nlp/run (SQLite, a throwaway home):
     export AIRFLOW_HOME=$(mktemp -d) AIRFLOW__CORE__DAGS_FOLDER=examples/airflow \\
         AIRFLOW__CORE__LOAD_EXAMPLES=false
     airflow db migrate
     airflow dags test weir_nlp_pipeline 2026-11-27
-The run triggered at midnight of 2026-11-27 covers the day before: it runs
-`clean` for the interval 2026-11-26T00:00:00Z to 2026-11-27T00:00:00Z.
+The run triggered at midnight of 2026-11-27 covers the day before: the
+interval 2026-11-26T00:00:00Z to 2026-11-27T00:00:00Z.
 """
 
 from __future__ import annotations
@@ -31,16 +41,16 @@ from pathlib import Path
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
 
-from weir.airflow import WeirRunOperator
+from weir.airflow import sharded_step
 
-# The repository's sample pipeline, unless WEIR_PIPELINE names another file.
 PIPELINE = os.environ.get(
-    "WEIR_PIPELINE", str(Path(__file__).resolve().parents[2] / "samples" / "pipeline.toml")
+    "WEIR_PIPELINE", str(Path(__file__).resolve().parents[1] / "nlp" / "pipeline.toml")
 )
+PARTS_PER_SHARD = int(os.environ.get("WEIR_PARTS_PER_SHARD", "4"))
 
 with DAG(
     dag_id="weir_nlp_pipeline",
-    description="Weir pipeline steps over each day's staged support messages",
+    description="Spellcheck, categorise and score each day's support tickets with Weir",
     # A data-interval timetable: each run's interval is the day before its
     # trigger. (Airflow 3's plain cron string gives zero-length intervals.)
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
@@ -50,5 +60,8 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     tags=["weir"],
 ) as dag:
-    # Step `clean` of the pipeline file: raw → clean, error budget from the file.
-    clean = WeirRunOperator(task_id="clean", pipeline=PIPELINE, step="clean")
+    steps = [
+        sharded_step(step, pipeline=PIPELINE, parts_per_shard=PARTS_PER_SHARD)
+        for step in ("clean", "categorize", "score")
+    ]
+    steps[0] >> steps[1] >> steps[2]

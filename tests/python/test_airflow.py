@@ -1,5 +1,6 @@
 """The Airflow provider end to end: `airflow dags test` (SQLite, no scheduler)
-runs examples/airflow/nlp_pipeline.py and a DAG of failing runs, with the real
+runs examples/airflow/nlp_pipeline.py (the NLP example's three steps, each
+sharded: plan, mapped runs, commit) and a DAG of failing runs, with the real
 Airflow 3 installed in this venv and the wheel's `weir` binary.
 """
 
@@ -89,39 +90,94 @@ def test_provider_is_registered_through_its_entry_point(airflow):
     assert "weir" in providers, sorted(providers)
 
 
-def test_example_dag_commits_what_a_direct_weir_run_commits(airflow, tmp_path, weir_cli, normalize_wasm):
+NLP_DIR = WORKSPACE / "examples" / "nlp"
+NLP_DATA = NLP_DIR / "data" / "tickets-2026-11-26.ndjson"
+NLP_STEPS = (("clean", "raw", "clean"), ("categorize", "clean", "categorized"), ("score", "categorized", "scored"))
+
+
+def nlp_pipeline_file(path: Path, stages: dict[str, Path]) -> Path:
+    """examples/nlp/pipeline.toml over other stages, its module and asset paths made absolute."""
+    text = (NLP_DIR / "pipeline.toml").read_text()
+    for name, where in stages.items():
+        old = f'{name} = "../../out/nlp/{name}"'
+        assert old in text, f"examples/nlp/pipeline.toml changed shape: no {old}"
+        text = text.replace(old, f"{name} = {json.dumps(str(where))}")
+    text = text.replace('"../../', json.dumps(str(WORKSPACE) + "/")[:-1])
+    text = text.replace('"assets/', json.dumps(str(NLP_DIR / "assets") + "/")[:-1])
+    assert "../" not in text, text
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def nlp_modules() -> None:
+    """The NLP pipeline's components, built from source."""
+    subprocess.run(
+        ["cargo", "build", "--locked", "--profile", "guest", "--target", "wasm32-wasip2",
+         "-p", "spellcheck", "-p", "categorize", "-p", "model-apply"],
+        cwd=WORKSPACE,
+        check=True,
+    )
+
+
+def test_example_dag_runs_sharded_steps_and_commits_what_one_process_commits(airflow, tmp_path, weir_cli, nlp_modules):
     lake = tmp_path / "lake"
-    weir_cli("stage", lake / "raw", "--interval", "2026-11-26", "--max-rejected", "1%", SAMPLE)
-    by_airflow = pipeline_file(tmp_path / "airflow.toml", raw=lake / "raw", clean=lake / "clean", module=normalize_wasm)
-    direct = pipeline_file(tmp_path / "direct.toml", raw=lake / "raw", clean=lake / "direct", module=normalize_wasm)
+    # Small parts, so each step's input has at least three units to map over.
+    weir_cli("stage", lake / "raw", "--interval", "2026-11-26", "--max-batch-bytes", "40kB", "--max-rejected", "1%", NLP_DATA)
+    by_airflow = nlp_pipeline_file(
+        tmp_path / "airflow.toml", {n: lake / n for n in ("raw", "clean", "categorized", "scored")}
+    )
+    direct = nlp_pipeline_file(
+        tmp_path / "direct.toml", {"raw": lake / "raw", **{n: lake / f"direct-{n}" for n in ("clean", "categorized", "scored")}}
+    )
 
     # With a data-interval timetable the run triggered at 2026-11-27 covers 2026-11-26.
-    dag_test = airflow("dags", "test", "weir_nlp_pipeline", "2026-11-27", extra_env={"WEIR_PIPELINE": str(by_airflow)})
+    dag_test = airflow(
+        "dags", "test", "weir_nlp_pipeline", "2026-11-27",
+        extra_env={"WEIR_PIPELINE": str(by_airflow), "WEIR_PARTS_PER_SHARD": "1"},
+    )
     log = dag_test.stdout + dag_test.stderr
     assert dag_test.returncode == 0, log
-    assert "new_state=success" in log, log
+    assert "new_state=failed" not in log, log
 
-    weir_cli("run", direct, "clean", "--interval", "2026-11-26")
-    committed = weir_cli("cat", lake / "clean", "--interval", "2026-11-26").stdout
-    expected = weir_cli("cat", lake / "direct", "--interval", "2026-11-26").stdout
-    assert committed.count("\n") == 1200
-    assert committed == expected
+    for step, _, _ in NLP_STEPS:
+        weir_cli("run", direct, step, "--interval", "2026-11-26")
+    for step, _, out in NLP_STEPS:
+        committed = weir_cli("cat", lake / out, "--interval", "2026-11-26").stdout
+        expected = weir_cli("cat", lake / f"direct-{out}", "--interval", "2026-11-26").stdout
+        assert committed.count("\n") > 350, (step, committed[:500])
+        assert committed == expected, f"step {step}: the sharded commit differs from a single-process run"
 
-    manifest = json.loads(weir_cli("ls", lake / "clean", "--interval", "2026-11-26", "--json").stdout)
-    # The interval is the run's data interval, end included (not `ds`).
-    assert manifest["interval"]["start"] == "2026-11-26T00:00:00Z"
-    assert manifest["interval"]["end"] == "2026-11-27T00:00:00Z"
+        manifest = json.loads(weir_cli("ls", lake / out, "--interval", "2026-11-26", "--json").stdout)
+        # The interval is the run's data interval, end included (not `ds`).
+        assert manifest["interval"]["start"] == "2026-11-26T00:00:00Z"
+        assert manifest["interval"]["end"] == "2026-11-27T00:00:00Z"
+        assert len(manifest["shards"]) >= 3, (step, manifest["shards"])
+        # No results are left behind, and readers saw one commit.
+        assert not list((lake / out / "_shards").glob("*/*")), step
 
-    # The run's JSON summary is the task's return value (XCom).
     with sqlite3.connect(airflow.home / "airflow.db") as db:
-        rows = db.execute(
-            "select value from xcom where dag_id = 'weir_nlp_pipeline' and task_id = 'clean' and key = 'return_value'"
-        ).fetchall()
-    assert len(rows) == 1
-    summary = json.loads(rows[0][0])
-    assert summary["ok"] is True
-    assert summary["run_id"] == manifest["run_id"]
-    assert summary["totals"]["records"] == 1200
+        def xcoms(task_id: str) -> list[tuple[int, object]]:
+            rows = db.execute(
+                "select map_index, value from xcom where dag_id = 'weir_nlp_pipeline' and task_id = ? "
+                "and key = 'return_value' order by map_index",
+                (task_id,),
+            ).fetchall()
+            return [(i, json.loads(v)) for i, v in rows]
+
+        for step, _, out in NLP_STEPS:
+            (_, shards), = xcoms(f"{step}.plan")
+            assert len(shards) >= 3 and shards[0] == f"0/{len(shards)}", shards
+            # One mapped task instance per unit, each sealing its unit.
+            runs = xcoms(f"{step}.run")
+            assert [i for i, _ in runs] == list(range(len(shards))), runs
+            assert [r["shard"] for _, r in runs] == shards
+            assert all(r["committed"] is False for _, r in runs)
+            (_, commit), = xcoms(f"{step}.commit")
+            manifest = json.loads(weir_cli("ls", lake / out, "--interval", "2026-11-26", "--json").stdout)
+            assert commit["run_id"] == manifest["run_id"]
+            assert [s["shard"] for s in commit["shards"]] == shards
+            assert commit["totals"]["input_records"] == sum(r["input_records"] for _, r in runs)
 
 
 def test_failing_runs_fail_their_tasks_with_the_runs_message(airflow, tmp_path, weir_cli, normalize_wasm):
@@ -170,3 +226,22 @@ def test_operator_without_a_data_interval_fails_saying_so():
     op = WeirRunOperator(task_id="clean", pipeline="p.toml", step="clean")
     with pytest.raises(AirflowFailException, match="no data interval"):
         op.command({"data_interval_start": None, "data_interval_end": None, "ds": "2026-11-27"})
+
+
+def test_sharded_operators_run_plan_shard_and_commit_for_the_data_interval(weir_bin):
+    import pendulum
+    from weir.airflow import WeirCommitOperator, WeirPlanOperator, WeirRunOperator
+
+    context = {
+        "data_interval_start": pendulum.datetime(2026, 11, 26, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2026, 11, 27, tz="UTC"),
+    }
+    interval = ["--interval", "2026-11-26T00:00:00+00:00"]
+    end = ["--interval-end", "2026-11-27T00:00:00+00:00"]
+    plan = WeirPlanOperator(task_id="plan", pipeline="p.toml", step="clean", parts_per_shard=2)
+    assert plan.command(context) == [weir_bin, "plan", "p.toml", "clean", *interval, "--parts-per-shard", "2", "--json"]
+    run = WeirRunOperator(task_id="run", pipeline="p.toml", step="clean", shard="1/3")
+    assert run.command(context) == [weir_bin, "run", "p.toml", "clean", *interval, *end, "--shard", "1/3", "--json"]
+    # The plan's XCom (its list of units) gives the commit its count.
+    commit = WeirCommitOperator(task_id="commit", pipeline="p.toml", step="clean", shards=["0/3", "1/3", "2/3"])
+    assert commit.command(context) == [weir_bin, "commit", "p.toml", "clean", *interval, *end, "--shards", "3", "--json"]

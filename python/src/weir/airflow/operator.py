@@ -1,11 +1,17 @@
-"""`WeirRunOperator`: one pipeline step for one task's data interval.
+"""Airflow operators for Weir: one pipeline step for one task's data interval.
 
-The operator runs `weir run PIPELINE STEP --interval START --interval-end END
---json` with the interval taken from the task's context
+`WeirRunOperator` runs `weir run PIPELINE STEP --interval START --interval-end
+END --json` with the interval taken from the task's context
 (`data_interval_start` / `data_interval_end`, never `ds`, which is only a
 date and not the interval). The binary's log goes to the task log line by
 line; its JSON summary is the task's return value (XCom). A failed run fails
 the task with the binary's own message.
+
+A large interval runs sharded, on many workers at once: `WeirPlanOperator`
+(`weir plan`) returns the interval's work units as a list, a mapped
+`WeirRunOperator` (`.expand(shard=plan.output)`) runs each unit and seals
+it, and `WeirCommitOperator` (`weir commit`) merges them into one commit.
+`sharded_step` wires the three in a task group.
 """
 
 from __future__ import annotations
@@ -16,33 +22,17 @@ import subprocess
 import threading
 from typing import Any, Mapping, Sequence
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, TaskGroup
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from .. import binary
 
 
-class WeirRunOperator(BaseOperator):
-    """Runs one step of a Weir pipeline file for the task's data interval.
+class _WeirOperator(BaseOperator):
+    """Runs one `weir` subcommand for a pipeline step and the task's data interval."""
 
-    :param pipeline: path of the pipeline file (`.toml`); its relative paths
-        are resolved against the file, so the worker's directory does not matter.
-    :param step: the step to run.
-    :param max_rejected: overrides the step's error budget (`10`, `"1%"`, `0.01`).
-    :param workers: overrides the number of worker threads.
-    :param extra_args: more flags for `weir run` (e.g. `["--memory-limit", "512MiB"]`).
-    :param env: extra environment variables for the run (store credentials,
-        `RUST_LOG`); the worker's environment is inherited.
-    :param weir_bin: the binary to run; default: the installed wheel's, then
-        `$WEIR_BIN`, then `weir` on `PATH`.
-
-    Exit 1 (a failure: store, module, config) raises `AirflowException`, so
-    the task's retries apply; exit 2 (usage) and 3 (more records rejected than
-    the budget allows; nothing committed) raise `AirflowFailException`: a retry
-    over the same input would fail the same way.
-    """
-
-    template_fields: Sequence[str] = ("pipeline", "step", "max_rejected", "extra_args", "env")
+    subcommand = ""
+    template_fields: Sequence[str] = ("pipeline", "step", "extra_args", "env")
     template_fields_renderers = {"env": "json"}
     ui_color = "#cfe8f3"
 
@@ -51,8 +41,6 @@ class WeirRunOperator(BaseOperator):
         *,
         pipeline: str,
         step: str,
-        max_rejected: str | int | float | None = None,
-        workers: int | None = None,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         weir_bin: str | None = None,
@@ -61,32 +49,37 @@ class WeirRunOperator(BaseOperator):
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.step = step
-        self.max_rejected = max_rejected
-        self.workers = workers
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
         self.weir_bin = weir_bin
         self._process: subprocess.Popen[bytes] | None = None
 
-    def command(self, context: Mapping[str, Any]) -> list[str]:
-        """The `weir run` command line for this task instance."""
+    def _interval_args(self, context: Mapping[str, Any], *, end: bool = True) -> list[str]:
         start = context.get("data_interval_start")
-        end = context.get("data_interval_end")
+        stop = context.get("data_interval_end")
         if start is None:
             raise AirflowFailException(
                 "the task has no data interval (data_interval_start is None): run the DAG on a "
                 "timetable with intervals, e.g. a cron schedule"
             )
-        argv = [self.weir_bin or binary.find_binary(), "run", str(self.pipeline), str(self.step)]
-        argv += ["--interval", binary.interval_arg(start)]
-        if end is not None:
-            argv += ["--interval-end", binary.interval_arg(end)]
-        argv += binary.option_args({"max_rejected": self.max_rejected, "workers": self.workers})
+        args = ["--interval", binary.interval_arg(start)]
+        if end and stop is not None:
+            args += ["--interval-end", binary.interval_arg(stop)]
+        return args
+
+    def _options(self) -> dict[str, Any]:
+        return {}
+
+    def command(self, context: Mapping[str, Any]) -> list[str]:
+        """The `weir` command line for this task instance."""
+        argv = [self.weir_bin or binary.find_binary(), self.subcommand, str(self.pipeline), str(self.step)]
+        argv += self._interval_args(context, end=self.subcommand != "plan")
+        argv += binary.option_args(self._options())
         argv += [str(a) for a in self.extra_args]
         argv.append("--json")
         return argv
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def _run(self, context: Any) -> dict[str, Any]:
         argv = self.command(context)
         self.log.info("Running %s", " ".join(argv))
         process = subprocess.Popen(
@@ -111,21 +104,197 @@ class WeirRunOperator(BaseOperator):
         self._process = None
         if code != 0:
             err = binary.error_of(code, argv, "\n".join(stderr_lines))
-            self.log.error("weir run failed (exit %d): %s", code, err)
+            self.log.error("weir %s failed (exit %d): %s", self.subcommand, code, err)
             if code in (binary.EXIT_USAGE, binary.EXIT_OVER_BUDGET):
                 raise AirflowFailException(str(err))
             raise AirflowException(str(err))
-        summary = json.loads(b"".join(stdout))
+        return json.loads(b"".join(stdout))
+
+    def on_kill(self) -> None:
+        """Stops the command when Airflow kills the task (timeout, marked failed)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+
+
+class WeirRunOperator(_WeirOperator):
+    """Runs one step of a Weir pipeline file for the task's data interval.
+
+    :param pipeline: path of the pipeline file (`.toml`); its relative paths
+        are resolved against the file, so the worker's directory does not matter.
+    :param step: the step to run.
+    :param max_rejected: overrides the step's error budget (`10`, `"1%"`, `0.01`).
+    :param workers: overrides the number of worker threads.
+    :param shard: one work unit of `WeirPlanOperator` (`"INDEX/COUNT"`): the
+        run seals that unit's output instead of committing it (map over the
+        plan: `.partial(...).expand(shard=plan.output)`), and the error budget
+        is checked by `WeirCommitOperator` over all shards.
+    :param extra_args: more flags for `weir run` (e.g. `["--memory-limit", "512MiB"]`).
+    :param env: extra environment variables for the run (store credentials,
+        `RUST_LOG`); the worker's environment is inherited.
+    :param weir_bin: the binary to run; default: the installed wheel's, then
+        `$WEIR_BIN`, then `weir` on `PATH`.
+
+    Exit 1 (a failure: store, module, config) raises `AirflowException`, so
+    the task's retries apply; exit 2 (usage) and 3 (more records rejected than
+    the budget allows; nothing committed) raise `AirflowFailException`: a retry
+    over the same input would fail the same way.
+    """
+
+    subcommand = "run"
+    template_fields: Sequence[str] = ("pipeline", "step", "max_rejected", "shard", "extra_args", "env")
+
+    def __init__(
+        self,
+        *,
+        max_rejected: str | int | float | None = None,
+        workers: int | None = None,
+        shard: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_rejected = max_rejected
+        self.workers = workers
+        self.shard = shard
+
+    def _options(self) -> dict[str, Any]:
+        return {"max_rejected": self.max_rejected, "workers": self.workers, "shard": self.shard}
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        summary = self._run(context)
+        if summary.get("committed") is False:
+            self.log.info(
+                "Sealed shard %s: %s records in, %s out, %s quarantined, as %s (not committed)",
+                summary.get("shard"),
+                summary.get("input_records"),
+                summary.get("records"),
+                summary.get("quarantined"),
+                summary.get("result"),
+            )
+        else:
+            totals = summary.get("totals", {})
+            self.log.info(
+                "Committed %s records (%s quarantined) to %s",
+                totals.get("records"),
+                totals.get("quarantined"),
+                summary.get("manifest"),
+            )
+        return summary
+
+
+class WeirPlanOperator(_WeirOperator):
+    """Lists the work units of a step's input interval (`weir plan`).
+
+    Returns the units as a list of `"INDEX/COUNT"` strings, the XCom to map
+    a `WeirRunOperator` over; the whole plan (parts, records and bytes per
+    unit) goes to the task log.
+
+    :param parts_per_shard: the most input parts in one unit; units are
+        balanced, so e.g. 10 parts at 4 per shard make 3 units of 4, 3 and 3.
+    """
+
+    subcommand = "plan"
+    template_fields: Sequence[str] = ("pipeline", "step", "parts_per_shard", "extra_args", "env")
+
+    def __init__(self, *, parts_per_shard: int | str = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parts_per_shard = parts_per_shard
+
+    def _options(self) -> dict[str, Any]:
+        return {"parts_per_shard": self.parts_per_shard}
+
+    def execute(self, context: Any) -> list[str]:
+        plan = self._run(context)
+        self.log.info(
+            "Planned %d shard(s) over %s parts, %s records of %s: %s",
+            plan["count"],
+            plan["parts"],
+            plan["records"],
+            plan["input"],
+            json.dumps(plan["units"]),
+        )
+        return list(plan["shards"])
+
+
+class WeirCommitOperator(_WeirOperator):
+    """Merges the sealed shards of a step's interval into one commit (`weir commit`).
+
+    :param shards: the plan's units (`plan.output`: the list, resolved at run
+        time) or their count; the commit then merges exactly that plan's
+        shards and fails naming any that is missing.
+    :param max_rejected: overrides the step's error budget, over all shards.
+
+    Returns the commit's JSON summary. A commit retried after it succeeded
+    finds its own commit and succeeds again (`already_committed`).
+    """
+
+    subcommand = "commit"
+    template_fields: Sequence[str] = ("pipeline", "step", "shards", "max_rejected", "extra_args", "env")
+
+    def __init__(
+        self,
+        *,
+        shards: Any = None,
+        max_rejected: str | int | float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.shards = shards
+        self.max_rejected = max_rejected
+
+    def _options(self) -> dict[str, Any]:
+        count = self.shards
+        if isinstance(count, (list, tuple)):
+            count = len(count)
+        elif count is not None and not isinstance(count, int):
+            # A mapped task's XCom arrives as a lazy sequence.
+            try:
+                count = len(count)  # type: ignore[arg-type]
+            except TypeError:
+                count = int(count)
+        return {"shards": count, "max_rejected": self.max_rejected}
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        summary = self._run(context)
         totals = summary.get("totals", {})
         self.log.info(
-            "Committed %s records (%s quarantined) to %s",
+            "%s %d shard(s): %s records (%s quarantined) to %s",
+            "Already committed" if summary.get("already_committed") else "Committed",
+            len(summary.get("shards", [])),
             totals.get("records"),
             totals.get("quarantined"),
             summary.get("manifest"),
         )
         return summary
 
-    def on_kill(self) -> None:
-        """Stops the run when Airflow kills the task (timeout, marked failed)."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
+
+def sharded_step(
+    step: str,
+    *,
+    pipeline: str,
+    parts_per_shard: int | str = 1,
+    max_rejected: str | int | float | None = None,
+    workers: int | None = None,
+    env: Mapping[str, str] | None = None,
+    group_id: str | None = None,
+    **kwargs: Any,
+) -> TaskGroup:
+    """One pipeline step as plan → mapped runs → commit, in a task group.
+
+    Inside a `DAG` context:
+
+        clean = sharded_step("clean", pipeline=PIPELINE, parts_per_shard=4)
+        categorize = sharded_step("categorize", pipeline=PIPELINE)
+        clean >> categorize
+
+    Each mapped run is its own task instance, so the executor (Celery,
+    Kubernetes) spreads the shards over its workers; the stages must then be
+    on a store every worker reaches (S3). `kwargs` (retries, pool, ...) go to
+    every task of the group.
+    """
+    common = {"pipeline": pipeline, "step": step, "env": dict(env or {}), **kwargs}
+    with TaskGroup(group_id=group_id or step) as group:
+        plan = WeirPlanOperator(task_id="plan", parts_per_shard=parts_per_shard, **common)
+        runs = WeirRunOperator.partial(task_id="run", workers=workers, **common).expand(shard=plan.output)
+        commit = WeirCommitOperator(task_id="commit", shards=plan.output, max_rejected=max_rejected, **common)
+        plan >> runs >> commit
+    return group
