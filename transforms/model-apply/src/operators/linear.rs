@@ -2,8 +2,9 @@
 //! score transform; the classifier also picks a label.
 //!
 //! scikit-learn's LogisticRegression, RidgeClassifier and
-//! LinearRegression, Ridge, Lasso export to these. Scores are summed in
-//! `f64` and rounded to `f32` once.
+//! LinearRegression, Ridge, Lasso export to these. `X` is the whole batch
+//! (a chunk's records), and the scores are one matrix product over it,
+//! summed in `f64` feature by feature and rounded to `f32` once.
 
 use super::{Attributes, OperatorError, PostTransform, argmax};
 use crate::tensor::{ClassLabels, Tensor};
@@ -12,16 +13,30 @@ use crate::tensor::{ClassLabels, Tensor};
 /// intercept per score column.
 #[derive(Debug, Clone, PartialEq)]
 struct Weights {
-    coefficients: Vec<f32>,
-    intercepts: Vec<f32>,
+    /// `Wᵀ` in `f64`, `features × targets`: row `j` holds feature `j`'s
+    /// coefficient for every target, so one pass over a row's features
+    /// updates all of its scores.
+    by_feature: Vec<f64>,
+    intercepts: Vec<f64>,
     targets: usize,
     features: usize,
 }
 
 impl Weights {
     fn new(attributes: &Attributes<'_>, targets: usize) -> Result<Weights, OperatorError> {
-        let coefficients = attributes.floats("coefficients");
-        let mut intercepts = attributes.floats("intercepts");
+        Weights::from_rows(
+            &attributes.floats("coefficients"),
+            attributes.floats("intercepts"),
+            targets,
+        )
+    }
+
+    /// From `coefficients`, one row of `features` per target, row-major.
+    fn from_rows(
+        coefficients: &[f32],
+        mut intercepts: Vec<f32>,
+        targets: usize,
+    ) -> Result<Weights, OperatorError> {
         if targets == 0 || coefficients.is_empty() || !coefficients.len().is_multiple_of(targets) {
             return Err(OperatorError::Attribute {
                 name: "coefficients",
@@ -40,15 +55,26 @@ impl Weights {
                 problem: format!("{} intercepts for {targets} targets", intercepts.len()),
             });
         }
+        let features = coefficients.len() / targets;
+        let mut by_feature = vec![0.0; coefficients.len()];
+        for (target, weights) in coefficients.chunks_exact(features).enumerate() {
+            for (feature, &weight) in weights.iter().enumerate() {
+                by_feature[feature * targets + target] = f64::from(weight);
+            }
+        }
         Ok(Weights {
-            features: coefficients.len() / targets,
-            coefficients,
-            intercepts,
+            by_feature,
+            intercepts: intercepts.into_iter().map(f64::from).collect(),
             targets,
+            features,
         })
     }
 
-    /// The raw scores, `rows × targets`.
+    /// The raw scores, `rows × targets`: `X · Wᵀ + b` for the whole batch.
+    ///
+    /// Each score is the sum of its products in feature order, starting
+    /// from `-0.0` as `Iterator::sum` does, so a row gets the same bits
+    /// whatever else is in the batch.
     fn scores(&self, rows: usize, columns: usize, x: &[f32]) -> Result<Vec<f32>, OperatorError> {
         if columns != self.features {
             return Err(OperatorError::Input(format!(
@@ -57,19 +83,20 @@ impl Weights {
             )));
         }
         let mut scores = Vec::with_capacity(rows * self.targets);
-        for row in x.chunks_exact(columns.max(1)).take(rows) {
-            for (weights, &intercept) in self
-                .coefficients
-                .chunks_exact(self.features)
-                .zip(&self.intercepts)
-            {
-                let dot: f64 = row
-                    .iter()
-                    .zip(weights)
-                    .map(|(&x, &w)| f64::from(x) * f64::from(w))
-                    .sum();
-                scores.push((dot + f64::from(intercept)) as f32);
+        let mut sums = vec![-0.0f64; self.targets];
+        for row in x.chunks_exact(columns).take(rows) {
+            sums.fill(-0.0);
+            for (&feature, weights) in row.iter().zip(self.by_feature.chunks_exact(self.targets)) {
+                let feature = f64::from(feature);
+                for (sum, &weight) in sums.iter_mut().zip(weights) {
+                    *sum += feature * weight;
+                }
             }
+            scores.extend(
+                sums.iter()
+                    .zip(&self.intercepts)
+                    .map(|(&sum, &intercept)| (sum + intercept) as f32),
+            );
         }
         Ok(scores)
     }
@@ -179,5 +206,48 @@ impl LinearRegressor {
             }
         }
         Ok(Tensor::matrix(rows, targets, scores))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_scores_have_the_bits_of_one_dot_product_per_row_and_target() {
+        let (rows, features, targets) = (40, 64, 3);
+        // Mixed signs and magnitudes over six decades, so that any other
+        // order or precision of summing shows in the last bits; plus a row
+        // of zeros against negative weights, whose products are all -0.0.
+        let value = |i: usize| {
+            let mantissa = ((i * 7919) % 2003) as f32 / 1001.0 - 1.0;
+            mantissa * 10f32.powi((i % 7) as i32 - 3)
+        };
+        let coefficients: Vec<f32> = (0..targets * features).map(value).collect();
+        let mut x: Vec<f32> = (0..rows * features).map(|i| value(i + 101)).collect();
+        x[..features].fill(0.0);
+        let mut negative = coefficients.clone();
+        negative.iter_mut().for_each(|w| *w = -w.abs());
+        for (coefficients, intercepts) in [
+            (coefficients, vec![0.5, -1.25e3, 3.0e-4]),
+            (negative, vec![0.0; targets]),
+        ] {
+            let weights = Weights::from_rows(&coefficients, intercepts.clone(), targets)
+                .expect("valid weights");
+            let batch = weights.scores(rows, features, &x).expect("right width");
+            let mut expected = Vec::new();
+            for row in x.chunks_exact(features) {
+                for (w, &b) in coefficients.chunks_exact(features).zip(&intercepts) {
+                    let dot: f64 = row
+                        .iter()
+                        .zip(w)
+                        .map(|(&x, &w)| f64::from(x) * f64::from(w))
+                        .sum();
+                    expected.push((dot + f64::from(b)) as f32);
+                }
+            }
+            let bits = |scores: &[f32]| scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&batch), bits(&expected));
+        }
     }
 }
