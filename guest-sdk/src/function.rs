@@ -171,7 +171,7 @@ where
     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
         let config = configured(self.config.as_ref())?;
         let result = self.function.call(record.parse()?, config).into_record()?;
-        output.emit(&result)
+        output.emit_from(&result, record)
     }
 }
 
@@ -211,7 +211,7 @@ where
     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
         let config = configured(self.config.as_ref())?;
         for result in self.function.call(record.parse()?, config).into_records()? {
-            output.emit(&result)?;
+            output.emit_from(&result, record)?;
         }
         Ok(())
     }

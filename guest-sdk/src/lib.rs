@@ -84,12 +84,13 @@
 //! quarantines it and the rest of the chunk goes on.
 //!
 //! Records are parsed with `serde_json`'s `preserve_order` and
-//! `arbitrary_precision` features, so fields the function leaves alone keep
-//! their order, their digits (`1.50`, `-0.0`) and integers of any size.
-//! Output is compact JSON, so what is not kept is spelling that carries no
-//! value: whitespace between tokens, string escapes (`"caf\u00e9"` is
-//! written `"café"`) and exponent markers (`1E3` is written `1e+3`).
-//! [`filter`] writes kept records unchanged, byte for byte.
+//! `arbitrary_precision` features, so fields keep their order, their digits
+//! (`1.50`, `-0.0`) and integers of any size. [`map`] and [`flat_map`]
+//! write their results with [`Output::emit_from`]: every value the function
+//! leaves equal to the input's is copied from the input's bytes, so an
+//! untouched field keeps its exact spelling (`1E3`, `"caf\u00e9"`, spaces),
+//! and only what changed is written anew, as compact JSON. [`filter`] writes
+//! kept records unchanged, byte for byte.
 //!
 //! # Panics
 //!

@@ -123,11 +123,143 @@ impl<'a> Output<'a> {
         Ok(())
     }
 
+    /// Writes `record`, derived from `source`, as one JSON line in which
+    /// every part `record` shares unchanged with `source` keeps `source`'s
+    /// exact bytes: its number spelling (`1E3`), string escapes (`\u00e9`)
+    /// and spacing. Only what the transform changed is written anew. `map`
+    /// and `flat_map` transforms write their results this way.
+    ///
+    /// When `source` is already compact JSON with nothing serde_json would
+    /// spell differently (the common case), this is [`Output::emit`].
+    ///
+    /// # Errors
+    ///
+    /// `record` fails to serialize, or is not a JSON object.
+    pub fn emit_from<T: Serialize + ?Sized>(
+        &mut self,
+        record: &T,
+        source: Record<'_>,
+    ) -> Result<(), Error> {
+        let raw = source.as_str();
+        if respells_identically(raw.as_bytes()) {
+            return self.emit(record);
+        }
+        let new = serde_json::to_value(record).map_err(Error::from)?;
+        let old: serde_json::Value = match serde_json::from_str(raw) {
+            Ok(v) => v,
+            Err(_) => return self.emit(record),
+        };
+        if !new.is_object() {
+            return Err(Error::new("output record is not a JSON object"));
+        }
+        let start = self.buffer.len();
+        if let Err(e) = splice(self.buffer, &new, &old, raw) {
+            self.buffer.truncate(start);
+            return Err(e);
+        }
+        self.buffer.push(b'\n');
+        self.count += 1;
+        Ok(())
+    }
+
     /// Writes an input record unchanged, byte for byte.
     pub fn pass(&mut self, record: Record<'_>) {
         self.buffer.extend_from_slice(record.as_str().as_bytes());
         self.buffer.push(b'\n');
         self.count += 1;
+    }
+}
+
+/// Whether serde_json (with `preserve_order` and `arbitrary_precision`)
+/// writes a parsed `line` back as exactly `line`: no whitespace between
+/// tokens, no exponent (serde_json respells `1E3` as `1e+3`), and no `\u` or
+/// `\/` escape in a string (it writes the characters themselves). May say
+/// no to a line that would survive; never yes to one that would not.
+fn respells_identically(line: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = line.get(i) {
+        match b {
+            b'"' => {
+                i += 1;
+                loop {
+                    match line.get(i) {
+                        Some(b'"') => break,
+                        Some(b'\\') => match line.get(i + 1) {
+                            Some(b'u' | b'/') | None => return false,
+                            Some(_) => i += 2,
+                        },
+                        Some(_) => i += 1,
+                        None => return false,
+                    }
+                }
+            }
+            b' ' | b'\t' | b'\n' | b'\r' | b'E' | b'+' => return false,
+            b'e' if i > 0 && matches!(line[i - 1], b'0'..=b'9' | b'.') => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Writes `new` as JSON into `out`, copying from `raw` (the text `old` was
+/// parsed from) every value that `new` leaves equal to `old`.
+fn splice(
+    out: &mut Vec<u8>,
+    new: &serde_json::Value,
+    old: &serde_json::Value,
+    raw: &str,
+) -> Result<(), Error> {
+    use serde_json::Value;
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+
+    if new == old {
+        out.extend_from_slice(raw.trim().as_bytes());
+        return Ok(());
+    }
+    match (new, old) {
+        (Value::Object(n), Value::Object(o)) => {
+            let Ok(members) = serde_json::from_str::<BTreeMap<String, &RawValue>>(raw) else {
+                return serde_json::to_writer(&mut *out, new).map_err(Error::from);
+            };
+            out.push(b'{');
+            for (i, (key, value)) in n.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key).map_err(Error::from)?;
+                out.push(b':');
+                match (o.get(key), members.get(key)) {
+                    (Some(old_value), Some(raw_value)) => {
+                        splice(out, value, old_value, raw_value.get())?;
+                    }
+                    _ => serde_json::to_writer(&mut *out, value).map_err(Error::from)?,
+                }
+            }
+            out.push(b'}');
+            Ok(())
+        }
+        (Value::Array(n), Value::Array(o)) => {
+            let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw) else {
+                return serde_json::to_writer(&mut *out, new).map_err(Error::from);
+            };
+            out.push(b'[');
+            for (i, value) in n.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match (o.get(i), items.get(i)) {
+                    (Some(old_value), Some(raw_value)) => {
+                        splice(out, value, old_value, raw_value.get())?;
+                    }
+                    _ => serde_json::to_writer(&mut *out, value).map_err(Error::from)?,
+                }
+            }
+            out.push(b']');
+            Ok(())
+        }
+        _ => serde_json::to_writer(&mut *out, new).map_err(Error::from),
     }
 }
 
@@ -194,6 +326,66 @@ mod tests {
         assert_eq!(error.message(), "output record is not a JSON object");
         assert_eq!(output.count(), 0);
         assert_eq!(buffer, b"{\"kept\":1}\n");
+    }
+
+    fn emit_from(line: &str, change: impl FnOnce(&mut Value)) -> String {
+        let mut value: Value = Record::new(line).parse().unwrap_or_else(|e| panic!("{e}"));
+        change(&mut value);
+        let mut buffer = Vec::new();
+        let mut output = Output::new(&mut buffer);
+        output
+            .emit_from(&value, Record::new(line))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(output.count(), 1);
+        String::from_utf8(buffer).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn emit_from_keeps_the_bytes_of_what_the_transform_left_alone() {
+        let line = r#"{"id": 1, "n": 1E3, "m": -0.0e-7, "s": "caf\u00e9 \/x", "big": 123456789012345678901234567890, "notes": {"keep": 2.50E+2, "body": "  A  B "}, "z": [1, {"e": "\u0041"}, 3]}"#;
+        // Nothing changed: the line itself.
+        assert_eq!(emit_from(line, |_| {}), format!("{line}\n"));
+        // One nested field changed: its siblings keep their spelling.
+        let out = emit_from(line, |v| v["notes"]["body"] = Value::from("a b"));
+        assert_eq!(
+            out,
+            r#"{"id":1,"n":1E3,"m":-0.0e-7,"s":"caf\u00e9 \/x","big":123456789012345678901234567890,"notes":{"keep":2.50E+2,"body":"a b"},"z":[1, {"e": "\u0041"}, 3]}"#
+                .to_owned()
+                + "\n"
+        );
+        // A field added and one removed; an array element changed.
+        let out = emit_from(line, |v| {
+            let o = v.as_object_mut().unwrap_or_else(|| panic!("object"));
+            o.shift_remove("s");
+            o.insert("added".into(), Value::from("x"));
+            v["z"][0] = Value::from(7);
+        });
+        assert_eq!(
+            out,
+            r#"{"id":1,"n":1E3,"m":-0.0e-7,"big":123456789012345678901234567890,"notes":{"keep": 2.50E+2, "body": "  A  B "},"z":[7,{"e": "\u0041"},3],"added":"x"}"#
+                .to_owned()
+                + "\n"
+        );
+    }
+
+    #[test]
+    fn compact_plain_records_take_the_fast_path_and_others_do_not() {
+        for (line, fast) in [
+            (r#"{"a":1,"b":"x y","c":[true,false,null],"d":1.50,"e":"\n\"\\"}"#, true),
+            (r#"{"a": 1}"#, false),
+            (r#"{"a":1E3}"#, false),
+            (r#"{"a":1e3}"#, false),
+            (r#"{"a":"\u00e9"}"#, false),
+            (r#"{"a":"\/"}"#, false),
+            (r#"{"true":true,"false":false,"x":"e+E 1e3"}"#, true),
+        ] {
+            assert_eq!(respells_identically(line.as_bytes()), fast, "{line}");
+            if fast {
+                // The fast path's promise: serde_json writes it back as is.
+                let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(serde_json::to_string(&v).unwrap_or_default(), line);
+            }
+        }
     }
 
     #[test]

@@ -145,7 +145,8 @@ pub trait Transform {
     ///     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
     ///         let (mut value, x) = feature(record)?;
     ///         value["y"] = predict(&[x])[0].into();
-    ///         output.emit(&value)
+    ///         // Fields left alone keep the input's exact bytes.
+    ///         output.emit_from(&value, record)
     ///     }
     ///
     ///     fn process_chunk(&mut self, records: &[Record<'_>], output: &mut ChunkOutput) -> Result<(), Error> {
@@ -155,11 +156,11 @@ pub trait Transform {
     ///         let xs: Vec<f64> = parsed.iter().flatten().map(|&(_, x)| x).collect();
     ///         let mut ys = predict(&xs).into_iter();
     ///         // Settle every record, in order.
-    ///         for result in parsed {
+    ///         for (result, &record) in parsed.into_iter().zip(records) {
     ///             output.record(|writer| {
     ///                 let (mut value, _) = result?;
     ///                 value["y"] = ys.next().expect("one prediction per good record").into();
-    ///                 writer.emit(&value)
+    ///                 writer.emit_from(&value, record)
     ///             });
     ///         }
     ///         Ok(())

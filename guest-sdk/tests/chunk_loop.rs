@@ -53,13 +53,21 @@ fn changed_record_keeps_its_other_fields_as_they_were() {
 }
 
 #[test]
-fn whitespace_and_escapes_are_normalised_but_values_are_not() {
-    let results = testing::run(
-        weir_guest::map(identity),
-        "{}",
-        [r#"{ "a" : "caf\u00e9" , "b" : 1E3 }"#],
+fn untouched_fields_keep_their_spacing_escapes_and_number_spelling() {
+    // Unchanged, the record is written back as it came.
+    let line = r#"{ "a" : "caf\u00e9" , "b" : 1E3, "c": {"d": 2.50e+1} }"#;
+    let results = testing::run(weir_guest::map(identity), "{}", [line]);
+    assert_eq!(results, [lines(&[line])]);
+    // Changed, only what changed is written anew.
+    fn shout(mut v: Value) -> Result<Value, Error> {
+        v["x"] = Value::from("NEW");
+        Ok(v)
+    }
+    let results = testing::run(weir_guest::map(shout), "{}", [line]);
+    assert_eq!(
+        results,
+        [lines(&[r#"{"a":"caf\u00e9","b":1E3,"c":{"d": 2.50e+1},"x":"NEW"}"#])]
     );
-    assert_eq!(results, [lines(&[r#"{"a":"café","b":1e+3}"#])]);
 }
 
 #[derive(Deserialize)]

@@ -637,3 +637,44 @@ fn replay_recovers_quarantined_records_into_the_interval() {
         sb.files(&format!("out/_quarantine/{FOLDER}"))
     );
 }
+
+/// Python's `json.dumps` writes `{"a": 1}` with spaces and `\u00e9` escapes;
+/// a transform changes only its own fields' bytes.
+#[test]
+fn untouched_fields_keep_their_exact_spelling_through_a_rust_transform() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    stage_records(
+        &sb,
+        "raw",
+        concat!(
+            r#"{"id": 1, "n": 1E3, "x": -2.50e-3, "s": "caf\u00e9 \/ d", "text": "  A  B ", "o": {"k": [1, 2.0]}}"#,
+            "\n",
+            r#"{"id": 2, "n": 1E3, "text": "already clean"}"#,
+            "\n"
+        ),
+    );
+    sb.weir(&[
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        "clean",
+        "--interval",
+        INTERVAL,
+        "--transform",
+        module.to_str().unwrap_or_default(),
+        "--config",
+        r#"{"fields":["text"]}"#,
+    ])
+    .ok();
+    assert_eq!(
+        cat(&sb, "clean"),
+        concat!(
+            r#"{"id":1,"n":1E3,"x":-2.50e-3,"s":"caf\u00e9 \/ d","text":"a b","o":{"k": [1, 2.0]}}"#,
+            "\n",
+            r#"{"id": 2, "n": 1E3, "text": "already clean"}"#,
+            "\n"
+        )
+    );
+}

@@ -279,7 +279,7 @@ impl Transform for Categorize {
             .ok_or_else(|| Error::new("process called before init"))?;
         let mut value: Value = record.parse()?;
         categorizer.categorize_record(&mut value)?;
-        output.emit(&value)
+        output.emit_from(&value, record)
     }
 }
 

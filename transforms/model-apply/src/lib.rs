@@ -470,7 +470,7 @@ impl Transform for ModelApply {
     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
         let mut value: Value = record.parse()?;
         self.predictor()?.predict(&mut value)?;
-        output.emit(&value)
+        output.emit_from(&value, record)
     }
 
     /// Parses every record, runs the model once over the chunk's good ones
@@ -483,8 +483,8 @@ impl Transform for ModelApply {
         let predictor = self.predictor()?;
         let mut parsed: Vec<Result<Value, Error>> = records.iter().map(Record::parse).collect();
         predictor.predict_all(&mut parsed);
-        for result in parsed {
-            output.record(|writer| writer.emit(&result?));
+        for (result, record) in parsed.into_iter().zip(records) {
+            output.record(|writer| writer.emit_from(&result?, *record));
         }
         Ok(())
     }

@@ -277,7 +277,7 @@ impl Transform for SpellCheck {
             .ok_or_else(|| Error::new("process called before init"))?;
         let mut value: Value = record.parse()?;
         checker.correct_record(&mut value)?;
-        output.emit(&value)
+        output.emit_from(&value, record)
     }
 }
 
