@@ -11,6 +11,15 @@ use std::io::{self, BufRead};
 /// How many bytes of an over-long line are kept to show in the quarantine.
 pub const TOO_LONG_PREFIX: usize = 1024;
 
+/// The default longest line (`--max-line-bytes`), so one line can never
+/// exhaust memory: `weir stage` and `weir run` both apply it.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The quarantine reason for a line of `len` bytes over the limit.
+pub fn too_long_reason(len: u64, limit: usize) -> String {
+    format!("line of {len} bytes is longer than the limit of {limit} bytes (--max-line-bytes)")
+}
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// What one physical line turned out to be.

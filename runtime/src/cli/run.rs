@@ -14,7 +14,7 @@ use weir::pipeline::shard::{self, Shard};
 use weir::pipeline::{Budget, default_workers};
 use weir_engine::{Engine, EngineConfig, Limits, ModuleSpec};
 
-use super::stage::WriteArgs;
+use super::stage::{LineArgs, WriteArgs};
 use super::{Globals, StoreArgs, human, parse_interval, print_json};
 
 /// Run an interval's committed records through WebAssembly transforms and
@@ -64,6 +64,8 @@ pub struct RunCmd {
     shard: Option<Shard>,
     #[command(flatten)]
     write: WriteArgs,
+    #[command(flatten)]
+    line: LineArgs,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -265,6 +267,7 @@ impl RunCmd {
             write,
             max_rejected: budget.unwrap_or(Budget::Count(0)),
             workers: workers.unwrap_or_else(default_workers).max(1),
+            max_line_bytes: self.line.max_line_bytes(),
             command: std::env::args().collect::<Vec<_>>().join(" "),
             ..RunOptions::default()
         };

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use weir::Interval;
-use weir::pipeline::ingest::{self, DEFAULT_MAX_LINE_BYTES, IngestOptions, Input};
+use weir::batch::lines::DEFAULT_MAX_LINE_BYTES;
+use weir::pipeline::ingest::{self, IngestOptions, Input};
 use weir::pipeline::{Budget, default_workers};
 use weir::staging::{DEFAULT_MAX_BATCH_BYTES, WriteOptions};
 
@@ -32,9 +33,8 @@ pub struct StageCmd {
     files: Vec<PathBuf>,
     #[command(flatten)]
     write: WriteArgs,
-    /// Lines longer than this are quarantined unread (e.g. 64MiB).
-    #[arg(long, default_value_t = bytesize::ByteSize::b(DEFAULT_MAX_LINE_BYTES as u64), value_name = "SIZE")]
-    max_line_bytes: bytesize::ByteSize,
+    #[command(flatten)]
+    line: LineArgs,
     /// Rejected records allowed before the command fails without
     /// committing: a count (10), a percentage (1%) or a fraction (0.01).
     #[arg(long, default_value = "0", value_name = "BUDGET")]
@@ -59,6 +59,22 @@ pub struct WriteArgs {
     /// the commit (they may belong to a run still going). 0s deletes all.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub orphan_grace: std::time::Duration,
+}
+
+/// How long an input line may be (shared with `weir run`).
+#[derive(Debug, Args, Clone)]
+pub struct LineArgs {
+    /// Lines longer than this are quarantined (with their length and first
+    /// KiB) without being held in memory (e.g. 64MiB).
+    #[arg(long, default_value_t = bytesize::ByteSize::b(DEFAULT_MAX_LINE_BYTES as u64), value_name = "SIZE")]
+    pub max_line_bytes: bytesize::ByteSize,
+}
+
+impl LineArgs {
+    /// The limit in bytes.
+    pub fn max_line_bytes(&self) -> usize {
+        usize::try_from(self.max_line_bytes.as_u64()).unwrap_or(usize::MAX)
+    }
 }
 
 impl WriteArgs {
@@ -92,7 +108,7 @@ impl StageCmd {
         };
         let options = IngestOptions {
             write: self.write.options(self.interval_end),
-            max_line_bytes: usize::try_from(self.max_line_bytes.as_u64()).unwrap_or(usize::MAX),
+            max_line_bytes: self.line.max_line_bytes(),
             max_rejected: self.max_rejected,
             workers: self.workers.max(1),
         };

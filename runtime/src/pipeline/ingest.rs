@@ -17,7 +17,7 @@ use tokio::runtime::Handle;
 use super::Budget;
 use super::ordered::run_ordered;
 use crate::batch::gzip::{self, Member};
-use crate::batch::lines::{LineKind, LineReader};
+use crate::batch::lines::{DEFAULT_MAX_LINE_BYTES, LineKind, LineReader, too_long_reason};
 use crate::batch::record::check_record;
 use crate::error::StageError;
 use crate::interval::Interval;
@@ -30,8 +30,6 @@ use crate::staging::{Commit, IntervalWriter, WriteOptions, read_error};
 const BLOCK_LINES: usize = 4096;
 /// Rejected lines logged one by one before only counting.
 const LOGGED_REJECTS: u64 = 20;
-/// The default longest line, so one line can never exhaust memory.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Where records come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,10 +276,14 @@ fn check_block(block: RawBlock, cap: u64, max_line: usize, level: u32) -> Checke
                     }
                 }
             }
-            Span::TooLong { number, len, prefix } => rejected.push(QuarantineEntry::too_long(
+            Span::TooLong {
+                number,
+                len,
+                prefix,
+            } => rejected.push(QuarantineEntry::too_long(
                 &block.object,
                 *number,
-                format!("line of {len} bytes is longer than the limit of {max_line} bytes (--max-line-bytes)"),
+                too_long_reason(*len, max_line),
                 prefix,
                 *len,
             )),

@@ -9,7 +9,10 @@
 //! by the worker; the calling thread writes members and quarantine entries
 //! in input order, so output is byte-identical whatever the worker count.
 //! A record a transform rejects is quarantined with its original bytes,
-//! its source part and line, the transform and the module's digest.
+//! its source part and line, the transform and the module's digest. A line
+//! longer than `--max-line-bytes` is quarantined with its length and first
+//! KiB, like `weir stage` does, and never buffered whole: the feeder stops
+//! collecting it at the limit and only reads on to its end.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -23,6 +26,7 @@ use weir_engine::{EngineError, Instance, Module, Outcome, Processed};
 use super::Budget;
 use super::ordered::run_ordered;
 use crate::batch::gzip::{self, Member};
+use crate::batch::lines::{DEFAULT_MAX_LINE_BYTES, TOO_LONG_PREFIX, too_long_reason};
 use crate::batch::record::check_record;
 use crate::error::StageError;
 use crate::interval::Interval;
@@ -76,6 +80,9 @@ pub struct RunOptions {
     pub chunk_records: usize,
     /// Bytes per transform call.
     pub chunk_bytes: usize,
+    /// Input lines longer than this are quarantined without being held in
+    /// memory whole.
+    pub max_line_bytes: usize,
     /// The command line, recorded in the manifest.
     pub command: String,
 }
@@ -88,6 +95,7 @@ impl Default for RunOptions {
             workers: super::default_workers(),
             chunk_records: CHUNK_RECORDS,
             chunk_bytes: CHUNK_BYTES,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             command: "run".into(),
         }
     }
@@ -172,11 +180,27 @@ impl StepInstance for Instance {
 
 pub(super) type Instances = Vec<Box<dyn StepInstance>>;
 
-/// Whole lines of one part, as the feeder cut them.
-struct Block {
+/// What the feeder hands to the workers.
+enum Block {
+    /// Whole lines of one part.
+    Lines {
+        part: u32,
+        first_line: u64,
+        bytes: Vec<u8>,
+    },
+    /// A line that passed the limit before its end was read.
+    TooLong(LongLine),
+}
+
+/// A line longer than the limit: quarantined with its length and first
+/// bytes, never passed to a transform.
+struct LongLine {
     part: u32,
-    first_line: u64,
-    bytes: Vec<u8>,
+    line: u64,
+    /// Its length without the line end.
+    len: u64,
+    /// Its first [`TOO_LONG_PREFIX`] bytes.
+    prefix: Vec<u8>,
 }
 
 /// One chunk of input records.
@@ -189,41 +213,73 @@ pub(super) struct Chunk {
 }
 
 impl Chunk {
-    /// Splits a block into records, checking it is UTF-8 with no blank
-    /// lines (a committed part never has either).
-    fn from_block(block: Block, parts: &[String]) -> Result<Self, RunError> {
-        let bad = |bytes: &[u8], at: usize, reason: &str| RunError::BadInput {
-            object: parts[block.part as usize].clone(),
-            line: block.first_line + memchr::memchr_iter(b'\n', &bytes[..at]).count() as u64,
+    /// Splits whole lines of a part (line `first_line` onwards) into
+    /// records, checking they are UTF-8 and not blank (a committed part
+    /// never has either). Lines longer than `max_line` are left out and
+    /// returned apart, whatever their bytes.
+    fn from_lines(
+        part: u32,
+        first_line: u64,
+        bytes: Vec<u8>,
+        parts: &[String],
+        max_line: usize,
+    ) -> Result<(Self, Vec<LongLine>), RunError> {
+        let bad = |line: u64, reason: &str| RunError::BadInput {
+            object: parts[part as usize].clone(),
+            line,
             reason: reason.into(),
         };
-        let text = match String::from_utf8(block.bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                return Err(bad(e.as_bytes(), at, "invalid UTF-8 in a committed part"));
-            }
-        };
-        let mut starts = Vec::with_capacity(text.len() / 128 + 1);
-        let mut origins = Vec::with_capacity(text.len() / 128 + 1);
+        let mut starts = Vec::with_capacity(bytes.len() / 128 + 1);
+        let mut origins = Vec::with_capacity(bytes.len() / 128 + 1);
+        let mut long = Vec::new();
         let mut start = 0;
-        for (i, nl) in memchr::memchr_iter(b'\n', text.as_bytes()).enumerate() {
+        for (i, nl) in memchr::memchr_iter(b'\n', &bytes).enumerate() {
+            let line = first_line + i as u64;
             if nl == start {
-                return Err(bad(
-                    text.as_bytes(),
-                    start,
-                    "blank line in a committed part",
-                ));
+                return Err(bad(line, "blank line in a committed part"));
             }
-            starts.push(start);
-            origins.push((block.part, block.first_line + i as u64));
+            if nl - start > max_line {
+                long.push(LongLine {
+                    part,
+                    line,
+                    len: (nl - start) as u64,
+                    prefix: bytes[start..nl.min(start + TOO_LONG_PREFIX)].to_vec(),
+                });
+            } else {
+                starts.push(start);
+                origins.push((part, line));
+            }
             start = nl + 1;
         }
-        Ok(Self {
-            text,
-            origins,
-            starts,
-        })
+        let bytes = if long.is_empty() {
+            bytes
+        } else {
+            // Rare: copy the lines within the limit, leaving the long ones out.
+            let mut kept = Vec::with_capacity(bytes.len());
+            for s in &mut starts {
+                let end = memchr::memchr(b'\n', &bytes[*s..]).map_or(bytes.len(), |i| *s + i + 1);
+                let at = kept.len();
+                kept.extend_from_slice(&bytes[*s..end]);
+                *s = at;
+            }
+            kept
+        };
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let record = starts.partition_point(|&s| s <= at).saturating_sub(1);
+            bad(
+                origins.get(record).map_or(first_line, |o| o.1),
+                "invalid UTF-8 in a committed part",
+            )
+        })?;
+        Ok((
+            Self {
+                text,
+                origins,
+                starts,
+            },
+            long,
+        ))
     }
 
     /// The end of record `i`, including its line end.
@@ -305,6 +361,8 @@ pub(super) struct Shared<'a> {
     pub(super) cap: u64,
     pub(super) level: u32,
     pub(super) chunk_records: usize,
+    /// Input lines longer than this are quarantined, not processed.
+    pub(super) max_line: usize,
 }
 
 impl Shared<'_> {
@@ -332,6 +390,20 @@ impl Shared<'_> {
             e.transform = Some(step.name().to_owned());
             e.module_sha256 = Some(step.sha256().to_owned());
         }
+        e
+    }
+
+    /// The quarantine entry of a line over the limit, as `weir stage`
+    /// writes one.
+    fn reject_long(&self, long: &LongLine) -> QuarantineEntry {
+        let mut e = QuarantineEntry::too_long(
+            &self.parts[long.part as usize],
+            long.line,
+            too_long_reason(long.len, self.max_line),
+            &long.prefix,
+            long.len,
+        );
+        e.input_stage = Some(self.input_stage.clone());
         e
     }
 
@@ -490,23 +562,30 @@ impl Shared<'_> {
     }
 
     /// Processes a block: its records go through the chain in calls of at
-    /// most `chunk_records` records.
+    /// most `chunk_records` records; lines over the limit are quarantined.
     fn process_block(
         &self,
         instances: &mut Instances,
         block: Block,
     ) -> Result<ChunkResult, RunError> {
-        let chunk = Chunk::from_block(block, self.parts)?;
+        let (chunk, long) = match block {
+            Block::Lines {
+                part,
+                first_line,
+                bytes,
+            } => Chunk::from_lines(part, first_line, bytes, self.parts, self.max_line)?,
+            Block::TooLong(line) => (Chunk::from_records(std::iter::empty()), vec![line]),
+        };
         let mut counts = vec![Counts::default(); self.steps.len()];
-        let mut rejected = Vec::new();
+        let mut rejected: Vec<QuarantineEntry> = long.iter().map(|l| self.reject_long(l)).collect();
         let (text, origins) = self.run_chunk(instances, &chunk, &mut counts, &mut rejected)?;
         let members = self.compress(text, &origins, &chunk, &mut rejected);
         Ok(ChunkResult {
             members,
             rejected,
             counts,
-            input_records: chunk.len() as u64,
-            input_bytes: chunk.text.len() as u64,
+            input_records: (chunk.len() + long.len()) as u64,
+            input_bytes: chunk.text.len() as u64 + long.iter().map(|l| l.len + 1).sum::<u64>(),
         })
     }
 
@@ -715,6 +794,7 @@ pub(super) fn execute(
         cap: options.write.max_batch_bytes,
         level: options.write.level,
         chunk_records: options.chunk_records.max(1),
+        max_line: options.max_line_bytes,
     };
     progress.start(
         manifest.parts[range.clone()]
@@ -828,6 +908,8 @@ pub fn run_records<'r>(
         cap,
         level: 0,
         chunk_records: chunk_records.max(1),
+        // Records come whole, not as lines of a part.
+        max_line: usize::MAX,
     };
     let chunk = Chunk::from_records(records);
     let mut instances: Instances = steps.iter().map(|s| s.start()).collect::<Result<_, _>>()?;
@@ -869,6 +951,9 @@ pub(super) fn transform_infos(steps: &[&dyn Step], counts: &[Counts]) -> Vec<Tra
 /// Cuts the input's parts into blocks of whole lines. The feeder only
 /// decompresses and finds the last line end of each block; workers split
 /// lines, check UTF-8 and build chunks, so the one serial stage stays cheap.
+/// A line still without its end once it holds more than
+/// `options.max_line_bytes` is buffered no further: the feeder reads on to
+/// its end keeping only its length and first bytes ([`Block::TooLong`]).
 fn feed(
     input: &Stage,
     handle: &Handle,
@@ -886,34 +971,53 @@ fn feed(
         .take(parts.len())
     {
         let mut reader = input.read_part(handle, part)?;
+        let unterminated = |line: u64| RunError::BadInput {
+            object: part.path.clone(),
+            line,
+            reason: "the part does not end with a line end".into(),
+        };
         let mut first_line = 1u64;
         let mut carry: Vec<u8> = Vec::new();
+        // How many leading bytes of `carry` are known to hold no line end.
+        let mut scanned = 0;
         loop {
             let mut bytes = std::mem::take(&mut carry);
             // Always read more than what is carried, so a line longer than a
-            // block keeps growing until its end arrives.
+            // block keeps growing until its end arrives (or the limit).
             let want = target.max(bytes.len() + 1);
             let eof = fill(&mut reader, &mut bytes, want).map_err(|e| read_error(&part.path, e))?;
-            let cut = match memchr::memrchr(b'\n', &bytes) {
-                Some(i) => i + 1,
-                None if !eof => {
+            let cut = match memchr::memrchr(b'\n', &bytes[scanned..]) {
+                Some(i) => scanned + i + 1,
+                None if eof => 0,
+                None if bytes.len() > options.max_line_bytes => {
+                    let skipped = skip_line(&mut reader, bytes, index as u32, first_line)
+                        .map_err(|e| read_error(&part.path, e))?;
+                    let Some((long, rest)) = skipped else {
+                        return Err(unterminated(first_line));
+                    };
+                    first_line += 1;
+                    if !push(Block::TooLong(long)) {
+                        return Ok(());
+                    }
+                    carry = rest;
+                    scanned = 0;
+                    continue;
+                }
+                None => {
+                    scanned = bytes.len();
                     carry = bytes;
                     continue;
                 }
-                None => 0,
             };
             if eof && cut < bytes.len() {
                 let lines = memchr::memchr_iter(b'\n', &bytes[..cut]).count() as u64;
-                return Err(RunError::BadInput {
-                    object: part.path.clone(),
-                    line: first_line + lines,
-                    reason: "the part does not end with a line end".into(),
-                });
+                return Err(unterminated(first_line + lines));
             }
             carry = bytes.split_off(cut);
+            scanned = carry.len();
             if !bytes.is_empty() {
                 let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
-                let block = Block {
+                let block = Block::Lines {
                     part: index as u32,
                     first_line,
                     bytes,
@@ -929,6 +1033,40 @@ fn feed(
         }
     }
     Ok(())
+}
+
+/// Reads the rest of line `line` of a part, whose start `head` (no line
+/// end in it) already passes the limit, keeping only its first bytes.
+/// Returns the line and what was read past its end, or `None` when the
+/// stream ends first.
+fn skip_line(
+    reader: &mut impl Read,
+    head: Vec<u8>,
+    part: u32,
+    line: u64,
+) -> std::io::Result<Option<(LongLine, Vec<u8>)>> {
+    let mut len = head.len() as u64;
+    let prefix = head[..head.len().min(TOO_LONG_PREFIX)].to_vec();
+    drop(head);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            let long = LongLine {
+                part,
+                line,
+                len: len + i as u64,
+                prefix,
+            };
+            return Ok(Some((long, buf[i + 1..n].to_vec())));
+        }
+        len += n as u64;
+    }
 }
 
 /// Reads into `bytes` until it holds `want` bytes or the stream ends;
@@ -957,68 +1095,176 @@ fn fill(reader: &mut impl Read, bytes: &mut Vec<u8>, want: usize) -> std::io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::ingest::{IngestOptions, Input, ingest};
     use crate::stage::{RetrySettings, StageUrl};
+
+    /// Commits `data` (whole lines) as an interval of a fresh memory stage,
+    /// in gzip members of about 1000 bytes and parts of at most
+    /// `max_batch_bytes` (a longer line gets a part of its own).
+    fn committed(
+        rt: &tokio::runtime::Runtime,
+        name: &str,
+        data: &[u8],
+        max_batch_bytes: u64,
+    ) -> (Stage, Manifest) {
+        let url = StageUrl::parse(&format!("memory:///{name}")).unwrap_or_else(|e| panic!("{e}"));
+        let stage = Stage::open(&url, &RetrySettings::default()).unwrap_or_else(|e| panic!("{e}"));
+        let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
+        let options = WriteOptions {
+            max_batch_bytes,
+            ..WriteOptions::default()
+        };
+        let mut writer = IntervalWriter::new(&stage, rt.handle(), interval, options);
+        writer
+            .write_members(gzip::compress_lines(data, 1000, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let producer = Producer {
+            name: "test".into(),
+            version: "0".into(),
+            command: "test".into(),
+            transforms: vec![],
+        };
+        let commit = writer
+            .commit(producer, Totals::default(), vec![])
+            .unwrap_or_else(|e| panic!("{e}"));
+        (stage, commit.manifest)
+    }
+
+    /// What the workers make of the feeder's blocks: the records' text,
+    /// their (part, line)s, and the long lines as (part, line, len, prefix).
+    type Fed = (String, Vec<(u32, u64)>, Vec<(u32, u64, u64, Vec<u8>)>);
+
+    fn fed(
+        stage: &Stage,
+        rt: &tokio::runtime::Runtime,
+        manifest: &Manifest,
+        opts: &RunOptions,
+    ) -> Fed {
+        let parts: Vec<String> = manifest.parts.iter().map(|p| p.path.clone()).collect();
+        let (mut text, mut lines, mut long) = (String::new(), Vec::new(), Vec::new());
+        feed(
+            stage,
+            rt.handle(),
+            manifest,
+            0..manifest.parts.len(),
+            opts,
+            &mut |block| {
+                let (chunk, too_long) = match block {
+                    Block::Lines {
+                        part,
+                        first_line,
+                        bytes,
+                    } => Chunk::from_lines(part, first_line, bytes, &parts, opts.max_line_bytes)
+                        .unwrap_or_else(|e| panic!("{e}")),
+                    Block::TooLong(l) => (Chunk::from_records(std::iter::empty()), vec![l]),
+                };
+                for i in 0..chunk.origins.len() {
+                    assert_eq!(chunk.record(i).as_bytes().last(), Some(&b'}'));
+                }
+                lines.extend(chunk.origins.iter().copied());
+                text.push_str(&chunk.text);
+                long.extend(
+                    too_long
+                        .into_iter()
+                        .map(|l| (l.part, l.line, l.len, l.prefix)),
+                );
+                true
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        (text, lines, long)
+    }
 
     #[test]
     fn blocks_hold_whole_lines_numbered_from_their_part() {
         let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
-        let url = StageUrl::parse("memory:///run-feed-test").unwrap_or_else(|e| panic!("{e}"));
-        let stage = Stage::open(&url, &RetrySettings::default()).unwrap_or_else(|e| panic!("{e}"));
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let input: String = (0..500)
             .map(|i| format!("{{\"i\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i % 37)))
             .collect();
-        let file = dir.path().join("in.ndjson");
-        std::fs::write(&file, &input).unwrap_or_else(|e| panic!("{e}"));
-        let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
-        let mut options = IngestOptions::default();
-        options.write.max_batch_bytes = 4000;
-        ingest(
-            &stage,
-            rt.handle(),
-            interval,
-            &[Input::File(file)],
-            &options,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let (manifest, _) = stage
-            .read_manifest(rt.handle(), &interval)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (stage, manifest) = committed(&rt, "run-feed-test", input.as_bytes(), 4000);
         assert!(manifest.parts.len() > 3);
-        let parts: Vec<String> = manifest.parts.iter().map(|p| p.path.clone()).collect();
         // Blocks far smaller than a line, and larger than several.
         for chunk_bytes in [7, 100, 1 << 20] {
             let opts = RunOptions {
                 chunk_bytes,
                 ..RunOptions::default()
             };
-            let mut text = String::new();
-            let mut lines = Vec::new();
-            feed(
-                &stage,
-                rt.handle(),
-                &manifest,
-                0..manifest.parts.len(),
-                &opts,
-                &mut |block| {
-                    let chunk = Chunk::from_block(block, &parts).unwrap_or_else(|e| panic!("{e}"));
-                    for i in 0..chunk.origins.len() {
-                        assert_eq!(chunk.record(i).as_bytes().last(), Some(&b'}'));
-                    }
-                    lines.extend(chunk.origins.iter().copied());
-                    text.push_str(&chunk.text);
-                    true
-                },
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            let (text, lines, long) = fed(&stage, &rt, &manifest, &opts);
             assert_eq!(text, input, "chunk_bytes {chunk_bytes}");
+            assert!(long.is_empty());
             // Line numbers restart at 1 in each part and count up by one.
             let mut expect = Vec::new();
             for (p, part) in manifest.parts.iter().enumerate() {
                 expect.extend((1..=part.records).map(|l| (p as u32, l)));
             }
             assert_eq!(lines, expect, "chunk_bytes {chunk_bytes}");
+        }
+    }
+
+    #[test]
+    fn lines_over_the_limit_are_set_apart_with_their_length_wherever_blocks_end() {
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        const LIMIT: usize = 2000;
+        // Lines at, just over and far over the limit, between short ones,
+        // as the first and the last line of the part.
+        let lens = [5000, 20, LIMIT, 30, LIMIT + 1, 25, 300_000, 40, 9000];
+        let line = |i: usize, len: usize| {
+            let mut v = format!("{{\"i\":{i},\"x\":\"").into_bytes();
+            // A long line's bytes past its prefix need not even be UTF-8.
+            let filler = if len > LIMIT { 0xff } else { b'x' };
+            let start = v.len();
+            v.extend((start..len - 2).map(|k| {
+                if k < 1500 {
+                    b'a' + (k % 26) as u8
+                } else {
+                    filler
+                }
+            }));
+            v.extend_from_slice(b"\"}");
+            v
+        };
+        let mut input = Vec::new();
+        for (i, &len) in lens.iter().enumerate() {
+            input.extend(line(i, len));
+            input.push(b'\n');
+        }
+        let (stage, manifest) = committed(&rt, "run-long-lines", &input, 1 << 30);
+        assert_eq!(manifest.parts.len(), 1);
+        let expect_long: Vec<(u32, u64, u64, Vec<u8>)> = lens
+            .iter()
+            .enumerate()
+            .filter(|(_, len)| **len > LIMIT)
+            .map(|(i, &len)| {
+                let mut prefix = line(i, len);
+                prefix.truncate(TOO_LONG_PREFIX);
+                (0, i as u64 + 1, len as u64, prefix)
+            })
+            .collect();
+        let expect_lines: Vec<(u32, u64)> = lens
+            .iter()
+            .enumerate()
+            .filter(|(_, len)| **len <= LIMIT)
+            .map(|(i, _)| (0, i as u64 + 1))
+            .collect();
+        let expect_text: String = lens
+            .iter()
+            .enumerate()
+            .filter(|(_, len)| **len <= LIMIT)
+            .map(|(i, &len)| {
+                String::from_utf8(line(i, len)).unwrap_or_else(|e| panic!("{e}")) + "\n"
+            })
+            .collect();
+        // Blocks smaller than the limit (long lines pass it before their
+        // end and the feeder skips them) and larger (the worker finds them).
+        for chunk_bytes in [7, 1000, 64 * 1024, 1 << 20] {
+            let opts = RunOptions {
+                chunk_bytes,
+                max_line_bytes: LIMIT,
+                ..RunOptions::default()
+            };
+            let (text, lines, long) = fed(&stage, &rt, &manifest, &opts);
+            assert_eq!(long, expect_long, "chunk_bytes {chunk_bytes}");
+            assert_eq!(lines, expect_lines, "chunk_bytes {chunk_bytes}");
+            assert!(text == expect_text, "chunk_bytes {chunk_bytes}");
         }
     }
 }
