@@ -75,6 +75,20 @@
 //! A transform that keeps state across records (aggregates written at the end)
 //! implements [`Transform`] itself.
 //!
+//! # Whole chunks at once
+//!
+//! The host sends records in chunks of up to about 1000 records or 1 MiB,
+//! and the adapters call the function once per record. A transform that
+//! gains from seeing the chunk together, such as a model run over a feature
+//! matrix, implements [`Transform`] and overrides
+//! [`process_chunk`](Transform::process_chunk): it gets every [`Record`] of
+//! the chunk in one call and settles each, in order, through a
+//! [`ChunkOutput`], with its output records or its own error. So one bad
+//! record still fails alone while the rest is computed as a batch. Because
+//! the host re-runs a failed chunk record by record (below), a record must
+//! get the same result in a batch as alone. `transforms/model-apply` is a
+//! complete example.
+//!
 //! # Records and errors
 //!
 //! Each input line is parsed once, into the function's argument type. A record
@@ -95,9 +109,13 @@
 //! # Panics
 //!
 //! `wasm32-wasip2` builds abort on panic: a panic traps the whole instance,
-//! and the host isolates the record that caused it. Natively, where panics
-//! unwind, the chunk loop catches them and fails only that record, so tests
-//! see the panic as the record's error.
+//! so the whole `process` call fails, and the host re-runs that chunk record
+//! by record (each as a chunk of one, on a fresh instance) to isolate the
+//! record that caused it. Natively, where panics unwind, the chunk loop
+//! catches them: a panic while one record is being processed (in
+//! [`Transform::process`], or in [`ChunkOutput::record`]) fails only that
+//! record, so tests see the panic as the record's error; a panic elsewhere in
+//! [`Transform::process_chunk`] fails every record of the chunk.
 //!
 //! # Layout
 //!
@@ -105,7 +123,8 @@
 //! - `function`: [`map`], [`filter`], [`flat_map`], plain functions as transforms.
 //! - `record`: [`Record`] (one input line) and [`Output`] (where records go).
 //! - `error`: [`Error`], the message a record, `init` or `finish` fails with.
-//! - `chunk`: the loop from an NDJSON chunk to output and outcomes.
+//! - `chunk`: the loop from an NDJSON chunk to output and outcomes, and
+//!   [`ChunkOutput`], where a chunk's records are settled.
 //! - [`testing`]: that same loop under native `cargo test`, plus golden cases.
 //! - `component`: wit-bindgen glue for wasm builds, reached through [`export!`].
 

@@ -2,12 +2,14 @@
 //! exported to ONNX with skl2onnx, to each record.
 //!
 //! `init` reads the model from the assets directory (`/assets` in the
-//! sandbox) and builds it once per instance; `process` gathers the
-//! configured numeric fields into a feature row, runs the model and writes
-//! the predicted label, class probabilities or regression value into the
-//! record. The evaluator is this crate's own: a protobuf reader and the
-//! ONNX-ML operators scikit-learn exports use, matching onnxruntime's
-//! results. See README.md for the config, the operators and an example.
+//! sandbox) and builds it once per instance; `process_chunk` gathers the
+//! configured numeric fields of a chunk's records into one feature matrix,
+//! runs the model once over it and writes each record its predicted label,
+//! class probabilities or regression value, while a record with bad
+//! features fails alone. The evaluator is this crate's own: a protobuf
+//! reader and the ONNX-ML operators scikit-learn exports use, matching
+//! onnxruntime's results. See README.md for the config, the operators and
+//! an example.
 //!
 //! Layout:
 //! - [`protobuf`]: the protobuf wire format, read only;
@@ -15,8 +17,8 @@
 //! - [`tensor`]: the values flowing between operators;
 //! - [`operators`]: the operators, built from nodes and run on batches;
 //! - [`graph`]: a loaded model, its operators wired up;
-//! - this module: the config, records to feature rows and predictions back,
-//!   and the [`Transform`].
+//! - this module: the config, a chunk's records to one feature matrix and
+//!   predictions back, and the [`Transform`].
 
 pub mod graph;
 pub mod onnx;

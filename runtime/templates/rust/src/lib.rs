@@ -2,7 +2,10 @@
 //! field and value, and rejects records without an `id`.
 //!
 //! Edit `tag` (and `Config`) to make it yours; see README.md for the loop of
-//! editing, testing and building.
+//! editing, testing and building. `weir_guest::map` calls `tag` once per
+//! record; to work on a whole chunk of records at once (a model over a
+//! batch), implement `weir_guest::Transform` and its `process_chunk`
+//! (documented in vendor/weir-guest/src/transform.rs; `cargo doc --open`).
 
 use serde::Deserialize;
 use weir_guest::{Error, Transform, Value};
