@@ -5,6 +5,7 @@
 mod authoring;
 mod categorize;
 mod faults;
+mod layout;
 mod model_apply;
 mod nlp_example;
 mod python;
