@@ -761,6 +761,192 @@ fn a_600_mb_line_is_quarantined_with_its_location_in_bounded_memory() {
     eprintln!("600 MB line: peak RSS {} MiB", rss >> 20);
 }
 
+/// Replaces the only part of the committed interval of stage `stage` with
+/// the gzip of what `write` writes (`records` lines), and updates the
+/// manifest to match, as a writer with a larger line limit, or another tool,
+/// would have committed it. Returns the part's path within the stage.
+fn recommit_only_part(
+    sb: &Sandbox,
+    stage: &str,
+    records: u64,
+    write: impl FnOnce(&mut dyn std::io::Write),
+) -> String {
+    use std::io::Write;
+    struct Counting<W>(W, u64);
+    impl<W: Write> Write for Counting<W> {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let n = self.0.write(b)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+    let manifest_path = sb.join(&format!("{stage}/{FOLDER}/_manifest.json"));
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        manifest["parts"].as_array().map(Vec::len),
+        Some(1),
+        "{manifest}"
+    );
+    let part = manifest["parts"][0]["path"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut plain = Counting(
+        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()),
+        0,
+    );
+    write(&mut plain);
+    let uncompressed = plain.1;
+    let gz = plain.0.finish().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(sb.join(&format!("{stage}/{part}")), &gz).unwrap_or_else(|e| panic!("{e}"));
+    let compressed = gz.len() as u64;
+    for (object, key, value) in [
+        ("part", "records", serde_json::json!(records)),
+        (
+            "part",
+            "uncompressed_bytes",
+            serde_json::json!(uncompressed),
+        ),
+        ("part", "compressed_bytes", serde_json::json!(compressed)),
+        ("part", "sha256", serde_json::json!(weir_tests::sha256(&gz))),
+        ("totals", "records", serde_json::json!(records)),
+        ("totals", "input_records", serde_json::json!(records)),
+        (
+            "totals",
+            "uncompressed_bytes",
+            serde_json::json!(uncompressed),
+        ),
+        ("totals", "compressed_bytes", serde_json::json!(compressed)),
+    ] {
+        match object {
+            "part" => manifest["parts"][0][key] = value,
+            _ => manifest["totals"][key] = value,
+        }
+    }
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    part
+}
+
+/// A part committed with a 600 MB line (by a writer with a larger
+/// `--max-line-bytes`, or another tool) and read by `weir run`: the line is
+/// quarantined as too long with the part and its line, never held whole,
+/// the error budget applies to it, and the counts reconcile. `weir verify`
+/// streams the same part in bounded memory too.
+#[test]
+fn a_600_mb_line_in_a_committed_part_is_quarantined_by_weir_run_in_bounded_memory() {
+    const LINE: u64 = 600 * 1024 * 1024;
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let module = module.to_string_lossy().into_owned();
+    sb.write(
+        "in.ndjson",
+        "{\"text\":\" One \"}\n{}\n{\"text\":\" THREE \"}\n",
+    );
+    sb.weir(&["stage", "raw", "--interval", INTERVAL, "in.ndjson"])
+        .ok();
+    let part = recommit_only_part(&sb, "raw", 3, |w| {
+        let mut write = |b: &[u8]| w.write_all(b).unwrap_or_else(|e| panic!("{e}"));
+        write(b"{\"text\":\" One \"}\n{\"x\":\"");
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..(LINE - 8) / (1 << 20) {
+            write(&chunk);
+        }
+        write(&chunk[..((LINE - 8) % (1 << 20)) as usize]);
+        write(b"\"}\n{\"text\":\" THREE \"}\n");
+    });
+    let (verified, rss_verify) = with_peak_rss(&sb, &["verify", "raw", "--interval", INTERVAL]);
+    verified.ok();
+    assert!(
+        rss_verify < RSS_BOUND,
+        "weir verify: peak RSS {} MiB",
+        rss_verify >> 20
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            "clean",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            &module,
+            "--config",
+            r#"{"fields":["text"]}"#,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        with_peak_rss(&sb, &args)
+    };
+    // Over the default budget of 0: nothing committed, the line named.
+    let (refused, _) = run(&[]);
+    let refused = refused.expect_code(3);
+    assert!(
+        refused.stderr.contains(&format!(
+            "{part}:2: line of {LINE} bytes is longer than the limit"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(!sb.join(&format!("clean/{FOLDER}/_manifest.json")).exists());
+
+    let (done, rss) = run(&["--max-rejected", "1"]);
+    let summary = done.ok().json();
+    assert!(rss < RSS_BOUND, "weir run: peak RSS {} MiB", rss >> 20);
+    let totals = &summary["totals"];
+    assert_counts_reconcile(totals);
+    assert_eq!(
+        (
+            totals["input_records"].as_u64(),
+            totals["records"].as_u64(),
+            totals["quarantined"].as_u64(),
+            totals["filtered"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1), Some(0)),
+        "{summary}"
+    );
+    assert_eq!(summary["transforms"][0]["records_in"], 2, "{summary}");
+    assert_eq!(
+        sb.weir(&["cat", "clean", "--interval", INTERVAL])
+            .ok()
+            .stdout,
+        "{\"text\":\"one\"}\n{\"text\":\"three\"}\n"
+    );
+    let q = sb
+        .weir(&["cat", "clean", "--interval", INTERVAL, "--quarantine"])
+        .ok();
+    let entry: serde_json::Value =
+        serde_json::from_str(q.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", q.stdout));
+    assert_eq!(entry["object"], part.as_str());
+    assert_eq!(entry["line"], 2);
+    assert_eq!(entry["record_bytes"], LINE);
+    assert_eq!(entry["record_escaped"].as_str().map(str::len), Some(1024));
+    assert!(
+        entry["input_stage"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("/raw")),
+        "{entry}"
+    );
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("longer than the limit of 67108864 bytes (--max-line-bytes)"),
+        "{entry}"
+    );
+    eprintln!(
+        "600 MB line in a part: weir run peak RSS {} MiB, weir verify {} MiB",
+        rss >> 20,
+        rss_verify >> 20
+    );
+}
+
 #[test]
 fn a_gzip_bomb_of_1_gb_stages_in_bounded_memory_in_parts_under_the_cap() {
     use std::io::Write;
