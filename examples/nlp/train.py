@@ -62,16 +62,27 @@ def field(record, path):
     return record
 
 
+def training_set():
+    """The labeled tickets, and their text as the categorize step sees it."""
+    train_set = tickets(TRAIN_SEED, TRAIN_TICKETS)
+    return train_set, [f"{t['subject']}\n{t['text']}" for t in train_set]
+
+
+def categorizer(texts, categories):
+    """The fitted scikit-learn pipeline behind assets/categorize/ (also what
+    scripts/bench measures the transform against)."""
+    pipeline = make_pipeline(TfidfVectorizer(stop_words="english", min_df=2),
+                             MultinomialNB(alpha=0.1))
+    pipeline.fit(texts, categories)
+    assert list(pipeline.classes_) == sorted(CATEGORIES)
+    return pipeline
+
+
 def train(assets):
     """Fits both models on the training tickets and writes them under `assets`."""
-    train_set = tickets(TRAIN_SEED, TRAIN_TICKETS)
-    texts = [f"{t['subject']}\n{t['text']}" for t in train_set]
+    train_set, texts = training_set()
     categories = [t["category"] for t in train_set]
-
-    categorize = make_pipeline(TfidfVectorizer(stop_words="english", min_df=2),
-                               MultinomialNB(alpha=0.1))
-    categorize.fit(texts, categories)
-    assert list(categorize.classes_) == sorted(CATEGORIES)
+    categorize = categorizer(texts, categories)
     (assets / CATEGORIZE).parent.mkdir(parents=True, exist_ok=True)
     export_sklearn.export(categorize, str(assets / CATEGORIZE))
 
