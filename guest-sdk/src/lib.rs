@@ -101,9 +101,9 @@
 //! `arbitrary_precision` features, so fields keep their order, their digits
 //! (`1.50`, `-0.0`) and integers of any size. [`map`] and [`flat_map`]
 //! write their results with [`Output::emit_from`]: every value the function
-//! leaves equal to the input's is copied from the input's bytes, so an
-//! untouched field keeps its exact spelling (`1E3`, `"caf\u00e9"`, spaces),
-//! and only what changed is written anew, as compact JSON. [`filter`] writes
+//! leaves equal to the input's keeps the input's spelling (`1E3`,
+//! `"caf\u00e9"`), and only what changed is written anew. Output is compact
+//! JSON: whitespace between tokens is the one thing not kept. [`filter`] writes
 //! kept records unchanged, byte for byte.
 //!
 //! # Panics

@@ -123,14 +123,16 @@ impl<'a> Output<'a> {
         Ok(())
     }
 
-    /// Writes `record`, derived from `source`, as one JSON line in which
-    /// every part `record` shares unchanged with `source` keeps `source`'s
-    /// exact bytes: its number spelling (`1E3`), string escapes (`\u00e9`)
-    /// and spacing. Only what the transform changed is written anew. `map`
-    /// and `flat_map` transforms write their results this way.
+    /// Writes `record`, derived from `source`, as one compact JSON line in
+    /// which every value `record` shares unchanged with `source` keeps
+    /// `source`'s spelling: its number spelling (`1E3`, which serde_json
+    /// would write `1e+3`) and string escapes (`"caf\u00e9"`, which it would
+    /// write `"café"`). Only what the transform changed is written anew;
+    /// whitespace between tokens is dropped. `map` and `flat_map`
+    /// transforms write their results this way.
     ///
-    /// When `source` is already compact JSON with nothing serde_json would
-    /// spell differently (the common case), this is [`Output::emit`].
+    /// When `source` has no exponent and no `\u` or `\/` escape (the common
+    /// case, whatever its spacing), this is [`Output::emit`].
     ///
     /// # Errors
     ///
@@ -141,7 +143,7 @@ impl<'a> Output<'a> {
         source: Record<'_>,
     ) -> Result<(), Error> {
         let raw = source.as_str();
-        if respells_identically(raw.as_bytes()) {
+        if respells_only_whitespace(raw.as_bytes()) {
             return self.emit(record);
         }
         let new = serde_json::to_value(record).map_err(Error::from)?;
@@ -171,11 +173,12 @@ impl<'a> Output<'a> {
 }
 
 /// Whether serde_json (with `preserve_order` and `arbitrary_precision`)
-/// writes a parsed `line` back as exactly `line`: no whitespace between
-/// tokens, no exponent (serde_json respells `1E3` as `1e+3`), and no `\u` or
-/// `\/` escape in a string (it writes the characters themselves). May say
-/// no to a line that would survive; never yes to one that would not.
-fn respells_identically(line: &[u8]) -> bool {
+/// writes a parsed `line` back as `line` with at most the whitespace between
+/// tokens dropped: no exponent (serde_json respells `1E3` and `1e5` as
+/// `1e+3` and `1e+5`) and no `\u` or `\/` escape in a string (it writes
+/// the characters themselves). May say no to a line that would survive;
+/// never yes to one that would not.
+fn respells_only_whitespace(line: &[u8]) -> bool {
     let mut i = 0;
     while let Some(&b) = line.get(i) {
         match b {
@@ -193,7 +196,7 @@ fn respells_identically(line: &[u8]) -> bool {
                     }
                 }
             }
-            b' ' | b'\t' | b'\n' | b'\r' | b'E' | b'+' => return false,
+            b'E' | b'+' => return false,
             b'e' if i > 0 && matches!(line[i - 1], b'0'..=b'9' | b'.') => return false,
             _ => {}
         }
@@ -202,8 +205,9 @@ fn respells_identically(line: &[u8]) -> bool {
     true
 }
 
-/// Writes `new` as JSON into `out`, copying from `raw` (the text `old` was
-/// parsed from) every value that `new` leaves equal to `old`.
+/// Writes `new` as compact JSON into `out`, copying from `raw` (the text
+/// `old` was parsed from), without its whitespace, every value that `new`
+/// leaves equal to `old`.
 fn splice(
     out: &mut Vec<u8>,
     new: &serde_json::Value,
@@ -215,7 +219,7 @@ fn splice(
     use std::collections::BTreeMap;
 
     if new == old {
-        out.extend_from_slice(raw.trim().as_bytes());
+        push_minified(out, raw.as_bytes());
         return Ok(());
     }
     match (new, old) {
@@ -260,6 +264,27 @@ fn splice(
             Ok(())
         }
         _ => serde_json::to_writer(&mut *out, new).map_err(Error::from),
+    }
+}
+
+/// Appends JSON text without the whitespace between its tokens.
+fn push_minified(out: &mut Vec<u8>, raw: &[u8]) {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in raw {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
     }
 }
 
@@ -341,15 +366,22 @@ mod tests {
     }
 
     #[test]
-    fn emit_from_keeps_the_bytes_of_what_the_transform_left_alone() {
+    fn emit_from_keeps_the_spelling_of_what_the_transform_left_alone() {
         let line = r#"{"id": 1, "n": 1E3, "m": -0.0e-7, "s": "caf\u00e9 \/x", "big": 123456789012345678901234567890, "notes": {"keep": 2.50E+2, "body": "  A  B "}, "z": [1, {"e": "\u0041"}, 3]}"#;
-        // Nothing changed: the line itself.
-        assert_eq!(emit_from(line, |_| {}), format!("{line}\n"));
+        // Nothing changed: the line itself, without its spaces.
+        let mut minified = Vec::new();
+        push_minified(&mut minified, line.as_bytes());
+        let minified = String::from_utf8(minified).unwrap_or_default();
+        assert_eq!(
+            minified,
+            r#"{"id":1,"n":1E3,"m":-0.0e-7,"s":"caf\u00e9 \/x","big":123456789012345678901234567890,"notes":{"keep":2.50E+2,"body":"  A  B "},"z":[1,{"e":"\u0041"},3]}"#
+        );
+        assert_eq!(emit_from(line, |_| {}), format!("{minified}\n"));
         // One nested field changed: its siblings keep their spelling.
         let out = emit_from(line, |v| v["notes"]["body"] = Value::from("a b"));
         assert_eq!(
             out,
-            r#"{"id":1,"n":1E3,"m":-0.0e-7,"s":"caf\u00e9 \/x","big":123456789012345678901234567890,"notes":{"keep":2.50E+2,"body":"a b"},"z":[1, {"e": "\u0041"}, 3]}"#
+            r#"{"id":1,"n":1E3,"m":-0.0e-7,"s":"caf\u00e9 \/x","big":123456789012345678901234567890,"notes":{"keep":2.50E+2,"body":"a b"},"z":[1,{"e":"\u0041"},3]}"#
                 .to_owned()
                 + "\n"
         );
@@ -362,7 +394,7 @@ mod tests {
         });
         assert_eq!(
             out,
-            r#"{"id":1,"n":1E3,"m":-0.0e-7,"big":123456789012345678901234567890,"notes":{"keep": 2.50E+2, "body": "  A  B "},"z":[7,{"e": "\u0041"},3],"added":"x"}"#
+            r#"{"id":1,"n":1E3,"m":-0.0e-7,"big":123456789012345678901234567890,"notes":{"keep":2.50E+2,"body":"  A  B "},"z":[7,{"e":"\u0041"},3],"added":"x"}"#
                 .to_owned()
                 + "\n"
         );
@@ -372,18 +404,21 @@ mod tests {
     fn compact_plain_records_take_the_fast_path_and_others_do_not() {
         for (line, fast) in [
             (r#"{"a":1,"b":"x y","c":[true,false,null],"d":1.50,"e":"\n\"\\"}"#, true),
-            (r#"{"a": 1}"#, false),
+            (r#"{"a": 1, "b" : [ 2 ,3 ]}"#, true),
             (r#"{"a":1E3}"#, false),
             (r#"{"a":1e3}"#, false),
             (r#"{"a":"\u00e9"}"#, false),
             (r#"{"a":"\/"}"#, false),
             (r#"{"true":true,"false":false,"x":"e+E 1e3"}"#, true),
         ] {
-            assert_eq!(respells_identically(line.as_bytes()), fast, "{line}");
+            assert_eq!(respells_only_whitespace(line.as_bytes()), fast, "{line}");
             if fast {
-                // The fast path's promise: serde_json writes it back as is.
+                // The fast path's promise: serde_json writes it back as is,
+                // but for whitespace between tokens.
                 let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
-                assert_eq!(serde_json::to_string(&v).unwrap_or_default(), line);
+                let mut minified = Vec::new();
+                push_minified(&mut minified, line.as_bytes());
+                assert_eq!(serde_json::to_string(&v).unwrap_or_default().into_bytes(), minified);
             }
         }
     }

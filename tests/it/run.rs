@@ -638,8 +638,8 @@ fn replay_recovers_quarantined_records_into_the_interval() {
     );
 }
 
-/// Python's `json.dumps` writes `{"a": 1}` with spaces and `\u00e9` escapes;
-/// a transform changes only its own fields' bytes.
+/// Python's `json.dumps` writes `\u00e9` escapes (and spaces); a transform
+/// changes only its own fields' spelling, and output is compact.
 #[test]
 fn untouched_fields_keep_their_exact_spelling_through_a_rust_transform() {
     let sb = Sandbox::new();
@@ -671,9 +671,9 @@ fn untouched_fields_keep_their_exact_spelling_through_a_rust_transform() {
     assert_eq!(
         cat(&sb, "clean"),
         concat!(
-            r#"{"id":1,"n":1E3,"x":-2.50e-3,"s":"caf\u00e9 \/ d","text":"a b","o":{"k": [1, 2.0]}}"#,
+            r#"{"id":1,"n":1E3,"x":-2.50e-3,"s":"caf\u00e9 \/ d","text":"a b","o":{"k":[1,2.0]}}"#,
             "\n",
-            r#"{"id": 2, "n": 1E3, "text": "already clean"}"#,
+            r#"{"id":2,"n":1E3,"text":"already clean"}"#,
             "\n"
         )
     );
