@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Component, Path as FsPath};
+use std::path::{Component, Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -53,6 +53,9 @@ impl Default for RetrySettings {
 #[derive(Clone)]
 pub struct Stage {
     store: Arc<dyn ObjectStore>,
+    /// The same store when it is the local filesystem, whose in-progress
+    /// upload files only the filesystem shows.
+    local: Option<Arc<LocalFileSystem>>,
     prefix: Path,
     url: StageUrl,
 }
@@ -158,6 +161,7 @@ impl Stage {
             retry_timeout: retry.retry_timeout,
             ..RetryConfig::default()
         };
+        let mut local = None;
         let store: Arc<dyn ObjectStore> = match scheme {
             ObjectStoreScheme::Local => {
                 let dir = u.to_file_path().map_err(|()| StageError::InvalidStage {
@@ -168,7 +172,9 @@ impl Stage {
                     stage: url.to_string(),
                     reason: format!("cannot create directory {}: {e}", dir.display()),
                 })?;
-                Arc::new(LocalFileSystem::new().with_automatic_cleanup(true))
+                let fs = Arc::new(LocalFileSystem::new().with_automatic_cleanup(true));
+                local = Some(Arc::clone(&fs));
+                fs
             }
             ObjectStoreScheme::Memory => memory_store(""),
             ObjectStoreScheme::AmazonS3 => Arc::new(
@@ -203,14 +209,31 @@ impl Stage {
         };
         Ok(Self {
             store,
+            local,
             prefix,
             url: url.clone(),
         })
     }
 
-    /// A stage over an existing store (tests, embedding).
+    /// A stage over an existing store (tests, embedding). It is not seen as
+    /// a local folder, even over a `LocalFileSystem`: cleanup leaves its
+    /// in-progress upload files alone.
     pub fn from_store(store: Arc<dyn ObjectStore>, prefix: Path, url: StageUrl) -> Self {
-        Self { store, prefix, url }
+        Self {
+            store,
+            local: None,
+            prefix,
+            url,
+        }
+    }
+
+    /// Where `relative` (slash-separated, relative to the stage) lies on
+    /// disk, for a stage on the local filesystem; `None` for other stores.
+    pub fn local_path(&self, relative: &str) -> Option<PathBuf> {
+        self.local
+            .as_ref()?
+            .path_to_filesystem(&self.path(relative))
+            .ok()
     }
 
     /// The store.

@@ -192,6 +192,64 @@ impl Stage {
         }
         Ok(())
     }
+
+    /// Removes the in-progress upload files of a local stage under `folder`
+    /// (relative to the stage) last written before `cutoff`, and returns
+    /// their paths relative to the stage. object_store writes a local
+    /// object to `NAME#N` and renames it to `NAME` when complete, so a
+    /// killed upload strands `NAME#N`; its listing hides such files, which
+    /// is why they are looked for on disk. Nothing for other stores. A file
+    /// that cannot be removed is only logged: readers never see it.
+    fn remove_stranded_uploads(&self, folder: &str, cutoff: DateTime<Utc>) -> Vec<String> {
+        let Some(root) = self.local_path(folder) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        let mut dirs = vec![(root, folder.to_owned())];
+        while let Some((dir, rel_dir)) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let rel = format!("{rel_dir}/{name}");
+                // Symbolic links are neither followed nor removed.
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() {
+                    dirs.push((entry.path(), rel));
+                    continue;
+                }
+                let stale = || {
+                    entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| DateTime::<Utc>::from(t) < cutoff)
+                };
+                if !kind.is_file() || !is_upload_in_progress(&name) || !stale() {
+                    continue;
+                }
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed.push(rel),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => tracing::warn!(
+                        "could not delete {}, an upload a killed attempt left: {e}",
+                        entry.path().display()
+                    ),
+                }
+            }
+        }
+        removed.sort();
+        removed
+    }
+}
+
+/// Whether a local file name is one of object_store's in-progress uploads,
+/// `NAME#N` (the rule its listing hides them by).
+fn is_upload_in_progress(name: &str) -> bool {
+    name.split_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A store object as a synchronous byte stream.
@@ -475,7 +533,8 @@ pub struct Commit {
     pub manifest: Manifest,
     /// Its path relative to the stage.
     pub manifest_path: String,
-    /// Objects deleted by cleanup (superseded parts, old leftovers).
+    /// Objects deleted by cleanup (superseded parts, old leftovers), and on
+    /// a local stage the upload files killed attempts stranded.
     pub deleted: Vec<String>,
 }
 
@@ -652,7 +711,8 @@ impl IntervalWriter {
 
     /// Finishes the parts and commits: writes the manifest (one PUT, atomic
     /// for readers), then deletes what the previous commit referenced and
-    /// this one does not, and leftovers older than the orphan grace.
+    /// this one does not, and leftovers older than the orphan grace (on a
+    /// local stage including the upload files killed attempts stranded).
     pub fn commit(
         mut self,
         producer: Producer,
@@ -769,6 +829,13 @@ impl IntervalWriter {
         doomed.sort();
         doomed.dedup();
         self.stage.delete_all(&self.handle, &doomed)?;
+        for folder in [
+            Stage::interval_dir(&self.interval),
+            Stage::quarantine_dir(&self.interval),
+            Stage::shards_dir(&self.interval),
+        ] {
+            doomed.extend(self.stage.remove_stranded_uploads(&folder, cutoff));
+        }
         Ok(doomed)
     }
 
@@ -892,5 +959,93 @@ impl Stage {
             });
         }
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::stage::{RetrySettings, StageUrl};
+
+    /// Writes a file at `path` that was last written `age` ago.
+    fn plant(path: &std::path::Path, age: Duration) {
+        let parent = path
+            .parent()
+            .unwrap_or_else(|| panic!("{}", path.display()));
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        let mut f = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(b"half an upload")
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.set_modified(SystemTime::now() - age)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn a_commit_removes_stranded_local_uploads_of_its_interval_older_than_the_grace() {
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path().join("s");
+        let url = StageUrl::parse(&root.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
+        let stage = Stage::open(&url, &RetrySettings::default()).unwrap_or_else(|e| panic!("{e}"));
+        let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
+        let f = interval.folder();
+        let part = "part-00000-20261126T010000Z-0123456789ab.ndjson.gz";
+        let hours = |n: u64| Duration::from_secs(n * 3600);
+        // What killed attempts left two hours ago, in the interval's folders.
+        let stranded = [
+            format!("{f}/{part}#1"),
+            format!("{f}/{MANIFEST}#2"),
+            format!("_quarantine/{f}/{part}#1"),
+            format!("_shards/{f}/result.json#1"),
+        ];
+        // An upload that may still be going on, another interval's, and
+        // one outside the interval folders.
+        let young = format!("{f}/part-00001-20261126T010000Z-0123456789ab.ndjson.gz#3");
+        let elsewhere = [
+            format!("interval=20261127T000000Z/{part}#1"),
+            "notes.txt#1".to_owned(),
+        ];
+        for rel in &stranded {
+            plant(&root.join(rel), hours(2));
+        }
+        plant(&root.join(&young), hours(0));
+        for rel in &elsewhere {
+            plant(&root.join(rel), hours(2));
+        }
+
+        let mut writer =
+            IntervalWriter::new(&stage, rt.handle(), interval, WriteOptions::default());
+        writer
+            .write_members(gzip::compress_lines(b"{\"a\":1}\n", 1000, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let producer = Producer {
+            name: "test".into(),
+            version: "0".into(),
+            command: "test".into(),
+            transforms: vec![],
+        };
+        let commit = writer
+            .commit(producer, Totals::default(), vec![])
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        let mut deleted = commit.deleted.clone();
+        deleted.sort();
+        let mut expect = stranded.to_vec();
+        expect.sort();
+        assert_eq!(deleted, expect);
+        for rel in &stranded {
+            assert!(!root.join(rel).exists(), "{rel} was kept");
+        }
+        for rel in elsewhere.iter().chain([&young]) {
+            assert!(root.join(rel).exists(), "{rel} was removed");
+        }
+        let (manifest, _) = stage
+            .read_manifest(rt.handle(), &interval)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(manifest.totals.records, 1);
+        assert!(root.join(&manifest.parts[0].path).exists());
     }
 }

@@ -251,15 +251,15 @@ struct Tally {
     after_commit: usize,
     /// Kills that left objects no manifest references.
     left_leftovers: usize,
-    /// object_store's local in-progress upload files (`PART#N`) that killed
-    /// attempts left and no cleanup can see, after the last rerun.
-    stranded_upload_files: usize,
+    /// Kills that stranded object_store's local in-progress upload files
+    /// (`PART#N`), which the rerun's cleanup must remove.
+    stranded_uploads: usize,
 }
 
 /// Splits off object_store's in-progress upload files of a local store
 /// (`PATH#N`, renamed to `PATH` when the upload completes). A killed
-/// attempt strands them: object_store's listing hides them, so neither
-/// readers nor cleanup ever see them (docs/guarantees.md, known gaps).
+/// attempt strands them; object_store's listing hides them, so readers
+/// never see them and cleanup looks for them on disk.
 fn split_staging_files(objects: BTreeSet<String>) -> (BTreeSet<String>, BTreeSet<String>) {
     objects.into_iter().partition(|o| {
         !o.rsplit_once('#')
@@ -335,6 +335,9 @@ fn survive_kills(
             {
                 tally.left_leftovers += 1;
             }
+            if !split_staging_files(store.objects(stage)).1.is_empty() {
+                tally.stranded_uploads += 1;
+            }
         } else {
             assert_eq!(
                 seen_writer,
@@ -352,13 +355,16 @@ fn survive_kills(
             Some(&expected[k]),
             "{what}: the rerun commits writer {k}'s records"
         );
-        let (objects, staging) = split_staging_files(store.objects(stage));
+        let (objects, stranded) = split_staging_files(store.objects(stage));
         assert_eq!(
             objects,
             store.referenced(stage),
             "{what}: after the rerun the stage holds exactly its manifest's objects"
         );
-        tally.stranded_upload_files = staging.len();
+        assert!(
+            stranded.is_empty(),
+            "{what}: the rerun left stranded upload files: {stranded:?}"
+        );
         current = Some(k);
     }
     eprintln!("kills on {stage}: {tally:?}");

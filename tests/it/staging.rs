@@ -309,6 +309,10 @@ fn a_rerun_replaces_the_interval_and_cleans_leftovers() {
     // A crashed attempt's part: present, but not in any manifest.
     let leftover = format!("s/{FOLDER}/part-00000-20000101T000000Z-deadbeef.ndjson.gz");
     sb.write(&leftover, gzip(b"{\"v\":\"leftover\"}\n"));
+    // And an upload it did not finish: object_store's temporary file, which
+    // its listing hides.
+    let stranded = format!("s/{FOLDER}/part-00001-20000101T000000Z-deadbeef.ndjson.gz#1");
+    sb.write(&stranded, b"half a part");
     assert_eq!(
         sb.weir(&["cat", "s", "--interval", INTERVAL]).ok().stdout,
         "{\"v\":1}\n"
@@ -322,6 +326,7 @@ fn a_rerun_replaces_the_interval_and_cleans_leftovers() {
         "{\"v\":2}\n"
     );
     assert!(sb.join(&leftover).exists());
+    assert!(sb.join(&stranded).exists());
     for f in &first {
         if f != "_manifest.json" {
             assert!(
@@ -344,7 +349,8 @@ fn a_rerun_replaces_the_interval_and_cleans_leftovers() {
         .ok()
         .json();
     assert!(!sb.join(&leftover).exists(), "leftover not cleaned");
-    assert!(j["deleted"].as_array().is_some_and(|d| d.len() == 2), "{j}");
+    assert!(!sb.join(&stranded).exists(), "stranded upload not cleaned");
+    assert!(j["deleted"].as_array().is_some_and(|d| d.len() == 3), "{j}");
     let files = sb.files(&format!("s/{FOLDER}"));
     assert_eq!(files.len(), 2, "{files:?}");
     sb.weir(&["verify", "s"]).ok();
