@@ -20,6 +20,14 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+/// Word lookups hash short strings millions of times per second: foldhash
+/// (hashbrown's default) instead of SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The most misspelt words a dictionary remembers the answer for; past it,
+/// the memo starts over (a bound on memory, about 100 bytes per entry).
+const MEMO_ENTRIES: usize = 1 << 16;
+
 use crate::distance::{DistanceBuffers, osa};
 
 /// How many leading characters of a word its deletes are made from;
@@ -39,7 +47,7 @@ pub struct Dictionary {
     chars: Vec<char>,
     char_starts: Vec<u32>,
     counts: Vec<u64>,
-    ids: HashMap<Box<str>, WordId>,
+    ids: FastMap<Box<str>, WordId>,
     /// Length in characters of the longest word.
     max_length: usize,
     /// The distinct delete keys, numbered.
@@ -49,6 +57,10 @@ pub struct Dictionary {
     postings: Vec<WordId>,
     /// Per-lookup scratch space, reused so that a lookup allocates little.
     scratch: RefCell<Scratch>,
+    /// Lookups of words not in the dictionary, and their answers, keyed by
+    /// the word and the maximum distance: typos repeat, and a full lookup
+    /// costs some fifty times a dictionary hit.
+    memo: RefCell<FastMap<(Box<str>, usize), Option<(WordId, usize)>>>,
 }
 
 /// What one lookup remembers, kept between lookups to save allocations.
@@ -125,12 +137,13 @@ impl Dictionary {
             chars: Vec::new(),
             char_starts: vec![0],
             counts: Vec::new(),
-            ids: HashMap::new(),
+            ids: FastMap::default(),
             max_length: 0,
             keys: KeyTable::default(),
             starts: Vec::new(),
             postings: Vec::new(),
             scratch: RefCell::default(),
+            memo: RefCell::default(),
         };
         for line in text.lines() {
             let mut parts = line.trim_end().split(' ');
@@ -257,6 +270,22 @@ impl Dictionary {
         if let Some(&id) = self.ids.get(phrase) {
             return Some(self.suggestion(id, 0));
         }
+        let key = (Box::<str>::from(phrase), max_distance);
+        if let Some(&found) = self.memo.borrow().get(&key) {
+            return found.map(|(id, distance)| self.suggestion(id, distance));
+        }
+        let found = self.search(phrase, max_distance);
+        let mut memo = self.memo.borrow_mut();
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(key, found);
+        found.map(|(id, distance)| self.suggestion(id, distance))
+    }
+
+    /// The full symmetric-delete search for a word not in the dictionary:
+    /// the closest word's id and its distance.
+    fn search(&self, phrase: &str, max_distance: usize) -> Option<(WordId, usize)> {
         let phrase: Vec<char> = phrase.chars().collect();
         let phrase_len = phrase.len();
         if phrase_len > self.max_length + max_distance || max_distance == 0 {
@@ -372,7 +401,7 @@ impl Dictionary {
                 }
             }
         }
-        best.map(|(id, distance)| self.suggestion(id, distance))
+        best
     }
 
     fn suggestion(&self, id: WordId, distance: usize) -> Suggestion<'_> {
@@ -545,6 +574,23 @@ mod tests {
         dictionary
             .lookup(word, 2)
             .map(|s| (s.term.to_owned(), s.distance))
+    }
+
+    #[test]
+    fn remembered_answers_equal_searched_ones_and_the_memo_stays_bounded() {
+        let d = Dictionary::parse(SMALL, 2).unwrap_or_else(|e| panic!("{e}"));
+        for word in ["hellp", "thw", "zzzzzz", "brak"] {
+            let searched = d.search(word, 2).map(|(id, distance)| d.suggestion(id, distance));
+            assert_eq!(d.lookup(word, 2), searched, "{word}");
+            assert_eq!(d.lookup(word, 2), searched, "{word}, remembered");
+            // The distance is part of the key.
+            let one = d.search(word, 1).map(|(id, distance)| d.suggestion(id, distance));
+            assert_eq!(d.lookup(word, 1), one, "{word} at distance 1");
+        }
+        for i in 0..MEMO_ENTRIES + 10 {
+            d.lookup(&format!("q{i}"), 2);
+        }
+        assert!(d.memo.borrow().len() <= MEMO_ENTRIES);
     }
 
     #[test]

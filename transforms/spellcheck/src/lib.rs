@@ -19,6 +19,7 @@ pub mod dictionary;
 pub mod distance;
 pub mod text;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -158,13 +159,18 @@ impl SpellChecker {
         if casing == Casing::Mixed {
             return None;
         }
-        let lower = word.to_lowercase();
-        if self.allowed.contains(&lower) {
+        // Most words are lowercase ASCII already: no copy for them.
+        let lower: Cow<'_, str> = if casing == Casing::Lower && word.is_ascii() {
+            Cow::Borrowed(word)
+        } else {
+            Cow::Owned(word.to_lowercase())
+        };
+        if !self.allowed.is_empty() && self.allowed.contains(lower.as_ref()) {
             return None;
         }
         let curly = lower.contains('\u{2019}');
         let key = if curly {
-            lower.replace('\u{2019}', "'")
+            Cow::Owned(lower.replace('\u{2019}', "'"))
         } else {
             lower
         };
