@@ -245,3 +245,16 @@ def test_sharded_operators_run_plan_shard_and_commit_for_the_data_interval(weir_
     # The plan's XCom (its list of units) gives the commit its count.
     commit = WeirCommitOperator(task_id="commit", pipeline="p.toml", step="clean", shards=["0/3", "1/3", "2/3"])
     assert commit.command(context) == [weir_bin, "commit", "p.toml", "clean", *interval, *end, "--shards", "3", "--json"]
+
+
+def test_sharded_step_gives_its_budget_to_the_shards_as_well_as_the_commit():
+    from airflow.sdk import DAG
+    from weir.airflow import sharded_step
+
+    with DAG(dag_id="budget", schedule=None) as dag:
+        sharded_step("clean", pipeline="p.toml", max_rejected="2%")
+    # A shard fails at once when its own rejections exceed a count budget; given
+    # none, it would check the pipeline file's (0 by default) and fail on its
+    # first rejected record although the commit allows 2% over all shards.
+    assert dag.get_task("clean.run").partial_kwargs["max_rejected"] == "2%"
+    assert dag.get_task("clean.commit").max_rejected == "2%"

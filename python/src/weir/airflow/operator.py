@@ -294,7 +294,12 @@ def sharded_step(
     common = {"pipeline": pipeline, "step": step, "env": dict(env or {}), **kwargs}
     with TaskGroup(group_id=group_id or step) as group:
         plan = WeirPlanOperator(task_id="plan", parts_per_shard=parts_per_shard, **common)
-        runs = WeirRunOperator.partial(task_id="run", workers=workers, **common).expand(shard=plan.output)
+        # The runs need the budget too: a shard fails at once when its own
+        # rejections exceed a count budget, so without it every shard would
+        # check the pipeline file's budget (0 by default), not this one.
+        runs = WeirRunOperator.partial(
+            task_id="run", max_rejected=max_rejected, workers=workers, **common
+        ).expand(shard=plan.output)
         commit = WeirCommitOperator(task_id="commit", shards=plan.output, max_rejected=max_rejected, **common)
         plan >> runs >> commit
     return group
