@@ -189,7 +189,7 @@ class WeirPlanOperator(_WeirOperator):
     unit) goes to the task log.
 
     :param parts_per_shard: the most input parts in one unit; units are
-        balanced, so e.g. 10 parts at 4 per shard make 3 units of 4, 3 and 3.
+        balanced, so e.g. 10 parts at 4 per shard make 3 units of 3, 3 and 4 parts.
     """
 
     subcommand = "plan"
