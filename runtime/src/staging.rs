@@ -804,9 +804,11 @@ impl IntervalWriter {
             .checked_sub_signed(grace)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut doomed = Vec::new();
+        // Shard results of plans never committed are leftovers too.
         for folder in [
             Stage::interval_dir(&self.interval),
             Stage::quarantine_dir(&self.interval),
+            Stage::shards_dir(&self.interval),
         ] {
             for meta in self.stage.list_folder(&self.handle, &folder)? {
                 let Some(rel) = self.stage.relative(&meta.location).map(str::to_owned) else {
@@ -885,6 +887,11 @@ pub fn write_object(
     )
     .map(|_| ())
     .map_err(stage.store_err("writing", rel))
+}
+
+/// Deletes one object (relative to the stage); a missing object is fine.
+pub fn delete_object(stage: &Stage, handle: &Handle, rel: &str) -> Result<(), StageError> {
+    stage.delete_all(handle, &[rel.to_owned()])
 }
 
 /// The objects under a folder (relative to the stage), as relative paths,

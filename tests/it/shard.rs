@@ -242,6 +242,42 @@ fn three_shards_commit_what_one_process_commits() {
 }
 
 #[test]
+fn a_commit_that_died_while_deleting_results_is_retried_to_success() {
+    let sb = Sandbox::new();
+    stage(&sb, 1200);
+    pipeline(&sb, "raw", "clean", "2%");
+    for s in ["0/3", "1/3", "2/3"] {
+        run_shard(&sb, s);
+    }
+    // What a commit killed after its manifest PUT, and after deleting the
+    // first result, leaves: the manifest and two of the three results.
+    let kept: Vec<(String, Vec<u8>)> = ["shard-00001-of-00003.json", "shard-00002-of-00003.json"]
+        .iter()
+        .map(|n| {
+            let path = format!("clean/{SHARDS}/{n}");
+            let bytes = std::fs::read(sb.join(&path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+            (path, bytes)
+        })
+        .collect();
+    let first = commit(&sb, &["--shards", "3", "--json"]).ok().json();
+    for (path, bytes) in &kept {
+        sb.write(path, bytes);
+    }
+    let again = commit(&sb, &["--shards", "3", "--json"]).ok().json();
+    assert_eq!(again["already_committed"], true);
+    assert_eq!(again["run_id"], first["run_id"]);
+    assert!(sb.files(&format!("clean/{SHARDS}")).is_empty());
+    // A shard rerun after the commit is new work: committing needs them all.
+    run_shard(&sb, "1/3");
+    let r = commit(&sb, &["--shards", "3"]).expect_code(1);
+    assert!(
+        r.stderr.contains("no result for shard(s) 0/3, 2/3 of 3"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn a_missing_shard_fails_the_commit_and_commits_nothing() {
     let sb = Sandbox::new();
     stage(&sb, 1200);
@@ -281,21 +317,36 @@ fn results_of_two_plans_are_duplicated_shards_unless_the_count_is_given() {
     );
     assert!(!sb.join(&format!("clean/{FOLDER}/_manifest.json")).exists());
 
-    // Naming the plan commits its shards and deletes the other plan's
-    // results and parts.
+    // Naming the plan commits its shards. The other plan's results and
+    // parts may belong to a commit running now: they stay until they are
+    // older than the orphan grace.
     let c = commit(&sb, &["--shards", "3", "--json", "--orphan-grace", "1h"])
         .ok()
         .json();
     assert_eq!(c["shards"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        sb.files(&format!("clean/{SHARDS}")),
+        ["shard-00000-of-00002.json", "shard-00001-of-00002.json"]
+    );
+    let m = manifest(&sb, "clean");
+    let listed = m["parts"].as_array().map_or(0, Vec::len);
+    assert!(sb.files(&format!("clean/{FOLDER}")).len() > listed + 1);
+    assert_eq!(lines(&cat(&sb, "clean", false)).len(), 1200 - 13);
+    // The next commit of the interval past the grace deletes them.
+    sb.weir(&[
+        "run",
+        "pipeline.toml",
+        "clean",
+        "--interval",
+        INTERVAL,
+        "--orphan-grace",
+        "0s",
+    ])
+    .ok();
     assert!(sb.files(&format!("clean/{SHARDS}")).is_empty());
     let m = manifest(&sb, "clean");
-    let stored = sb.files(&format!("clean/{FOLDER}"));
-    assert_eq!(
-        stored.len(),
-        m["parts"].as_array().map_or(0, Vec::len) + 1,
-        "{stored:?}"
-    );
-    assert_eq!(lines(&cat(&sb, "clean", false)).len(), 1200 - 13);
+    let listed = m["parts"].as_array().map_or(0, Vec::len);
+    assert_eq!(sb.files(&format!("clean/{FOLDER}")).len(), listed + 1);
 }
 
 #[test]

@@ -31,7 +31,8 @@ use crate::interval::Interval;
 use crate::manifest::{Lineage, PartInfo, Producer, ShardInfo, Totals, TransformInfo};
 use crate::stage::Stage;
 use crate::staging::{
-    Commit, IntervalWriter, Sealed, WriteOptions, list_objects, read_object, write_object,
+    Commit, IntervalWriter, Sealed, WriteOptions, delete_object, list_objects, read_object,
+    write_object,
 };
 
 /// The shard result format this version of Weir writes and reads.
@@ -381,7 +382,10 @@ impl CommitOutcome {
 /// commit that is current now, over exactly its unit's parts, with the same
 /// transforms (module and config digests) as the others; and the merged
 /// rejections are within the budget. Results of another plan (a different
-/// COUNT, when `count` is given) are left out and deleted with their parts.
+/// COUNT, when `count` is given) are left out; they and their parts are
+/// leftovers, deleted by a commit's cleanup once older than the orphan
+/// grace. A commit retried after its manifest was written (even if it died
+/// while deleting the results) finds that commit and returns it.
 pub fn commit(
     input: &Stage,
     output: &Stage,
@@ -401,14 +405,10 @@ pub fn commit(
 
     // Every result object, by the shard its name claims.
     let mut found: BTreeMap<Shard, String> = BTreeMap::new();
-    let mut strays = Vec::new();
     for rel in list_objects(output, handle, &folder)? {
         let name = rel.rsplit('/').next().unwrap_or_default();
-        match Shard::from_result_name(name) {
-            Some(s) => {
-                found.insert(s, rel);
-            }
-            None => strays.push(rel),
+        if let Some(s) = Shard::from_result_name(name) {
+            found.insert(s, rel);
         }
     }
     let count = match options.count {
@@ -434,24 +434,54 @@ pub fn commit(
             }
         }
     };
-    let (mine, others): (BTreeMap<Shard, String>, BTreeMap<Shard, String>) =
-        found.into_iter().partition(|(s, _)| s.count == count);
+    // Results of another plan are left alone: they may belong to a commit
+    // running now. They and their parts are leftovers, which a commit's
+    // cleanup deletes once they are older than the orphan grace.
+    let mine: BTreeMap<Shard, String> = found
+        .into_iter()
+        .filter(|(s, _)| s.count == count)
+        .collect();
+
+    // A retried commit: the interval's commit already merges this plan's
+    // shards over the current input, and what results are left (a commit
+    // that died while deleting them) are the ones it merged.
+    if count > 0
+        && let Ok((current, _)) = output.read_manifest(handle, &interval)
+        && current.shards.len() == count as usize
+        && current
+            .lineage
+            .first()
+            .is_some_and(|l| l.manifest_sha256 == input_sha)
+    {
+        let mut leftovers = Vec::new();
+        let mut merged = true;
+        for (shard, rel) in &mine {
+            let run_id = read_object(output, handle, rel)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<ShardResult>(&b).ok())
+                .map(|r| r.run_id);
+            let committed = current.shards.get(shard.index as usize).map(|s| &s.run_id);
+            if run_id.is_none() || run_id.as_ref() != committed {
+                merged = false;
+                break;
+            }
+            leftovers.push(rel.clone());
+        }
+        if merged {
+            for rel in &leftovers {
+                if let Err(e) = delete_object(output, handle, rel) {
+                    tracing::warn!("could not delete the merged shard result {rel}: {e}");
+                }
+            }
+            return Ok(CommitOutcome::AlreadyCommitted(Commit {
+                manifest: current,
+                manifest_path: Stage::manifest_rel(&interval),
+                deleted: leftovers,
+            }));
+        }
+    }
 
     if mine.is_empty() {
-        // A retried commit finds the results gone and its commit in place.
-        if let Ok((current, _)) = output.read_manifest(handle, &interval) {
-            let same_input = current
-                .lineage
-                .first()
-                .is_some_and(|l| l.manifest_sha256 == input_sha);
-            if same_input && count > 0 && current.shards.len() == count as usize {
-                return Ok(CommitOutcome::AlreadyCommitted(Commit {
-                    manifest: current,
-                    manifest_path: Stage::manifest_rel(&interval),
-                    deleted: Vec::new(),
-                }));
-            }
-        }
         return Err(ShardError::Nothing {
             stage: stage_url,
             folder,
@@ -583,18 +613,10 @@ pub fn commit(
     }
     let filtered = transforms.iter().map(|t| t.filtered).sum();
 
-    // Results of other plans are obsolete, with their parts; so are the
-    // merged results once the manifest references their parts.
-    let mut obsolete: Vec<String> = strays;
-    for rel in others.values() {
-        if let Ok(bytes) = read_object(output, handle, rel)
-            && let Ok(r) = serde_json::from_slice::<ShardResult>(&bytes)
-        {
-            obsolete.extend(r.parts.iter().chain(&r.quarantine).map(|p| p.path.clone()));
-        }
-        obsolete.push(rel.clone());
-    }
-    obsolete.extend(mine.values().cloned());
+    // The merged results are obsolete once the manifest lists their parts.
+    // (Anything else in the folder, such as a concurrent upload's temporary
+    // file, is left to the grace-based cleanup.)
+    let obsolete: Vec<String> = mine.values().cloned().collect();
 
     let shards = results
         .iter()
