@@ -131,8 +131,8 @@ class WeirRunOperator(_WeirOperator):
     :param extra_args: more flags for `weir run` (e.g. `["--memory-limit", "512MiB"]`).
     :param env: extra environment variables for the run (store credentials,
         `RUST_LOG`); the worker's environment is inherited.
-    :param weir_bin: the binary to run; default: the installed wheel's, then
-        `$WEIR_BIN`, then `weir` on `PATH`.
+    :param weir_bin: the binary to run; default: `$WEIR_BIN`, then the
+        installed wheel's, then `weir` on `PATH`.
 
     Exit 1 (a failure: store, module, config) raises `AirflowException`, so
     the task's retries apply; exit 2 (usage) and 3 (more records rejected than
