@@ -124,7 +124,8 @@ pub struct TransformInfo {
     pub records_in: u64,
     /// Input records that produced at least one output.
     pub records_out: u64,
-    /// Output records produced (can exceed `records_out` for flat_map).
+    /// Output records produced (can exceed `records_out` for flat_map),
+    /// including those `finish` produced.
     pub emitted: u64,
     /// Input records that produced no output.
     pub filtered: u64,

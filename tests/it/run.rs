@@ -300,6 +300,10 @@ fn hostile_guests_lose_only_the_offending_record() {
         let t = &manifest(&sb, "out")["producer"]["transforms"][0];
         assert_eq!(t["records_in"].as_u64(), Some(5), "{mode}");
         assert_eq!(t["quarantined"].as_u64(), Some(1), "{mode}");
+        // Every committed record is counted as emitted, finish's included.
+        let committed = lines(&cat(&sb, "out")).len() as u64;
+        assert!(committed > 4, "{mode}: no finish record");
+        assert_eq!(t["emitted"].as_u64(), Some(committed), "{mode}");
     }
 }
 

@@ -640,6 +640,7 @@ impl Shared<'_> {
                     Ok(()) => {
                         text.push_str(line);
                         origins.push(None);
+                        counts[t].emitted += 1;
                     }
                     Err(p) => rejected.push(self.reject(
                         &empty,
