@@ -202,6 +202,16 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     }
 }
 
+/// Each transform's counts, one line each, as `run` and `commit` print them.
+pub fn print_transform_counts(transforms: &[weir::manifest::TransformInfo]) {
+    for tr in transforms {
+        println!(
+            "  {}: {} in, {} out ({} records emitted), {} filtered, {} quarantined",
+            tr.name, tr.records_in, tr.records_out, tr.emitted, tr.filtered, tr.quarantined
+        );
+    }
+}
+
 /// Human-readable byte sizes.
 pub fn human(bytes: u64) -> String {
     bytesize::ByteSize::b(bytes).display().si().to_string()

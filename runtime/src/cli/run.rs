@@ -15,7 +15,7 @@ use weir::pipeline::{Budget, default_workers};
 use weir_engine::{Engine, EngineConfig, Limits, ModuleSpec};
 
 use super::stage::{LineArgs, WriteArgs};
-use super::{Globals, StoreArgs, human, parse_interval, print_json};
+use super::{Globals, StoreArgs, human, parse_interval, print_json, print_transform_counts};
 
 /// Run an interval's committed records through WebAssembly transforms and
 /// commit the results as the same interval of the output stage.
@@ -359,12 +359,7 @@ impl RunCmd {
                 output_stage.url(),
                 m.interval.folder
             );
-            for tr in &m.producer.transforms {
-                println!(
-                    "  {}: {} in, {} out ({} records emitted), {} filtered, {} quarantined",
-                    tr.name, tr.records_in, tr.records_out, tr.emitted, tr.filtered, tr.quarantined
-                );
-            }
+            print_transform_counts(&m.producer.transforms);
             if t.quarantined > 0 {
                 println!(
                     "quarantined {} records in {}/{} (see `weir cat {} --interval {} --quarantine`)",

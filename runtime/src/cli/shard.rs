@@ -12,7 +12,7 @@ use weir::pipeline::file::PipelineFile;
 use weir::pipeline::shard::{self, CommitOptions, CommitOutcome};
 
 use super::stage::WriteArgs;
-use super::{Globals, StoreArgs, human, parse_interval, print_json};
+use super::{Globals, StoreArgs, human, parse_interval, print_json, print_transform_counts};
 
 /// The stages a command works on: from a pipeline step, or from flags.
 #[derive(Debug, Args)]
@@ -199,12 +199,7 @@ impl CommitCmd {
                 output_stage.url(),
                 m.interval.folder
             );
-            for tr in &m.producer.transforms {
-                println!(
-                    "  {}: {} in, {} out ({} records emitted), {} filtered, {} quarantined",
-                    tr.name, tr.records_in, tr.records_out, tr.emitted, tr.filtered, tr.quarantined
-                );
-            }
+            print_transform_counts(&m.producer.transforms);
         }
         Ok(ExitCode::SUCCESS)
     }
