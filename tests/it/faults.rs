@@ -1098,3 +1098,121 @@ fn a_part_tampered_after_commit_fails_weir_run_naming_it_and_commits_nothing() {
     std::fs::write(&file, &original).unwrap_or_else(|e| panic!("{e}"));
     run("clean").ok();
 }
+
+/// Records staging refuses, in a part another tool committed (its manifest
+/// matching): `weir run` quarantines each with the part and its line before
+/// any transform sees it, commits the rest, and the counts reconcile. A part
+/// that is not UTF-8 fails the run naming the part and line.
+#[test]
+fn invalid_records_in_a_committed_part_are_quarantined_by_weir_run() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let module = module.to_string_lossy().into_owned();
+    sb.write("in.ndjson", "{\"text\":\" One \"}\n");
+    sb.weir(&["stage", "raw", "--interval", INTERVAL, "in.ndjson"])
+        .ok();
+    let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let lines: Vec<(&str, Option<&str>)> = vec![
+        ("{\"text\":\" One \"}", None),
+        ("[1,2]", Some("a JSON array where an object belongs")),
+        ("42", Some("a JSON number where an object belongs")),
+        ("{\"text\":\"a\",\"text\":\"b\"}", Some("duplicate key")),
+        (deep.as_str(), Some("recursion limit")),
+        ("{\"n\":NaN}", Some("invalid record in a committed part")),
+        (
+            "{\"n\":Infinity}",
+            Some("invalid record in a committed part"),
+        ),
+        ("{\"text\":\" Eight \"}", None),
+    ];
+    let part = recommit_only_part(&sb, "raw", lines.len() as u64, |w| {
+        for (line, _) in &lines {
+            w.write_all(line.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+            w.write_all(b"\n").unwrap_or_else(|e| panic!("{e}"));
+        }
+    });
+    // Committed by an extractor of the team's, not by Weir.
+    let manifest_path = sb.join(&format!("raw/{FOLDER}/_manifest.json"));
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    manifest["producer"]["name"] = "tickets-extractor".into();
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            "clean",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            &module,
+            "--config",
+            r#"{"fields":["text"]}"#,
+        ];
+        args.extend_from_slice(extra);
+        sb.weir(&args)
+    };
+    run(&["--max-rejected", "6"]).ok();
+    let out = sb
+        .weir(&["cat", "clean", "--interval", INTERVAL])
+        .ok()
+        .stdout;
+    assert_eq!(out, "{\"text\":\"one\"}\n{\"text\":\"eight\"}\n");
+    let q = sb
+        .weir(&["cat", "clean", "--interval", INTERVAL, "--quarantine"])
+        .ok()
+        .stdout;
+    let entries: Vec<serde_json::Value> = q
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let expected: Vec<(u64, &str)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, why))| why.map(|w| (i as u64 + 1, w)))
+        .collect();
+    assert_eq!(entries.len(), expected.len(), "{q}");
+    for (e, (line, why)) in entries.iter().zip(&expected) {
+        assert_eq!(e["object"], part.as_str(), "{e}");
+        assert_eq!(e["line"], *line, "{e}");
+        let reason = e["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(why), "line {line}: {reason}");
+        assert!(e.get("transform").is_none_or(|t| t.is_null()), "{e}");
+    }
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(sb.join(&format!("clean/{FOLDER}/_manifest.json")))
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_counts_reconcile(&m["totals"]);
+    // The transform saw only the valid records.
+    assert_eq!(m["producer"]["transforms"][0]["records_in"], 2);
+    // Over the budget, nothing is committed.
+    sb.weir(&[
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        "strict",
+        "--interval",
+        INTERVAL,
+        "--transform",
+        &module,
+        "--config",
+        r#"{"fields":["text"]}"#,
+    ])
+    .expect_code(3);
+
+    // Not UTF-8: the run fails naming the part and line; nothing committed.
+    recommit_only_part(&sb, "raw", 2, |w| {
+        w.write_all(b"{\"text\":\"ok\"}\n{\"text\":\"\xff\"}\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+    });
+    let r = run(&["--max-rejected", "6"]).expect_code(1);
+    assert!(r.stderr.contains(&format!("{part}:2")), "{}", r.stderr);
+    assert!(r.stderr.contains("invalid UTF-8"), "{}", r.stderr);
+}

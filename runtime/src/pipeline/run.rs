@@ -39,6 +39,8 @@ use crate::staging::{Commit, IntervalWriter, WriteOptions, read_error};
 pub const CHUNK_RECORDS: usize = 1000;
 /// Bytes per chunk handed to a transform call.
 pub const CHUNK_BYTES: usize = 1 << 20;
+/// The producer name in the manifests Weir writes.
+pub const WEIR_PRODUCER: &str = "weir";
 /// Rejected records logged one by one before only counting.
 const LOGGED_REJECTS: u64 = 20;
 
@@ -363,6 +365,9 @@ pub(super) struct Shared<'a> {
     pub(super) chunk_records: usize,
     /// Input lines longer than this are quarantined, not processed.
     pub(super) max_line: usize,
+    /// Check every input record as staging does: for parts another tool
+    /// committed (Weir checked its own when it wrote them).
+    pub(super) check_input: bool,
 }
 
 impl Shared<'_> {
@@ -513,6 +518,46 @@ impl Shared<'_> {
         kept
     }
 
+    /// Quarantines the records of `chunk` that are not what staging
+    /// accepts (not a JSON object, duplicate keys, nesting deeper than
+    /// serde_json's limit, `NaN`) when the input was committed by another
+    /// tool (`check_input`): a part Weir committed never holds one, since
+    /// staging and `weir run` check every record they write, and checking
+    /// again would cost some 6% of a run. Transforms then see only valid
+    /// records, whatever their SDK's parser would have made of the others
+    /// (Python's `json` takes `NaN` and the last of two equal keys).
+    fn drop_invalid(&self, chunk: Chunk, rejected: &mut Vec<QuarantineEntry>) -> Chunk {
+        if !self.check_input {
+            return chunk;
+        }
+        let problems: Vec<(usize, String)> = (0..chunk.len())
+            .filter_map(|i| {
+                check_record(chunk.record(i).as_bytes())
+                    .err()
+                    .map(|p| (i, format!("invalid record in a committed part: {p}")))
+            })
+            .collect();
+        if problems.is_empty() {
+            return chunk;
+        }
+        let mut bad = problems.iter().map(|(i, _)| *i).peekable();
+        let mut keep = Vec::with_capacity(chunk.len() - problems.len());
+        for i in 0..chunk.len() {
+            if bad.peek() == Some(&i) {
+                bad.next();
+            } else {
+                keep.push(i);
+            }
+        }
+        for (i, reason) in problems {
+            rejected.push(self.reject(&chunk, Some(i as u32), None, reason));
+        }
+        Chunk::from_records(keep.into_iter().map(|i| {
+            let (part, line) = chunk.origins[i];
+            (part, line, chunk.record(i))
+        }))
+    }
+
     /// Drops output records over the batch cap and compresses the rest.
     fn compress(
         &self,
@@ -578,13 +623,15 @@ impl Shared<'_> {
         };
         let mut counts = vec![Counts::default(); self.steps.len()];
         let mut rejected: Vec<QuarantineEntry> = long.iter().map(|l| self.reject_long(l)).collect();
+        let read = chunk.len();
+        let chunk = self.drop_invalid(chunk, &mut rejected);
         let (text, origins) = self.run_chunk(instances, &chunk, &mut counts, &mut rejected)?;
         let members = self.compress(text, &origins, &chunk, &mut rejected);
         Ok(ChunkResult {
             members,
             rejected,
             counts,
-            input_records: (chunk.len() + long.len()) as u64,
+            input_records: (read + long.len()) as u64,
             input_bytes: chunk.text.len() as u64 + long.iter().map(|l| l.len + 1).sum::<u64>(),
         })
     }
@@ -710,7 +757,7 @@ pub fn run_steps(
     };
     let commit = done.writer.commit(
         Producer {
-            name: "weir".into(),
+            name: WEIR_PRODUCER.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             command: options.command.clone(),
             transforms: transform_infos(steps, &done.counts),
@@ -796,6 +843,7 @@ pub(super) fn execute(
         level: options.write.level,
         chunk_records: options.chunk_records.max(1),
         max_line: options.max_line_bytes,
+        check_input: manifest.producer.name != WEIR_PRODUCER,
     };
     progress.start(
         manifest.parts[range.clone()]
@@ -911,6 +959,7 @@ pub fn run_records<'r>(
         chunk_records: chunk_records.max(1),
         // Records come whole, not as lines of a part.
         max_line: usize::MAX,
+        check_input: false,
     };
     let chunk = Chunk::from_records(records);
     let mut instances: Instances = steps.iter().map(|s| s.start()).collect::<Result<_, _>>()?;
