@@ -682,3 +682,31 @@ fn untouched_fields_keep_their_exact_spelling_through_a_rust_transform() {
         )
     );
 }
+
+/// A pipeline file's `max_line_bytes` applies to the step's input.
+#[test]
+fn a_pipeline_steps_line_limit_quarantines_longer_input_lines() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let long = format!("{{\"id\":2,\"text\":\"{}\"}}\n", "x".repeat(2000));
+    stage_records(
+        &sb,
+        "raw",
+        &format!("{{\"id\":1,\"text\":\" A \"}}\n{long}"),
+    );
+    sb.write(
+        "p.toml",
+        format!(
+            "[stages]\nraw = \"raw\"\nclean = \"clean\"\n\n[steps.clean]\ninput = \"raw\"\noutput = \"clean\"\nmax_rejected = \"1\"\nmax_line_bytes = \"1KiB\"\n\n[[steps.clean.transforms]]\nmodule = {:?}\nconfig = {{ fields = [\"text\"] }}\n",
+            module.display().to_string()
+        ),
+    );
+    sb.weir(&["run", "p.toml", "clean", "--interval", INTERVAL])
+        .ok();
+    assert_eq!(cat(&sb, "clean"), "{\"id\":1,\"text\":\"a\"}\n");
+    let q = quarantine(&sb, "clean");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["line"], 2);
+    let reason = q[0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("1024"), "{reason}");
+}

@@ -199,6 +199,7 @@ fn positioned<'a>(m: &'a ArgMatches, id: &str) -> Vec<(usize, &'a String)> {
 
 impl RunCmd {
     pub fn execute(self, g: &Globals, m: &ArgMatches) -> anyhow::Result<ExitCode> {
+        let mut max_line_bytes = self.line.max_line_bytes();
         let (input, output, mut specs, mut budget, mut workers, mut write) = match (
             &self.pipeline,
             &self.step,
@@ -220,6 +221,9 @@ impl RunCmd {
                 }
                 if let Some(l) = plan.compression_level {
                     write.level = l;
+                }
+                if let Some(l) = plan.max_line_bytes {
+                    max_line_bytes = usize::try_from(l).unwrap_or(usize::MAX);
                 }
                 (
                     plan.input,
@@ -267,7 +271,7 @@ impl RunCmd {
             write,
             max_rejected: budget.unwrap_or(Budget::Count(0)),
             workers: workers.unwrap_or_else(default_workers).max(1),
-            max_line_bytes: self.line.max_line_bytes(),
+            max_line_bytes,
             command: std::env::args().collect::<Vec<_>>().join(" "),
             ..RunOptions::default()
         };

@@ -58,6 +58,9 @@ pub struct StepDecl {
     pub max_batch_bytes: Option<String>,
     /// gzip level.
     pub compression_level: Option<u32>,
+    /// Longest input line processed, e.g. `64MiB`; longer ones are
+    /// quarantined.
+    pub max_line_bytes: Option<String>,
 }
 
 /// One transform of a step.
@@ -113,6 +116,8 @@ pub struct StepPlan {
     pub max_batch_bytes: Option<u64>,
     /// gzip level override.
     pub compression_level: Option<u32>,
+    /// Line-length limit override.
+    pub max_line_bytes: Option<u64>,
 }
 
 impl PipelineFile {
@@ -215,6 +220,11 @@ impl PipelineFile {
                 .map(|s| parse_size("max_batch_bytes", s))
                 .transpose()?,
             compression_level: step.compression_level,
+            max_line_bytes: step
+                .max_line_bytes
+                .as_deref()
+                .map(|s| parse_size("max_line_bytes", s))
+                .transpose()?,
         })
     }
 
@@ -304,6 +314,8 @@ clean = "s3://lake/clean"
 input = "raw"
 output = "clean"
 max_rejected = "1%"
+max_line_bytes = "1MiB"
+max_batch_bytes = "10MB"
 
 [[steps.clean.transforms]]
 module = "t/normalize.wasm"
@@ -318,6 +330,8 @@ limits = { memory = "64MiB", cpu_time = "2s" }
         );
         assert_eq!(s.output, "s3://lake/clean");
         assert_eq!(s.max_rejected, Some(Budget::Ratio(0.01)));
+        assert_eq!(s.max_line_bytes, Some(1024 * 1024));
+        assert_eq!(s.max_batch_bytes, Some(10_000_000));
         let t = &s.transforms[0];
         assert_eq!(t.name, "normalize");
         assert_eq!(t.config_json, r#"{"fields":["text"],"lowercase":true}"#);
