@@ -223,7 +223,8 @@ fn main() -> ExitCode {
         (total / 1e6).round(),
         chunks.len()
     );
-    let clocks: [(&str, fn(&Timing) -> Option<f64>); 2] = [
+    type Clock = (&'static str, fn(&Timing) -> Option<f64>);
+    let clocks: [Clock; 2] = [
         ("MB per CPU second of the thread", |t| t.cpu),
         ("MB per wall second", |t| Some(t.wall)),
     ];

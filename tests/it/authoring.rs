@@ -8,11 +8,13 @@ use std::path::Path;
 use weir_tests::{Sandbox, guest, sha256, workspace};
 
 fn copy_case(sb: &Sandbox, from: &Path, to: &str) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
+    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        let path = entry.path();
         sb.write(
             &format!("{to}/{}", entry.file_name().to_string_lossy()),
-            std::fs::read(entry.path()).unwrap(),
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
         );
     }
 }

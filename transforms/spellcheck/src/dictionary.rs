@@ -24,6 +24,10 @@ use std::collections::HashMap;
 /// (hashbrown's default) instead of SipHash.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Misspelt words (with the maximum distance looked up) and the closest
+/// word's id and distance, if any.
+type Memo = FastMap<(Box<str>, usize), Option<(WordId, usize)>>;
+
 /// The most misspelt words a dictionary remembers the answer for; past it,
 /// the memo starts over (a bound on memory, about 100 bytes per entry).
 const MEMO_ENTRIES: usize = 1 << 16;
@@ -60,7 +64,7 @@ pub struct Dictionary {
     /// Lookups of words not in the dictionary, and their answers, keyed by
     /// the word and the maximum distance: typos repeat, and a full lookup
     /// costs some fifty times a dictionary hit.
-    memo: RefCell<FastMap<(Box<str>, usize), Option<(WordId, usize)>>>,
+    memo: RefCell<Memo>,
 }
 
 /// What one lookup remembers, kept between lookups to save allocations.
