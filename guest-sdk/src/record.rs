@@ -403,7 +403,10 @@ mod tests {
     #[test]
     fn compact_plain_records_take_the_fast_path_and_others_do_not() {
         for (line, fast) in [
-            (r#"{"a":1,"b":"x y","c":[true,false,null],"d":1.50,"e":"\n\"\\"}"#, true),
+            (
+                r#"{"a":1,"b":"x y","c":[true,false,null],"d":1.50,"e":"\n\"\\"}"#,
+                true,
+            ),
             (r#"{"a": 1, "b" : [ 2 ,3 ]}"#, true),
             (r#"{"a":1E3}"#, false),
             (r#"{"a":1e3}"#, false),
@@ -418,7 +421,10 @@ mod tests {
                 let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
                 let mut minified = Vec::new();
                 push_minified(&mut minified, line.as_bytes());
-                assert_eq!(serde_json::to_string(&v).unwrap_or_default().into_bytes(), minified);
+                assert_eq!(
+                    serde_json::to_string(&v).unwrap_or_default().into_bytes(),
+                    minified
+                );
             }
         }
     }

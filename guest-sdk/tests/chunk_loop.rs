@@ -57,7 +57,10 @@ fn untouched_fields_keep_their_escapes_and_number_spelling() {
     // Unchanged, the record is written back as it came, compact.
     let line = r#"{ "a" : "caf\u00e9" , "b" : 1E3, "c": {"d": 2.50e+1} }"#;
     let results = testing::run(weir_guest::map(identity), "{}", [line]);
-    assert_eq!(results, [lines(&[r#"{"a":"caf\u00e9","b":1E3,"c":{"d":2.50e+1}}"#])]);
+    assert_eq!(
+        results,
+        [lines(&[r#"{"a":"caf\u00e9","b":1E3,"c":{"d":2.50e+1}}"#])]
+    );
     // Changed, only what changed is written anew.
     fn shout(mut v: Value) -> Result<Value, Error> {
         v["x"] = Value::from("NEW");
@@ -66,7 +69,9 @@ fn untouched_fields_keep_their_escapes_and_number_spelling() {
     let results = testing::run(weir_guest::map(shout), "{}", [line]);
     assert_eq!(
         results,
-        [lines(&[r#"{"a":"caf\u00e9","b":1E3,"c":{"d":2.50e+1},"x":"NEW"}"#])]
+        [lines(&[
+            r#"{"a":"caf\u00e9","b":1E3,"c":{"d":2.50e+1},"x":"NEW"}"#
+        ])]
     );
 }
 

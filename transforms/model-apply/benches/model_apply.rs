@@ -31,23 +31,38 @@ fn records(n: usize) -> Vec<String> {
 }
 
 fn main() {
-    let assets = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/nlp/assets/score");
+    let assets = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/nlp/assets/score"
+    );
     let config = r#"{"model":"priority.onnx","inputs":["category_scores.account","category_scores.billing","category_scores.returns","category_scores.shipping","category_scores.technical","customer.tenure_months","order.total","order.days_since_order","previous_contacts"],"outputs":{"label":"priority","probabilities":"priority_scores"}}"#;
     let records = records(20_000);
     let bytes: usize = records.iter().map(|r| r.len() + 1).sum();
 
     let identity = Session::start(
-        weir_guest::map(|v: serde_json::Value| -> Result<serde_json::Value, weir_guest::Error> { Ok(v) }),
+        weir_guest::map(
+            |v: serde_json::Value| -> Result<serde_json::Value, weir_guest::Error> { Ok(v) },
+        ),
         "{}",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    measure("identity map (the SDK round trip)", identity, &records, bytes);
+    measure(
+        "identity map (the SDK round trip)",
+        identity,
+        &records,
+        bytes,
+    );
     let session = Session::start(model_apply::ModelApply::with_assets(assets), config)
         .unwrap_or_else(|e| panic!("{e}"));
     measure("model-apply", session, &records, bytes);
 }
 
-fn measure<T: weir_guest::Transform>(name: &str, mut session: Session<T>, records: &[String], bytes: usize) {
+fn measure<T: weir_guest::Transform>(
+    name: &str,
+    mut session: Session<T>,
+    records: &[String],
+    bytes: usize,
+) {
     let chunks: Vec<String> = records
         .chunks(1000)
         .map(|c| c.iter().map(|r| format!("{r}\n")).collect())

@@ -584,11 +584,15 @@ mod tests {
     fn remembered_answers_equal_searched_ones_and_the_memo_stays_bounded() {
         let d = Dictionary::parse(SMALL, 2).unwrap_or_else(|e| panic!("{e}"));
         for word in ["hellp", "thw", "zzzzzz", "brak"] {
-            let searched = d.search(word, 2).map(|(id, distance)| d.suggestion(id, distance));
+            let searched = d
+                .search(word, 2)
+                .map(|(id, distance)| d.suggestion(id, distance));
             assert_eq!(d.lookup(word, 2), searched, "{word}");
             assert_eq!(d.lookup(word, 2), searched, "{word}, remembered");
             // The distance is part of the key.
-            let one = d.search(word, 1).map(|(id, distance)| d.suggestion(id, distance));
+            let one = d
+                .search(word, 1)
+                .map(|(id, distance)| d.suggestion(id, distance));
             assert_eq!(d.lookup(word, 1), one, "{word} at distance 1");
         }
         for i in 0..MEMO_ENTRIES + 10 {
