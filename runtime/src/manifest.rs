@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// The manifest format this version of Weir writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// `producer.name` in the manifests Weir writes.
+pub const WEIR_PRODUCER: &str = "weir";
+
 /// An interval's commit: what it holds, who made it and from what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -21,7 +21,7 @@ use crate::batch::lines::{DEFAULT_MAX_LINE_BYTES, LineKind, LineReader, too_long
 use crate::batch::record::check_record;
 use crate::error::StageError;
 use crate::interval::Interval;
-use crate::manifest::{Producer, Totals};
+use crate::manifest::{Producer, Totals, WEIR_PRODUCER};
 use crate::quarantine::QuarantineEntry;
 use crate::stage::Stage;
 use crate::staging::{Commit, IntervalWriter, WriteOptions, read_error};
@@ -190,7 +190,7 @@ pub fn ingest(
     }
     writer.commit(
         Producer {
-            name: "weir".into(),
+            name: WEIR_PRODUCER.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             command: "stage".into(),
             transforms: vec![],

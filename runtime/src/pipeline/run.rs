@@ -30,7 +30,7 @@ use crate::batch::lines::{DEFAULT_MAX_LINE_BYTES, TOO_LONG_PREFIX, too_long_reas
 use crate::batch::record::check_record;
 use crate::error::StageError;
 use crate::interval::Interval;
-use crate::manifest::{Lineage, Manifest, Producer, Totals, TransformInfo};
+use crate::manifest::{Lineage, Manifest, Producer, Totals, TransformInfo, WEIR_PRODUCER};
 use crate::quarantine::QuarantineEntry;
 use crate::stage::Stage;
 use crate::staging::{Commit, IntervalWriter, WriteOptions, read_error};
@@ -39,8 +39,6 @@ use crate::staging::{Commit, IntervalWriter, WriteOptions, read_error};
 pub const CHUNK_RECORDS: usize = 1000;
 /// Bytes per chunk handed to a transform call.
 pub const CHUNK_BYTES: usize = 1 << 20;
-/// The producer name in the manifests Weir writes.
-pub const WEIR_PRODUCER: &str = "weir";
 /// Rejected records logged one by one before only counting.
 const LOGGED_REJECTS: u64 = 20;
 
@@ -530,27 +528,20 @@ impl Shared<'_> {
         if !self.check_input {
             return chunk;
         }
-        let problems: Vec<(usize, String)> = (0..chunk.len())
-            .filter_map(|i| {
-                check_record(chunk.record(i).as_bytes())
-                    .err()
-                    .map(|p| (i, format!("invalid record in a committed part: {p}")))
-            })
-            .collect();
-        if problems.is_empty() {
-            return chunk;
-        }
-        let mut bad = problems.iter().map(|(i, _)| *i).peekable();
-        let mut keep = Vec::with_capacity(chunk.len() - problems.len());
+        let mut keep = Vec::with_capacity(chunk.len());
         for i in 0..chunk.len() {
-            if bad.peek() == Some(&i) {
-                bad.next();
-            } else {
-                keep.push(i);
+            match check_record(chunk.record(i).as_bytes()) {
+                Ok(()) => keep.push(i),
+                Err(p) => rejected.push(self.reject(
+                    &chunk,
+                    Some(i as u32),
+                    None,
+                    format!("invalid record in a committed part: {p}"),
+                )),
             }
         }
-        for (i, reason) in problems {
-            rejected.push(self.reject(&chunk, Some(i as u32), None, reason));
+        if keep.len() == chunk.len() {
+            return chunk;
         }
         Chunk::from_records(keep.into_iter().map(|i| {
             let (part, line) = chunk.origins[i];

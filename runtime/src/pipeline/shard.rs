@@ -15,7 +15,7 @@
 //! shard (an Airflow task retry) recomputes the same unit and overwrites its
 //! own result; its earlier parts become leftovers for cleanup.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -28,7 +28,9 @@ use super::Budget;
 use super::run::{Progress, RunError, RunOptions, Step, execute, transform_infos};
 use crate::error::StageError;
 use crate::interval::Interval;
-use crate::manifest::{Lineage, PartInfo, Producer, ShardInfo, Totals, TransformInfo};
+use crate::manifest::{
+    Lineage, PartInfo, Producer, ShardInfo, Totals, TransformInfo, WEIR_PRODUCER,
+};
 use crate::stage::Stage;
 use crate::staging::{
     Commit, IntervalWriter, Sealed, WriteOptions, delete_object, list_objects, read_object,
@@ -414,20 +416,25 @@ pub fn commit(
     let count = match options.count {
         Some(c) => c,
         None => {
-            let mut counts: Vec<u32> = found.keys().map(|s| s.count).collect();
-            counts.dedup();
-            match counts.as_slice() {
-                [] => 0,
-                [c] => *c,
+            let counts: BTreeSet<u32> = found.keys().map(|s| s.count).collect();
+            match counts.len() {
+                0 => 0,
+                1 => counts.into_iter().next().unwrap_or_default(),
                 _ => {
-                    // Two plans' results: report the first overlap.
-                    let (a, b) = first_overlap(found.keys().copied(), n);
+                    // Two plans' results: unit 0 of each covers the first
+                    // input part (keys sort by index, then count).
+                    let mut keys = found.keys();
+                    let first = keys.next().copied().unwrap_or(Shard { index: 0, count: 1 });
+                    let second = keys
+                        .find(|k| k.count != first.count)
+                        .copied()
+                        .unwrap_or(first);
                     return Err(ShardError::Duplicated {
                         stage: stage_url,
                         folder,
                         interval: interval.rfc3339(),
-                        first: found[&a].clone(),
-                        second: found[&b].clone(),
+                        first: found[&first].clone(),
+                        second: found[&second].clone(),
                     }
                     .into());
                 }
@@ -437,10 +444,16 @@ pub fn commit(
     // Results of another plan are left alone: they may belong to a commit
     // running now. They and their parts are leftovers, which a commit's
     // cleanup deletes once they are older than the orphan grace.
-    let mine: BTreeMap<Shard, String> = found
-        .into_iter()
-        .filter(|(s, _)| s.count == count)
-        .collect();
+    // This plan's results, each read and parsed once.
+    let mut mine: BTreeMap<Shard, (String, Result<ShardResult, String>)> = BTreeMap::new();
+    for (shard, rel) in found {
+        if shard.count == count {
+            let bytes = read_object(output, handle, &rel)?;
+            let parsed = serde_json::from_slice::<ShardResult>(&bytes)
+                .map_err(|e| format!("not a Weir shard result: {e}"));
+            mine.insert(shard, (rel, parsed));
+        }
+    }
 
     // A retried commit: the interval's commit already merges this plan's
     // shards over the current input, and what results are left (a commit
@@ -453,21 +466,12 @@ pub fn commit(
             .first()
             .is_some_and(|l| l.manifest_sha256 == input_sha)
     {
-        let mut leftovers = Vec::new();
-        let mut merged = true;
-        for (shard, rel) in &mine {
-            let run_id = read_object(output, handle, rel)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<ShardResult>(&b).ok())
-                .map(|r| r.run_id);
+        let merged = mine.iter().all(|(shard, (_, parsed))| {
             let committed = current.shards.get(shard.index as usize).map(|s| &s.run_id);
-            if run_id.is_none() || run_id.as_ref() != committed {
-                merged = false;
-                break;
-            }
-            leftovers.push(rel.clone());
-        }
+            parsed.as_ref().is_ok_and(|r| Some(&r.run_id) == committed)
+        });
         if merged {
+            let leftovers: Vec<String> = mine.into_values().map(|(rel, _)| rel).collect();
             for rel in &leftovers {
                 if let Err(e) = delete_object(output, handle, rel) {
                     tracing::warn!("could not delete the merged shard result {rel}: {e}");
@@ -505,10 +509,8 @@ pub fn commit(
     }
 
     let mut results = Vec::with_capacity(mine.len());
-    for (shard, rel) in &mine {
-        let bytes = read_object(output, handle, rel)?;
-        let r: ShardResult = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(rel, format!("not a Weir shard result: {e}")))?;
+    for (shard, (rel, parsed)) in &mine {
+        let r = parsed.clone().map_err(|reason| invalid(rel, reason))?;
         if r.format_version != RESULT_FORMAT_VERSION {
             return Err(invalid(
                 rel,
@@ -616,7 +618,7 @@ pub fn commit(
     // The merged results are obsolete once the manifest lists their parts.
     // (Anything else in the folder, such as a concurrent upload's temporary
     // file, is left to the grace-based cleanup.)
-    let obsolete: Vec<String> = mine.values().cloned().collect();
+    let obsolete: Vec<String> = mine.into_values().map(|(rel, _)| rel).collect();
 
     let shards = results
         .iter()
@@ -647,7 +649,7 @@ pub fn commit(
     );
     let commit = writer.commit(
         Producer {
-            name: "weir".into(),
+            name: WEIR_PRODUCER.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             command: options.command.clone(),
             transforms,
@@ -660,22 +662,6 @@ pub fn commit(
         vec![lineage],
     )?;
     Ok(CommitOutcome::Committed(commit))
-}
-
-/// The first two shards (of different plans) whose units overlap.
-fn first_overlap(shards: impl Iterator<Item = Shard>, parts: usize) -> (Shard, Shard) {
-    let all: Vec<Shard> = shards.collect();
-    for (i, a) in all.iter().enumerate() {
-        for b in &all[i + 1..] {
-            let (ra, rb) = (a.parts(parts), b.parts(parts));
-            let overlap = ra.start < rb.end && rb.start < ra.end;
-            if a.count != b.count && (overlap || ra.is_empty() || rb.is_empty()) {
-                return (*a, *b);
-            }
-        }
-    }
-    // Different counts always overlap somewhere unless units are empty.
-    (all[0], all[all.len() - 1])
 }
 
 /// Whether two shards ran the same chain: same modules, configs and limits.
