@@ -24,9 +24,10 @@ use std::collections::HashMap;
 /// (hashbrown's default) instead of SipHash.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Misspelt words (with the maximum distance looked up) and the closest
-/// word's id and distance, if any.
-type Memo = FastMap<(Box<str>, usize), Option<(WordId, usize)>>;
+/// Misspelt words and the closest word's id and distance, if any; one map
+/// per maximum distance looked up (index `d - 1` for distance `d`), so
+/// that a lookup can ask with a borrowed word.
+type Memo = Vec<FastMap<Box<str>, Option<(WordId, usize)>>>;
 
 /// The most misspelt words a dictionary remembers the answer for; past it,
 /// the memo starts over (a bound on memory, about 100 bytes per entry).
@@ -147,7 +148,7 @@ impl Dictionary {
             starts: Vec::new(),
             postings: Vec::new(),
             scratch: RefCell::default(),
-            memo: RefCell::default(),
+            memo: RefCell::new((0..max_distance).map(|_| FastMap::default()).collect()),
         };
         for line in text.lines() {
             let mut parts = line.trim_end().split(' ');
@@ -274,16 +275,20 @@ impl Dictionary {
         if let Some(&id) = self.ids.get(phrase) {
             return Some(self.suggestion(id, 0));
         }
-        let key = (Box::<str>::from(phrase), max_distance);
-        if let Some(&found) = self.memo.borrow().get(&key) {
+        if max_distance == 0 {
+            return None;
+        }
+        let memo_index = max_distance - 1;
+        if let Some(&found) = self.memo.borrow()[memo_index].get(phrase) {
             return found.map(|(id, distance)| self.suggestion(id, distance));
         }
         let found = self.search(phrase, max_distance);
         let mut memo = self.memo.borrow_mut();
+        let memo = &mut memo[memo_index];
         if memo.len() >= MEMO_ENTRIES {
             memo.clear();
         }
-        memo.insert(key, found);
+        memo.insert(phrase.into(), found);
         found.map(|(id, distance)| self.suggestion(id, distance))
     }
 

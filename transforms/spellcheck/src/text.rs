@@ -24,7 +24,18 @@ pub struct Word {
 
 /// The words of `text` that may be corrected, in order.
 pub fn words(text: &str) -> Vec<Word> {
-    let mut words = Vec::new();
+    // About one word in six bytes of prose: room for most texts at once.
+    let mut words = Vec::with_capacity(text.len() / 6 + 1);
+    if text.is_ascii() {
+        ascii::words(text.as_bytes(), &mut words);
+    } else {
+        unicode_words(text, &mut words);
+    }
+    words
+}
+
+/// The rules on any text, character by character.
+fn unicode_words(text: &str, words: &mut Vec<Word>) {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -38,10 +49,109 @@ pub fn words(text: &str) -> Vec<Word> {
         }
         let chunk = &chars[chunk_start..i];
         if !looks_like_address(chunk) {
-            words_of_chunk(chunk, chunk_start, &mut words);
+            words_of_chunk(chunk, chunk_start, words);
         }
     }
-    words
+}
+
+/// The same rules for ASCII text (most text), on bytes: no copy of the
+/// text into characters, no allocation but the list of words. A byte is a
+/// character here, so byte and character offsets agree.
+mod ascii {
+    use super::Word;
+
+    /// `char::is_whitespace` on ASCII: this includes the vertical tab,
+    /// which `u8::is_ascii_whitespace` does not.
+    fn is_space(b: u8) -> bool {
+        matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+    }
+
+    pub(super) fn words(text: &[u8], words: &mut Vec<Word>) {
+        let mut i = 0;
+        while i < text.len() {
+            if is_space(text[i]) {
+                i += 1;
+                continue;
+            }
+            // One pass to the chunk's end, noting whether it is all
+            // letters (most are: one word, and no address).
+            let start = i;
+            let mut letters = true;
+            while let Some(&c) = text.get(i) {
+                if is_space(c) {
+                    break;
+                }
+                letters &= c.is_ascii_alphabetic();
+                i += 1;
+            }
+            if letters {
+                words.push(Word {
+                    bytes: start..i,
+                    offset: start,
+                });
+                continue;
+            }
+            let chunk = &text[start..i];
+            if !looks_like_address(chunk) {
+                words_of_chunk(chunk, start, words);
+            }
+        }
+    }
+
+    fn words_of_chunk(chunk: &[u8], first: usize, words: &mut Vec<Word>) {
+        let letter = |j: usize| chunk.get(j).is_some_and(u8::is_ascii_alphabetic);
+        let glued = |j: Option<usize>| {
+            j.and_then(|j| chunk.get(j))
+                .is_some_and(|&c| c.is_ascii_digit() || c == b'_')
+        };
+        let mut i = 0;
+        while i < chunk.len() {
+            if !letter(i) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while letter(i) || (chunk.get(i) == Some(&b'\'') && letter(i + 1)) {
+                i += 1;
+            }
+            if glued(start.checked_sub(1)) || glued(Some(i)) {
+                continue;
+            }
+            words.push(Word {
+                bytes: first + start..first + i,
+                offset: first + start,
+            });
+        }
+    }
+
+    /// One pass: an `@`, `/`, `\` or `_` anywhere, or a dot between two
+    /// letters or digits (which lie inside the chunk's core, from its first
+    /// to its last letter or digit, by definition); then `www.` at the start
+    /// of the core.
+    fn looks_like_address(chunk: &[u8]) -> bool {
+        let mut after_alphanumeric = false;
+        for (i, &c) in chunk.iter().enumerate() {
+            match c {
+                b'@' | b'/' | b'\\' | b'_' => return true,
+                b'.' if after_alphanumeric
+                    && chunk.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) =>
+                {
+                    return true;
+                }
+                _ => {}
+            }
+            after_alphanumeric = c.is_ascii_alphanumeric();
+        }
+        let Some(first) = chunk.iter().position(u8::is_ascii_alphanumeric) else {
+            return false;
+        };
+        // The core is at least four long only if a letter or digit follows
+        // the `www.`.
+        let core = &chunk[first..];
+        core.len() > 4
+            && core[..4].eq_ignore_ascii_case(b"www.")
+            && core[4..].iter().any(u8::is_ascii_alphanumeric)
+    }
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -116,6 +226,14 @@ pub enum Casing {
 impl Casing {
     /// The casing of `word`.
     pub fn of(word: &str) -> Casing {
+        if word.is_ascii() {
+            Casing::of_ascii(word.as_bytes())
+        } else {
+            Casing::of_unicode(word)
+        }
+    }
+
+    fn of_unicode(word: &str) -> Casing {
         let mut letters = word.chars().filter(|c| c.is_alphabetic());
         let Some(first) = letters.next() else {
             return Casing::Lower;
@@ -133,6 +251,25 @@ impl Casing {
             (false, 0, _) => Casing::Lower,
             (true, 0, _) => Casing::Capitalised,
             (true, n, 0) if n == rest => Casing::Upper,
+            _ => Casing::Mixed,
+        }
+    }
+
+    /// [`Casing::of`] for ASCII, on bytes.
+    fn of_ascii(word: &[u8]) -> Casing {
+        let mut letters = word.iter().filter(|c| c.is_ascii_alphabetic());
+        let Some(first) = letters.next() else {
+            return Casing::Lower;
+        };
+        let (mut upper, mut rest) = (0, 0);
+        for c in letters {
+            rest += 1;
+            upper += usize::from(c.is_ascii_uppercase());
+        }
+        match (first.is_ascii_uppercase(), upper) {
+            (false, 0) => Casing::Lower,
+            (true, 0) => Casing::Capitalised,
+            (true, n) if n == rest => Casing::Upper,
             _ => Casing::Mixed,
         }
     }
@@ -190,6 +327,44 @@ mod tests {
         );
         assert_eq!(found("the U.S. (e.g. here) @jon"), ["the", "here"]);
         assert_eq!(found("3rd abc123 x86 v2 ok"), ["ok"]);
+    }
+
+    /// A small xorshift generator: the same texts on every run.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn the_ascii_path_cuts_words_as_the_unicode_path_does() {
+        // Every character the rules treat specially, plain letters, and
+        // pieces of addresses.
+        let pieces: Vec<String> = "aBcdEzZ  \t\n\u{b}\u{c}\r09_@/\\.'-,!()wW"
+            .chars()
+            .map(String::from)
+            .chain(["www.", "WwW.", "ww.", "x.y", "don't", ".."].map(String::from))
+            .collect();
+        let mut rng = XorShift(0x7e57);
+        for _ in 0..50_000 {
+            let len = rng.below(16);
+            let text: String = (0..len)
+                .map(|_| pieces[rng.below(pieces.len())].as_str())
+                .collect();
+            let mut unicode = Vec::new();
+            unicode_words(&text, &mut unicode);
+            assert_eq!(words(&text), unicode, "{text:?}");
+            for word in &unicode {
+                let word = &text[word.bytes.clone()];
+                assert_eq!(Casing::of(word), Casing::of_unicode(word), "{word:?}");
+            }
+        }
+        assert_eq!(found("www.x ab\u{b}cd"), ["ab", "cd"]);
     }
 
     #[test]
