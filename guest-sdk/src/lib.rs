@@ -134,6 +134,7 @@ pub mod component;
 mod error;
 pub mod field;
 mod function;
+pub mod raw;
 mod record;
 pub mod testing;
 mod transform;
@@ -147,6 +148,7 @@ pub use crate::function::{
     Filter, FilterResult, FlatMap, FlatMapResult, Map, MapResult, Predicate, RecordFn, filter,
     flat_map, map,
 };
+pub use crate::raw::{Located, Patch, Unsure};
 pub use crate::record::{Output, Record};
 pub use crate::transform::{NoConfig, Transform};
 

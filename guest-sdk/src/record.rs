@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::raw::{Patch, push_minified};
 
 /// One input record: a single line of the chunk, without its line ending.
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +165,15 @@ impl<'a> Output<'a> {
         Ok(())
     }
 
+    /// Writes `patch`: its source record with the values it changed, as
+    /// [`Output::emit_from`] would write the same change made to the parsed
+    /// record (see [`crate::raw`]).
+    pub fn emit_patched(&mut self, mut patch: Patch<'_>) {
+        patch.write(self.buffer);
+        self.buffer.push(b'\n');
+        self.count += 1;
+    }
+
     /// Writes an input record unchanged, byte for byte.
     pub fn pass(&mut self, record: Record<'_>) {
         self.buffer.extend_from_slice(record.as_str().as_bytes());
@@ -264,27 +274,6 @@ fn splice(
             Ok(())
         }
         _ => serde_json::to_writer(&mut *out, new).map_err(Error::from),
-    }
-}
-
-/// Appends JSON text without the whitespace between its tokens.
-fn push_minified(out: &mut Vec<u8>, raw: &[u8]) {
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in raw {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            in_string = b == b'"';
-            out.push(b);
-        }
     }
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::chunk::Instance;
 pub use crate::chunk::{Outcome, Processed};
-use crate::{Error, Transform};
+use crate::{Error, Output, Record, Transform};
 
 /// What became of one input record: its output lines (without line endings;
 /// empty when filtered out), or the reason it was rejected.
@@ -38,6 +38,19 @@ where
         Ok(mut session) => session.process(records),
         Err(error) => panic!("the transform rejected its config {config}: {error}"),
     }
+}
+
+/// Calls `f` with `line` as an input record and an empty output, and returns
+/// the text it wrote (line ends included) if it returns `Some`: for testing
+/// the parts of a transform below `process`, such as two ways of writing a
+/// record that must agree.
+pub fn with_record<F>(line: &str, f: F) -> Option<String>
+where
+    F: FnOnce(Record<'_>, &mut Output<'_>) -> Option<()>,
+{
+    let mut buffer = Vec::new();
+    f(Record::new(line), &mut Output::new(&mut buffer))?;
+    String::from_utf8(buffer).ok()
 }
 
 /// A configured transform that can take several chunks, then finish.

@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use weir_guest::{Error, Output, Record, Transform, Value};
+use weir_guest::{Error, Output, Patch, Record, Transform, Value};
 
 use crate::dictionary::Dictionary;
 use crate::text::{Casing, words};
@@ -152,7 +152,13 @@ impl SpellChecker {
 
     /// The correction of one word, or `None` to leave it as it is.
     pub fn correct_word(&self, word: &str) -> Option<String> {
-        if word.chars().count() < self.config.min_word_length {
+        let ascii = word.is_ascii();
+        let length = if ascii {
+            word.len()
+        } else {
+            word.chars().count()
+        };
+        if length < self.config.min_word_length {
             return None;
         }
         let casing = Casing::of(word);
@@ -160,15 +166,15 @@ impl SpellChecker {
             return None;
         }
         // Most words are lowercase ASCII already: no copy for them.
-        let lower: Cow<'_, str> = if casing == Casing::Lower && word.is_ascii() {
-            Cow::Borrowed(word)
-        } else {
-            Cow::Owned(word.to_lowercase())
+        let lower: Cow<'_, str> = match (casing, ascii) {
+            (Casing::Lower, true) => Cow::Borrowed(word),
+            (_, true) => Cow::Owned(word.to_ascii_lowercase()),
+            _ => Cow::Owned(word.to_lowercase()),
         };
         if !self.allowed.is_empty() && self.allowed.contains(lower.as_ref()) {
             return None;
         }
-        let curly = lower.contains('\u{2019}');
+        let curly = !ascii && lower.contains('\u{2019}');
         let key = if curly {
             Cow::Owned(lower.replace('\u{2019}', "'"))
         } else {
@@ -242,6 +248,32 @@ impl SpellChecker {
     }
 }
 
+impl SpellChecker {
+    /// [`SpellChecker::correct_record`] on the record's text, without
+    /// parsing the rest of it: the corrected record as a patch, or `None`
+    /// when the record must be parsed instead (a field is not a string, the
+    /// text is not simple enough to scan, two fields overlap); the output is
+    /// the same either way.
+    pub fn correct_patch<'a>(&self, record: Record<'a>) -> Option<Patch<'a>> {
+        let mut patch = Patch::new(record);
+        let mut all = Vec::new();
+        for path in &self.config.fields {
+            let Some(located) = path.locate(record).ok()? else {
+                continue;
+            };
+            let text = located.as_str()?;
+            if let Some((corrected, corrections)) = self.correct_text(&text, path.as_str()) {
+                patch.replace(&located, &corrected).ok()?;
+                all.extend(corrections);
+            }
+        }
+        if let Some(key) = &self.config.corrections_field {
+            patch.set(key, &all).ok()?;
+        }
+        Some(patch)
+    }
+}
+
 /// The transform: reads its dictionary from an assets directory in `init`.
 #[derive(Debug)]
 pub struct SpellCheck {
@@ -281,6 +313,10 @@ impl Transform for SpellCheck {
             .checker
             .as_ref()
             .ok_or_else(|| Error::new("process called before init"))?;
+        if let Some(patch) = checker.correct_patch(record) {
+            output.emit_patched(patch);
+            return Ok(());
+        }
         let mut value: Value = record.parse()?;
         checker.correct_record(&mut value)?;
         output.emit_from(&value, record)
@@ -324,6 +360,71 @@ mod tests {
                 r#"{"id":1,"text":"The QUICK brown fox, 3 times!","n":1.50}"#
             )]
         );
+    }
+
+    /// The scanning path (`correct_patch`) writes what parsing the record
+    /// writes, over the NLP example's raw tickets and records built to take
+    /// every turn: escapes, exponents, spacing, nesting, an existing
+    /// corrections key, a field named twice.
+    #[test]
+    fn the_patch_path_writes_what_the_parse_path_writes() {
+        let tickets = include_str!("../../../examples/nlp/data/tickets-2026-11-26.ndjson");
+        let built = [
+            r#"{"id":1,"text":"Teh QUIKC brown fox, 3 tmies!","n":1.50}"#,
+            r#" { "text" : "caf\u00e9 wrod \"teh\"\n" , "n" : 1E3 , "fixes" : 7 } "#,
+            r#"{"notes":{"body":"teh","x":[1,{"y":"wrod"}]},"text":null}"#,
+            r#"{"\u0074ext":"wrod"}"#,
+            r#"{"text":"speling","fixes":{"text":"teh"}}"#,
+            r#"{"text":["teh"]}"#,
+            r#"{}"#,
+        ];
+        let configs = [
+            r#"{"fields":["text"]}"#,
+            r#"{"fields":["text","notes.body"],"corrections_field":"fixes"}"#,
+            r#"{"fields":["text","text"],"corrections_field":"text"}"#,
+            r#"{"fields":["notes.body","notes"],"corrections_field":"new"}"#,
+            r#"{"fields":["notes.body"]}"#,
+        ];
+        let dictionary = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/frequency_dictionary_en_82_765.txt"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut patched = 0;
+        for config in configs {
+            let config: Config = serde_json::from_str(config).unwrap_or_else(|e| panic!("{e}"));
+            let checker = SpellChecker::new(config, &dictionary).unwrap_or_else(|e| panic!("{e}"));
+            for line in tickets.lines().chain(built) {
+                let via_patch = testing::with_record(line, |record, output| {
+                    let patch = checker.correct_patch(record)?;
+                    output.emit_patched(patch);
+                    Some(())
+                });
+                let via_parse = testing::with_record(line, |record, output| {
+                    let mut value: Value = record.parse().ok()?;
+                    checker.correct_record(&mut value).ok()?;
+                    output.emit_from(&value, record).ok()
+                });
+                if let Some(text) = via_patch {
+                    patched += 1;
+                    assert_eq!(Some(text), via_parse, "{line}");
+                }
+            }
+        }
+        assert!(
+            patched > 1_000,
+            "only {patched} records took the patch path"
+        );
+        // A key repeated on a field's path is left to the parser (staging
+        // never holds repeated keys; off the path they would be copied).
+        let config: Config =
+            serde_json::from_str(r#"{"fields":["notes.body"]}"#).unwrap_or_else(|e| panic!("{e}"));
+        let checker = SpellChecker::new(config, &dictionary).unwrap_or_else(|e| panic!("{e}"));
+        let repeated = r#"{"notes":{"body":"teh"},"notes":{"body":"wrod"}}"#;
+        let refused = testing::with_record(repeated, |record, _| {
+            checker.correct_patch(record).is_none().then_some(())
+        });
+        assert!(refused.is_some());
     }
 
     #[test]

@@ -1,0 +1,704 @@
+//! Reading and changing a few fields of a record without parsing all of it.
+//!
+//! A transform that looks at one or two fields of a wide record (a
+//! spellchecker on `text`, a classifier on `subject`) pays mostly for
+//! turning the whole record into a [`serde_json::Value`] and back. Here a
+//! [`FieldPath`] is found by scanning the record's text, skipping every
+//! other value without building it ([`FieldPath::locate`]), and a [`Patch`]
+//! writes the record back with only the changed values written anew.
+//!
+//! The output is what [`Output::emit_from`](crate::Output::emit_from) would
+//! write for the same change made to the parsed record: compact, every
+//! untouched value spelled as in the input, a changed value as serde_json
+//! writes it, an existing key's new value in its old place and a new
+//! top-level key at the end. Where the text is not simple enough to be sure
+//! of that (it is not well formed, the path runs into something that is not
+//! an object, a key on the path is repeated, or an object on the path has a
+//! key written with escapes), `locate` says so with an
+//! error and the transform should parse the record instead, which reports
+//! the problem the usual way. Repeated keys elsewhere in the record, which
+//! staged data never holds (staging refuses them), are copied as they are,
+//! where a parse would keep one of them.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::{Error, FieldPath, Record};
+
+/// A value found in a record's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<'a> {
+    /// The value's JSON text, as it is in the record.
+    pub text: &'a str,
+    /// Where that text is in the record, in bytes.
+    pub span: Range<usize>,
+}
+
+impl<'a> Located<'a> {
+    /// The value, if it is a string: borrowed from the record unless it
+    /// holds escapes.
+    pub fn as_str(&self) -> Option<Cow<'a, str>> {
+        let inner = self.text.strip_prefix('"')?.strip_suffix('"')?;
+        if !inner.contains('\\') {
+            return Some(Cow::Borrowed(inner));
+        }
+        serde_json::from_str::<String>(self.text)
+            .ok()
+            .map(Cow::Owned)
+    }
+}
+
+/// Why a value could not be located by scanning: parse the record instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsure;
+
+impl FieldPath {
+    /// Finds the value at this path in `record`'s text, or `None` if the
+    /// field (or an object on its path) is absent.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsure`] when the record is not well-formed JSON text, an object on
+    /// the path is something else, a key on the path is repeated, or one of
+    /// the keys of an object on the path is written with escapes: parse
+    /// the record (with [`Record::parse`] and [`FieldPath::find_mut`]) for
+    /// the error message or the parser's reading.
+    pub fn locate<'a>(&self, record: Record<'a>) -> Result<Option<Located<'a>>, Unsure> {
+        let text = record.as_str();
+        let bytes = text.as_bytes();
+        let mut object = skip_space(bytes, 0);
+        let last = self.keys().len() - 1;
+        for (depth, key) in self.keys().iter().enumerate() {
+            let (found, end) = scan_object(bytes, object, key, depth)?;
+            if depth == 0 && skip_space(bytes, end) != bytes.len() {
+                return Err(Unsure);
+            }
+            let Some(span) = found else {
+                return Ok(None);
+            };
+            if depth == last {
+                return Ok(Some(Located {
+                    text: &text[span.clone()],
+                    span,
+                }));
+            }
+            object = span.start;
+        }
+        Ok(None)
+    }
+}
+
+/// serde_json's recursion limit: deeper records are left to it.
+const MAX_DEPTH: usize = 127;
+
+/// Checks the object starting at `open` (it must be one) and finds the
+/// value of its member `key`: that value's span, and where the object ends.
+fn scan_object(
+    bytes: &[u8],
+    open: usize,
+    key: &str,
+    depth: usize,
+) -> Result<(Option<Range<usize>>, usize), Unsure> {
+    if bytes.get(open) != Some(&b'{') || depth >= MAX_DEPTH {
+        return Err(Unsure);
+    }
+    let mut found = None;
+    let mut at = skip_space(bytes, open + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Ok((None, at + 1));
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return Err(Unsure);
+        }
+        let key_end = skip_string(bytes, at)?;
+        let key_token = &bytes[at + 1..key_end - 1];
+        // serde_json writes the keys of a changed object anew (`"\u0074ext"`
+        // as `"text"`): a patch could not copy a key written with escapes.
+        if key_token.contains(&b'\\') {
+            return Err(Unsure);
+        }
+        let colon = skip_space(bytes, key_end);
+        if bytes.get(colon) != Some(&b':') {
+            return Err(Unsure);
+        }
+        let start = skip_space(bytes, colon + 1);
+        let end = skip_value(bytes, start, depth + 1)?;
+        if key_token == key.as_bytes() {
+            if found.is_some() {
+                return Err(Unsure);
+            }
+            found = Some(start..end);
+        }
+        at = skip_space(bytes, end);
+        match bytes.get(at) {
+            Some(b',') => at = skip_space(bytes, at + 1),
+            Some(b'}') => return Ok((found, at + 1)),
+            _ => return Err(Unsure),
+        }
+    }
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// The end of the JSON value starting at `at`, checked as serde_json checks
+/// it (but for repeated keys in objects off the path, which it takes too).
+fn skip_value(bytes: &[u8], at: usize, depth: usize) -> Result<usize, Unsure> {
+    match bytes.get(at) {
+        Some(b'"') => skip_string(bytes, at),
+        Some(b'{') => scan_any_object(bytes, at, depth),
+        Some(b'[') => {
+            if depth >= MAX_DEPTH {
+                return Err(Unsure);
+            }
+            let mut i = skip_space(bytes, at + 1);
+            if bytes.get(i) == Some(&b']') {
+                return Ok(i + 1);
+            }
+            loop {
+                i = skip_space(bytes, skip_value(bytes, i, depth + 1)?);
+                match bytes.get(i) {
+                    Some(b',') => i = skip_space(bytes, i + 1),
+                    Some(b']') => return Ok(i + 1),
+                    _ => return Err(Unsure),
+                }
+            }
+        }
+        Some(b't') => skip_literal(bytes, at, b"true"),
+        Some(b'f') => skip_literal(bytes, at, b"false"),
+        Some(b'n') => skip_literal(bytes, at, b"null"),
+        Some(b'-' | b'0'..=b'9') => skip_number(bytes, at),
+        _ => Err(Unsure),
+    }
+}
+
+/// The end of an object off the path: checked, no key looked for, keys
+/// written with escapes allowed (a patch copies such an object whole).
+fn scan_any_object(bytes: &[u8], open: usize, depth: usize) -> Result<usize, Unsure> {
+    if depth >= MAX_DEPTH {
+        return Err(Unsure);
+    }
+    let mut at = skip_space(bytes, open + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Ok(at + 1);
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return Err(Unsure);
+        }
+        let colon = skip_space(bytes, skip_string(bytes, at)?);
+        if bytes.get(colon) != Some(&b':') {
+            return Err(Unsure);
+        }
+        let start = skip_space(bytes, colon + 1);
+        at = skip_space(bytes, skip_value(bytes, start, depth + 1)?);
+        match bytes.get(at) {
+            Some(b',') => at = skip_space(bytes, at + 1),
+            Some(b'}') => return Ok(at + 1),
+            _ => return Err(Unsure),
+        }
+    }
+}
+
+fn skip_literal(bytes: &[u8], at: usize, literal: &[u8]) -> Result<usize, Unsure> {
+    match bytes.get(at..at + literal.len()) {
+        Some(found) if found == literal => Ok(at + literal.len()),
+        _ => Err(Unsure),
+    }
+}
+
+/// A number as JSON spells it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn skip_number(bytes: &[u8], at: usize) -> Result<usize, Unsure> {
+    let digits = |mut i: usize| -> Result<usize, Unsure> {
+        let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start { Err(Unsure) } else { Ok(i) }
+    };
+    let mut i = at + usize::from(bytes[at] == b'-');
+    i = match bytes.get(i) {
+        Some(b'0') => i + 1,
+        _ => digits(i)?,
+    };
+    if bytes.get(i) == Some(&b'.') {
+        i = digits(i + 1)?;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(i)?;
+    }
+    Ok(i)
+}
+
+/// The end of the string token starting at `at` (a `"`), checked: no raw
+/// control characters, only JSON's escapes, surrogates in pairs.
+fn skip_string(bytes: &[u8], at: usize) -> Result<usize, Unsure> {
+    let mut i = at + 1;
+    loop {
+        // Plain characters in one go.
+        i += bytes
+            .get(i..)
+            .and_then(|rest| rest.iter().position(|&b| STRING_SPECIAL[usize::from(b)]))
+            .ok_or(Unsure)?;
+        match bytes.get(i) {
+            Some(b'"') => return Ok(i + 1),
+            Some(b'\\') => match bytes.get(i + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => {
+                    let unit = hex4(bytes, i + 2)?;
+                    i += 6;
+                    if (0xdc00..0xe000).contains(&unit) {
+                        return Err(Unsure);
+                    }
+                    if (0xd800..0xdc00).contains(&unit) {
+                        if bytes.get(i..i + 2) != Some(b"\\u") {
+                            return Err(Unsure);
+                        }
+                        if !(0xdc00..0xe000).contains(&hex4(bytes, i + 2)?) {
+                            return Err(Unsure);
+                        }
+                        i += 6;
+                    }
+                }
+                _ => return Err(Unsure),
+            },
+            Some(&b) if b < 0x20 => return Err(Unsure),
+            Some(_) => i += 1,
+            None => return Err(Unsure),
+        }
+    }
+}
+
+fn hex4(bytes: &[u8], at: usize) -> Result<u32, Unsure> {
+    let digits = bytes.get(at..at + 4).ok_or(Unsure)?;
+    let mut unit = 0;
+    for &d in digits {
+        unit = unit * 16 + char::from(d).to_digit(16).ok_or(Unsure)?;
+    }
+    Ok(unit)
+}
+
+/// Changes to one record's values, written with
+/// [`Output::emit_patched`](crate::Output::emit_patched).
+#[derive(Debug)]
+pub struct Patch<'a> {
+    source: Record<'a>,
+    /// Spans of the source and the JSON text replacing each.
+    replacements: Vec<(Range<usize>, String)>,
+    /// New top-level members: key and value, as JSON text.
+    appended: Vec<(String, String)>,
+}
+
+impl<'a> Patch<'a> {
+    /// No changes to `source` yet.
+    pub fn new(source: Record<'a>) -> Self {
+        Self {
+            source,
+            replacements: Vec::new(),
+            appended: Vec::new(),
+        }
+    }
+
+    /// Whether nothing was changed.
+    pub fn is_empty(&self) -> bool {
+        self.replacements.is_empty() && self.appended.is_empty()
+    }
+
+    /// Replaces a located value with `value`.
+    ///
+    /// # Errors
+    ///
+    /// `value` fails to serialize, or `located` overlaps a value already
+    /// replaced.
+    pub fn replace<T: Serialize + ?Sized>(
+        &mut self,
+        located: &Located<'_>,
+        value: &T,
+    ) -> Result<(), Error> {
+        let span = located.span.clone();
+        if self
+            .replacements
+            .iter()
+            .any(|(other, _)| other.start < span.end && span.start < other.end)
+        {
+            return Err(Error::new(format!(
+                "a patch changes the same part of the record twice (bytes {}..{})",
+                span.start, span.end
+            )));
+        }
+        let json = serde_json::to_string(value)?;
+        self.replacements.push((span, json));
+        Ok(())
+    }
+
+    /// Sets the top-level field `key` to `value`: in its place if the record
+    /// has it, else as a new last member.
+    ///
+    /// # Errors
+    ///
+    /// `value` fails to serialize; the record's text is not well formed;
+    /// the field overlaps a value already replaced.
+    pub fn set<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Error> {
+        let path = FieldPath::from_keys(key.to_owned(), vec![key.to_owned()]);
+        let existing = path.locate(self.source).map_err(|Unsure| {
+            Error::new("the record's text is not well formed; parse it instead")
+        })?;
+        match existing {
+            Some(located) => self.replace(&located, value),
+            None => {
+                let json = serde_json::to_string(value)?;
+                self.appended.retain(|(k, _)| k != key);
+                self.appended.push((key.to_owned(), json));
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the patched record, compact, into `out`.
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>) {
+        let raw = self.source.as_str().as_bytes();
+        self.replacements.sort_by_key(|(span, _)| span.start);
+        let mut copied = 0;
+        for (span, json) in &self.replacements {
+            push_minified(out, &raw[copied..span.start]);
+            out.extend_from_slice(json.as_bytes());
+            copied = span.end;
+        }
+        if self.appended.is_empty() {
+            push_minified(out, &raw[copied..]);
+            return;
+        }
+        // The record is an object: its last `}` closes it.
+        let close = raw.iter().rposition(|&b| b == b'}').unwrap_or(raw.len());
+        push_minified(out, &raw[copied..close]);
+        let open = skip_space(raw, 0);
+        let mut comma = raw.get(skip_space(raw, open + 1)) != Some(&b'}');
+        for (key, json) in &self.appended {
+            if comma {
+                out.push(b',');
+            }
+            comma = true;
+            // A string always serializes.
+            if let Ok(key) = serde_json::to_string(key) {
+                out.extend_from_slice(key.as_bytes());
+            }
+            out.push(b':');
+            out.extend_from_slice(json.as_bytes());
+        }
+        push_minified(out, &raw[close..]);
+    }
+}
+
+/// Appends JSON text without the whitespace between its tokens: copied in
+/// runs between whitespace, strings whole.
+pub(crate) fn push_minified(out: &mut Vec<u8>, raw: &[u8]) {
+    out.reserve(raw.len());
+    let mut run = 0;
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        match b {
+            b'"' => i = string_end(raw, i),
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.extend_from_slice(&raw[run..i]);
+                i += 1;
+                run = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.extend_from_slice(&raw[run..]);
+}
+
+/// Bytes that end a plain run inside a JSON string: the quote, the
+/// backslash, and control characters (which a string may not hold raw).
+static STRING_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Where the string starting at `at` (a `"`) ends, just past its closing
+/// quote, without checking it; the end of `raw` if it does not close.
+fn string_end(raw: &[u8], at: usize) -> usize {
+    let mut i = at + 1;
+    loop {
+        match raw[i.min(raw.len())..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')
+        {
+            Some(n) if raw[i + n] == b'"' => return i + n + 1,
+            Some(n) => i += n + 2,
+            None => return raw.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::Output;
+
+    fn path(text: &str) -> FieldPath {
+        FieldPath::try_from(text.to_owned()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A small xorshift generator: the same records on every run.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+
+        fn space(&mut self, out: &mut String) {
+            out.push_str(["", "", " ", "\t", "\n ", "\r\n"][self.below(6)]);
+        }
+
+        /// A JSON value with random spacing, escapes and number spellings,
+        /// and objects without repeated keys.
+        fn value(&mut self, depth: usize, out: &mut String) {
+            match self.below(if depth > 2 { 4 } else { 6 }) {
+                0 => out
+                    .push_str(["1", "-0.5", "1E3", "2e-5", "12.50", "true", "null"][self.below(7)]),
+                1..=3 => out.push_str(
+                    [
+                        r#""teh text""#,
+                        r#""caf\u00e9 \"q\" a\/b\n""#,
+                        r#""{not: [an object]}""#,
+                        r#""""#,
+                        r#""back\\slash""#,
+                        r#""\ud83d\ude00 ok""#,
+                    ][self.below(6)],
+                ),
+                4 => {
+                    out.push('[');
+                    for i in 0..self.below(3) {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        self.space(out);
+                        self.value(depth + 1, out);
+                        self.space(out);
+                    }
+                    out.push(']');
+                }
+                _ => self.object(depth + 1, out),
+            }
+        }
+
+        fn object(&mut self, depth: usize, out: &mut String) {
+            let mut keys = vec![
+                r#""a""#,
+                r#""text""#,
+                r#""\u0074ext""#,
+                r#""b""#,
+                r#""c.d""#,
+            ];
+            out.push('{');
+            for i in 0..self.below(4) {
+                if i > 0 {
+                    out.push(',');
+                }
+                self.space(out);
+                let key = keys.remove(self.below(keys.len()));
+                // "text" and "\u0074ext" are one key: keep only one of them.
+                keys.retain(|k| !(key.contains("ext") && k.contains("ext")));
+                out.push_str(key);
+                self.space(out);
+                out.push(':');
+                self.space(out);
+                self.value(depth, out);
+                self.space(out);
+                if keys.is_empty() {
+                    break;
+                }
+            }
+            out.push('}');
+        }
+    }
+
+    fn emit_from(line: &str, new: &Value) -> String {
+        let mut buffer = Vec::new();
+        let mut output = Output::new(&mut buffer);
+        output
+            .emit_from(new, Record::new(line))
+            .unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8(buffer).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn emit_patched(patch: Patch<'_>) -> String {
+        let mut buffer = Vec::new();
+        Output::new(&mut buffer).emit_patched(patch);
+        String::from_utf8(buffer).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const ESCAPED_KEY: &str = r#""\u0074ext""#;
+
+    #[test]
+    fn locate_and_patch_agree_with_parsing_on_random_records() {
+        let mut rng = XorShift(0x5eed);
+        let paths = [
+            path("text"),
+            path("a.text"),
+            path("a.b.text"),
+            path("c.d"),
+            path("b"),
+        ];
+        let mut located = 0;
+        for _ in 0..5_000 {
+            let mut line = String::new();
+            rng.space(&mut line);
+            rng.object(0, &mut line);
+            rng.space(&mut line);
+            let parsed: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            for path in &paths {
+                let record = Record::new(&line);
+                let mut expected = parsed.clone();
+                match (path.locate(record), path.find_mut(&mut expected)) {
+                    (Ok(None), Ok(None)) | (Err(Unsure), Err(_)) => {}
+                    // Escaped keys are left to the parser.
+                    (Err(Unsure), Ok(_)) if line.contains(ESCAPED_KEY) => {}
+                    (Ok(Some(at)), Ok(Some(value))) => {
+                        located += 1;
+                        let text: Value =
+                            serde_json::from_str(at.text).unwrap_or_else(|e| panic!("{e}"));
+                        assert_eq!(&text, value, "{line} at {path}");
+                        assert_eq!(at.as_str().as_deref(), value.as_str(), "{line} at {path}");
+                        // Change it, and add a field, both ways.
+                        let new = Value::String(format!("{value} changed"));
+                        *value = new.clone();
+                        expected
+                            .as_object_mut()
+                            .unwrap_or_else(|| panic!("{line}"))
+                            .insert("added".to_owned(), Value::from(vec![1, 2]));
+                        let mut patch = Patch::new(record);
+                        patch.replace(&at, &new).unwrap_or_else(|e| panic!("{e}"));
+                        patch
+                            .set("added", &[1, 2])
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        assert_eq!(
+                            emit_patched(patch),
+                            emit_from(&line, &expected),
+                            "{line} at {path}"
+                        );
+                    }
+                    (ours, theirs) => {
+                        panic!("{line} at {path}: located {ours:?}, parsed {theirs:?}")
+                    }
+                }
+            }
+            // An unchanged record, and a top-level key set in place.
+            assert_eq!(
+                emit_patched(Patch::new(Record::new(&line))),
+                emit_from(&line, &parsed),
+                "{line}"
+            );
+            let mut expected = parsed.clone();
+            expected
+                .as_object_mut()
+                .unwrap_or_else(|| panic!("{line}"))
+                .insert("b".to_owned(), Value::Null);
+            let mut patch = Patch::new(Record::new(&line));
+            match patch.set("b", &()) {
+                Ok(()) => assert_eq!(emit_patched(patch), emit_from(&line, &expected), "{line}"),
+                Err(_) => assert!(line.contains(ESCAPED_KEY), "{line}"),
+            }
+        }
+        assert!(
+            located > 1_000,
+            "only {located} fields located: the generator is off"
+        );
+    }
+
+    #[test]
+    fn locate_accepts_no_text_the_parser_refuses() {
+        let mut rng = XorShift(0xbad);
+        let noise = b"{}[]:,\"\\ u0e.-+9aEtfn\x01";
+        let mut refused = 0;
+        for _ in 0..20_000 {
+            let mut line = String::new();
+            rng.object(0, &mut line);
+            let mut bytes = line.into_bytes();
+            for _ in 0..1 + rng.below(2) {
+                let at = rng.below(bytes.len());
+                bytes[at] = noise[rng.below(noise.len())];
+            }
+            let Ok(line) = String::from_utf8(bytes) else {
+                continue;
+            };
+            let parsed = serde_json::from_str::<Value>(&line);
+            for path in [path("text"), path("a.text")] {
+                if path.locate(Record::new(&line)).is_ok() {
+                    assert!(parsed.is_ok(), "{line:?} located at {path}, but {parsed:?}");
+                }
+            }
+            refused += usize::from(parsed.is_err());
+        }
+        assert!(
+            refused > 5_000,
+            "only {refused} broken records: the noise is off"
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_scanned_safely_is_left_to_the_parser() {
+        let record = |line| path("a.b").locate(Record::new(line));
+        assert_eq!(record(r#"{"a":1}"#), Err(Unsure));
+        assert_eq!(record(r#"{"a":{"b":1},"a":{"b":2}}"#), Err(Unsure));
+        assert_eq!(record(r#"{"a":{"b":1}"#), Err(Unsure));
+        assert_eq!(record(r#"{"a":{"b":"x}}"#), Err(Unsure));
+        assert_eq!(record(r#"{"a":{"b":1}} x"#), Err(Unsure));
+        assert_eq!(record(r#"{"a":{"b":"\ud800"}}"#), Err(Unsure));
+        assert_eq!(record(r#"{"a":{"b":01}}"#), Err(Unsure));
+        assert_eq!(record(r#"{"a":{"c":1}}"#), Ok(None));
+        let found = record(r#" { "a" : { "b" : "x\"y" } } "#);
+        assert_eq!(
+            found.map(|f| f.map(|f| f.as_str().map(Cow::into_owned))),
+            Ok(Some(Some("x\"y".to_owned())))
+        );
+    }
+
+    #[test]
+    fn two_changes_to_one_value_are_refused() {
+        let line = r#"{"a":"x"}"#;
+        let at = path("a")
+            .locate(Record::new(line))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no a"));
+        let mut patch = Patch::new(Record::new(line));
+        patch.replace(&at, "y").unwrap_or_else(|e| panic!("{e}"));
+        assert!(patch.set("a", "z").is_err());
+        assert_eq!(emit_patched(patch), "{\"a\":\"y\"}\n");
+    }
+
+    #[test]
+    fn minifying_keeps_strings_whole() {
+        let mut out = Vec::new();
+        push_minified(&mut out, br#" { "a b" : [ 1 , "\" x" ] , "c":"\\" } "#);
+        assert_eq!(out, br#"{"a b":[1,"\" x"],"c":"\\"}"#);
+    }
+}
