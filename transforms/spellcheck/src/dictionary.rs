@@ -451,35 +451,27 @@ fn differs_beyond_prefix(
     tails_differ || not_transposed
 }
 
-/// Appends the keys of `prefix` and of every string made by deleting 1 to
-/// `max_distance` of its characters.
+/// Appends the keys of `prefix` (at most [`PREFIX_LENGTH`] characters) and
+/// of every string made by deleting 1 to `max_distance` of its characters.
 fn push_deletes(prefix: &[char], max_distance: usize, keys: &mut Vec<u64>) {
     keys.push(key(prefix));
-    if max_distance == 0 {
-        return;
-    }
-    let mut buffer: Vec<char> = Vec::with_capacity(prefix.len());
-    for i in 0..prefix.len() {
-        buffer.clear();
-        buffer.extend(prefix[..i].iter().chain(&prefix[i + 1..]));
-        keys.push(key(&buffer));
-        if max_distance >= 2 {
-            push_deletes_from(&buffer, i, max_distance - 1, keys);
-        }
-    }
+    push_deletes_from(prefix, 0, max_distance, keys);
 }
 
-/// Deletes of `word` at positions `from..`, recursively, `depth` more times
-/// (positions before `from` were covered by an earlier branch).
+/// Deletes of `word` (at most [`PREFIX_LENGTH`] characters) at positions
+/// `from..`, recursively, `depth` more times (positions before `from` were
+/// covered by an earlier branch).
 fn push_deletes_from(word: &[char], from: usize, depth: usize, keys: &mut Vec<u64>) {
-    let mut buffer: Vec<char> = Vec::with_capacity(word.len());
+    if depth == 0 {
+        return;
+    }
+    let mut buffer = ['\0'; PREFIX_LENGTH];
     for i in from..word.len() {
-        buffer.clear();
-        buffer.extend(word[..i].iter().chain(&word[i + 1..]));
-        keys.push(key(&buffer));
-        if depth >= 2 {
-            push_deletes_from(&buffer, i, depth - 1, keys);
-        }
+        let shorter = word.len() - 1;
+        buffer[..i].copy_from_slice(&word[..i]);
+        buffer[i..shorter].copy_from_slice(&word[i + 1..]);
+        keys.push(key(&buffer[..shorter]));
+        push_deletes_from(&buffer[..shorter], i, depth - 1, keys);
     }
 }
 
