@@ -247,10 +247,13 @@ fn skip_string(bytes: &[u8], at: usize) -> Result<usize, Unsure> {
     let mut i = at + 1;
     loop {
         // Plain characters in one go.
-        i += bytes
-            .get(i..)
-            .and_then(|rest| rest.iter().position(|&b| STRING_SPECIAL[usize::from(b)]))
-            .ok_or(Unsure)?;
+        i = find(
+            bytes,
+            i,
+            |x| has(x, b'"') | has(x, b'\\') | has_below(x, 0x20),
+            |b| STRING_SPECIAL[usize::from(b)],
+        )
+        .ok_or(Unsure)?;
         match bytes.get(i) {
             Some(b'"') => return Ok(i + 1),
             Some(b'\\') => match bytes.get(i + 1) {
@@ -439,15 +442,55 @@ static STRING_SPECIAL: [bool; 256] = {
 fn string_end(raw: &[u8], at: usize) -> usize {
     let mut i = at + 1;
     loop {
-        match raw[i.min(raw.len())..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\')
-        {
-            Some(n) if raw[i + n] == b'"' => return i + n + 1,
-            Some(n) => i += n + 2,
+        match find(
+            raw,
+            i,
+            |x| has(x, b'"') | has(x, b'\\'),
+            |b| b == b'"' || b == b'\\',
+        ) {
+            Some(n) if raw[n] == b'"' => return n + 1,
+            Some(n) => i = n + 2,
             None => return raw.len(),
         }
     }
+}
+
+/// Eight bytes at a time (SWAR): no SIMD needed, and wasm has 64-bit words.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that equals `b` is set, and no bit
+/// below the first such byte (higher ones may be set spuriously, so only
+/// the lowest counts).
+fn has(x: u64, b: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(b));
+    y.wrapping_sub(ONES) & !y & HIGHS
+}
+
+/// As [`has`], for the bytes below `n` (at most 128).
+fn has_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+}
+
+/// The first position from `from` whose byte is special: found eight bytes
+/// at a time with `word` (see [`has`]), the rest one at a time with `byte`.
+fn find(
+    bytes: &[u8],
+    from: usize,
+    word: impl Fn(u64) -> u64,
+    byte: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut eight = [0; 8];
+        eight.copy_from_slice(chunk);
+        let found = word(u64::from_le_bytes(eight));
+        if found != 0 {
+            return Some(i + found.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    bytes.get(i..)?.iter().position(|&b| byte(b)).map(|n| i + n)
 }
 
 #[cfg(test)]
@@ -693,6 +736,29 @@ mod tests {
         patch.replace(&at, "y").unwrap_or_else(|e| panic!("{e}"));
         assert!(patch.set("a", "z").is_err());
         assert_eq!(emit_patched(patch), "{\"a\":\"y\"}\n");
+    }
+
+    #[test]
+    fn eight_at_a_time_finds_what_one_at_a_time_finds() {
+        let mut rng = XorShift(0x8);
+        let alphabet = b"ab \"\\\x01\x1f\x7f\xc3\xa9~ ";
+        for _ in 0..20_000 {
+            let bytes: Vec<u8> = (0..rng.below(40))
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            let from = rng.below(bytes.len() + 1);
+            let special = |b: u8| STRING_SPECIAL[usize::from(b)];
+            let expected = bytes
+                .get(from..)
+                .and_then(|rest| rest.iter().position(|&b| special(b)).map(|n| from + n));
+            let found = find(
+                &bytes,
+                from,
+                |x| has(x, b'"') | has(x, b'\\') | has_below(x, 0x20),
+                special,
+            );
+            assert_eq!(found, expected, "{bytes:?} from {from}");
+        }
     }
 
     #[test]

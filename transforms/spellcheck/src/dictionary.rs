@@ -53,6 +53,12 @@ pub struct Dictionary {
     char_starts: Vec<u32>,
     counts: Vec<u64>,
     ids: FastMap<Box<str>, WordId>,
+    /// The words of at most seven bytes (most words), again, keyed by
+    /// their bytes packed into a `u64`: the membership test every word
+    /// of a text takes, without hashing a string. `short_ids[n]` is the id
+    /// of the word with key number `n`.
+    short: KeyTable,
+    short_ids: Vec<WordId>,
     /// Length in characters of the longest word.
     max_length: usize,
     /// The distinct delete keys, numbered.
@@ -143,6 +149,8 @@ impl Dictionary {
             char_starts: vec![0],
             counts: Vec::new(),
             ids: FastMap::default(),
+            short: KeyTable::default(),
+            short_ids: Vec::new(),
             max_length: 0,
             keys: KeyTable::default(),
             starts: Vec::new(),
@@ -180,6 +188,12 @@ impl Dictionary {
         let id = WordId::try_from(self.words.len()).map_err(|_| DictionaryError::TooManyWords)?;
         self.words.push(word.into());
         self.ids.insert(word.into(), id);
+        if let Some(packed) = packed_word(word) {
+            let n = self.short.insert(packed);
+            if n == self.short_ids.len() {
+                self.short_ids.push(id);
+            }
+        }
         self.counts.push(count);
         let before = self.chars.len();
         self.chars.extend(word.chars());
@@ -243,6 +257,14 @@ impl Dictionary {
         self.scratch.get_mut().considered = vec![0; self.words.len()];
     }
 
+    /// The id of `word`, if it is in the dictionary.
+    fn id(&self, word: &str) -> Option<WordId> {
+        match packed_word(word) {
+            Some(packed) => self.short.get(packed).map(|n| self.short_ids[n]),
+            None => self.ids.get(word).copied(),
+        }
+    }
+
     /// The words sharing the delete `k`, in dictionary order.
     fn words_with_delete(&self, k: u64) -> &[WordId] {
         match self.keys.get(k) {
@@ -272,7 +294,7 @@ impl Dictionary {
     /// close ones. Case-sensitive, as symspellpy's `lookup`.
     pub fn lookup(&self, phrase: &str, max_distance: usize) -> Option<Suggestion<'_>> {
         let max_distance = max_distance.min(self.max_distance);
-        if let Some(&id) = self.ids.get(phrase) {
+        if let Some(id) = self.id(phrase) {
             return Some(self.suggestion(id, 0));
         }
         if max_distance == 0 {
@@ -544,6 +566,20 @@ impl KeyTable {
             self.slots[slot] = n as u32 + 1;
         }
     }
+}
+
+/// A word of at most seven bytes packed into a `u64`, its length in the top
+/// byte: exact (two such words are equal if and only if their packings
+/// are), whatever the bytes; `None` for a longer word.
+fn packed_word(word: &str) -> Option<u64> {
+    let bytes = word.as_bytes();
+    if bytes.len() > 7 {
+        return None;
+    }
+    let mut packed = [0u8; 8];
+    packed[..bytes.len()].copy_from_slice(bytes);
+    packed[7] = bytes.len() as u8;
+    Some(u64::from_le_bytes(packed))
 }
 
 /// The index key of a delete (at most [`PREFIX_LENGTH`] characters): the
