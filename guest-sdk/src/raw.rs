@@ -54,39 +54,133 @@ impl<'a> Located<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unsure;
 
-impl FieldPath {
-    /// Finds the value at this path in `record`'s text, or `None` if the
-    /// field (or an object on its path) is absent.
+/// A record's top-level members, found by one scan of its text (which
+/// checks all of it): where each key's value is. Fields are located among
+/// them without scanning the record again, and a [`Patch`] is built on them.
+#[derive(Debug, Clone)]
+pub struct Members<'a> {
+    record: Record<'a>,
+    /// Each member's key (its text between the quotes) and value, as spans.
+    list: Vec<(Range<usize>, Range<usize>)>,
+    /// Where the record's closing brace is.
+    close: usize,
+}
+
+impl<'a> Record<'a> {
+    /// Scans the record's text once for its top-level members.
     ///
     /// # Errors
     ///
-    /// [`Unsure`] when the record is not well-formed JSON text, an object on
-    /// the path is something else, a key on the path is repeated, or one of
-    /// the keys of an object on the path is written with escapes: parse
-    /// the record (with [`Record::parse`] and [`FieldPath::find_mut`]) for
-    /// the error message or the parser's reading.
-    pub fn locate<'a>(&self, record: Record<'a>) -> Result<Option<Located<'a>>, Unsure> {
-        let text = record.as_str();
-        let bytes = text.as_bytes();
-        let mut object = skip_space(bytes, 0);
-        let last = self.keys().len() - 1;
-        for (depth, key) in self.keys().iter().enumerate() {
-            let (found, end) = scan_object(bytes, object, key, depth)?;
-            if depth == 0 && skip_space(bytes, end) != bytes.len() {
-                return Err(Unsure);
-            }
-            let Some(span) = found else {
-                return Ok(None);
-            };
-            if depth == last {
-                return Ok(Some(Located {
-                    text: &text[span.clone()],
-                    span,
-                }));
-            }
-            object = span.start;
+    /// [`Unsure`] when the text is not a well-formed JSON object, or one of
+    /// its keys is written with escapes: parse the record instead.
+    pub fn members(self) -> Result<Members<'a>, Unsure> {
+        let bytes = self.as_str().as_bytes();
+        let open = skip_space(bytes, 0);
+        if bytes.get(open) != Some(&b'{') {
+            return Err(Unsure);
         }
-        Ok(None)
+        let mut list = Vec::new();
+        let mut at = skip_space(bytes, open + 1);
+        let close = if bytes.get(at) == Some(&b'}') {
+            at
+        } else {
+            loop {
+                if bytes.get(at) != Some(&b'"') {
+                    return Err(Unsure);
+                }
+                let key_end = skip_string(bytes, at)?;
+                let key = at + 1..key_end - 1;
+                if bytes[key.clone()].contains(&b'\\') {
+                    return Err(Unsure);
+                }
+                let colon = skip_space(bytes, key_end);
+                if bytes.get(colon) != Some(&b':') {
+                    return Err(Unsure);
+                }
+                let start = skip_space(bytes, colon + 1);
+                let end = skip_value(bytes, start, 1)?;
+                list.push((key, start..end));
+                at = skip_space(bytes, end);
+                match bytes.get(at) {
+                    Some(b',') => at = skip_space(bytes, at + 1),
+                    Some(b'}') => break at,
+                    _ => return Err(Unsure),
+                }
+            }
+        };
+        if skip_space(bytes, close + 1) != bytes.len() {
+            return Err(Unsure);
+        }
+        Ok(Members {
+            record: self,
+            list,
+            close,
+        })
+    }
+}
+
+impl<'a> Members<'a> {
+    /// The record scanned.
+    pub fn record(&self) -> Record<'a> {
+        self.record
+    }
+
+    /// The span of the value of top-level `key`, if there is one.
+    fn top(&self, key: &str) -> Result<Option<Range<usize>>, Unsure> {
+        let bytes = self.record.as_str().as_bytes();
+        let mut found = None;
+        for (k, value) in &self.list {
+            if &bytes[k.clone()] == key.as_bytes() {
+                if found.is_some() {
+                    return Err(Unsure);
+                }
+                found = Some(value.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Finds the value at `path`, or `None` if the field (or an object on
+    /// its path) is absent.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsure`] when an object on the path is something else, a key on
+    /// the path is repeated, or one of the keys of an object on the path is
+    /// written with escapes: parse the record (with [`Record::parse`] and
+    /// [`FieldPath::find_mut`]) for the error message or the parser's
+    /// reading.
+    pub fn locate(&self, path: &FieldPath) -> Result<Option<Located<'a>>, Unsure> {
+        let text = self.record.as_str();
+        let bytes = text.as_bytes();
+        let (first, rest) = path.keys().split_first().ok_or(Unsure)?;
+        let Some(mut span) = self.top(first)? else {
+            return Ok(None);
+        };
+        for (depth, key) in rest.iter().enumerate() {
+            match scan_object(bytes, span.start, key, depth + 1)? {
+                (Some(inner), _) => span = inner,
+                (None, _) => return Ok(None),
+            }
+        }
+        Ok(Some(Located {
+            text: &text[span.clone()],
+            span,
+        }))
+    }
+}
+
+impl FieldPath {
+    /// Finds the value at this path in `record`'s text, or `None` if the
+    /// field (or an object on its path) is absent: [`Record::members`],
+    /// then [`Members::locate`]. To find several fields of a record, scan
+    /// it once with [`Record::members`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Record::members`] and [`Members::locate`].
+    pub fn locate<'a>(&self, record: Record<'a>) -> Result<Option<Located<'a>>, Unsure> {
+        record.members()?.locate(self)
     }
 }
 
@@ -296,7 +390,7 @@ fn hex4(bytes: &[u8], at: usize) -> Result<u32, Unsure> {
 /// [`Output::emit_patched`](crate::Output::emit_patched).
 #[derive(Debug)]
 pub struct Patch<'a> {
-    source: Record<'a>,
+    source: Members<'a>,
     /// Spans of the source and the JSON text replacing each.
     replacements: Vec<(Range<usize>, String)>,
     /// New top-level members: key and value, as JSON text.
@@ -304,8 +398,8 @@ pub struct Patch<'a> {
 }
 
 impl<'a> Patch<'a> {
-    /// No changes to `source` yet.
-    pub fn new(source: Record<'a>) -> Self {
+    /// No changes to the scanned record yet.
+    pub fn new(source: Members<'a>) -> Self {
         Self {
             source,
             replacements: Vec::new(),
@@ -345,24 +439,39 @@ impl<'a> Patch<'a> {
         Ok(())
     }
 
+    /// The value at `path` in the record: [`Members::locate`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Members::locate`].
+    pub fn locate(&self, path: &FieldPath) -> Result<Option<Located<'a>>, Unsure> {
+        self.source.locate(path)
+    }
+
     /// Sets the top-level field `key` to `value`: in its place if the record
     /// has it, else as a new last member.
     ///
     /// # Errors
     ///
-    /// `value` fails to serialize; the record's text is not well formed;
-    /// the field overlaps a value already replaced.
+    /// `value` fails to serialize; the record has `key` twice; the field
+    /// overlaps a value already replaced.
     pub fn set<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Error> {
-        let path = FieldPath::from_keys(key.to_owned(), vec![key.to_owned()]);
-        let existing = path.locate(self.source).map_err(|Unsure| {
-            Error::new("the record's text is not well formed; parse it instead")
-        })?;
+        let existing = self
+            .source
+            .top(key)
+            .map_err(|Unsure| Error::new(format!("the record has the key `{key}` twice")))?;
         match existing {
-            Some(located) => self.replace(&located, value),
+            Some(span) => {
+                let text = &self.source.record.as_str()[span.clone()];
+                self.replace(&Located { text, span }, value)
+            }
             None => {
                 let json = serde_json::to_string(value)?;
-                self.appended.retain(|(k, _)| k != key);
-                self.appended.push((key.to_owned(), json));
+                // Set again: the new value, in the same place.
+                match self.appended.iter_mut().find(|(k, _)| k == key) {
+                    Some((_, old)) => *old = json,
+                    None => self.appended.push((key.to_owned(), json)),
+                }
                 Ok(())
             }
         }
@@ -370,7 +479,7 @@ impl<'a> Patch<'a> {
 
     /// Writes the patched record, compact, into `out`.
     pub(crate) fn write(&mut self, out: &mut Vec<u8>) {
-        let raw = self.source.as_str().as_bytes();
+        let raw = self.source.record.as_str().as_bytes();
         self.replacements.sort_by_key(|(span, _)| span.start);
         let mut copied = 0;
         for (span, json) in &self.replacements {
@@ -382,11 +491,9 @@ impl<'a> Patch<'a> {
             push_minified(out, &raw[copied..]);
             return;
         }
-        // The record is an object: its last `}` closes it.
-        let close = raw.iter().rposition(|&b| b == b'}').unwrap_or(raw.len());
+        let close = self.source.close;
         push_minified(out, &raw[copied..close]);
-        let open = skip_space(raw, 0);
-        let mut comma = raw.get(skip_space(raw, open + 1)) != Some(&b'}');
+        let mut comma = !self.source.list.is_empty();
         for (key, json) in &self.appended {
             if comma {
                 out.push(b',');
@@ -637,7 +744,7 @@ mod tests {
                             .as_object_mut()
                             .unwrap_or_else(|| panic!("{line}"))
                             .insert("added".to_owned(), Value::from(vec![1, 2]));
-                        let mut patch = Patch::new(record);
+                        let mut patch = Patch::new(record.members().unwrap_or_else(|_| panic!("{line}")));
                         patch.replace(&at, &new).unwrap_or_else(|e| panic!("{e}"));
                         patch
                             .set("added", &[1, 2])
@@ -654,17 +761,21 @@ mod tests {
                 }
             }
             // An unchanged record, and a top-level key set in place.
-            assert_eq!(
-                emit_patched(Patch::new(Record::new(&line))),
-                emit_from(&line, &parsed),
-                "{line}"
-            );
+            let Ok(members) = Record::new(&line).members() else {
+                assert!(line.contains(ESCAPED_KEY), "{line}");
+                continue;
+            };
+            assert_eq!(emit_patched(Patch::new(members)), emit_from(&line, &parsed), "{line}");
             let mut expected = parsed.clone();
             expected
                 .as_object_mut()
                 .unwrap_or_else(|| panic!("{line}"))
                 .insert("b".to_owned(), Value::Null);
-            let mut patch = Patch::new(Record::new(&line));
+            let Ok(members) = Record::new(&line).members() else {
+                assert!(line.contains(ESCAPED_KEY), "{line}");
+                continue;
+            };
+            let mut patch = Patch::new(members);
             match patch.set("b", &()) {
                 Ok(()) => assert_eq!(emit_patched(patch), emit_from(&line, &expected), "{line}"),
                 Err(_) => assert!(line.contains(ESCAPED_KEY), "{line}"),
@@ -732,7 +843,7 @@ mod tests {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("no a"));
-        let mut patch = Patch::new(Record::new(line));
+        let mut patch = Patch::new(Record::new(line).members().unwrap_or_else(|_| panic!("{line}")));
         patch.replace(&at, "y").unwrap_or_else(|e| panic!("{e}"));
         assert!(patch.set("a", "z").is_err());
         assert_eq!(emit_patched(patch), "{\"a\":\"y\"}\n");

@@ -24,7 +24,7 @@ pub mod word_table;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use weir_guest::{Error, Output, Record, Transform, Value};
+use weir_guest::{Error, Output, Patch, Record, Transform, Value};
 
 use crate::model::Model;
 use crate::rules::{Taxonomy, TaxonomyConfig};
@@ -194,9 +194,58 @@ impl Categorizer {
     /// As [`Categorizer::text_of`].
     pub fn categorize_record(&self, record: &mut Value) -> Result<(), Error> {
         let text = self.text_of(record)?;
+        let Verdict { best, all, scores } = self.decide(&text);
+        let Value::Object(object) = record else {
+            return Err(Error::new("the record is not a JSON object"));
+        };
+        if let Some(key) = &self.category_field {
+            object.insert(key.clone(), best);
+        }
+        if let Some(key) = &self.categories_field {
+            object.insert(key.clone(), Value::Array(all));
+        }
+        if let Some(key) = &self.scores_field {
+            object.insert(key.clone(), Value::Object(scores));
+        }
+        Ok(())
+    }
+
+    /// [`Categorizer::categorize_record`] on the record's text, without
+    /// parsing the rest of it: the categorized record as a patch, or `None`
+    /// when the record must be parsed instead (a field is not a string, the
+    /// text is not simple enough to scan); the output is the same either way.
+    pub fn categorize_patch<'a>(&self, record: Record<'a>) -> Option<Patch<'a>> {
+        if self.fields.is_empty() {
+            return None;
+        }
+        let mut patch = Patch::new(record.members().ok()?);
+        let mut text = String::new();
+        for (i, path) in self.fields.iter().enumerate() {
+            if let Some(located) = patch.locate(path).ok()? {
+                if i > 0 && !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&located.as_str()?);
+            }
+        }
+        let Verdict { best, all, scores } = self.decide(&text);
+        if let Some(key) = &self.category_field {
+            patch.set(key, &best).ok()?;
+        }
+        if let Some(key) = &self.categories_field {
+            patch.set(key, &all).ok()?;
+        }
+        if let Some(key) = &self.scores_field {
+            patch.set(key, &scores).ok()?;
+        }
+        Some(patch)
+    }
+
+    /// The categories of a text.
+    fn decide(&self, text: &str) -> Verdict {
         let (best, all, scores) = match &self.decider {
             Decider::Rules(taxonomy) => {
-                let verdict = taxonomy.categorize(&text);
+                let verdict = taxonomy.categorize(text);
                 let best = verdict
                     .categories
                     .first()
@@ -213,7 +262,7 @@ impl Categorizer {
                 model,
                 min_probability,
             } => {
-                let prediction = model.predict(&text);
+                let prediction = model.predict(text);
                 let classes = model.classes();
                 let mut ranked: Vec<usize> = (0..classes.len())
                     .filter(|&c| prediction.probabilities[c] >= *min_probability)
@@ -230,20 +279,16 @@ impl Categorizer {
                 (classes[prediction.class].clone(), all, scores)
             }
         };
-        let Value::Object(object) = record else {
-            return Err(Error::new("the record is not a JSON object"));
-        };
-        if let Some(key) = &self.category_field {
-            object.insert(key.clone(), best);
-        }
-        if let Some(key) = &self.categories_field {
-            object.insert(key.clone(), Value::Array(all));
-        }
-        if let Some(key) = &self.scores_field {
-            object.insert(key.clone(), Value::Object(scores));
-        }
-        Ok(())
+        Verdict { best, all, scores }
     }
+}
+
+/// What a record is given: its best category, all it qualifies for, and the
+/// score of each.
+struct Verdict {
+    best: Value,
+    all: Vec<Value>,
+    scores: serde_json::Map<String, Value>,
 }
 
 /// The transform: loads its taxonomy or model in `init`.
@@ -277,6 +322,10 @@ impl Transform for Categorize {
             .categorizer
             .as_ref()
             .ok_or_else(|| Error::new("process called before init"))?;
+        if let Some(patch) = categorizer.categorize_patch(record) {
+            output.emit_patched(patch);
+            return Ok(());
+        }
         let mut value: Value = record.parse()?;
         categorizer.categorize_record(&mut value)?;
         output.emit_from(&value, record)
@@ -308,6 +357,57 @@ mod tests {
     }
 
     const RULES: &str = r#""rules":{"categories":[{"name":"a","keywords":["x"]}]}"#;
+
+    /// The scanning path (`categorize_patch`) writes what parsing the record
+    /// writes, over the NLP example's raw tickets and records built to take
+    /// every turn, with rules and with the example's model, and output keys
+    /// that are new, already present, read as input, or named twice.
+    #[test]
+    fn the_patch_path_writes_what_the_parse_path_writes() {
+        let tickets = include_str!("../../../examples/nlp/data/tickets-2026-11-26.ndjson");
+        let built = [
+            r#"{"subject":"Refund","text":"charged twice","category":"old","n":1E3}"#,
+            r#" { "text" : "caf\u00e9 \"card\"" , "scores" : {"a":1} } "#,
+            r#"{"subject":null,"text":"x"}"#,
+            r#"{"subject":{"body":"x"}}"#,
+            r#"{"\u0074ext":"card"}"#,
+            r#"{}"#,
+        ];
+        let rules = r#""rules":{"categories":[
+            {"name":"billing","keywords":["charged","card","refund"]},
+            {"name":"shipping","keywords":["delivery","parcel"],"phrases":["not arrived"]}],
+            "default":"other","multi_label":true}"#;
+        let model = r#""model":{"file":"tickets-nb.json"}"#;
+        let configs = [
+            format!(r#"{{"fields":["subject","text"],{rules},"category_field":"category","categories_field":"all","scores_field":"scores"}}"#),
+            format!(r#"{{"fields":["subject","text"],{model},"category_field":"category","scores_field":"category_scores"}}"#),
+            format!(r#"{{"fields":["text"],{rules},"category_field":"text","categories_field":"x","scores_field":"text"}}"#),
+            format!(r#"{{"fields":["subject.body"],{rules},"category_field":"c"}}"#),
+        ];
+        let assets = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/nlp/assets/categorize");
+        let mut patched = 0;
+        for config in &configs {
+            let config: Config = serde_json::from_str(config).unwrap_or_else(|e| panic!("{config}: {e}"));
+            let categorizer = Categorizer::new(config, std::path::Path::new(assets))
+                .unwrap_or_else(|e| panic!("{e}"));
+            for line in tickets.lines().chain(built) {
+                let via_patch = testing::with_record(line, |record, output| {
+                    output.emit_patched(categorizer.categorize_patch(record)?);
+                    Some(())
+                });
+                let via_parse = testing::with_record(line, |record, output| {
+                    let mut value: Value = record.parse().ok()?;
+                    categorizer.categorize_record(&mut value).ok()?;
+                    output.emit_from(&value, record).ok()
+                });
+                if let Some(text) = via_patch {
+                    patched += 1;
+                    assert_eq!(Some(text), via_parse, "{line}");
+                }
+            }
+        }
+        assert!(patched > 700, "only {patched} records took the patch path");
+    }
 
     #[test]
     fn init_needs_exactly_one_of_rules_and_model() {

@@ -10,6 +10,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+/// Every word of every record is looked up in the vocabulary: foldhash, not
+/// SipHash (nothing here needs to resist crafted keys).
+type FastHash = foldhash::fast::RandomState;
+
 use serde::Deserialize;
 use weir_guest::{Error, Value};
 
@@ -92,9 +96,9 @@ enum ClassifierKind {
 pub struct Vectorizer {
     lowercase: bool,
     ngram_range: (usize, usize),
-    stop_words: HashSet<String>,
+    stop_words: HashSet<String, FastHash>,
     binary: bool,
-    vocabulary: HashMap<String, u32>,
+    vocabulary: HashMap<String, u32, FastHash>,
     tfidf: Option<Tfidf>,
 }
 
@@ -121,7 +125,7 @@ impl Vectorizer {
         let tokens: Vec<&str> = word_runs(text, 2)
             .filter(|t| !self.stop_words.contains(*t))
             .collect();
-        let mut counts: HashMap<u32, f64> = HashMap::new();
+        let mut counts: HashMap<u32, f64, FastHash> = HashMap::default();
         let (min_n, max_n) = self.ngram_range;
         let mut gram = String::new();
         for n in min_n..=max_n.min(tokens.len()) {
@@ -249,7 +253,7 @@ impl Model {
             )));
         }
         let columns = v.vocabulary.len();
-        let mut vocabulary = HashMap::with_capacity(columns);
+        let mut vocabulary = HashMap::with_capacity_and_hasher(columns, FastHash::default());
         for (column, term) in v.vocabulary.into_iter().enumerate() {
             let column = u32::try_from(column)
                 .map_err(|_| Error::new("vocabulary has more than 2^32 terms"))?;

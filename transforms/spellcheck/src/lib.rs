@@ -255,10 +255,10 @@ impl SpellChecker {
     /// text is not simple enough to scan, two fields overlap); the output is
     /// the same either way.
     pub fn correct_patch<'a>(&self, record: Record<'a>) -> Option<Patch<'a>> {
-        let mut patch = Patch::new(record);
+        let mut patch = Patch::new(record.members().ok()?);
         let mut all = Vec::new();
         for path in &self.config.fields {
-            let Some(located) = path.locate(record).ok()? else {
+            let Some(located) = patch.locate(path).ok()? else {
                 continue;
             };
             let text = located.as_str()?;
