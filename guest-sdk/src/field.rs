@@ -38,11 +38,6 @@ impl TryFrom<String> for FieldPath {
 }
 
 impl FieldPath {
-    /// A path of the given keys, written as `text`.
-    pub(crate) fn from_keys(text: String, keys: Vec<String>) -> Self {
-        Self { text, keys }
-    }
-
     /// The path as written in the config.
     pub fn as_str(&self) -> &str {
         &self.text

@@ -407,6 +407,11 @@ impl<'a> Patch<'a> {
         }
     }
 
+    /// The record being patched.
+    pub fn record(&self) -> Record<'a> {
+        self.source.record
+    }
+
     /// Whether nothing was changed.
     pub fn is_empty(&self) -> bool {
         self.replacements.is_empty() && self.appended.is_empty()
@@ -744,7 +749,8 @@ mod tests {
                             .as_object_mut()
                             .unwrap_or_else(|| panic!("{line}"))
                             .insert("added".to_owned(), Value::from(vec![1, 2]));
-                        let mut patch = Patch::new(record.members().unwrap_or_else(|_| panic!("{line}")));
+                        let mut patch =
+                            Patch::new(record.members().unwrap_or_else(|_| panic!("{line}")));
                         patch.replace(&at, &new).unwrap_or_else(|e| panic!("{e}"));
                         patch
                             .set("added", &[1, 2])
@@ -765,7 +771,11 @@ mod tests {
                 assert!(line.contains(ESCAPED_KEY), "{line}");
                 continue;
             };
-            assert_eq!(emit_patched(Patch::new(members)), emit_from(&line, &parsed), "{line}");
+            assert_eq!(
+                emit_patched(Patch::new(members)),
+                emit_from(&line, &parsed),
+                "{line}"
+            );
             let mut expected = parsed.clone();
             expected
                 .as_object_mut()
@@ -843,7 +853,11 @@ mod tests {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("no a"));
-        let mut patch = Patch::new(Record::new(line).members().unwrap_or_else(|_| panic!("{line}")));
+        let mut patch = Patch::new(
+            Record::new(line)
+                .members()
+                .unwrap_or_else(|_| panic!("{line}")),
+        );
         patch.replace(&at, "y").unwrap_or_else(|e| panic!("{e}"));
         assert!(patch.set("a", "z").is_err());
         assert_eq!(emit_patched(patch), "{\"a\":\"y\"}\n");

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use weir_guest::field::kind;
-use weir_guest::{ChunkOutput, Error, FieldPath, Output, Record, Transform, Value};
+use weir_guest::{ChunkOutput, Error, FieldPath, Output, Patch, Record, Transform, Unsure, Value};
 
 use crate::graph::Model;
 use crate::tensor::{ClassLabels, Tensor};
@@ -282,11 +282,11 @@ impl Predictor {
     ///
     /// A feature is missing or not a number, the model rejects the row, or
     /// it predicts a non-finite value.
-    pub fn predict(&self, record: &mut Value) -> Result<(), Error> {
+    pub fn predict<R: Row>(&self, record: &mut R) -> Result<(), Error> {
         let mut row = Vec::new();
-        let columns = self.append_features(record, &mut row)?;
+        let columns = record.append_features(self, &mut row)?;
         let results = self.model.run(1, columns, row).map_err(Error::from)?;
-        self.write(&results, 1, 0, record)
+        record.set_outputs(self.outputs(&results, 1, 0)?)
     }
 
     /// Runs the model once over every record of `records` that is `Ok`, as
@@ -299,7 +299,7 @@ impl Predictor {
     /// rejects the batch as a whole (or the rows differ in width, which only
     /// a model that does not declare its width allows), each row is run on
     /// its own, so that only the rows the model rejects alone fail.
-    pub fn predict_all(&self, records: &mut [Result<Value, Error>]) {
+    pub fn predict_all<R: Row>(&self, records: &mut [Result<R, Error>]) {
         let width = self.model.features().unwrap_or(0);
         let mut matrix = Vec::with_capacity(records.len() * width);
         // Positions in `records` of the matrix's rows, in order.
@@ -310,7 +310,7 @@ impl Predictor {
             let Ok(record) = slot else {
                 continue;
             };
-            match self.append_features(record, &mut matrix) {
+            match record.append_features(self, &mut matrix) {
                 Ok(columns) => {
                     rows.push(position);
                     widths = match widths {
@@ -336,7 +336,9 @@ impl Predictor {
         for (row, &position) in rows.iter().enumerate() {
             let slot = &mut records[position];
             if let Ok(record) = slot
-                && let Err(error) = self.write(&results, rows.len(), row, record)
+                && let Err(error) = self
+                    .outputs(&results, rows.len(), row)
+                    .and_then(|outputs| record.set_outputs(outputs))
             {
                 *slot = Err(error);
             }
@@ -344,7 +346,7 @@ impl Predictor {
     }
 
     /// [`predict`](Predictor::predict) on each record of `records` at `rows`.
-    fn predict_each(&self, records: &mut [Result<Value, Error>], rows: &[usize]) {
+    fn predict_each<R: Row>(&self, records: &mut [Result<R, Error>], rows: &[usize]) {
         for &position in rows {
             let slot = &mut records[position];
             if let Ok(record) = slot
@@ -355,18 +357,15 @@ impl Predictor {
         }
     }
 
-    /// Writes row `row` of the model's `results` (for a batch of `rows`
-    /// rows) into `record`.
-    fn write(
+    /// The output fields for row `row` of the model's `results` (for a
+    /// batch of `rows` rows), in the order they are set.
+    fn outputs(
         &self,
         results: &[Tensor],
         rows: usize,
         row: usize,
-        record: &mut Value,
-    ) -> Result<(), Error> {
-        let Value::Object(object) = record else {
-            return Err(Error::new("the record is not a JSON object"));
-        };
+    ) -> Result<Vec<(String, Value)>, Error> {
+        let mut object = Vec::with_capacity(3);
         if let Some((field, index)) = &self.label {
             let label = match &results[*index] {
                 Tensor::Int64 { data, .. } if data.len() == rows => Some(Value::from(data[row])),
@@ -376,7 +375,7 @@ impl Predictor {
                 _ => None,
             }
             .ok_or_else(|| Error::new("the model produced no label"))?;
-            object.insert(field.clone(), label);
+            object.push((field.clone(), label));
         }
         if let Some((field, index, classes)) = &self.probabilities {
             let scores = floats(&results[*index], rows, row)?;
@@ -391,7 +390,7 @@ impl Predictor {
             for (i, &score) in scores.iter().enumerate() {
                 map.insert(classes.key(i), number(score)?);
             }
-            object.insert(field.clone(), Value::Object(map));
+            object.push((field.clone(), Value::Object(map)));
         }
         if let Some((field, index)) = &self.value {
             let value = match floats(&results[*index], rows, row)? {
@@ -403,10 +402,157 @@ impl Predictor {
                         .collect::<Result<_, _>>()?,
                 ),
             };
-            object.insert(field.clone(), value);
+            object.push((field.clone(), value));
+        }
+        Ok(object)
+    }
+}
+
+/// A record the predictor reads features from and writes predictions into:
+/// a parsed [`Value`], or a [`Scanned`] record.
+pub trait Row {
+    /// Appends the record's feature row to `matrix` and returns its width;
+    /// on error `matrix` is left as it was.
+    ///
+    /// # Errors
+    ///
+    /// A feature field is absent or not a number; the message names it.
+    fn append_features(
+        &mut self,
+        predictor: &Predictor,
+        matrix: &mut Vec<f32>,
+    ) -> Result<usize, Error>;
+
+    /// Sets the output fields, in order: new keys at the end, existing
+    /// ones in place.
+    ///
+    /// # Errors
+    ///
+    /// The record is not a JSON object.
+    fn set_outputs(&mut self, outputs: Vec<(String, Value)>) -> Result<(), Error>;
+}
+
+impl Row for Value {
+    fn append_features(
+        &mut self,
+        predictor: &Predictor,
+        matrix: &mut Vec<f32>,
+    ) -> Result<usize, Error> {
+        predictor.append_features(self, matrix)
+    }
+
+    fn set_outputs(&mut self, outputs: Vec<(String, Value)>) -> Result<(), Error> {
+        let Value::Object(object) = self else {
+            return Err(Error::new("the record is not a JSON object"));
+        };
+        for (field, value) in outputs {
+            object.insert(field, value);
         }
         Ok(())
     }
+}
+
+/// A record read by scanning its text for the feature fields, its
+/// predictions written as a [`Patch`]: no parse of the whole record. Where
+/// the scan is not enough (an input array, a field that is missing or not a
+/// plain number, text the scan is unsure of), the record is parsed and goes
+/// the [`Value`] way, which words the errors; the output is the same.
+#[derive(Debug)]
+pub enum Scanned<'a> {
+    /// Scanned; the patch holds the predictions once they are set.
+    Patch(Patch<'a>),
+    /// Parsed.
+    Parsed(Value),
+}
+
+impl<'a> Scanned<'a> {
+    /// Scans `record`, or parses it if the scan is unsure.
+    ///
+    /// # Errors
+    ///
+    /// The record does not parse.
+    pub fn new(record: Record<'a>) -> Result<Scanned<'a>, Error> {
+        match record.members() {
+            Ok(members) => Ok(Scanned::Patch(Patch::new(members))),
+            Err(Unsure) => record.parse().map(Scanned::Parsed),
+        }
+    }
+
+    /// The record parsed, parsing it now if it was only scanned.
+    fn parsed(&mut self) -> Result<&mut Value, Error> {
+        if let Scanned::Patch(patch) = self {
+            *self = Scanned::Parsed(patch.record().parse()?);
+        }
+        match self {
+            Scanned::Parsed(value) => Ok(value),
+            Scanned::Patch(_) => Err(Error::new("the record could not be parsed")),
+        }
+    }
+
+    /// Writes the record: the patch, or the parsed record as derived from
+    /// `source` (the record it was read from).
+    fn emit(self, writer: &mut Output<'_>, source: Record<'_>) -> Result<(), Error> {
+        match self {
+            Scanned::Patch(patch) => {
+                writer.emit_patched(patch);
+                Ok(())
+            }
+            Scanned::Parsed(value) => writer.emit_from(&value, source),
+        }
+    }
+}
+
+impl Row for Scanned<'_> {
+    fn append_features(
+        &mut self,
+        predictor: &Predictor,
+        matrix: &mut Vec<f32>,
+    ) -> Result<usize, Error> {
+        if let (Scanned::Patch(patch), Features::Fields(fields)) = (&*self, &predictor.features) {
+            let start = matrix.len();
+            for path in fields {
+                match patch.locate(path) {
+                    Ok(Some(found)) => match plain_number(found.text) {
+                        Some(number) => matrix.push(number),
+                        None => break,
+                    },
+                    _ => break,
+                }
+            }
+            if matrix.len() - start == fields.len() {
+                return Ok(fields.len());
+            }
+            matrix.truncate(start);
+        }
+        predictor.append_features(self.parsed()?, matrix)
+    }
+
+    fn set_outputs(&mut self, outputs: Vec<(String, Value)>) -> Result<(), Error> {
+        if let Scanned::Patch(patch) = self {
+            if outputs
+                .iter()
+                .all(|(field, value)| patch.set(field, value).is_ok())
+            {
+                return Ok(());
+            }
+            // Start again from the record, parsed.
+            let record = patch.record();
+            *self = Scanned::Parsed(record.parse()?);
+        }
+        self.parsed()?.set_outputs(outputs)
+    }
+}
+
+/// A JSON number's text as the `f32` the parse path makes of it (serde_json
+/// reads it as a finite `f64`); `None` for any other value.
+fn plain_number(text: &str) -> Option<f32> {
+    if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .map(|n| n as f32)
 }
 
 /// Row `row` of a float tensor holding `rows` rows of equal width.
@@ -470,9 +616,9 @@ impl Transform for ModelApply {
     }
 
     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
-        let mut value: Value = record.parse()?;
-        self.predictor()?.predict(&mut value)?;
-        output.emit_from(&value, record)
+        let mut scanned = Scanned::new(record)?;
+        self.predictor()?.predict(&mut scanned)?;
+        scanned.emit(output, record)
     }
 
     /// Parses every record, runs the model once over the chunk's good ones
@@ -483,10 +629,11 @@ impl Transform for ModelApply {
         output: &mut ChunkOutput,
     ) -> Result<(), Error> {
         let predictor = self.predictor()?;
-        let mut parsed: Vec<Result<Value, Error>> = records.iter().map(Record::parse).collect();
-        predictor.predict_all(&mut parsed);
-        for (result, record) in parsed.into_iter().zip(records) {
-            output.record(|writer| writer.emit_from(&result?, *record));
+        let mut scanned: Vec<Result<Scanned<'_>, Error>> =
+            records.iter().map(|record| Scanned::new(*record)).collect();
+        predictor.predict_all(&mut scanned);
+        for (result, record) in scanned.into_iter().zip(records) {
+            output.record(|writer| result?.emit(writer, *record));
         }
         Ok(())
     }
@@ -541,6 +688,75 @@ mod tests {
 
     /// The chunk, then each record in a chunk of its own (as the host's
     /// isolation re-runs them).
+    /// The scanning path ([`Scanned`]) writes what parsing the record
+    /// writes, and fails as it fails: the NLP example's tickets with made-up
+    /// category scores through its priority model, in compact and spaced
+    /// JSON, and records built to take every turn (a missing feature, one
+    /// that is a string, a number too large for a float, an output key
+    /// already present, escapes and exponents).
+    #[test]
+    fn the_scan_path_writes_what_the_parse_path_writes() {
+        let tickets = include_str!("../../../examples/nlp/data/tickets-2026-11-26.ndjson");
+        let mut lines = Vec::new();
+        for (i, line) in tickets.lines().enumerate() {
+            let Ok(mut ticket) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let scores = serde_json::json!({"account": 0.1, "billing": 0.25, "returns": (i % 7) as f64 / 7.0,
+                "shipping": 0.05, "technical": 1e-3});
+            ticket["category_scores"] = scores;
+            lines.push(serde_json::to_string(&ticket).expect("serializes"));
+            lines.push(
+                serde_json::to_string_pretty(&ticket)
+                    .expect("serializes")
+                    .replace('\n', " "),
+            );
+        }
+        let built = [
+            r#"{"category_scores":{"account":1E-1,"billing":0,"returns":0,"shipping":0,"technical":0},"customer":{"tenure_months":3},"order":{"total":1.5e2,"days_since_order":2},"previous_contacts":0,"priority":"old","t":"caf\u00e9"}"#,
+            r#"{"category_scores":{"account":0.1},"customer":{"tenure_months":3},"order":{"total":10,"days_since_order":2},"previous_contacts":0}"#,
+            r#"{"category_scores":{"account":"0.1","billing":0,"returns":0,"shipping":0,"technical":0},"customer":{"tenure_months":3},"order":{"total":10,"days_since_order":2},"previous_contacts":0}"#,
+            r#"{"category_scores":{"account":1e400,"billing":0,"returns":0,"shipping":0,"technical":0},"customer":{"tenure_months":3},"order":{"total":10,"days_since_order":2},"previous_contacts":0}"#,
+            r#"{"category_scores":{"account":0,"billing":0,"returns":0,"shipping":0,"technical":0},"customer":7,"order":{"total":10,"days_since_order":2},"previous_contacts":0}"#,
+        ];
+        lines.extend(built.iter().map(|line| (*line).to_owned()));
+        let config: Config = serde_json::from_str(
+            r#"{"model":"priority.onnx","inputs":["category_scores.account","category_scores.billing","category_scores.returns","category_scores.shipping","category_scores.technical","customer.tenure_months","order.total","order.days_since_order","previous_contacts"],"outputs":{"label":"priority","probabilities":"priority_scores"}}"#,
+        )
+        .expect("valid config");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/nlp/assets/score/priority.onnx"
+        );
+        let bytes = std::fs::read(path).expect("the example's model");
+        let predictor = Predictor::new(config, &bytes).expect("loads");
+        let mut scanned_ok = 0;
+        for line in &lines {
+            let via_scan = testing::with_record(line, |record, output| {
+                let mut scanned = Scanned::new(record).ok()?;
+                let result = predictor
+                    .predict(&mut scanned)
+                    .map(|()| matches!(scanned, Scanned::Patch(_)));
+                match result {
+                    Ok(patched) => {
+                        scanned_ok += usize::from(patched);
+                        scanned.emit(output, record).ok()
+                    }
+                    Err(e) => output.emit(&serde_json::json!({"error": e.message()})).ok(),
+                }
+            });
+            let via_parse = testing::with_record(line, |record, output| {
+                let mut value: Value = record.parse().ok()?;
+                match predictor.predict(&mut value) {
+                    Ok(()) => output.emit_from(&value, record).ok(),
+                    Err(e) => output.emit(&serde_json::json!({"error": e.message()})).ok(),
+                }
+            });
+            assert_eq!(via_scan, via_parse, "{line}");
+        }
+        assert!(scanned_ok >= 790, "only {scanned_ok} records were patched");
+    }
+
     fn batch_and_alone(
         config: &str,
         records: &[String],
