@@ -379,15 +379,25 @@ mod tests {
             "default":"other","multi_label":true}"#;
         let model = r#""model":{"file":"tickets-nb.json"}"#;
         let configs = [
-            format!(r#"{{"fields":["subject","text"],{rules},"category_field":"category","categories_field":"all","scores_field":"scores"}}"#),
-            format!(r#"{{"fields":["subject","text"],{model},"category_field":"category","scores_field":"category_scores"}}"#),
-            format!(r#"{{"fields":["text"],{rules},"category_field":"text","categories_field":"x","scores_field":"text"}}"#),
+            format!(
+                r#"{{"fields":["subject","text"],{rules},"category_field":"category","categories_field":"all","scores_field":"scores"}}"#
+            ),
+            format!(
+                r#"{{"fields":["subject","text"],{model},"category_field":"category","scores_field":"category_scores"}}"#
+            ),
+            format!(
+                r#"{{"fields":["text"],{rules},"category_field":"text","categories_field":"x","scores_field":"text"}}"#
+            ),
             format!(r#"{{"fields":["subject.body"],{rules},"category_field":"c"}}"#),
         ];
-        let assets = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/nlp/assets/categorize");
+        let assets = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/nlp/assets/categorize"
+        );
         let mut patched = 0;
         for config in &configs {
-            let config: Config = serde_json::from_str(config).unwrap_or_else(|e| panic!("{config}: {e}"));
+            let config: Config =
+                serde_json::from_str(config).unwrap_or_else(|e| panic!("{config}: {e}"));
             let categorizer = Categorizer::new(config, std::path::Path::new(assets))
                 .unwrap_or_else(|e| panic!("{e}"));
             for line in tickets.lines().chain(built) {
