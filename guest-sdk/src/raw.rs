@@ -79,7 +79,8 @@ impl<'a> Record<'a> {
         if bytes.get(open) != Some(&b'{') {
             return Err(Unsure);
         }
-        let mut list = Vec::new();
+        // Room for the members of most records: one allocation.
+        let mut list = Vec::with_capacity(16);
         let mut at = skip_space(bytes, open + 1);
         let close = if bytes.get(at) == Some(&b'}') {
             at

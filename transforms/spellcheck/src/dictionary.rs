@@ -257,6 +257,12 @@ impl Dictionary {
         self.scratch.get_mut().considered = vec![0; self.words.len()];
     }
 
+    /// Whether `word` is in the dictionary (case-sensitive): what most
+    /// words of a text need to know, without touching the word's entry.
+    pub fn contains(&self, word: &str) -> bool {
+        self.id(word).is_some()
+    }
+
     /// The id of `word`, if it is in the dictionary.
     fn id(&self, word: &str) -> Option<WordId> {
         match packed_word(word) {

@@ -180,6 +180,9 @@ impl SpellChecker {
         } else {
             lower
         };
+        if self.dictionary.contains(&key) {
+            return None;
+        }
         let suggestion = self
             .dictionary
             .lookup(&key, self.config.max_edit_distance)?;
@@ -198,29 +201,43 @@ impl SpellChecker {
     /// `text` with its words corrected, and what was changed, or `None` if
     /// nothing was.
     pub fn correct_text(&self, text: &str, field: &str) -> Option<(String, Vec<Correction>)> {
-        let mut corrected = String::new();
         let mut corrections = Vec::new();
+        let corrected = self.correct_text_into(text, field, Some(&mut corrections))?;
+        Some((corrected, corrections))
+    }
+
+    /// `text` with its words corrected, or `None` if nothing was; the
+    /// corrections are listed into `corrections` if given (building the
+    /// list costs allocations most configs do not need).
+    fn correct_text_into(
+        &self,
+        text: &str,
+        field: &str,
+        mut corrections: Option<&mut Vec<Correction>>,
+    ) -> Option<String> {
+        let mut corrected: Option<String> = None;
         let mut copied = 0;
         for word in words(text) {
             let original = &text[word.bytes.clone()];
             let Some(replacement) = self.correct_word(original) else {
                 continue;
             };
-            corrected.push_str(&text[copied..word.bytes.start]);
-            corrected.push_str(&replacement);
+            let out = corrected.get_or_insert_with(|| String::with_capacity(text.len() + 16));
+            out.push_str(&text[copied..word.bytes.start]);
+            out.push_str(&replacement);
             copied = word.bytes.end;
-            corrections.push(Correction {
-                field: field.to_owned(),
-                from: original.to_owned(),
-                to: replacement,
-                offset: word.offset,
-            });
+            if let Some(list) = corrections.as_deref_mut() {
+                list.push(Correction {
+                    field: field.to_owned(),
+                    from: original.to_owned(),
+                    to: replacement,
+                    offset: word.offset,
+                });
+            }
         }
-        if corrections.is_empty() {
-            return None;
-        }
+        let mut corrected = corrected?;
         corrected.push_str(&text[copied..]);
-        Some((corrected, corrections))
+        Some(corrected)
     }
 
     /// Corrects the configured fields of one record, adding the list of
@@ -257,14 +274,15 @@ impl SpellChecker {
     pub fn correct_patch<'a>(&self, record: Record<'a>) -> Option<Patch<'a>> {
         let mut patch = Patch::new(record.members().ok()?);
         let mut all = Vec::new();
+        let listing = self.config.corrections_field.is_some();
         for path in &self.config.fields {
             let Some(located) = patch.locate(path).ok()? else {
                 continue;
             };
             let text = located.as_str()?;
-            if let Some((corrected, corrections)) = self.correct_text(&text, path.as_str()) {
+            let list = listing.then_some(&mut all);
+            if let Some(corrected) = self.correct_text_into(&text, path.as_str(), list) {
                 patch.replace(&located, &corrected).ok()?;
-                all.extend(corrections);
             }
         }
         if let Some(key) = &self.config.corrections_field {
