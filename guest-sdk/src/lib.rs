@@ -106,6 +106,69 @@
 //! JSON: whitespace between tokens is the one thing not kept. [`filter`] writes
 //! kept records unchanged, byte for byte.
 //!
+//! # A few fields of wide records
+//!
+//! Parsing a whole record into a [`Value`] and writing it back is most of
+//! what a transform that reads one or two fields costs. A [`Transform`] can
+//! instead scan the record's text once ([`Record::members`]), read the
+//! fields it needs ([`Patch::locate`], [`Located::as_str`]) and write the
+//! record back with only its changes ([`Patch::set`], [`Patch::replace`],
+//! [`Output::emit_patched`]). The output is what [`Output::emit_from`]
+//! writes for the same change to the parsed record. Whatever the scan is not
+//! sure of comes back as [`Unsure`]: then parse the record as usual, which
+//! also words any error.
+//!
+//! ```
+//! use weir_guest::{Error, FieldPath, NoConfig, Output, Patch, Record, Transform, Value};
+//!
+//! /// Adds `"length"`: the length of `text`, in characters.
+//! struct Length {
+//!     text: FieldPath,
+//! }
+//!
+//! impl Transform for Length {
+//!     type Config = NoConfig;
+//!
+//!     fn init(&mut self, _: NoConfig) -> Result<(), Error> {
+//!         Ok(())
+//!     }
+//!
+//!     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
+//!         if let Ok(members) = record.members() {
+//!             let mut patch = Patch::new(members);
+//!             if let Ok(Some(text)) = patch.locate(&self.text)
+//!                 && let Some(text) = text.as_str()
+//!                 && patch.set("length", &text.chars().count()).is_ok()
+//!             {
+//!                 output.emit_patched(patch);
+//!                 return Ok(());
+//!             }
+//!         }
+//!         // Anything else: the parse path, with its error messages.
+//!         let mut value: Value = record.parse()?;
+//!         let length = match self.text.find_text(&mut value)? {
+//!             Some(text) => text.chars().count(),
+//!             None => return Err(Error::new("no `text`")),
+//!         };
+//!         value["length"] = length.into();
+//!         output.emit_from(&value, record)
+//!     }
+//! }
+//!
+//! let length = || Length { text: FieldPath::try_from("text".to_owned()).unwrap() };
+//! let results = weir_guest::testing::run(length(), "{}", [
+//!     r#"{"id": 1E3, "text": "caf\u00e9"}"#,
+//!     r#"{"id": 2, "text": 7}"#,
+//! ]);
+//! // Untouched values keep their spelling; the output is compact.
+//! assert_eq!(results[0], Ok(vec![r#"{"id":1E3,"text":"caf\u00e9","length":4}"#.to_owned()]));
+//! assert_eq!(results[1], Err("field `text` is a number, not a string".to_owned()));
+//! ```
+//!
+//! `transforms/spellcheck`, `transforms/categorize` and
+//! `transforms/model-apply` work this way, and test that both paths write
+//! the same records.
+//!
 //! # Panics
 //!
 //! `wasm32-wasip2` builds abort on panic: a panic traps the whole instance,
@@ -122,6 +185,8 @@
 //! - `transform`: the [`Transform`] trait, the seam the chunk loop drives.
 //! - `function`: [`map`], [`filter`], [`flat_map`], plain functions as transforms.
 //! - `record`: [`Record`] (one input line) and [`Output`] (where records go).
+//! - [`raw`]: [`Record::members`], [`Located`] and [`Patch`]: reading and
+//!   changing a few fields without parsing the record.
 //! - `error`: [`Error`], the message a record, `init` or `finish` fails with.
 //! - `chunk`: the loop from an NDJSON chunk to output and outcomes, and
 //!   [`ChunkOutput`], where a chunk's records are settled.
@@ -148,7 +213,7 @@ pub use crate::function::{
     Filter, FilterResult, FlatMap, FlatMapResult, Map, MapResult, Predicate, RecordFn, filter,
     flat_map, map,
 };
-pub use crate::raw::{Located, Patch, Unsure};
+pub use crate::raw::{Located, Members, Patch, Unsure};
 pub use crate::record::{Output, Record};
 pub use crate::transform::{NoConfig, Transform};
 
