@@ -64,6 +64,8 @@ pub struct Members<'a> {
     list: Vec<(Range<usize>, Range<usize>)>,
     /// Where the record's closing brace is.
     close: usize,
+    /// The whitespace between tokens, in order.
+    spaces: Vec<Range<usize>>,
 }
 
 impl<'a> Record<'a> {
@@ -75,13 +77,15 @@ impl<'a> Record<'a> {
     /// its keys is written with escapes: parse the record instead.
     pub fn members(self) -> Result<Members<'a>, Unsure> {
         let bytes = self.as_str().as_bytes();
-        let open = skip_space(bytes, 0);
+        let mut noted = Vec::new();
+        let spaces = &mut noted;
+        let open = skip_space(bytes, 0, spaces);
         if bytes.get(open) != Some(&b'{') {
             return Err(Unsure);
         }
         // Room for the members of most records: one allocation.
         let mut list = Vec::with_capacity(16);
-        let mut at = skip_space(bytes, open + 1);
+        let mut at = skip_space(bytes, open + 1, spaces);
         let close = if bytes.get(at) == Some(&b'}') {
             at
         } else {
@@ -94,28 +98,29 @@ impl<'a> Record<'a> {
                 if bytes[key.clone()].contains(&b'\\') {
                     return Err(Unsure);
                 }
-                let colon = skip_space(bytes, key_end);
+                let colon = skip_space(bytes, key_end, spaces);
                 if bytes.get(colon) != Some(&b':') {
                     return Err(Unsure);
                 }
-                let start = skip_space(bytes, colon + 1);
-                let end = skip_value(bytes, start, 1)?;
+                let start = skip_space(bytes, colon + 1, spaces);
+                let end = skip_value(bytes, start, 1, spaces)?;
                 list.push((key, start..end));
-                at = skip_space(bytes, end);
+                at = skip_space(bytes, end, spaces);
                 match bytes.get(at) {
-                    Some(b',') => at = skip_space(bytes, at + 1),
+                    Some(b',') => at = skip_space(bytes, at + 1, spaces),
                     Some(b'}') => break at,
                     _ => return Err(Unsure),
                 }
             }
         };
-        if skip_space(bytes, close + 1) != bytes.len() {
+        if skip_space(bytes, close + 1, spaces) != bytes.len() {
             return Err(Unsure);
         }
         Ok(Members {
             record: self,
             list,
             close,
+            spaces: noted,
         })
     }
 }
@@ -159,7 +164,7 @@ impl<'a> Members<'a> {
             return Ok(None);
         };
         for (depth, key) in rest.iter().enumerate() {
-            match scan_object(bytes, span.start, key, depth + 1)? {
+            match scan_object(bytes, span.start, key, depth + 1, &mut Ignore)? {
                 (Some(inner), _) => span = inner,
                 (None, _) => return Ok(None),
             }
@@ -190,17 +195,18 @@ const MAX_DEPTH: usize = 127;
 
 /// Checks the object starting at `open` (it must be one) and finds the
 /// value of its member `key`: that value's span, and where the object ends.
-fn scan_object(
+fn scan_object<S: Spaces>(
     bytes: &[u8],
     open: usize,
     key: &str,
     depth: usize,
+    spaces: &mut S,
 ) -> Result<(Option<Range<usize>>, usize), Unsure> {
     if bytes.get(open) != Some(&b'{') || depth >= MAX_DEPTH {
         return Err(Unsure);
     }
     let mut found = None;
-    let mut at = skip_space(bytes, open + 1);
+    let mut at = skip_space(bytes, open + 1, spaces);
     if bytes.get(at) == Some(&b'}') {
         return Ok((None, at + 1));
     }
@@ -215,52 +221,75 @@ fn scan_object(
         if key_token.contains(&b'\\') {
             return Err(Unsure);
         }
-        let colon = skip_space(bytes, key_end);
+        let colon = skip_space(bytes, key_end, spaces);
         if bytes.get(colon) != Some(&b':') {
             return Err(Unsure);
         }
-        let start = skip_space(bytes, colon + 1);
-        let end = skip_value(bytes, start, depth + 1)?;
+        let start = skip_space(bytes, colon + 1, spaces);
+        let end = skip_value(bytes, start, depth + 1, spaces)?;
         if key_token == key.as_bytes() {
             if found.is_some() {
                 return Err(Unsure);
             }
             found = Some(start..end);
         }
-        at = skip_space(bytes, end);
+        at = skip_space(bytes, end, spaces);
         match bytes.get(at) {
-            Some(b',') => at = skip_space(bytes, at + 1),
+            Some(b',') => at = skip_space(bytes, at + 1, spaces),
             Some(b'}') => return Ok((found, at + 1)),
             _ => return Err(Unsure),
         }
     }
 }
 
-fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+fn skip_space<S: Spaces>(bytes: &[u8], mut at: usize, spaces: &mut S) -> usize {
+    let start = at;
     while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         at += 1;
+    }
+    if at > start {
+        spaces.note(start..at);
     }
     at
 }
 
+/// Where the scan notes the whitespace between tokens, so that a patch can
+/// copy the record without it in runs, not byte by byte.
+trait Spaces {
+    fn note(&mut self, run: Range<usize>);
+}
+
+impl Spaces for Vec<Range<usize>> {
+    fn note(&mut self, run: Range<usize>) {
+        self.push(run);
+    }
+}
+
+/// For rescans of text whose whitespace was noted already.
+struct Ignore;
+
+impl Spaces for Ignore {
+    fn note(&mut self, _: Range<usize>) {}
+}
+
 /// The end of the JSON value starting at `at`, checked as serde_json checks
 /// it (but for repeated keys in objects off the path, which it takes too).
-fn skip_value(bytes: &[u8], at: usize, depth: usize) -> Result<usize, Unsure> {
+fn skip_value<S: Spaces>(bytes: &[u8], at: usize, depth: usize, spaces: &mut S) -> Result<usize, Unsure> {
     match bytes.get(at) {
         Some(b'"') => skip_string(bytes, at),
-        Some(b'{') => scan_any_object(bytes, at, depth),
+        Some(b'{') => scan_any_object(bytes, at, depth, spaces),
         Some(b'[') => {
             if depth >= MAX_DEPTH {
                 return Err(Unsure);
             }
-            let mut i = skip_space(bytes, at + 1);
+            let mut i = skip_space(bytes, at + 1, spaces);
             if bytes.get(i) == Some(&b']') {
                 return Ok(i + 1);
             }
             loop {
-                i = skip_space(bytes, skip_value(bytes, i, depth + 1)?);
+                i = skip_space(bytes, skip_value(bytes, i, depth + 1, spaces)?, spaces);
                 match bytes.get(i) {
-                    Some(b',') => i = skip_space(bytes, i + 1),
+                    Some(b',') => i = skip_space(bytes, i + 1, spaces),
                     Some(b']') => return Ok(i + 1),
                     _ => return Err(Unsure),
                 }
@@ -276,11 +305,11 @@ fn skip_value(bytes: &[u8], at: usize, depth: usize) -> Result<usize, Unsure> {
 
 /// The end of an object off the path: checked, no key looked for, keys
 /// written with escapes allowed (a patch copies such an object whole).
-fn scan_any_object(bytes: &[u8], open: usize, depth: usize) -> Result<usize, Unsure> {
+fn scan_any_object<S: Spaces>(bytes: &[u8], open: usize, depth: usize, spaces: &mut S) -> Result<usize, Unsure> {
     if depth >= MAX_DEPTH {
         return Err(Unsure);
     }
-    let mut at = skip_space(bytes, open + 1);
+    let mut at = skip_space(bytes, open + 1, spaces);
     if bytes.get(at) == Some(&b'}') {
         return Ok(at + 1);
     }
@@ -288,14 +317,14 @@ fn scan_any_object(bytes: &[u8], open: usize, depth: usize) -> Result<usize, Uns
         if bytes.get(at) != Some(&b'"') {
             return Err(Unsure);
         }
-        let colon = skip_space(bytes, skip_string(bytes, at)?);
+        let colon = skip_space(bytes, skip_string(bytes, at)?, spaces);
         if bytes.get(colon) != Some(&b':') {
             return Err(Unsure);
         }
-        let start = skip_space(bytes, colon + 1);
-        at = skip_space(bytes, skip_value(bytes, start, depth + 1)?);
+        let start = skip_space(bytes, colon + 1, spaces);
+        at = skip_space(bytes, skip_value(bytes, start, depth + 1, spaces)?, spaces);
         match bytes.get(at) {
-            Some(b',') => at = skip_space(bytes, at + 1),
+            Some(b',') => at = skip_space(bytes, at + 1, spaces),
             Some(b'}') => return Ok(at + 1),
             _ => return Err(Unsure),
         }
@@ -486,19 +515,22 @@ impl<'a> Patch<'a> {
     /// Writes the patched record, compact, into `out`.
     pub(crate) fn write(&mut self, out: &mut Vec<u8>) {
         let raw = self.source.record.as_str().as_bytes();
+        let spaces = &self.source.spaces;
+        let mut next_space = 0;
+        out.reserve(raw.len());
         self.replacements.sort_by_key(|(span, _)| span.start);
         let mut copied = 0;
         for (span, json) in &self.replacements {
-            push_minified(out, &raw[copied..span.start]);
+            copy_without(out, raw, copied..span.start, spaces, &mut next_space);
             out.extend_from_slice(json.as_bytes());
             copied = span.end;
         }
         if self.appended.is_empty() {
-            push_minified(out, &raw[copied..]);
+            copy_without(out, raw, copied..raw.len(), spaces, &mut next_space);
             return;
         }
         let close = self.source.close;
-        push_minified(out, &raw[copied..close]);
+        copy_without(out, raw, copied..close, spaces, &mut next_space);
         let mut comma = !self.source.list.is_empty();
         for (key, json) in &self.appended {
             if comma {
@@ -512,8 +544,33 @@ impl<'a> Patch<'a> {
             out.push(b':');
             out.extend_from_slice(json.as_bytes());
         }
-        push_minified(out, &raw[close..]);
+        copy_without(out, raw, close..raw.len(), spaces, &mut next_space);
     }
+}
+
+/// Appends `raw[range]` without the whitespace runs `spaces` (in order)
+/// notes in it, starting at `spaces[*next]`, which it moves past them. A run
+/// never straddles a range's ends (those are value boundaries), and runs
+/// before the range (inside a replaced value) are skipped.
+fn copy_without(
+    out: &mut Vec<u8>,
+    raw: &[u8],
+    range: Range<usize>,
+    spaces: &[Range<usize>],
+    next: &mut usize,
+) {
+    let mut at = range.start;
+    while let Some(space) = spaces.get(*next) {
+        if space.start >= range.end {
+            break;
+        }
+        if space.start >= at {
+            out.extend_from_slice(&raw[at..space.start]);
+            at = space.end;
+        }
+        *next += 1;
+    }
+    out.extend_from_slice(&raw[at..range.end]);
 }
 
 /// Appends JSON text without the whitespace between its tokens: copied in
