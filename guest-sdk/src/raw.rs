@@ -274,7 +274,12 @@ impl Spaces for Ignore {
 
 /// The end of the JSON value starting at `at`, checked as serde_json checks
 /// it (but for repeated keys in objects off the path, which it takes too).
-fn skip_value<S: Spaces>(bytes: &[u8], at: usize, depth: usize, spaces: &mut S) -> Result<usize, Unsure> {
+fn skip_value<S: Spaces>(
+    bytes: &[u8],
+    at: usize,
+    depth: usize,
+    spaces: &mut S,
+) -> Result<usize, Unsure> {
     match bytes.get(at) {
         Some(b'"') => skip_string(bytes, at),
         Some(b'{') => scan_any_object(bytes, at, depth, spaces),
@@ -305,7 +310,12 @@ fn skip_value<S: Spaces>(bytes: &[u8], at: usize, depth: usize, spaces: &mut S) 
 
 /// The end of an object off the path: checked, no key looked for, keys
 /// written with escapes allowed (a patch copies such an object whole).
-fn scan_any_object<S: Spaces>(bytes: &[u8], open: usize, depth: usize, spaces: &mut S) -> Result<usize, Unsure> {
+fn scan_any_object<S: Spaces>(
+    bytes: &[u8],
+    open: usize,
+    depth: usize,
+    spaces: &mut S,
+) -> Result<usize, Unsure> {
     if depth >= MAX_DEPTH {
         return Err(Unsure);
     }
