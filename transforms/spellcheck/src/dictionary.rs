@@ -263,6 +263,12 @@ impl Dictionary {
         self.id(word).is_some()
     }
 
+    /// Whether the word of at most seven bytes packed by [`pack`] is in the
+    /// dictionary.
+    pub(crate) fn contains_packed(&self, packed: u64) -> bool {
+        self.short.get(packed).is_some()
+    }
+
     /// The id of `word`, if it is in the dictionary.
     fn id(&self, word: &str) -> Option<WordId> {
         match packed_word(word) {
@@ -578,12 +584,19 @@ impl KeyTable {
 /// byte: exact (two such words are equal if and only if their packings
 /// are), whatever the bytes; `None` for a longer word.
 fn packed_word(word: &str) -> Option<u64> {
-    let bytes = word.as_bytes();
+    pack(word.as_bytes(), |b| b)
+}
+
+/// `bytes` (at most seven) mapped through `map` and packed as
+/// [`packed_word`] packs a word.
+pub(crate) fn pack(bytes: &[u8], map: impl Fn(u8) -> u8) -> Option<u64> {
     if bytes.len() > 7 {
         return None;
     }
     let mut packed = [0u8; 8];
-    packed[..bytes.len()].copy_from_slice(bytes);
+    for (to, &from) in packed.iter_mut().zip(bytes) {
+        *to = map(from);
+    }
     packed[7] = bytes.len() as u8;
     Some(u64::from_le_bytes(packed))
 }

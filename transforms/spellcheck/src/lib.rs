@@ -198,6 +198,35 @@ impl SpellChecker {
         (corrected != word).then_some(corrected)
     }
 
+    /// For a word of ASCII letters and apostrophes (as [`words`] cuts them
+    /// from ASCII text): `true` if [`correct_word`](Self::correct_word)
+    /// would certainly leave it alone (it is too short, of mixed case, or a
+    /// dictionary word of at most seven letters), decided in one pass over
+    /// its bytes; `false` if `correct_word` must decide. Most words of a
+    /// text end here.
+    fn stays_ascii(&self, word: &[u8]) -> bool {
+        if word.len() < self.config.min_word_length {
+            return true;
+        }
+        let (mut upper, mut letters) = (0, 0);
+        for &b in word {
+            upper += usize::from(b.is_ascii_uppercase());
+            letters += usize::from(b.is_ascii_alphabetic());
+        }
+        let first_upper = word.first().is_some_and(u8::is_ascii_uppercase);
+        let mixed = match (first_upper, upper) {
+            (false, 0) | (true, 1) => false,
+            (true, n) => n != letters,
+            (false, _) => true,
+        };
+        if mixed {
+            return true;
+        }
+        // A dictionary word stays whether or not it is also allowlisted.
+        dictionary::pack(word, |b| b.to_ascii_lowercase())
+            .is_some_and(|packed| self.dictionary.contains_packed(packed))
+    }
+
     /// `text` with its words corrected, and what was changed, or `None` if
     /// nothing was.
     pub fn correct_text(&self, text: &str, field: &str) -> Option<(String, Vec<Correction>)> {
@@ -217,8 +246,12 @@ impl SpellChecker {
     ) -> Option<String> {
         let mut corrected: Option<String> = None;
         let mut copied = 0;
+        let ascii = text.is_ascii();
         for word in words(text) {
             let original = &text[word.bytes.clone()];
+            if ascii && self.stays_ascii(original.as_bytes()) {
+                continue;
+            }
             let Some(replacement) = self.correct_word(original) else {
                 continue;
             };
@@ -378,6 +411,64 @@ mod tests {
                 r#"{"id":1,"text":"The QUICK brown fox, 3 times!","n":1.50}"#
             )]
         );
+    }
+
+    /// Whatever the one-pass check lets through unchanged, the full
+    /// per-word path leaves unchanged too: over dictionary words, their
+    /// misspellings and every casing, with and without an allowlist.
+    #[test]
+    fn words_the_quick_check_keeps_are_words_correct_word_keeps() {
+        let dictionary = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/frequency_dictionary_en_82_765.txt"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let vocabulary: Vec<&str> = dictionary
+            .lines()
+            .filter_map(|l| l.split(' ').next())
+            .filter(|w| w.is_ascii())
+            .take(3_000)
+            .collect();
+        let mut kept = 0;
+        for config in [
+            r#"{"fields":["t"]}"#,
+            r#"{"fields":["t"],"min_word_length":1,"allowlist":["teh","The"]}"#,
+            r#"{"fields":["t"],"min_word_length":5,"max_edit_distance":1}"#,
+        ] {
+            let config: Config = serde_json::from_str(config).unwrap_or_else(|e| panic!("{e}"));
+            let checker = SpellChecker::new(config, &dictionary).unwrap_or_else(|e| panic!("{e}"));
+            for (i, word) in vocabulary.iter().enumerate() {
+                let mut variants = vec![
+                    word.to_string(),
+                    word.to_uppercase(),
+                    format!("{}{}", word[..1].to_uppercase(), &word[1..]),
+                    format!("{}x", word),
+                    word.chars().rev().collect(),
+                    "teh".to_owned(),
+                    "I".to_owned(),
+                    "DON'T".to_owned(),
+                    "don't".to_owned(),
+                ];
+                if word.len() > 1 {
+                    variants.push(format!("{}{}", &word[..1], word[1..].to_uppercase()));
+                    variants.push(format!(
+                        "{}{}",
+                        &word[..word.len() - 1],
+                        &word[word.len() - 1..].to_uppercase()
+                    ));
+                }
+                for variant in variants
+                    .iter()
+                    .filter(|v| v.bytes().all(|b| b.is_ascii_alphabetic() || b == b'\''))
+                {
+                    if checker.stays_ascii(variant.as_bytes()) {
+                        kept += 1;
+                        assert_eq!(checker.correct_word(variant), None, "{variant} (word {i})");
+                    }
+                }
+            }
+        }
+        assert!(kept > 20_000, "only {kept} words took the quick check");
     }
 
     /// The scanning path (`correct_patch`) writes what parsing the record
