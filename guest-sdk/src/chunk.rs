@@ -58,7 +58,7 @@ impl<T: Transform> Instance<T> {
     /// ending of the last line if it has none); every line is a record, even
     /// an empty one, so the outcomes line up with the host's line count.
     pub(crate) fn process(&mut self, input: &str) -> Processed {
-        let records: Vec<Record<'_>> = input.lines().map(Record::new).collect();
+        let records: Vec<Record<'_>> = crate::raw::lines(input).map(Record::new).collect();
         // Output is usually about as large as input: one allocation up front.
         let mut output = ChunkOutput::new(records.len(), input.len() + input.len() / 8);
         let transform = &mut self.transform;

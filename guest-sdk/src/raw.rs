@@ -41,7 +41,7 @@ impl<'a> Located<'a> {
     /// holds escapes.
     pub fn as_str(&self) -> Option<Cow<'a, str>> {
         let inner = self.text.strip_prefix('"')?.strip_suffix('"')?;
-        if !inner.contains('\\') {
+        if find(inner.as_bytes(), 0, |x| has(x, b'\\'), |b| b == b'\\').is_none() {
             return Some(Cow::Borrowed(inner));
         }
         serde_json::from_str::<String>(self.text)
@@ -635,6 +635,28 @@ fn string_end(raw: &[u8], at: usize) -> usize {
     }
 }
 
+/// The lines of `text` as [`str::lines`] cuts them (at `\n`, a `\r` before
+/// it dropped, no empty line after a final `\n`), found eight bytes at a
+/// time: `str::lines` searches a 32-bit word at a time on wasm32.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= bytes.len() {
+            return None;
+        }
+        let Some(end) = find(bytes, at, |x| has(x, b'\n'), |b| b == b'\n') else {
+            // The last line, without a line end: kept whole.
+            let line = &text[at..];
+            at = bytes.len();
+            return Some(line);
+        };
+        let line = &text[at..end];
+        at = end + 1;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    })
+}
+
 /// Eight bytes at a time (SWAR): no SIMD needed, and wasm has 64-bit words.
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -951,6 +973,22 @@ mod tests {
                 special,
             );
             assert_eq!(found, expected, "{bytes:?} from {from}");
+        }
+    }
+
+    #[test]
+    fn lines_are_cut_as_str_lines_cuts_them() {
+        let mut rng = XorShift(0x11);
+        let alphabet = ["a", "\n", "\r", "\r\n", "é", "{\"x\":1}", ""];
+        for _ in 0..20_000 {
+            let text: String = (0..rng.below(30))
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            assert_eq!(
+                lines(&text).collect::<Vec<_>>(),
+                text.lines().collect::<Vec<_>>(),
+                "{text:?}"
+            );
         }
     }
 
