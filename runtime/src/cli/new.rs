@@ -49,7 +49,7 @@ const SDK_WIT_PATH: &str = r#"path: "../wit","#;
 const VENDORED_WIT_PATH: &str = r#"path: "../../wit","#;
 
 /// The guest SDK's sources, by file name under `src/`.
-const SDK_SOURCES: [(&str, &str); 9] = [
+const SDK_SOURCES: [(&str, &str); 10] = [
     ("chunk.rs", include_str!("../../../guest-sdk/src/chunk.rs")),
     (
         "component.rs",
@@ -62,6 +62,7 @@ const SDK_SOURCES: [(&str, &str); 9] = [
         include_str!("../../../guest-sdk/src/function.rs"),
     ),
     ("lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
+    ("raw.rs", include_str!("../../../guest-sdk/src/raw.rs")),
     (
         "record.rs",
         include_str!("../../../guest-sdk/src/record.rs"),
