@@ -13,30 +13,47 @@
 //! writes it, an existing key's new value in its old place and a new
 //! top-level key at the end. Where the text is not simple enough to be sure
 //! of that (it is not well formed, the path runs into something that is not
-//! an object, a key on the path is repeated, or an object on the path has a
-//! key written with escapes), `locate` says so with an
+//! an object, a key on the path is repeated, an object on the path has a key
+//! written with escapes, or a key is one serde_json reads as a number or raw
+//! value in disguise), `locate` says so with an
 //! error and the transform should parse the record instead, which reports
 //! the problem the usual way. Repeated keys elsewhere in the record, which
 //! staged data never holds (staging refuses them), are copied as they are,
 //! where a parse would keep one of them.
+//!
+//! The scan finds quotes, backslashes and line ends eight bytes at a time
+//! (SWAR on `u64`: wasm32 has 64-bit integers but `str`'s searches go a
+//! 32-bit word at a time there); the chunk loop cuts its input into lines
+//! with the same search (`lines`). This module knows records as text and
+//! nothing of chunks, the host or any transform; it leans on `record` only
+//! for `emit_from`'s rules, which a patch must follow.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
 use serde::Serialize;
 
+use crate::record::{respells_only_whitespace, splice};
 use crate::{Error, FieldPath, Record};
 
 /// A value found in a record's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located<'a> {
-    /// The value's JSON text, as it is in the record.
-    pub text: &'a str,
-    /// Where that text is in the record, in bytes.
-    pub span: Range<usize>,
+    text: &'a str,
+    span: Range<usize>,
 }
 
 impl<'a> Located<'a> {
+    /// The value's JSON text, as it is in the record.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// Where that text is in the record, in bytes.
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
     /// The value, if it is a string: borrowed from the record unless it
     /// holds escapes.
     pub fn as_str(&self) -> Option<Cow<'a, str>> {
@@ -74,45 +91,19 @@ impl<'a> Record<'a> {
     /// # Errors
     ///
     /// [`Unsure`] when the text is not a well-formed JSON object, or one of
-    /// its keys is written with escapes: parse the record instead.
+    /// its top-level keys is written with escapes (nested objects may have
+    /// them): parse the record instead.
     pub fn members(self) -> Result<Members<'a>, Unsure> {
         let bytes = self.as_str().as_bytes();
         let mut noted = Vec::new();
         let spaces = &mut noted;
         let open = skip_space(bytes, 0, spaces);
-        if bytes.get(open) != Some(&b'{') {
-            return Err(Unsure);
-        }
         // Room for the members of most records: one allocation.
         let mut list = Vec::with_capacity(16);
-        let mut at = skip_space(bytes, open + 1, spaces);
-        let close = if bytes.get(at) == Some(&b'}') {
-            at
-        } else {
-            loop {
-                if bytes.get(at) != Some(&b'"') {
-                    return Err(Unsure);
-                }
-                let key_end = skip_string(bytes, at)?;
-                let key = at + 1..key_end - 1;
-                if bytes[key.clone()].contains(&b'\\') {
-                    return Err(Unsure);
-                }
-                let colon = skip_space(bytes, key_end, spaces);
-                if bytes.get(colon) != Some(&b':') {
-                    return Err(Unsure);
-                }
-                let start = skip_space(bytes, colon + 1, spaces);
-                let end = skip_value(bytes, start, 1, spaces)?;
-                list.push((key, start..end));
-                at = skip_space(bytes, end, spaces);
-                match bytes.get(at) {
-                    Some(b',') => at = skip_space(bytes, at + 1, spaces),
-                    Some(b'}') => break at,
-                    _ => return Err(Unsure),
-                }
-            }
-        };
+        let close = walk_object(bytes, open, 0, false, spaces, |key, value| {
+            list.push((key, value));
+            Ok(())
+        })?;
         if skip_space(bytes, close + 1, spaces) != bytes.len() {
             return Err(Unsure);
         }
@@ -164,9 +155,9 @@ impl<'a> Members<'a> {
             return Ok(None);
         };
         for (depth, key) in rest.iter().enumerate() {
-            match scan_object(bytes, span.start, key, depth + 1, &mut Ignore)? {
-                (Some(inner), _) => span = inner,
-                (None, _) => return Ok(None),
+            match scan_object(bytes, span.start, key, depth + 1)? {
+                Some(inner) => span = inner,
+                None => return Ok(None),
             }
         }
         Ok(Some(Located {
@@ -193,32 +184,35 @@ impl FieldPath {
 /// serde_json's recursion limit: deeper records are left to it.
 const MAX_DEPTH: usize = 127;
 
-/// Checks the object starting at `open` (it must be one) and finds the
-/// value of its member `key`: that value's span, and where the object ends.
-fn scan_object<S: Spaces>(
+/// Walks the object starting at `open` (it must be one), `depth` objects
+/// and arrays deep, checking all of it, and calls `member` with each
+/// member's key (its text between the quotes) and value, as spans. Returns
+/// where the object's `}` is. A key written with escapes is [`Unsure`]
+/// unless `escaped_keys` (serde_json writes the keys of a changed object
+/// anew, `"\u0074ext"` as `"text"`, so a patch could not copy them).
+fn walk_object<S: Spaces>(
     bytes: &[u8],
     open: usize,
-    key: &str,
     depth: usize,
+    escaped_keys: bool,
     spaces: &mut S,
-) -> Result<(Option<Range<usize>>, usize), Unsure> {
+    mut member: impl FnMut(Range<usize>, Range<usize>) -> Result<(), Unsure>,
+) -> Result<usize, Unsure> {
     if bytes.get(open) != Some(&b'{') || depth >= MAX_DEPTH {
         return Err(Unsure);
     }
-    let mut found = None;
     let mut at = skip_space(bytes, open + 1, spaces);
     if bytes.get(at) == Some(&b'}') {
-        return Ok((None, at + 1));
+        return Ok(at);
     }
     loop {
         if bytes.get(at) != Some(&b'"') {
             return Err(Unsure);
         }
         let key_end = skip_string(bytes, at)?;
-        let key_token = &bytes[at + 1..key_end - 1];
-        // serde_json writes the keys of a changed object anew (`"\u0074ext"`
-        // as `"text"`): a patch could not copy a key written with escapes.
-        if key_token.contains(&b'\\') {
+        let key = at + 1..key_end - 1;
+        let escaped = bytes[key.clone()].contains(&b'\\');
+        if (escaped && !escaped_keys) || is_serde_token(&bytes[at..key_end], escaped) {
             return Err(Unsure);
         }
         let colon = skip_space(bytes, key_end, spaces);
@@ -227,19 +221,48 @@ fn scan_object<S: Spaces>(
         }
         let start = skip_space(bytes, colon + 1, spaces);
         let end = skip_value(bytes, start, depth + 1, spaces)?;
-        if key_token == key.as_bytes() {
-            if found.is_some() {
-                return Err(Unsure);
-            }
-            found = Some(start..end);
-        }
+        member(key, start..end)?;
         at = skip_space(bytes, end, spaces);
         match bytes.get(at) {
             Some(b',') => at = skip_space(bytes, at + 1, spaces),
-            Some(b'}') => return Ok((found, at + 1)),
+            Some(b'}') => return Ok(at),
             _ => return Err(Unsure),
         }
     }
+}
+
+/// Whether the key token (quotes included) is one of the keys serde_json
+/// reads as a number or raw value in disguise (`"$serde_json::private::..."`,
+/// however escaped): a record holding one parses differently.
+fn is_serde_token(token: &[u8], escaped: bool) -> bool {
+    const PREFIX: &str = "$serde_json::private::";
+    if escaped {
+        serde_json::from_slice::<String>(token).is_ok_and(|key| key.starts_with(PREFIX))
+    } else {
+        token[1..].starts_with(PREFIX.as_bytes())
+    }
+}
+
+/// The span of the value of member `key` of the object starting at `open`
+/// (text scanned before, so its whitespace is not noted again); a repeated
+/// `key` is [`Unsure`].
+fn scan_object(
+    bytes: &[u8],
+    open: usize,
+    key: &str,
+    depth: usize,
+) -> Result<Option<Range<usize>>, Unsure> {
+    let mut found = None;
+    walk_object(bytes, open, depth, false, &mut Ignore, |k, value| {
+        if &bytes[k] == key.as_bytes() {
+            if found.is_some() {
+                return Err(Unsure);
+            }
+            found = Some(value);
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 fn skip_space<S: Spaces>(bytes: &[u8], mut at: usize, spaces: &mut S) -> usize {
@@ -282,7 +305,11 @@ fn skip_value<S: Spaces>(
 ) -> Result<usize, Unsure> {
     match bytes.get(at) {
         Some(b'"') => skip_string(bytes, at),
-        Some(b'{') => scan_any_object(bytes, at, depth, spaces),
+        // An object off the path: checked, no key looked for, keys written
+        // with escapes allowed (a patch copies such an object whole).
+        Some(b'{') => {
+            walk_object(bytes, at, depth, true, spaces, |_, _| Ok(())).map(|close| close + 1)
+        }
         Some(b'[') => {
             if depth >= MAX_DEPTH {
                 return Err(Unsure);
@@ -305,39 +332,6 @@ fn skip_value<S: Spaces>(
         Some(b'n') => skip_literal(bytes, at, b"null"),
         Some(b'-' | b'0'..=b'9') => skip_number(bytes, at),
         _ => Err(Unsure),
-    }
-}
-
-/// The end of an object off the path: checked, no key looked for, keys
-/// written with escapes allowed (a patch copies such an object whole).
-fn scan_any_object<S: Spaces>(
-    bytes: &[u8],
-    open: usize,
-    depth: usize,
-    spaces: &mut S,
-) -> Result<usize, Unsure> {
-    if depth >= MAX_DEPTH {
-        return Err(Unsure);
-    }
-    let mut at = skip_space(bytes, open + 1, spaces);
-    if bytes.get(at) == Some(&b'}') {
-        return Ok(at + 1);
-    }
-    loop {
-        if bytes.get(at) != Some(&b'"') {
-            return Err(Unsure);
-        }
-        let colon = skip_space(bytes, skip_string(bytes, at)?, spaces);
-        if bytes.get(colon) != Some(&b':') {
-            return Err(Unsure);
-        }
-        let start = skip_space(bytes, colon + 1, spaces);
-        at = skip_space(bytes, skip_value(bytes, start, depth + 1, spaces)?, spaces);
-        match bytes.get(at) {
-            Some(b',') => at = skip_space(bytes, at + 1, spaces),
-            Some(b'}') => return Ok(at + 1),
-            _ => return Err(Unsure),
-        }
     }
 }
 
@@ -461,14 +455,21 @@ impl<'a> Patch<'a> {
     ///
     /// # Errors
     ///
-    /// `value` fails to serialize, or `located` overlaps a value already
-    /// replaced.
+    /// `value` fails to serialize, `located` is not a value of this record,
+    /// or it overlaps a value already replaced.
     pub fn replace<T: Serialize + ?Sized>(
         &mut self,
         located: &Located<'_>,
         value: &T,
     ) -> Result<(), Error> {
-        let span = located.span.clone();
+        let span = located.span();
+        let record = self.source.record.as_str();
+        if record.get(span.clone()) != Some(located.text()) {
+            return Err(Error::new(format!(
+                "the located value (bytes {}..{}) is not from this record",
+                span.start, span.end
+            )));
+        }
         if self
             .replacements
             .iter()
@@ -479,9 +480,32 @@ impl<'a> Patch<'a> {
                 span.start, span.end
             )));
         }
-        let json = serde_json::to_string(value)?;
+        let json = self.respelled(located.text(), value)?;
         self.replacements.push((span, json));
         Ok(())
+    }
+
+    /// `value` as JSON text in place of `old` (a value's text in the
+    /// record), as `emit_from` writes it: where the record holds an escape
+    /// or an exponent, `emit_from` keeps the old spelling of every part of
+    /// the new value equal to the old one (`"\u0041"` for an `"A"`, an
+    /// object's member order, `1E3` for what it would write `1e+3`), which
+    /// only an object, an array, a string with escapes or a number with an
+    /// exponent can differ in; otherwise it writes the value anew.
+    fn respelled<T: Serialize + ?Sized>(&self, old: &str, value: &T) -> Result<String, Error> {
+        let may_differ = match old.as_bytes().first() {
+            Some(b'{' | b'[') => true,
+            Some(b'"') => old.contains('\\'),
+            Some(b'-' | b'0'..=b'9') => old.contains(['e', 'E']),
+            _ => false,
+        };
+        if !may_differ || respells_only_whitespace(self.source.record.as_str().as_bytes()) {
+            return Ok(serde_json::to_string(value)?);
+        }
+        let old_value: serde_json::Value = serde_json::from_str(old)?;
+        let mut out = Vec::new();
+        splice(&mut out, &serde_json::to_value(value)?, &old_value, old)?;
+        String::from_utf8(out).map_err(|e| Error::new(e.to_string()))
     }
 
     /// The value at `path` in the record: [`Members::locate`].
@@ -507,8 +531,11 @@ impl<'a> Patch<'a> {
             .map_err(|Unsure| Error::new(format!("the record has the key `{key}` twice")))?;
         match existing {
             Some(span) => {
-                let text = &self.source.record.as_str()[span.clone()];
-                self.replace(&Located { text, span }, value)
+                let located = Located {
+                    text: &self.source.record.as_str()[span.clone()],
+                    span,
+                };
+                self.replace(&located, value)
             }
             None => {
                 let json = serde_json::to_string(value)?;
@@ -829,9 +856,18 @@ mod tests {
                     (Ok(Some(at)), Ok(Some(value))) => {
                         located += 1;
                         let text: Value =
-                            serde_json::from_str(at.text).unwrap_or_else(|e| panic!("{e}"));
+                            serde_json::from_str(at.text()).unwrap_or_else(|e| panic!("{e}"));
                         assert_eq!(&text, value, "{line} at {path}");
                         assert_eq!(at.as_str().as_deref(), value.as_str(), "{line} at {path}");
+                        // Set it to itself: the record is written as it was.
+                        let mut same =
+                            Patch::new(record.members().unwrap_or_else(|_| panic!("{line}")));
+                        same.replace(&at, &*value).unwrap_or_else(|e| panic!("{e}"));
+                        assert_eq!(
+                            emit_patched(same),
+                            emit_from(&line, &parsed),
+                            "{line} at {path}, unchanged"
+                        );
                         // Change it, and add a field, both ways.
                         let new = Value::String(format!("{value} changed"));
                         *value = new.clone();
@@ -928,11 +964,75 @@ mod tests {
         assert_eq!(record(r#"{"a":{"b":"\ud800"}}"#), Err(Unsure));
         assert_eq!(record(r#"{"a":{"b":01}}"#), Err(Unsure));
         assert_eq!(record(r#"{"a":{"c":1}}"#), Ok(None));
+        // Keys serde_json reads as a number or raw value in disguise.
+        assert_eq!(
+            record(r#"{"$serde_json::private::RawValue":"1"}"#),
+            Err(Unsure)
+        );
+        assert_eq!(
+            record(r#"{"x":{"\u0024serde_json::private::Number":"1"}}"#),
+            Err(Unsure)
+        );
         let found = record(r#" { "a" : { "b" : "x\"y" } } "#);
         assert_eq!(
             found.map(|f| f.map(|f| f.as_str().map(Cow::into_owned))),
             Ok(Some(Some("x\"y".to_owned())))
         );
+    }
+
+    /// A value replaced by an equal one is written as `emit_from` writes
+    /// it: in the old spelling where the record holds escapes or exponents
+    /// (it splices), anew where it does not.
+    #[test]
+    fn equal_replacements_keep_what_emit_from_keeps() {
+        let cases = [
+            (r#"{"a":"\u0041","b":1}"#, serde_json::json!("A")),
+            (
+                r#"{"a":{"y":1,"x":2},"b":"\/"}"#,
+                serde_json::json!({"x": 2, "y": 1}),
+            ),
+            (
+                r#"{"a":{"y":1,"x":2}}"#,
+                serde_json::json!({"x": 2, "y": 1}),
+            ),
+            (
+                r#"{"a":["b\u0069lling"],"e":1E3}"#,
+                serde_json::json!(["billing", "x"]),
+            ),
+            (r#"{"a":["b\u0069lling"]}"#, serde_json::json!(["billing"])),
+        ];
+        for (line, new) in cases {
+            let record = Record::new(line);
+            let members = record.members().unwrap_or_else(|_| panic!("{line}"));
+            let mut patch = Patch::new(members);
+            let at = patch
+                .locate(&path("a"))
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| panic!("{line}"));
+            patch.replace(&at, &new).unwrap_or_else(|e| panic!("{e}"));
+            let mut expected: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
+            expected["a"] = new;
+            assert_eq!(emit_patched(patch), emit_from(line, &expected), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_value_located_in_another_record_is_refused() {
+        let long = r#"{"a":"xxxxxxxxxxxxxxxx","b":1}"#;
+        let at = path("b")
+            .locate(Record::new(long))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no b"));
+        let short = r#"{"b":2}"#;
+        let mut patch = Patch::new(
+            Record::new(short)
+                .members()
+                .unwrap_or_else(|_| panic!("{short}")),
+        );
+        assert!(patch.replace(&at, &3).is_err());
+        assert_eq!(emit_patched(patch), "{\"b\":2}\n");
     }
 
     #[test]

@@ -188,7 +188,7 @@ impl<'a> Output<'a> {
 /// `1e+3` and `1e+5`) and no `\u` or `\/` escape in a string (it writes
 /// the characters themselves). May say no to a line that would survive;
 /// never yes to one that would not.
-fn respells_only_whitespace(line: &[u8]) -> bool {
+pub(crate) fn respells_only_whitespace(line: &[u8]) -> bool {
     let mut i = 0;
     while let Some(&b) = line.get(i) {
         match b {
@@ -218,7 +218,7 @@ fn respells_only_whitespace(line: &[u8]) -> bool {
 /// Writes `new` as compact JSON into `out`, copying from `raw` (the text
 /// `old` was parsed from), without its whitespace, every value that `new`
 /// leaves equal to `old`.
-fn splice(
+pub(crate) fn splice(
     out: &mut Vec<u8>,
     new: &serde_json::Value,
     old: &serde_json::Value,
