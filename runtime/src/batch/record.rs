@@ -109,8 +109,9 @@ fn check_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
     Ok(())
 }
 
-/// A key, borrowed from the input unless it had escapes.
-#[derive(PartialEq, Eq, Hash)]
+/// A key, borrowed from the input unless it had escapes. Two keys are the
+/// same if their text is, however each was written (`"text"` and
+/// `"\u0074ext"` are one key).
 enum Key<'de> {
     Borrowed(&'de str),
     Owned(String),
@@ -122,6 +123,20 @@ impl Key<'_> {
             Key::Borrowed(s) => s,
             Key::Owned(s) => s,
         }
+    }
+}
+
+impl PartialEq for Key<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Key<'_> {}
+
+impl std::hash::Hash for Key<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
@@ -222,6 +237,12 @@ mod tests {
         let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
         let line = format!("{{{},\"k7\":0}}", many.join(","));
         assert!(problem(line.as_bytes()).contains("duplicate key \"k7\""));
+        // Past the linear check too, an escaped spelling is the same key.
+        let line = format!("{{{},\"k\\u0037\":0}}", many.join(","));
+        assert!(
+            problem(line.as_bytes()).contains("duplicate key \"k7\""),
+            "{line}"
+        );
     }
 
     #[test]
