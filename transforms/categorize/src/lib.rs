@@ -215,9 +215,6 @@ impl Categorizer {
     /// when the record must be parsed instead (a field is not a string, the
     /// text is not simple enough to scan); the output is the same either way.
     pub fn categorize_patch<'a>(&self, record: Record<'a>) -> Option<Patch<'a>> {
-        if self.fields.is_empty() {
-            return None;
-        }
         let mut patch = Patch::new(record.members().ok()?);
         let mut text = String::new();
         for (i, path) in self.fields.iter().enumerate() {

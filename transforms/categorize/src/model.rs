@@ -10,14 +10,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// Every word of every record is looked up in the vocabulary: foldhash, not
-/// SipHash (nothing here needs to resist crafted keys).
-type FastHash = foldhash::fast::RandomState;
-
 use serde::Deserialize;
 use weir_guest::{Error, Value};
 
 use crate::text::{lowercase, word_runs};
+
+/// Every word of every record is looked up in the vocabulary: foldhash, not
+/// SipHash (nothing here needs to resist crafted keys).
+type FastHash = foldhash::fast::RandomState;
 
 /// The `format` the asset must declare.
 pub const FORMAT: &str = "weir-categorize/sklearn";

@@ -480,12 +480,12 @@ impl<'a> Scanned<'a> {
 
     /// The record parsed, parsing it now if it was only scanned.
     fn parsed(&mut self) -> Result<&mut Value, Error> {
-        if let Scanned::Patch(patch) = self {
-            *self = Scanned::Parsed(patch.record().parse()?);
-        }
         match self {
             Scanned::Parsed(value) => Ok(value),
-            Scanned::Patch(_) => Err(Error::new("the record could not be parsed")),
+            Scanned::Patch(patch) => {
+                *self = Scanned::Parsed(patch.record().parse()?);
+                self.parsed()
+            }
         }
     }
 
@@ -512,7 +512,7 @@ impl Row for Scanned<'_> {
             let start = matrix.len();
             for path in fields {
                 match patch.locate(path) {
-                    Ok(Some(found)) => match plain_number(found.text) {
+                    Ok(Some(found)) => match plain_number(found.text()) {
                         Some(number) => matrix.push(number),
                         None => break,
                     },
@@ -686,8 +686,6 @@ mod tests {
         }
     }
 
-    /// The chunk, then each record in a chunk of its own (as the host's
-    /// isolation re-runs them).
     /// The scanning path ([`Scanned`]) writes what parsing the record
     /// writes, and fails as it fails: the NLP example's tickets with made-up
     /// category scores through its priority model, in compact and spaced
@@ -757,6 +755,8 @@ mod tests {
         assert!(scanned_ok >= 790, "only {scanned_ok} records were patched");
     }
 
+    /// The chunk, then each record in a chunk of its own (as the host's
+    /// isolation re-runs them).
     fn batch_and_alone(
         config: &str,
         records: &[String],

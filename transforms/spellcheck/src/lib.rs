@@ -296,9 +296,7 @@ impl SpellChecker {
         }
         Ok(())
     }
-}
 
-impl SpellChecker {
     /// [`SpellChecker::correct_record`] on the record's text, without
     /// parsing the rest of it: the corrected record as a patch, or `None`
     /// when the record must be parsed instead (a field is not a string, the
