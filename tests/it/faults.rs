@@ -661,6 +661,26 @@ fn s3_outage_mid_stage_fails_clearly_commits_nothing_and_a_rerun_recovers() {
 
 /// Runs `weir ARGS` in `sb` under `/usr/bin/time`; returns the run and its
 /// peak resident set size in bytes.
+/// `weir run` of `module` with normalize's config over `raw` into `output`,
+/// then `extra`.
+fn run_args<'a>(module: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        output,
+        "--interval",
+        INTERVAL,
+        "--transform",
+        module,
+        "--config",
+        r#"{"fields":["text"]}"#,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn with_peak_rss(sb: &Sandbox, args: &[&str]) -> (Run, u64) {
     let report = sb.join("peak-rss");
     let bin = weir_tests::weir_bin();
@@ -873,20 +893,7 @@ fn a_600_mb_line_in_a_committed_part_is_quarantined_by_weir_run_in_bounded_memor
         rss_verify >> 20
     );
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "--input",
-            "raw",
-            "--output",
-            "clean",
-            "--interval",
-            INTERVAL,
-            "--transform",
-            &module,
-            "--config",
-            r#"{"fields":["text"]}"#,
-            "--json",
-        ];
+        let mut args = run_args(&module, "clean", &["--json"]);
         args.extend_from_slice(extra);
         with_peak_rss(&sb, &args)
     };
@@ -1040,21 +1047,7 @@ fn a_part_tampered_after_commit_fails_weir_run_naming_it_and_commits_nothing() {
         .json();
     let parts = listing["parts"].as_array().cloned().unwrap_or_default();
     assert!(parts.len() > 3, "{listing}");
-    let run = |output: &str| {
-        sb.weir(&[
-            "run",
-            "--input",
-            "raw",
-            "--output",
-            output,
-            "--interval",
-            INTERVAL,
-            "--transform",
-            module.to_str().unwrap_or_default(),
-            "--config",
-            r#"{"fields":["text"]}"#,
-        ])
-    };
+    let run = |output: &str| sb.weir(&run_args(module.to_str().unwrap_or_default(), output, &[]));
     // Recompressed (valid gzip, same records, other bytes) or truncated:
     // the size and sha256 checks say so. A flipped byte breaks gzip's own
     // CRC before the stream ends, and is reported as corrupt gzip data.
@@ -1139,23 +1132,7 @@ fn invalid_records_in_a_committed_part_are_quarantined_by_weir_run() {
             .unwrap_or_else(|e| panic!("{e}"));
     manifest["producer"]["name"] = "tickets-extractor".into();
     std::fs::write(&manifest_path, manifest.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "--input",
-            "raw",
-            "--output",
-            "clean",
-            "--interval",
-            INTERVAL,
-            "--transform",
-            &module,
-            "--config",
-            r#"{"fields":["text"]}"#,
-        ];
-        args.extend_from_slice(extra);
-        sb.weir(&args)
-    };
+    let run = |extra: &[&str]| sb.weir(&run_args(&module, "clean", extra));
     run(&["--max-rejected", "6"]).ok();
     let out = sb
         .weir(&["cat", "clean", "--interval", INTERVAL])
@@ -1192,20 +1169,7 @@ fn invalid_records_in_a_committed_part_are_quarantined_by_weir_run() {
     // The transform saw only the valid records.
     assert_eq!(m["producer"]["transforms"][0]["records_in"], 2);
     // Over the budget, nothing is committed.
-    sb.weir(&[
-        "run",
-        "--input",
-        "raw",
-        "--output",
-        "strict",
-        "--interval",
-        INTERVAL,
-        "--transform",
-        &module,
-        "--config",
-        r#"{"fields":["text"]}"#,
-    ])
-    .expect_code(3);
+    sb.weir(&run_args(&module, "strict", &[])).expect_code(3);
 
     // Not UTF-8: the run fails naming the part and line; nothing committed.
     recommit_only_part(&sb, "raw", 2, |w| {
