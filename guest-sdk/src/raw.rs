@@ -728,22 +728,14 @@ mod tests {
 
     use super::*;
     use crate::Output;
+    use crate::testing::XorShift;
 
     fn path(text: &str) -> FieldPath {
         FieldPath::try_from(text.to_owned()).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// A small xorshift generator: the same records on every run.
-    struct XorShift(u64);
-
+    /// Random records: the same on every run.
     impl XorShift {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-
         fn space(&mut self, out: &mut String) {
             out.push_str(["", "", " ", "\t", "\n ", "\r\n"][self.below(6)]);
         }
@@ -830,7 +822,7 @@ mod tests {
 
     #[test]
     fn locate_and_patch_agree_with_parsing_on_random_records() {
-        let mut rng = XorShift(0x5eed);
+        let mut rng = XorShift::new(0x5eed);
         let paths = [
             path("text"),
             path("a.text"),
@@ -925,7 +917,7 @@ mod tests {
 
     #[test]
     fn locate_accepts_no_text_the_parser_refuses() {
-        let mut rng = XorShift(0xbad);
+        let mut rng = XorShift::new(0xbad);
         let noise = b"{}[]:,\"\\ u0e.-+9aEtfn\x01";
         let mut refused = 0;
         for _ in 0..20_000 {
@@ -1055,7 +1047,7 @@ mod tests {
 
     #[test]
     fn eight_at_a_time_finds_what_one_at_a_time_finds() {
-        let mut rng = XorShift(0x8);
+        let mut rng = XorShift::new(0x8);
         let alphabet = b"ab \"\\\x01\x1f\x7f\xc3\xa9~ ";
         for _ in 0..20_000 {
             let bytes: Vec<u8> = (0..rng.below(40))
@@ -1078,7 +1070,7 @@ mod tests {
 
     #[test]
     fn lines_are_cut_as_str_lines_cuts_them() {
-        let mut rng = XorShift(0x11);
+        let mut rng = XorShift::new(0x11);
         let alphabet = ["a", "\n", "\r", "\r\n", "é", "{\"x\":1}", ""];
         for _ in 0..20_000 {
             let text: String = (0..rng.below(30))

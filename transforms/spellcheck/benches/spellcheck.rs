@@ -9,23 +9,9 @@
 use std::time::Instant;
 
 use spellcheck::dictionary::Dictionary;
+use weir_guest::testing::XorShift;
 
 const DICTIONARY: &str = include_str!("../assets/frequency_dictionary_en_82_765.txt");
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn misspell(word: &str, rng: &mut XorShift) -> String {
     let mut chars: Vec<char> = word.chars().collect();
@@ -67,7 +53,7 @@ fn main() {
         .filter(|w| w.len() >= 3 && w.chars().all(|c| c.is_ascii_lowercase()))
         .take(30_000)
         .collect();
-    let mut rng = XorShift(0x5eed_2026);
+    let mut rng = XorShift::new(0x5eed_2026);
     let words: Vec<String> = (0..20_000)
         .map(|_| misspell(vocabulary[rng.below(vocabulary.len())], &mut rng))
         .collect();

@@ -349,18 +349,6 @@ mod tests {
         assert_eq!(found("3rd abc123 x86 v2 ok"), ["ok"]);
     }
 
-    /// A small xorshift generator: the same texts on every run.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
-
     #[test]
     fn the_ascii_path_cuts_words_as_the_unicode_path_does() {
         // Every character the rules treat specially, plain letters, and
@@ -370,7 +358,7 @@ mod tests {
             .map(String::from)
             .chain(["www.", "WwW.", "ww.", "x.y", "don't", ".."].map(String::from))
             .collect();
-        let mut rng = XorShift(0x7e57);
+        let mut rng = weir_guest::testing::XorShift::new(0x7e57);
         for _ in 0..50_000 {
             let len = rng.below(16);
             let text: String = (0..len)
