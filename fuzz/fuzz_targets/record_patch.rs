@@ -4,6 +4,10 @@
 //! a record patched through the scan is written exactly as `emit_from`
 //! writes the same change made to the parsed record.
 //!
+//! The host's record check is held to the same judge: its quick scan
+//! (`check_record`) gives the verdict of the full parse
+//! (`check_record_by_parse`) on every input.
+//!
 //! The first byte picks the field path and whether the field is changed or
 //! set to the value it has (which `emit_from` may keep in its old spelling);
 //! the rest is the record. Records
@@ -14,6 +18,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
+use weir::batch::record::{check_record, check_record_by_parse};
 use weir_guest::{FieldPath, Patch, testing};
 
 const PATHS: [&str; 4] = ["a", "text", "a.b", "a.b.c"];
@@ -22,6 +27,12 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
+    assert_eq!(
+        check_record(rest).is_ok(),
+        check_record_by_parse(rest).is_ok(),
+        "the record check's quick scan and the parse disagree on {:?}",
+        String::from_utf8_lossy(rest)
+    );
     let Ok(line) = std::str::from_utf8(rest) else {
         return;
     };
@@ -79,6 +90,6 @@ fuzz_target!(|data: &[u8]| {
 
 /// Whether the host's record check refuses `line` for a repeated key.
 fn has_repeated_keys(line: &str) -> bool {
-    weir::batch::record::check_record(line.as_bytes())
+    check_record(line.as_bytes())
         .is_err_and(|problem| problem.to_string().contains("duplicate key"))
 }

@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 
 use super::run::{RunError, RunOptions, Step, run_records};
 use crate::batch::gzip;
-use crate::batch::record::check_record;
+use crate::batch::record::check_text;
 use crate::interval::Interval;
 use crate::manifest::{Replay, Totals};
 use crate::quarantine::QuarantineEntry;
@@ -57,12 +57,9 @@ pub fn replay(
         }
     }
     // Records that are JSON objects can be re-run; the rest stay as they are.
-    let (replayable, stuck): (Vec<QuarantineEntry>, Vec<QuarantineEntry>) =
-        entries.into_iter().partition(|e| {
-            e.record
-                .as_deref()
-                .is_some_and(|r| check_record(r.as_bytes()).is_ok())
-        });
+    let (replayable, stuck): (Vec<QuarantineEntry>, Vec<QuarantineEntry>) = entries
+        .into_iter()
+        .partition(|e| e.record.as_deref().is_some_and(|r| check_text(r).is_ok()));
 
     let mut objects: Vec<String> = Vec::new();
     let mut records = Vec::with_capacity(replayable.len());

@@ -27,7 +27,7 @@ use super::Budget;
 use super::ordered::run_ordered;
 use crate::batch::gzip::{self, Member};
 use crate::batch::lines::{DEFAULT_MAX_LINE_BYTES, TOO_LONG_PREFIX, too_long_reason};
-use crate::batch::record::check_record;
+use crate::batch::record::check_text;
 use crate::error::StageError;
 use crate::interval::Interval;
 use crate::manifest::{Lineage, Manifest, Producer, Totals, TransformInfo, WEIR_PRODUCER};
@@ -446,7 +446,7 @@ impl Shared<'_> {
                             let line = lines.next().unwrap_or_default();
                             let body = line.strip_suffix('\n').unwrap_or(line);
                             if problem.is_none()
-                                && let Err(p) = check_record(body.as_bytes())
+                                && let Err(p) = check_text(body)
                             {
                                 problem = Some(format!(
                                     "transform {} produced an invalid record: {p}",
@@ -530,7 +530,7 @@ impl Shared<'_> {
         }
         let mut keep = Vec::with_capacity(chunk.len());
         for i in 0..chunk.len() {
-            match check_record(chunk.record(i).as_bytes()) {
+            match check_text(chunk.record(i)) {
                 Ok(()) => keep.push(i),
                 Err(p) => rejected.push(self.reject(
                     &chunk,
@@ -674,7 +674,7 @@ impl Shared<'_> {
             let module = self.steps[t];
             for line in extra.split_inclusive('\n') {
                 let body = line.strip_suffix('\n').unwrap_or(line);
-                match check_record(body.as_bytes()) {
+                match check_text(body) {
                     Ok(()) => {
                         text.push_str(line);
                         origins.push(None);
