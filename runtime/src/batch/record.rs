@@ -697,7 +697,7 @@ mod tests {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&["", " "][rng.below(2)]);
+            out.push_str(["", " "][rng.below(2)]);
             out.push('"');
             out.push_str(rng.pick(&KEYS));
             out.push_str("\":");
