@@ -55,10 +55,8 @@ pub struct Dictionary {
     ids: FastMap<Box<str>, WordId>,
     /// The words of at most seven bytes (most words), again, keyed by
     /// their bytes packed into a `u64`: the membership test every word
-    /// of a text takes, without hashing a string. `short_ids[n]` is the id
-    /// of the word with key number `n`.
-    short: KeyTable,
-    short_ids: Vec<WordId>,
+    /// of a text takes, without hashing a string.
+    short: ShortWords,
     /// Length in characters of the longest word.
     max_length: usize,
     /// The distinct delete keys, numbered.
@@ -149,8 +147,7 @@ impl Dictionary {
             char_starts: vec![0],
             counts: Vec::new(),
             ids: FastMap::default(),
-            short: KeyTable::default(),
-            short_ids: Vec::new(),
+            short: ShortWords::default(),
             max_length: 0,
             keys: KeyTable::default(),
             starts: Vec::new(),
@@ -189,10 +186,7 @@ impl Dictionary {
         self.words.push(word.into());
         self.ids.insert(word.into(), id);
         if let Some(packed) = packed_word(word) {
-            let n = self.short.insert(packed);
-            if n == self.short_ids.len() {
-                self.short_ids.push(id);
-            }
+            self.short.insert(packed, id);
         }
         self.counts.push(count);
         let before = self.chars.len();
@@ -272,7 +266,7 @@ impl Dictionary {
     /// The id of `word`, if it is in the dictionary.
     fn id(&self, word: &str) -> Option<WordId> {
         match packed_word(word) {
-            Some(packed) => self.short.get(packed).map(|n| self.short_ids[n]),
+            Some(packed) => self.short.get(packed),
             None => self.ids.get(word).copied(),
         }
     }
@@ -576,6 +570,72 @@ impl KeyTable {
         for n in 0..self.keys.len() {
             let slot = self.slot(self.keys[n]);
             self.slots[slot] = n as u32 + 1;
+        }
+    }
+}
+
+/// The dictionary's words of at most seven bytes and their ids, keyed by
+/// [`packed_word`]: one array of keys, so that a probe is one load (the
+/// ids lie in a parallel array, read only on a hit). Open addressing,
+/// linear probing, at most half full; a key of 0 marks an empty slot, and
+/// only the empty word packs to 0, so it is kept aside.
+#[derive(Debug, Default)]
+struct ShortWords {
+    /// A power of two long, or empty.
+    keys: Vec<u64>,
+    ids: Vec<WordId>,
+    len: usize,
+    empty_word: Option<WordId>,
+}
+
+impl ShortWords {
+    /// The slot holding `k`, or the empty slot where it would go; `keys`
+    /// must not be empty, and `k` not 0.
+    fn slot(&self, k: u64) -> usize {
+        let mask = self.keys.len() - 1;
+        // Fibonacci hashing: the multiply spreads packed characters.
+        let mut slot = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask;
+        loop {
+            let there = self.keys[slot];
+            if there == k || there == 0 {
+                return slot;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn get(&self, k: u64) -> Option<WordId> {
+        if k == 0 {
+            return self.empty_word;
+        }
+        if self.keys.is_empty() {
+            return None;
+        }
+        let slot = self.slot(k);
+        (self.keys[slot] == k).then(|| self.ids[slot])
+    }
+
+    /// Adds word `id` under `k`, unless a word is there already.
+    fn insert(&mut self, k: u64, id: WordId) {
+        if k == 0 {
+            self.empty_word.get_or_insert(id);
+            return;
+        }
+        if (self.len + 1) * 2 > self.keys.len() {
+            let size = (self.keys.len() * 2).max(16);
+            let old_keys = std::mem::replace(&mut self.keys, vec![0; size]);
+            let old_ids = std::mem::replace(&mut self.ids, vec![0; size]);
+            for (k, id) in old_keys.into_iter().zip(old_ids).filter(|&(k, _)| k != 0) {
+                let slot = self.slot(k);
+                self.keys[slot] = k;
+                self.ids[slot] = id;
+            }
+        }
+        let slot = self.slot(k);
+        if self.keys[slot] == 0 {
+            self.keys[slot] = k;
+            self.ids[slot] = id;
+            self.len += 1;
         }
     }
 }

@@ -21,13 +21,14 @@ pub mod text;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::ops::Range;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use weir_guest::{Error, Output, Patch, Record, Transform, Value};
 
 use crate::dictionary::Dictionary;
-use crate::text::{Casing, words};
+use crate::text::{Casing, each_ascii_word, words};
 use weir_guest::FieldPath;
 
 /// Where the sandbox mounts the transform's assets directory.
@@ -199,32 +200,60 @@ impl SpellChecker {
     }
 
     /// For a word of ASCII letters and apostrophes (as [`words`] cuts them
-    /// from ASCII text): `true` if [`correct_word`](Self::correct_word)
-    /// would certainly leave it alone (it is too short, of mixed case, or a
-    /// dictionary word of at most seven letters), decided in one pass over
-    /// its bytes; `false` if `correct_word` must decide. Most words of a
-    /// text end here.
-    fn stays_ascii(&self, word: &[u8]) -> bool {
-        if word.len() < self.config.min_word_length {
+    /// from ASCII text), `text[word]`: `true` if
+    /// [`correct_word`](Self::correct_word) would certainly leave it alone
+    /// (it is too short, of mixed case, or a dictionary word of at most
+    /// seven letters), `false` if `correct_word` must decide. Most words of
+    /// a text end here. A short word is read as one `u64` (eight bytes of
+    /// `text` from its start, when there are eight), and its casing and
+    /// lowercase packing are bit operations on it.
+    fn stays_ascii(&self, text: &[u8], word: Range<usize>) -> bool {
+        let len = word.len();
+        if len < self.config.min_word_length {
             return true;
         }
+        if len > 7 {
+            return self.long_stays_ascii(&text[word]);
+        }
+        let mut eight = [0u8; 8];
+        match text.get(word.start..word.start + 8) {
+            Some(bytes) => eight.copy_from_slice(bytes),
+            None => eight[..len].copy_from_slice(&text[word.clone()]),
+        }
+        let in_word = (1u64 << (8 * len)) - 1;
+        let bytes = u64::from_le_bytes(eight) & in_word;
+        // Bit 5 is clear in capitals and set in small letters and `'`.
+        let case_bits = 0x2020_2020_2020_2020 & in_word;
+        let upper = (!bytes & case_bits).count_ones() as usize;
+        let first_upper = bytes & 0x20 == 0;
+        let mixed = match (first_upper, upper) {
+            (false, 0) | (true, 1) => false,
+            (true, n) => n != len - text[word].iter().filter(|&&b| b == b'\'').count(),
+            (false, _) => true,
+        };
+        if mixed {
+            return true;
+        }
+        // Setting bit 5 lowercases a letter and keeps `'`: the word as
+        // `dictionary::pack` packs its lowercase form.
+        let lower = bytes | case_bits | (len as u64) << 56;
+        self.dictionary.contains_packed(lower)
+    }
+
+    /// [`stays_ascii`](Self::stays_ascii) for a word of more than seven
+    /// bytes: only its casing can settle it.
+    fn long_stays_ascii(&self, word: &[u8]) -> bool {
         let (mut upper, mut letters) = (0, 0);
         for &b in word {
             upper += usize::from(b.is_ascii_uppercase());
             letters += usize::from(b.is_ascii_alphabetic());
         }
         let first_upper = word.first().is_some_and(u8::is_ascii_uppercase);
-        let mixed = match (first_upper, upper) {
+        match (first_upper, upper) {
             (false, 0) | (true, 1) => false,
             (true, n) => n != letters,
             (false, _) => true,
-        };
-        if mixed {
-            return true;
         }
-        // A dictionary word stays whether or not it is also allowlisted.
-        dictionary::pack(word, |b| b.to_ascii_lowercase())
-            .is_some_and(|packed| self.dictionary.contains_packed(packed))
     }
 
     /// `text` with its words corrected, and what was changed, or `None` if
@@ -246,26 +275,35 @@ impl SpellChecker {
     ) -> Option<String> {
         let mut corrected: Option<String> = None;
         let mut copied = 0;
-        let ascii = text.is_ascii();
-        for word in words(text) {
-            let original = &text[word.bytes.clone()];
-            if ascii && self.stays_ascii(original.as_bytes()) {
-                continue;
-            }
+        let mut correct = |bytes: Range<usize>, offset: usize| {
+            let original = &text[bytes.clone()];
             let Some(replacement) = self.correct_word(original) else {
-                continue;
+                return;
             };
             let out = corrected.get_or_insert_with(|| String::with_capacity(text.len() + 16));
-            out.push_str(&text[copied..word.bytes.start]);
+            out.push_str(&text[copied..bytes.start]);
             out.push_str(&replacement);
-            copied = word.bytes.end;
+            copied = bytes.end;
             if let Some(list) = corrections.as_deref_mut() {
                 list.push(Correction {
                     field: field.to_owned(),
                     from: original.to_owned(),
                     to: replacement,
-                    offset: word.offset,
+                    offset,
                 });
+            }
+        };
+        if text.is_ascii() {
+            // Most text: words found and most of them settled without a
+            // list of words or a string made.
+            each_ascii_word(text.as_bytes(), |bytes| {
+                if !self.stays_ascii(text.as_bytes(), bytes.clone()) {
+                    correct(bytes.clone(), bytes.start);
+                }
+            });
+        } else {
+            for word in words(text) {
+                correct(word.bytes, word.offset);
             }
         }
         let mut corrected = corrected?;
@@ -459,7 +497,12 @@ mod tests {
                     .iter()
                     .filter(|v| v.bytes().all(|b| b.is_ascii_alphabetic() || b == b'\''))
                 {
-                    if checker.stays_ascii(variant.as_bytes()) {
+                    // Alone, and read eight bytes at a time from a longer text.
+                    let alone = checker.stays_ascii(variant.as_bytes(), 0..variant.len());
+                    let in_text = format!("{variant} and more");
+                    let in_text = checker.stays_ascii(in_text.as_bytes(), 0..variant.len());
+                    assert_eq!(alone, in_text, "{variant}");
+                    if alone {
                         kept += 1;
                         assert_eq!(checker.correct_word(variant), None, "{variant} (word {i})");
                     }

@@ -27,11 +27,22 @@ pub fn words(text: &str) -> Vec<Word> {
     // About one word in six bytes of prose: room for most texts at once.
     let mut words = Vec::with_capacity(text.len() / 6 + 1);
     if text.is_ascii() {
-        ascii::words(text.as_bytes(), &mut words);
+        each_ascii_word(text.as_bytes(), |bytes| {
+            words.push(Word {
+                offset: bytes.start,
+                bytes,
+            });
+        });
     } else {
         unicode_words(text, &mut words);
     }
     words
+}
+
+/// [`words`] for ASCII text, without building a list: `found` is called
+/// with each word's bytes (which are also its characters), in order.
+pub fn each_ascii_word(text: &[u8], found: impl FnMut(Range<usize>)) {
+    ascii::words(text, found);
 }
 
 /// The rules on any text, character by character.
@@ -58,67 +69,70 @@ fn unicode_words(text: &str, words: &mut Vec<Word>) {
 /// text into characters, no allocation but the list of words. A byte is a
 /// character here, so byte and character offsets agree.
 mod ascii {
-    use super::Word;
+    use std::ops::Range;
 
     /// `char::is_whitespace` on ASCII: this includes the vertical tab,
     /// which `u8::is_ascii_whitespace` does not.
     fn is_space(b: u8) -> bool {
-        CLASS[usize::from(b)] & SPACE != 0
+        matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
     }
 
-    const SPACE: u8 = 1;
-    const LETTER: u8 = 2;
-
-    /// Each byte's class: one load per byte in the loop that cuts chunks.
-    static CLASS: [u8; 256] = {
-        let mut class = [0; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            if matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-                class[b] = SPACE;
-            } else if c.is_ascii_alphabetic() {
-                class[b] = LETTER;
-            }
-            b += 1;
-        }
-        class
-    };
-
-    pub(super) fn words(text: &[u8], words: &mut Vec<Word>) {
+    pub(super) fn words(text: &[u8], mut found: impl FnMut(Range<usize>)) {
         let mut i = 0;
         while i < text.len() {
             if is_space(text[i]) {
                 i += 1;
                 continue;
             }
-            // One pass to the chunk's end, noting whether it is all
-            // letters (most are: one word, and no address).
+            // Most chunks are a run of letters up to a space or the end:
+            // one word, and no address.
             let start = i;
-            let mut letters = LETTER;
+            let end = letters_end(text, start);
+            if end > start && text.get(end).is_none_or(|&c| is_space(c)) {
+                found(start..end);
+                i = end;
+                continue;
+            }
             while let Some(&c) = text.get(i) {
-                let class = CLASS[usize::from(c)];
-                if class == SPACE {
+                if is_space(c) {
                     break;
                 }
-                letters &= class;
                 i += 1;
-            }
-            if letters == LETTER {
-                words.push(Word {
-                    bytes: start..i,
-                    offset: start,
-                });
-                continue;
             }
             let chunk = &text[start..i];
             if !looks_like_address(chunk) {
-                words_of_chunk(chunk, start, words);
+                words_of_chunk(chunk, start, &mut found);
             }
         }
     }
 
-    fn words_of_chunk(chunk: &[u8], first: usize, words: &mut Vec<Word>) {
+    /// The end of the run of letters from `from`: eight bytes at a time
+    /// while there are eight. For ASCII bytes, `b | 0x20` is a letter's
+    /// small form and turns no other byte into a small letter; adding
+    /// `0x80 - 0x61` (or `0x80 - 0x7b`) to it sets its top bit exactly when
+    /// it is at least `a` (or past `z`), and never carries into the next byte.
+    pub(super) fn letters_end(text: &[u8], from: usize) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let mut i = from;
+        while let Some(chunk) = text.get(i..i + 8) {
+            let mut eight = [0; 8];
+            eight.copy_from_slice(chunk);
+            let small = u64::from_le_bytes(eight) | (ONES * 0x20);
+            let at_least_a = small.wrapping_add(ONES * (0x80 - 0x61));
+            let past_z = small.wrapping_add(ONES * (0x80 - 0x7b));
+            let not_letter = !(at_least_a & !past_z) & (ONES * 0x80);
+            if not_letter != 0 {
+                return i + not_letter.trailing_zeros() as usize / 8;
+            }
+            i += 8;
+        }
+        while text.get(i).is_some_and(u8::is_ascii_alphabetic) {
+            i += 1;
+        }
+        i
+    }
+
+    fn words_of_chunk(chunk: &[u8], first: usize, found: &mut impl FnMut(Range<usize>)) {
         let letter = |j: usize| chunk.get(j).is_some_and(u8::is_ascii_alphabetic);
         let glued = |j: Option<usize>| {
             j.and_then(|j| chunk.get(j))
@@ -137,10 +151,7 @@ mod ascii {
             if glued(start.checked_sub(1)) || glued(Some(i)) {
                 continue;
             }
-            words.push(Word {
-                bytes: first + start..first + i,
-                offset: first + start,
-            });
+            found(first + start..first + i);
         }
     }
 
@@ -353,7 +364,7 @@ mod tests {
     fn the_ascii_path_cuts_words_as_the_unicode_path_does() {
         // Every character the rules treat specially, plain letters, and
         // pieces of addresses.
-        let pieces: Vec<String> = "aBcdEzZ  \t\n\u{b}\u{c}\r09_@/\\.'-,!()wW"
+        let pieces: Vec<String> = "aBcdEzZ  \t\n\u{b}\u{c}\r09_@/\\.'-,!()wW`[{~\u{7f}"
             .chars()
             .map(String::from)
             .chain(["www.", "WwW.", "ww.", "x.y", "don't", ".."].map(String::from))
@@ -373,6 +384,22 @@ mod tests {
             }
         }
         assert_eq!(found("www.x ab\u{b}cd"), ["ab", "cd"]);
+    }
+
+    #[test]
+    fn letters_are_told_from_every_other_ascii_byte_eight_at_a_time() {
+        for b in 0..0x80u8 {
+            for at in 0..12 {
+                let mut text = b"abcdefghijklMNOPQRSTUVWXyz".to_vec();
+                text[at] = b;
+                let end = if b.is_ascii_alphabetic() {
+                    text.len()
+                } else {
+                    at
+                };
+                assert_eq!(ascii::letters_end(&text, 0), end, "{b:#x} at {at}");
+            }
+        }
     }
 
     #[test]
