@@ -59,10 +59,9 @@ pub struct Dictionary {
     short: ShortWords,
     /// Length in characters of the longest word.
     max_length: usize,
-    /// The distinct delete keys, numbered.
+    /// The distinct delete keys, each with where its words lie in
+    /// `postings`.
     keys: KeyTable,
-    /// `postings[starts[n]..starts[n + 1]]` are the words with delete key `n`.
-    starts: Vec<u32>,
     postings: Vec<WordId>,
     /// Per-lookup scratch space, reused so that a lookup allocates little.
     scratch: RefCell<Scratch>,
@@ -150,7 +149,6 @@ impl Dictionary {
             short: ShortWords::default(),
             max_length: 0,
             keys: KeyTable::default(),
-            starts: Vec::new(),
             postings: Vec::new(),
             scratch: RefCell::default(),
             memo: RefCell::new((0..max_distance).map(|_| FastMap::default()).collect()),
@@ -206,7 +204,6 @@ impl Dictionary {
         // Pass 1: number each word's distinct deletes and count the words
         // per delete. Pass 2: lay the word ids out, grouped by delete.
         self.keys = KeyTable::with_capacity(self.words.len() * 8);
-        let mut per_delete: Vec<u32> = Vec::new();
         let mut word_deletes: Vec<u32> = Vec::with_capacity(self.words.len() * 24);
         let mut word_ends: Vec<usize> = Vec::with_capacity(self.words.len());
         let mut word_keys = Vec::new();
@@ -221,24 +218,13 @@ impl Dictionary {
             word_keys.sort_unstable();
             word_keys.dedup();
             for &k in &word_keys {
-                let n = self.keys.insert(k);
-                if n == per_delete.len() {
-                    per_delete.push(0);
-                }
-                per_delete[n] += 1;
-                word_deletes.push(n as u32);
+                word_deletes.push(self.keys.count(k));
             }
             word_ends.push(word_deletes.len());
         }
-        self.starts = Vec::with_capacity(per_delete.len() + 1);
-        let mut total = 0;
-        for count in &per_delete {
-            self.starts.push(total);
-            total += count;
-        }
-        self.starts.push(total);
-        let mut next = self.starts.clone();
-        self.postings = vec![0; total as usize];
+        let starts = self.keys.place();
+        let mut next = starts;
+        self.postings = vec![0; word_deletes.len()];
         let mut begin = 0;
         for (id, &end) in word_ends.iter().enumerate() {
             for &n in &word_deletes[begin..end] {
@@ -274,7 +260,9 @@ impl Dictionary {
     /// The words sharing the delete `k`, in dictionary order.
     fn words_with_delete(&self, k: u64) -> &[WordId] {
         match self.keys.get(k) {
-            Some(n) => &self.postings[self.starts[n] as usize..self.starts[n + 1] as usize],
+            Some(entry) => {
+                &self.postings[entry.start as usize..(entry.start + entry.words) as usize]
+            }
             None => &[],
         }
     }
@@ -503,26 +491,41 @@ fn push_deletes_from(word: &[char], from: usize, depth: usize, keys: &mut Vec<u6
     }
 }
 
-/// Distinct 64-bit keys, numbered in the order they were first inserted,
-/// in an open-addressing table kept at most half full.
+/// The delete keys, in an open-addressing table kept at most two thirds
+/// full, each slot holding its key and where its words lie: looking a
+/// delete up touches one place in memory before its words (a search looks
+/// up dozens of deletes, most of them absent, and is bound by memory).
+///
+/// Built in two steps: [`count`](Self::count) each word's deletes, which
+/// numbers the keys in the order first seen; then [`place`](Self::place)
+/// the keys' words one after the other in that order.
 #[derive(Debug, Default)]
 struct KeyTable {
-    keys: Vec<u64>,
-    /// `n + 1` for key number `n` in the slot its key hashes to, or a later
-    /// one; 0 for empty. A power of two long.
-    slots: Vec<u32>,
+    /// A power of two long.
+    slots: Vec<Entry>,
+    len: usize,
+}
+
+/// A slot of a [`KeyTable`]: empty while `words` is 0.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    key: u64,
+    /// Where the key's words start in the postings; while counting, the
+    /// key's number.
+    start: u32,
+    words: u32,
 }
 
 impl KeyTable {
     fn with_capacity(keys: usize) -> KeyTable {
         KeyTable {
-            keys: Vec::with_capacity(keys),
-            slots: vec![0; (keys * 2).next_power_of_two().max(16)],
+            slots: vec![Entry::default(); (keys * 3 / 2).next_power_of_two().max(16)],
+            len: 0,
         }
     }
 
     fn len(&self) -> usize {
-        self.keys.len()
+        self.len
     }
 
     /// The slot holding `k`, or the empty slot where it would go.
@@ -531,45 +534,67 @@ impl KeyTable {
         // Fibonacci hashing: the multiply spreads packed characters.
         let mut slot = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask;
         loop {
-            match self.slots[slot] {
-                0 => return slot,
-                n if self.keys[n as usize - 1] == k => return slot,
-                _ => slot = (slot + 1) & mask,
+            let entry = &self.slots[slot];
+            if entry.words == 0 || entry.key == k {
+                return slot;
             }
+            slot = (slot + 1) & mask;
         }
     }
 
-    fn get(&self, k: u64) -> Option<usize> {
+    fn get(&self, k: u64) -> Option<Entry> {
         if self.slots.is_empty() {
             return None;
         }
-        match self.slots[self.slot(k)] {
-            0 => None,
-            n => Some(n as usize - 1),
-        }
+        let entry = self.slots[self.slot(k)];
+        (entry.words != 0).then_some(entry)
     }
 
-    /// The number of `k`, inserting it if new.
-    fn insert(&mut self, k: u64) -> usize {
-        if (self.keys.len() + 1) * 2 > self.slots.len() {
+    /// Counts one more word under `k`, numbering `k` if it is new: `k`'s
+    /// number.
+    fn count(&mut self, k: u64) -> u32 {
+        if (self.len + 1) * 3 > self.slots.len() * 2 {
             self.grow();
         }
         let slot = self.slot(k);
-        match self.slots[slot] {
-            0 => {
-                self.keys.push(k);
-                self.slots[slot] = self.keys.len() as u32;
-                self.keys.len() - 1
-            }
-            n => n as usize - 1,
+        let entry = &mut self.slots[slot];
+        if entry.words == 0 {
+            *entry = Entry {
+                key: k,
+                start: self.len as u32,
+                words: 0,
+            };
+            self.len += 1;
         }
+        entry.words += 1;
+        entry.start
+    }
+
+    /// Lays the keys' words out in the order of their numbers, each key's
+    /// `start` now where its words go: returns those starts, by number.
+    fn place(&mut self) -> Vec<u32> {
+        let mut words = vec![0; self.len];
+        for entry in self.slots.iter().filter(|e| e.words != 0) {
+            words[entry.start as usize] = entry.words;
+        }
+        let mut starts = Vec::with_capacity(self.len);
+        let mut total = 0;
+        for count in words {
+            starts.push(total);
+            total += count;
+        }
+        for entry in self.slots.iter_mut().filter(|e| e.words != 0) {
+            entry.start = starts[entry.start as usize];
+        }
+        starts
     }
 
     fn grow(&mut self) {
-        self.slots = vec![0; (self.slots.len() * 2).max(16)];
-        for n in 0..self.keys.len() {
-            let slot = self.slot(self.keys[n]);
-            self.slots[slot] = n as u32 + 1;
+        let size = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![Entry::default(); size]);
+        for entry in old.into_iter().filter(|e| e.words != 0) {
+            let slot = self.slot(entry.key);
+            self.slots[slot] = entry;
         }
     }
 }
