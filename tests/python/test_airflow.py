@@ -258,3 +258,36 @@ def test_sharded_step_gives_its_budget_to_the_shards_as_well_as_the_commit():
     # first rejected record although the commit allows 2% over all shards.
     assert dag.get_task("clean.run").partial_kwargs["max_rejected"] == "2%"
     assert dag.get_task("clean.commit").max_rejected == "2%"
+
+
+def test_sharded_step_gives_each_command_only_the_flags_it_takes(weir_bin):
+    import pendulum
+    from airflow.sdk import DAG
+    from weir.airflow import sharded_step
+
+    with DAG(dag_id="flags", schedule=None) as dag:
+        sharded_step(
+            "clean",
+            pipeline="p.toml",
+            extra_args=["--retries", 5],
+            run_args=["--memory-limit", "512MiB"],
+            commit_args=["--orphan-grace", "2h"],
+        )
+    context = {
+        "data_interval_start": pendulum.datetime(2026, 11, 26, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2026, 11, 27, tz="UTC"),
+    }
+    interval = ["--interval", "2026-11-26T00:00:00+00:00"]
+    end = ["--interval-end", "2026-11-27T00:00:00+00:00"]
+    # `weir plan` takes neither `--memory-limit` nor `--orphan-grace`: given
+    # them, it would fail with a usage error before the runs start.
+    assert dag.get_task("clean.plan").command(context) == [
+        weir_bin, "plan", "p.toml", "clean", *interval, "--parts-per-shard", "1", "--retries", "5", "--json",
+    ]
+    assert dag.get_task("clean.run").partial_kwargs["extra_args"] == ["--retries", "5", "--memory-limit", "512MiB"]
+    commit = dag.get_task("clean.commit")
+    commit.shards = ["0/2", "1/2"]
+    assert commit.command(context) == [
+        weir_bin, "commit", "p.toml", "clean", *interval, *end, "--shards", "2",
+        "--retries", "5", "--orphan-grace", "2h", "--json",
+    ]

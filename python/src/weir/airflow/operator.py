@@ -276,6 +276,8 @@ def sharded_step(
     workers: int | None = None,
     env: Mapping[str, str] | None = None,
     group_id: str | None = None,
+    run_args: Sequence[str] = (),
+    commit_args: Sequence[str] = (),
     **kwargs: Any,
 ) -> TaskGroup:
     """One pipeline step as plan → mapped runs → commit, in a task group.
@@ -290,16 +292,32 @@ def sharded_step(
     Kubernetes) spreads the shards over its workers; the stages must then be
     on a store every worker reaches (S3). `kwargs` (retries, pool, ...) go to
     every task of the group.
+
+    Flags: `extra_args` go to all three commands, so only flags `weir plan`,
+    `weir run` and `weir commit` all take (`--retries`, `--retry-timeout`,
+    `-v`); `run_args` only to the runs (`["--memory-limit", "512MiB"]`);
+    `commit_args` only to the commit (`["--orphan-grace", "2h"]`).
     """
+    shared = [str(a) for a in kwargs.pop("extra_args", ())]
     common = {"pipeline": pipeline, "step": step, "env": dict(env or {}), **kwargs}
     with TaskGroup(group_id=group_id or step) as group:
-        plan = WeirPlanOperator(task_id="plan", parts_per_shard=parts_per_shard, **common)
+        plan = WeirPlanOperator(task_id="plan", parts_per_shard=parts_per_shard, extra_args=shared, **common)
         # The runs need the budget too: a shard fails at once when its own
         # rejections exceed a count budget, so without it every shard would
         # check the pipeline file's budget (0 by default), not this one.
         runs = WeirRunOperator.partial(
-            task_id="run", max_rejected=max_rejected, workers=workers, **common
+            task_id="run",
+            max_rejected=max_rejected,
+            workers=workers,
+            extra_args=[*shared, *(str(a) for a in run_args)],
+            **common,
         ).expand(shard=plan.output)
-        commit = WeirCommitOperator(task_id="commit", shards=plan.output, max_rejected=max_rejected, **common)
+        commit = WeirCommitOperator(
+            task_id="commit",
+            shards=plan.output,
+            max_rejected=max_rejected,
+            extra_args=[*shared, *(str(a) for a in commit_args)],
+            **common,
+        )
         plan >> runs >> commit
     return group
