@@ -184,13 +184,31 @@ impl Stage {
 
     /// Deletes objects (relative paths), reporting the first failure.
     fn delete_all(&self, handle: &Handle, relative: &[String]) -> Result<(), StageError> {
-        for rel in relative {
-            match block(handle, self.store().delete(&self.path(rel))) {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.store_err("deleting", rel)(e)),
-            }
+        if relative.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // Many at once: S3 deletes up to 1000 objects a request, other
+        // stores some at a time in parallel. A cleanup after a rerun may
+        // delete hundreds of parts; one by one, that was a round trip each.
+        let paths: Vec<_> = relative.iter().map(|rel| Ok(self.path(rel))).collect();
+        let mut deleted = self
+            .store()
+            .delete_stream(futures::stream::iter(paths).boxed());
+        let result = block(handle, async {
+            while let Some(result) = deleted.next().await {
+                match result {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        });
+        let what = match relative {
+            [one] => one.clone(),
+            [first, ..] => format!("{first} and {} more", relative.len() - 1),
+            [] => String::new(),
+        };
+        result.map_err(self.store_err("deleting", &what))
     }
 
     /// Removes the in-progress upload files of a local stage under `folder`
@@ -874,6 +892,31 @@ pub fn read_object(stage: &Stage, handle: &Handle, rel: &str) -> Result<Bytes, S
     .map_err(stage.store_err("reading", rel))
 }
 
+/// Reads small objects whole (relative to the stage), several at a time:
+/// their contents, in the order asked.
+pub fn read_objects(
+    stage: &Stage,
+    handle: &Handle,
+    rels: &[String],
+) -> Result<Vec<Bytes>, StageError> {
+    /// Requests in flight: enough to hide a store's latency, few enough
+    /// not to be throttled.
+    const IN_FLIGHT: usize = 16;
+    block(handle, async {
+        futures::stream::iter(rels)
+            .map(|rel| async move {
+                async { stage.store().get(&stage.path(rel)).await?.bytes().await }
+                    .await
+                    .map_err(stage.store_err("reading", rel))
+            })
+            .buffered(IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+    })
+    .into_iter()
+    .collect()
+}
+
 /// Writes a small object (relative to the stage) in one PUT.
 pub fn write_object(
     stage: &Stage,
@@ -889,9 +932,10 @@ pub fn write_object(
     .map_err(stage.store_err("writing", rel))
 }
 
-/// Deletes one object (relative to the stage); a missing object is fine.
-pub fn delete_object(stage: &Stage, handle: &Handle, rel: &str) -> Result<(), StageError> {
-    stage.delete_all(handle, &[rel.to_owned()])
+/// Deletes objects (relative to the stage), many at a time; a missing
+/// object is fine.
+pub fn delete_objects(stage: &Stage, handle: &Handle, rels: &[String]) -> Result<(), StageError> {
+    stage.delete_all(handle, rels)
 }
 
 /// The objects under a folder (relative to the stage), as relative paths,

@@ -33,7 +33,7 @@ use crate::manifest::{
 };
 use crate::stage::Stage;
 use crate::staging::{
-    Commit, IntervalWriter, Sealed, WriteOptions, delete_object, list_objects, read_object,
+    Commit, IntervalWriter, Sealed, WriteOptions, delete_objects, list_objects, read_objects,
     write_object,
 };
 
@@ -445,14 +445,16 @@ pub fn commit(
     // running now. They and their parts are leftovers, which a commit's
     // cleanup deletes once they are older than the orphan grace.
     // This plan's results, each read and parsed once.
+    let (shards, rels): (Vec<Shard>, Vec<String>) = found
+        .into_iter()
+        .filter(|(shard, _)| shard.count == count)
+        .unzip();
+    let contents = read_objects(output, handle, &rels)?;
     let mut mine: BTreeMap<Shard, (String, Result<ShardResult, String>)> = BTreeMap::new();
-    for (shard, rel) in found {
-        if shard.count == count {
-            let bytes = read_object(output, handle, &rel)?;
-            let parsed = serde_json::from_slice::<ShardResult>(&bytes)
-                .map_err(|e| format!("not a Weir shard result: {e}"));
-            mine.insert(shard, (rel, parsed));
-        }
+    for ((shard, rel), bytes) in shards.into_iter().zip(rels).zip(contents) {
+        let parsed = serde_json::from_slice::<ShardResult>(&bytes)
+            .map_err(|e| format!("not a Weir shard result: {e}"));
+        mine.insert(shard, (rel, parsed));
     }
 
     // A retried commit: the interval's commit already merges this plan's
@@ -472,10 +474,8 @@ pub fn commit(
         });
         if merged {
             let leftovers: Vec<String> = mine.into_values().map(|(rel, _)| rel).collect();
-            for rel in &leftovers {
-                if let Err(e) = delete_object(output, handle, rel) {
-                    tracing::warn!("could not delete the merged shard result {rel}: {e}");
-                }
+            if let Err(e) = delete_objects(output, handle, &leftovers) {
+                tracing::warn!("could not delete the merged shard results: {e}");
             }
             return Ok(CommitOutcome::AlreadyCommitted(Commit {
                 manifest: current,
