@@ -166,11 +166,26 @@ fn three_shards_commit_what_one_process_commits() {
     sb.weir(&["cat", "clean", "--interval", INTERVAL])
         .expect_code(1);
     assert_eq!(sb.files(&format!("clean/{SHARDS}")).len(), count);
+    let ls = sb.weir(&["ls", "clean", "--interval", INTERVAL]).ok();
+    assert!(
+        ls.stdout.contains(&format!(
+            "not committed: all {count} shard results sealed, ready for `weir commit`"
+        )),
+        "{}",
+        ls.stdout
+    );
 
     let c = commit(&sb, &["--shards", &count.to_string(), "--json"])
         .ok()
         .json();
     assert_eq!(c["already_committed"], false);
+    // Merged: nothing is pending any more.
+    let ls = sb
+        .weir(&["ls", "clean", "--interval", INTERVAL, "--json"])
+        .ok()
+        .json();
+    assert_eq!(ls["pending_shards"], Value::Null, "{ls}");
+    assert!(!sb.weir(&["ls", "clean"]).ok().stdout.contains("pending"));
 
     // The single-process reference.
     pipeline(&sb, "raw", "direct", "2%");
@@ -284,6 +299,24 @@ fn a_missing_shard_fails_the_commit_and_commits_nothing() {
     pipeline(&sb, "raw", "clean", "2%");
     run_shard(&sb, "0/3");
     run_shard(&sb, "2/3");
+    // `weir ls` shows what is sealed and what is missing, before any commit.
+    let ls = sb.weir(&["ls", "clean"]).ok();
+    assert!(
+        ls.stdout
+            .contains("(not committed: 2 of 3 shard results sealed (missing 1/3))"),
+        "{}",
+        ls.stdout
+    );
+    let ls = sb.weir(&["ls", "clean", "--interval", INTERVAL]).ok();
+    assert!(
+        ls.stdout
+            .contains("not committed: 2 of 3 shard results sealed (missing 1/3)"),
+        "{}",
+        ls.stdout
+    );
+    let ls = sb.weir(&["ls", "clean", "--json"]).ok().json();
+    assert_eq!(ls[0]["committed"], false, "{ls}");
+    assert_eq!(ls[0]["pending_shards"], serde_json::json!(["0/3", "2/3"]));
     let r = commit(&sb, &["--shards", "3"]).expect_code(1);
     assert!(
         r.stderr.contains("no result for shard(s) 1/3 of 3"),

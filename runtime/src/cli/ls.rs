@@ -3,11 +3,15 @@
 use std::process::ExitCode;
 
 use clap::Args;
+use weir::pipeline::shard::{describe_pending, pending};
 use weir::{Interval, StageError};
 
 use super::{Globals, StoreArgs, human, parse_interval, print_json};
 
 /// List a stage's intervals with their counts, or one interval's parts.
+///
+/// Shard results sealed by `weir run --shard` and not yet merged by
+/// `weir commit` are listed too, with the shards still missing.
 ///
 /// Example:
 ///   weir ls ./lake/raw
@@ -28,11 +32,39 @@ impl LsCmd {
     pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         let stage = self.store.open(&self.stage)?;
         let handle = g.runtime.handle();
+        let mut pending = pending(&stage, handle)?;
+        let names = |shards: &[weir::pipeline::shard::Shard]| -> Vec<String> {
+            shards.iter().map(ToString::to_string).collect()
+        };
         if let Some(interval) = self.interval {
-            let (m, digest) = stage.read_manifest(handle, &interval)?;
+            let sealed = pending.remove(&interval).unwrap_or_default();
+            let (m, digest) = match stage.read_manifest(handle, &interval) {
+                Ok(found) => found,
+                // Not committed, but sharded runs have sealed results.
+                Err(StageError::NotCommitted { .. }) if !sealed.is_empty() => {
+                    if g.json {
+                        print_json(&serde_json::json!({
+                            "interval": interval.to_string(), "folder": interval.folder(),
+                            "committed": false, "pending_shards": names(&sealed),
+                        }))?;
+                    } else {
+                        println!(
+                            "{}/{}  not committed: {}",
+                            stage.url(),
+                            interval.folder(),
+                            describe_pending(&sealed)
+                        );
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.into()),
+            };
             if g.json {
                 let mut v = serde_json::to_value(&m)?;
                 v["manifest_sha256"] = digest.into();
+                if !sealed.is_empty() {
+                    v["pending_shards"] = names(&sealed).into();
+                }
                 print_json(&v)?;
                 return Ok(ExitCode::SUCCESS);
             }
@@ -71,25 +103,39 @@ impl LsCmd {
                 t.quarantined,
                 t.blank_lines
             );
+            if !sealed.is_empty() {
+                println!("pending: {}", describe_pending(&sealed));
+            }
             return Ok(ExitCode::SUCCESS);
         }
+        let mut intervals = stage.list_intervals(handle)?;
+        intervals.extend(pending.keys().copied());
+        intervals.sort();
+        intervals.dedup();
         let mut rows = Vec::new();
-        for interval in stage.list_intervals(handle)? {
+        for interval in intervals {
+            let sealed = pending.remove(&interval).unwrap_or_default();
             match stage.read_manifest(handle, &interval) {
-                Ok((m, _)) => rows.push((interval, Some(m))),
-                Err(StageError::NotCommitted { .. }) => rows.push((interval, None)),
+                Ok((m, _)) => rows.push((interval, Some(m), sealed)),
+                Err(StageError::NotCommitted { .. }) => rows.push((interval, None, sealed)),
                 Err(e) => return Err(e.into()),
             }
         }
         if g.json {
             let v: Vec<_> = rows
                 .iter()
-                .map(|(i, m)| match m {
-                    Some(m) => serde_json::json!({
-                        "interval": i.to_string(), "folder": i.folder(), "committed": true,
-                        "run_id": m.run_id, "created": m.created, "totals": m.totals,
-                    }),
-                    None => serde_json::json!({"interval": i.to_string(), "folder": i.folder(), "committed": false}),
+                .map(|(i, m, sealed)| {
+                    let mut v = match m {
+                        Some(m) => serde_json::json!({
+                            "interval": i.to_string(), "folder": i.folder(), "committed": true,
+                            "run_id": m.run_id, "created": m.created, "totals": m.totals,
+                        }),
+                        None => serde_json::json!({"interval": i.to_string(), "folder": i.folder(), "committed": false}),
+                    };
+                    if !sealed.is_empty() {
+                        v["pending_shards"] = names(sealed).into();
+                    }
+                    v
                 })
                 .collect();
             print_json(&serde_json::Value::Array(v))?;
@@ -99,7 +145,8 @@ impl LsCmd {
             "{:<22} {:>10} {:>6} {:>12} {:>12} {:>11}  created",
             "interval", "records", "parts", "bytes", "stored", "quarantined"
         );
-        for (i, m) in rows {
+        for (i, m, sealed) in rows {
+            let committed = m.is_some();
             match m {
                 Some(m) => {
                     let t = &m.totals;
@@ -114,7 +161,17 @@ impl LsCmd {
                         m.created
                     );
                 }
-                None => println!("{:<22} (not committed: no manifest)", i.to_string()),
+                None if sealed.is_empty() => {
+                    println!("{:<22} (not committed: no manifest)", i.to_string());
+                }
+                None => println!(
+                    "{:<22} (not committed: {})",
+                    i.to_string(),
+                    describe_pending(&sealed)
+                ),
+            }
+            if committed && !sealed.is_empty() {
+                println!("{:<22} pending: {}", "", describe_pending(&sealed));
             }
         }
         Ok(ExitCode::SUCCESS)

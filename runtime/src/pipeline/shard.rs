@@ -79,6 +79,60 @@ impl Shard {
     }
 }
 
+/// The shard results sealed on `output` and not merged by a commit yet, by
+/// interval (in order), each interval's by plan (shard count) and index:
+/// one listing of the stage's shard results, whatever the intervals.
+pub fn pending(
+    output: &Stage,
+    handle: &Handle,
+) -> Result<BTreeMap<Interval, Vec<Shard>>, StageError> {
+    let mut pending: BTreeMap<Interval, Vec<Shard>> = BTreeMap::new();
+    for rel in list_objects(output, handle, crate::stage::SHARDS)? {
+        let mut names = rel.rsplit('/');
+        let (Some(name), Some(folder)) = (names.next(), names.next()) else {
+            continue;
+        };
+        if let (Some(shard), Some(interval)) =
+            (Shard::from_result_name(name), Interval::from_folder(folder))
+        {
+            pending.entry(interval).or_default().push(shard);
+        }
+    }
+    for shards in pending.values_mut() {
+        shards.sort_by_key(|s| (s.count, s.index));
+    }
+    Ok(pending)
+}
+
+/// Sealed shard results in a sentence: per plan, how many of its shards
+/// are sealed and which are missing, or that `weir commit` can merge them.
+pub fn describe_pending(shards: &[Shard]) -> String {
+    let counts: BTreeSet<u32> = shards.iter().map(|s| s.count).collect();
+    let plans: Vec<String> = counts
+        .into_iter()
+        .map(|count| {
+            let sealed: BTreeSet<u32> = shards
+                .iter()
+                .filter(|s| s.count == count)
+                .map(|s| s.index)
+                .collect();
+            if sealed.len() == count as usize {
+                return format!("all {count} shard results sealed, ready for `weir commit`");
+            }
+            let missing: Vec<String> = (0..count)
+                .filter(|i| !sealed.contains(i))
+                .map(|index| Shard { index, count }.to_string())
+                .collect();
+            format!(
+                "{} of {count} shard results sealed (missing {})",
+                sealed.len(),
+                missing.join(", ")
+            )
+        })
+        .collect();
+    plans.join("; ")
+}
+
 impl FromStr for Shard {
     type Err = String;
 
