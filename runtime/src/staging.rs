@@ -790,7 +790,19 @@ impl IntervalWriter {
             ),
         )
         .map_err(self.stage.store_err("writing", &rel))?;
-        let deleted = self.cleanup(&manifest, previous.map(|(m, _)| m))?;
+        // Committed: from here on the command has done what it was asked,
+        // and failing it would make a scheduler redo the work. What
+        // cleanup leaves is invisible to readers, and deleted by a later
+        // commit of the interval.
+        let deleted = match self.cleanup(&manifest, previous.map(|(m, _)| m)) {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                tracing::warn!(
+                    "committed {rel}, but could not delete the superseded parts and leftovers (a later commit of this interval will): {e}"
+                );
+                Vec::new()
+            }
+        };
         Ok(Commit {
             manifest,
             manifest_path: rel,

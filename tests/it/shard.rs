@@ -169,7 +169,7 @@ fn three_shards_commit_what_one_process_commits() {
     let ls = sb.weir(&["ls", "clean", "--interval", INTERVAL]).ok();
     assert!(
         ls.stdout.contains(&format!(
-            "not committed: all {count} shard results sealed, ready for `weir commit`"
+            "not committed: all {count} shard results sealed, not merged"
         )),
         "{}",
         ls.stdout
@@ -316,7 +316,7 @@ fn a_missing_shard_fails_the_commit_and_commits_nothing() {
     );
     let ls = sb.weir(&["ls", "clean", "--json"]).ok().json();
     assert_eq!(ls[0]["committed"], false, "{ls}");
-    assert_eq!(ls[0]["pending_shards"], serde_json::json!(["0/3", "2/3"]));
+    assert_eq!(ls[0]["unmerged_shards"], serde_json::json!(["0/3", "2/3"]));
     let r = commit(&sb, &["--shards", "3"]).expect_code(1);
     assert!(
         r.stderr.contains("no result for shard(s) 1/3 of 3"),

@@ -229,6 +229,9 @@ fn check_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
 /// serde_json's limit of 128 exactly.
 const SURE_DEPTH: usize = 100;
 
+/// The most keys' room the scan keeps between records (256 kB).
+const KEPT_KEYS: usize = 1 << 14;
+
 /// Whether `line` is certainly a record by [`check_record`]'s rules, decided
 /// by one scan of its bytes (already known to be UTF-8) that builds nothing:
 /// `false` means "not sure", never "invalid". Sure of: JSON's grammar, the
@@ -246,7 +249,17 @@ fn certainly_valid(line: &[u8]) -> bool {
             stacks,
             sets: Vec::new(),
         };
-        scan.record().is_some()
+        let sure = scan.record().is_some();
+        drop(scan);
+        // A huge record (millions of keys) does not keep its memory for
+        // the rest of the process.
+        if stacks.keys.capacity() > KEPT_KEYS {
+            stacks.keys = Vec::new();
+        }
+        if stacks.open.capacity() > SURE_DEPTH + 1 {
+            stacks.open = Vec::new();
+        }
+        sure
     })
 }
 

@@ -3,14 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use weir::pipeline::shard::{describe_pending, pending};
+use weir::pipeline::shard::{describe_unmerged, unmerged};
 use weir::{Interval, StageError};
 
 use super::{Globals, StoreArgs, human, parse_interval, print_json};
 
 /// List a stage's intervals with their counts, or one interval's parts.
 ///
-/// Shard results sealed by `weir run --shard` and not yet merged by
+/// Shard results sealed by `weir run --shard` and not merged by
 /// `weir commit` are listed too, with the shards still missing.
 ///
 /// Example:
@@ -32,12 +32,12 @@ impl LsCmd {
     pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         let stage = self.store.open(&self.stage)?;
         let handle = g.runtime.handle();
-        let mut pending = pending(&stage, handle)?;
+        let mut sealed_by_interval = unmerged(&stage, handle, self.interval.as_ref())?;
         let names = |shards: &[weir::pipeline::shard::Shard]| -> Vec<String> {
             shards.iter().map(ToString::to_string).collect()
         };
         if let Some(interval) = self.interval {
-            let sealed = pending.remove(&interval).unwrap_or_default();
+            let sealed = sealed_by_interval.remove(&interval).unwrap_or_default();
             let (m, digest) = match stage.read_manifest(handle, &interval) {
                 Ok(found) => found,
                 // Not committed, but sharded runs have sealed results.
@@ -45,14 +45,14 @@ impl LsCmd {
                     if g.json {
                         print_json(&serde_json::json!({
                             "interval": interval.to_string(), "folder": interval.folder(),
-                            "committed": false, "pending_shards": names(&sealed),
+                            "committed": false, "unmerged_shards": names(&sealed),
                         }))?;
                     } else {
                         println!(
                             "{}/{}  not committed: {}",
                             stage.url(),
                             interval.folder(),
-                            describe_pending(&sealed)
+                            describe_unmerged(&sealed)
                         );
                     }
                     return Ok(ExitCode::SUCCESS);
@@ -63,7 +63,7 @@ impl LsCmd {
                 let mut v = serde_json::to_value(&m)?;
                 v["manifest_sha256"] = digest.into();
                 if !sealed.is_empty() {
-                    v["pending_shards"] = names(&sealed).into();
+                    v["unmerged_shards"] = names(&sealed).into();
                 }
                 print_json(&v)?;
                 return Ok(ExitCode::SUCCESS);
@@ -104,17 +104,17 @@ impl LsCmd {
                 t.blank_lines
             );
             if !sealed.is_empty() {
-                println!("pending: {}", describe_pending(&sealed));
+                println!("unmerged: {}", describe_unmerged(&sealed));
             }
             return Ok(ExitCode::SUCCESS);
         }
         let mut intervals = stage.list_intervals(handle)?;
-        intervals.extend(pending.keys().copied());
+        intervals.extend(sealed_by_interval.keys().copied());
         intervals.sort();
         intervals.dedup();
         let mut rows = Vec::new();
         for interval in intervals {
-            let sealed = pending.remove(&interval).unwrap_or_default();
+            let sealed = sealed_by_interval.remove(&interval).unwrap_or_default();
             match stage.read_manifest(handle, &interval) {
                 Ok((m, _)) => rows.push((interval, Some(m), sealed)),
                 Err(StageError::NotCommitted { .. }) => rows.push((interval, None, sealed)),
@@ -133,7 +133,7 @@ impl LsCmd {
                         None => serde_json::json!({"interval": i.to_string(), "folder": i.folder(), "committed": false}),
                     };
                     if !sealed.is_empty() {
-                        v["pending_shards"] = names(sealed).into();
+                        v["unmerged_shards"] = names(sealed).into();
                     }
                     v
                 })
@@ -167,11 +167,11 @@ impl LsCmd {
                 None => println!(
                     "{:<22} (not committed: {})",
                     i.to_string(),
-                    describe_pending(&sealed)
+                    describe_unmerged(&sealed)
                 ),
             }
             if committed && !sealed.is_empty() {
-                println!("{:<22} pending: {}", "", describe_pending(&sealed));
+                println!("{:<22} unmerged: {}", "", describe_unmerged(&sealed));
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -79,15 +79,23 @@ impl Shard {
     }
 }
 
-/// The shard results sealed on `output` and not merged by a commit yet, by
-/// interval (in order), each interval's by plan (shard count) and index:
-/// one listing of the stage's shard results, whatever the intervals.
-pub fn pending(
+/// The shard results sealed on `output` and not merged by a commit (yet:
+/// a plan in progress; or ever: an abandoned plan's, until the orphan
+/// grace), by interval (in order), each interval's by plan (shard count)
+/// and index: one listing, of `interval`'s results or of every interval's.
+/// Whether they can be merged (they read the current input commit, ...)
+/// only `weir commit` checks.
+pub fn unmerged(
     output: &Stage,
     handle: &Handle,
+    interval: Option<&Interval>,
 ) -> Result<BTreeMap<Interval, Vec<Shard>>, StageError> {
-    let mut pending: BTreeMap<Interval, Vec<Shard>> = BTreeMap::new();
-    for rel in list_objects(output, handle, crate::stage::SHARDS)? {
+    let folder = match interval {
+        Some(interval) => Stage::shards_dir(interval),
+        None => crate::stage::SHARDS.to_owned(),
+    };
+    let mut unmerged: BTreeMap<Interval, Vec<Shard>> = BTreeMap::new();
+    for rel in list_objects(output, handle, &folder)? {
         let mut names = rel.rsplit('/');
         let (Some(name), Some(folder)) = (names.next(), names.next()) else {
             continue;
@@ -95,18 +103,20 @@ pub fn pending(
         if let (Some(shard), Some(interval)) =
             (Shard::from_result_name(name), Interval::from_folder(folder))
         {
-            pending.entry(interval).or_default().push(shard);
+            unmerged.entry(interval).or_default().push(shard);
         }
     }
-    for shards in pending.values_mut() {
+    for shards in unmerged.values_mut() {
         shards.sort_by_key(|s| (s.count, s.index));
     }
-    Ok(pending)
+    Ok(unmerged)
 }
 
 /// Sealed shard results in a sentence: per plan, how many of its shards
-/// are sealed and which are missing, or that `weir commit` can merge them.
-pub fn describe_pending(shards: &[Shard]) -> String {
+/// are sealed and which are missing (the first few).
+pub fn describe_unmerged(shards: &[Shard]) -> String {
+    /// Missing shards named, at most.
+    const NAMED: usize = 5;
     let counts: BTreeSet<u32> = shards.iter().map(|s| s.count).collect();
     let plans: Vec<String> = counts
         .into_iter()
@@ -117,12 +127,17 @@ pub fn describe_pending(shards: &[Shard]) -> String {
                 .map(|s| s.index)
                 .collect();
             if sealed.len() == count as usize {
-                return format!("all {count} shard results sealed, ready for `weir commit`");
+                return format!("all {count} shard results sealed, not merged");
             }
-            let missing: Vec<String> = (0..count)
+            let mut missing: Vec<String> = (0..count)
                 .filter(|i| !sealed.contains(i))
+                .take(NAMED)
                 .map(|index| Shard { index, count }.to_string())
                 .collect();
+            let unnamed = count as usize - sealed.len() - missing.len();
+            if unnamed > 0 {
+                missing.push(format!("and {unnamed} more"));
+            }
             format!(
                 "{} of {count} shard results sealed (missing {})",
                 sealed.len(),
@@ -764,6 +779,21 @@ mod tests {
                 assert!(hi.zip(lo).is_some_and(|(h, l)| h - l <= 1), "{sizes:?}");
             }
         }
+    }
+
+    #[test]
+    fn unmerged_results_are_described_per_plan_naming_a_few_missing() {
+        let shard = |index, count| Shard { index, count };
+        assert_eq!(
+            describe_unmerged(&[shard(0, 3), shard(2, 3), shard(0, 2), shard(1, 2)]),
+            "all 2 shard results sealed, not merged; 2 of 3 shard results sealed (missing 1/3)"
+        );
+        assert_eq!(
+            describe_unmerged(&[shard(3, 1000)]),
+            "1 of 1000 shard results sealed (missing 0/1000, 1/1000, 2/1000, 4/1000, 5/1000, and 994 more)"
+        );
+        // A stray name claiming billions of shards costs no more.
+        assert!(describe_unmerged(&[shard(0, 4_000_000_000)]).ends_with("and 3999999994 more)"));
     }
 
     #[test]

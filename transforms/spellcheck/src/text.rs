@@ -41,7 +41,10 @@ pub fn words(text: &str) -> Vec<Word> {
 
 /// [`words`] for ASCII text, without building a list: `found` is called
 /// with each word's bytes (which are also its characters), in order.
+/// `text` must be ASCII (check with `is_ascii` first): the cutter's
+/// eight-bytes-at-a-time letter test is only right for ASCII bytes.
 pub fn each_ascii_word(text: &[u8], found: impl FnMut(Range<usize>)) {
+    debug_assert!(text.is_ascii(), "each_ascii_word takes ASCII text");
     ascii::words(text, found);
 }
 
