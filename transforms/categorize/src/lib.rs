@@ -21,6 +21,7 @@ pub mod rules;
 pub mod text;
 pub mod word_table;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -98,6 +99,8 @@ enum Decider {
     Model {
         model: Box<Model>,
         min_probability: f64,
+        /// Each class's key in the scores object ([`label_key`]), made once.
+        keys: Vec<String>,
     },
 }
 
@@ -124,6 +127,60 @@ fn score_value(score: f64) -> Value {
     serde_json::Number::from_f64(score).map_or(Value::Null, Value::Number)
 }
 
+/// The scores of a verdict, under their keys, in order. Written straight
+/// to JSON by a patch (an `f64` serializes as `score_value` would), or
+/// made into an object for a parsed record.
+enum Scores<'a> {
+    /// Each class's probability, under its key.
+    Classes {
+        keys: &'a [String],
+        probabilities: Vec<f64>,
+    },
+    /// Each category's score.
+    Named(Vec<(String, f64)>),
+}
+
+impl Scores<'_> {
+    fn entries(&self) -> Box<dyn Iterator<Item = (&str, f64)> + '_> {
+        match self {
+            Scores::Classes {
+                keys,
+                probabilities,
+            } => Box::new(
+                keys.iter()
+                    .map(String::as_str)
+                    .zip(probabilities.iter().copied()),
+            ),
+            Scores::Named(named) => Box::new(named.iter().map(|(k, v)| (k.as_str(), *v))),
+        }
+    }
+
+    /// As an object: a repeated key keeps its first place and last value.
+    fn to_map(&self) -> serde_json::Map<String, Value> {
+        self.entries()
+            .map(|(key, score)| (key.to_owned(), score_value(score)))
+            .collect()
+    }
+
+    /// Whether no key repeats (two class labels such as `1` and `"1"`
+    /// share one): then writing the entries is writing [`Scores::to_map`].
+    fn keys_distinct(&self) -> bool {
+        let keys: Vec<&str> = self.entries().map(|(k, _)| k).collect();
+        keys.iter().enumerate().all(|(i, k)| !keys[..i].contains(k))
+    }
+}
+
+impl serde::Serialize for Scores<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, score) in self.entries() {
+            map.serialize_entry(key, &score)?;
+        }
+        map.end()
+    }
+}
+
 impl Categorizer {
     /// A categorizer for `config`, reading a model asset (if the config names
     /// one) from `assets`.
@@ -145,9 +202,11 @@ impl Categorizer {
                 })?;
                 let loaded = Model::parse(&text)
                     .map_err(|e| Error::new(format!("model `{}`: {e}", model.file)))?;
+                let keys = loaded.classes().iter().map(label_key).collect();
                 Decider::Model {
                     model: Box::new(loaded),
                     min_probability: model.min_probability,
+                    keys,
                 }
             }
             (None, None) => {
@@ -199,13 +258,13 @@ impl Categorizer {
             return Err(Error::new("the record is not a JSON object"));
         };
         if let Some(key) = &self.category_field {
-            object.insert(key.clone(), best);
+            object.insert(key.clone(), best.into_owned());
         }
         if let Some(key) = &self.categories_field {
-            object.insert(key.clone(), Value::Array(all));
+            object.insert(key.clone(), all.into_iter().map(Cow::into_owned).collect());
         }
         if let Some(key) = &self.scores_field {
-            object.insert(key.clone(), Value::Object(scores));
+            object.insert(key.clone(), Value::Object(scores.to_map()));
         }
         Ok(())
     }
@@ -233,31 +292,38 @@ impl Categorizer {
             patch.set(key, &all).ok()?;
         }
         if let Some(key) = &self.scores_field {
+            if !scores.keys_distinct() {
+                return None;
+            }
             patch.set(key, &scores).ok()?;
         }
         Some(patch)
     }
 
     /// The categories of a text.
-    fn decide(&self, text: &str) -> Verdict {
-        let (best, all, scores) = match &self.decider {
+    fn decide(&self, text: &str) -> Verdict<'_> {
+        match &self.decider {
             Decider::Rules(taxonomy) => {
                 let verdict = taxonomy.categorize(text);
                 let best = verdict
                     .categories
                     .first()
                     .map_or(Value::Null, |c| Value::String(c.clone()));
-                let all = verdict.categories.into_iter().map(Value::String).collect();
-                let scores = verdict
-                    .scores
+                let all = verdict
+                    .categories
                     .into_iter()
-                    .map(|(name, score)| (name, score_value(score)))
+                    .map(|c| Cow::Owned(Value::String(c)))
                     .collect();
-                (best, all, scores)
+                Verdict {
+                    best: Cow::Owned(best),
+                    all,
+                    scores: Scores::Named(verdict.scores),
+                }
             }
             Decider::Model {
                 model,
                 min_probability,
+                keys,
             } => {
                 let prediction = model.predict(text);
                 let classes = model.classes();
@@ -267,25 +333,28 @@ impl Categorizer {
                 ranked.sort_by(|&a, &b| {
                     prediction.probabilities[b].total_cmp(&prediction.probabilities[a])
                 });
-                let all = ranked.into_iter().map(|c| classes[c].clone()).collect();
-                let scores = classes
-                    .iter()
-                    .zip(&prediction.probabilities)
-                    .map(|(label, p)| (label_key(label), score_value(*p)))
-                    .collect();
-                (classes[prediction.class].clone(), all, scores)
+                Verdict {
+                    best: Cow::Borrowed(&classes[prediction.class]),
+                    all: ranked
+                        .into_iter()
+                        .map(|c| Cow::Borrowed(&classes[c]))
+                        .collect(),
+                    scores: Scores::Classes {
+                        keys,
+                        probabilities: prediction.probabilities,
+                    },
+                }
             }
-        };
-        Verdict { best, all, scores }
+        }
     }
 }
 
 /// What a record is given: its best category, all it qualifies for, and the
-/// score of each.
-struct Verdict {
-    best: Value,
-    all: Vec<Value>,
-    scores: serde_json::Map<String, Value>,
+/// score of each; borrowed from the model where it can be.
+struct Verdict<'a> {
+    best: Cow<'a, Value>,
+    all: Vec<Cow<'a, Value>>,
+    scores: Scores<'a>,
 }
 
 /// The transform: loads its taxonomy or model in `init`.
@@ -359,6 +428,25 @@ mod tests {
     /// writes, over the NLP example's raw tickets and records built to take
     /// every turn, with rules and with the example's model, and output keys
     /// that are new, already present, read as input, or named twice.
+    #[test]
+    fn scores_write_what_their_object_writes_unless_a_key_repeats() {
+        let keys = ["b".to_owned(), "a".to_owned(), "1".to_owned()];
+        let scores = Scores::Classes {
+            keys: &keys,
+            probabilities: vec![0.25, 1e-300, f64::NAN],
+        };
+        assert!(scores.keys_distinct());
+        let written = serde_json::to_string(&scores).unwrap_or_else(|e| panic!("{e}"));
+        let object = serde_json::to_string(&scores.to_map()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written, object);
+        assert_eq!(written, r#"{"b":0.25,"a":1e-300,"1":null}"#);
+        // Labels 1 and "1" share a key: the object keeps one, so the patch
+        // path stands aside.
+        let named = Scores::Named(vec![("1".to_owned(), 0.5), ("1".to_owned(), 0.5)]);
+        assert!(!named.keys_distinct());
+        assert_eq!(named.to_map().len(), 1);
+    }
+
     #[test]
     fn the_patch_path_writes_what_the_parse_path_writes() {
         let tickets = include_str!("../../../examples/nlp/data/tickets-2026-11-26.ndjson");

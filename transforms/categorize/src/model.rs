@@ -97,6 +97,9 @@ pub struct Vectorizer {
     lowercase: bool,
     ngram_range: (usize, usize),
     stop_words: HashSet<String, FastHash>,
+    /// Whether tokens must be checked against `stop_words` (not when the
+    /// vocabulary lookup of single words already leaves them out).
+    filter_stop_words: bool,
     binary: bool,
     vocabulary: HashMap<String, u32, FastHash>,
     tfidf: Option<Tfidf>,
@@ -123,12 +126,18 @@ impl Vectorizer {
             text
         };
         let tokens: Vec<&str> = word_runs(text, 2)
-            .filter(|t| !self.stop_words.contains(*t))
+            .filter(|t| !self.filter_stop_words || !self.stop_words.contains(*t))
             .collect();
-        let mut counts: HashMap<u32, f64, FastHash> = HashMap::default();
+        // The column of every n-gram in the vocabulary, then counted by
+        // sorting: cheaper than a map for the few dozen n-grams of a text.
+        let mut columns: Vec<u32> = Vec::with_capacity(tokens.len());
         let (min_n, max_n) = self.ngram_range;
         let mut gram = String::new();
         for n in min_n..=max_n.min(tokens.len()) {
+            if n == 1 {
+                columns.extend(tokens.iter().filter_map(|t| self.vocabulary.get(*t)));
+                continue;
+            }
             for window in tokens.windows(n) {
                 gram.clear();
                 for (i, token) in window.iter().enumerate() {
@@ -138,12 +147,18 @@ impl Vectorizer {
                     gram.push_str(token);
                 }
                 if let Some(&column) = self.vocabulary.get(&gram) {
-                    *counts.entry(column).or_insert(0.0) += 1.0;
+                    columns.push(column);
                 }
             }
         }
-        let mut features: Vec<(u32, f64)> = counts.into_iter().collect();
-        features.sort_unstable_by_key(|&(column, _)| column);
+        columns.sort_unstable();
+        let mut features: Vec<(u32, f64)> = Vec::with_capacity(columns.len());
+        for column in columns {
+            match features.last_mut() {
+                Some((last, count)) if *last == column => *count += 1.0,
+                _ => features.push((column, 1.0)),
+            }
+        }
         if self.binary {
             for (_, value) in &mut features {
                 *value = 1.0;
@@ -269,10 +284,18 @@ impl Model {
                 idf.len()
             )));
         }
+        let stop_words: HashSet<String, FastHash> =
+            v.stop_words.unwrap_or_default().into_iter().collect();
+        // A stop word in the vocabulary (given to scikit-learn, not fitted)
+        // is still never counted; otherwise, for single words, the
+        // vocabulary lookup alone leaves stop words out.
+        let filter_stop_words = !stop_words.is_empty()
+            && (v.ngram_range.1 > 1 || stop_words.iter().any(|w| vocabulary.contains_key(w)));
         let vectorizer = Vectorizer {
             lowercase: v.lowercase,
             ngram_range: v.ngram_range,
-            stop_words: v.stop_words.unwrap_or_default().into_iter().collect(),
+            stop_words,
+            filter_stop_words,
             binary: v.binary,
             vocabulary,
             tfidf: v.tfidf,

@@ -33,6 +33,37 @@ pub fn is_word_char(c: char) -> bool {
 /// `min_chars` characters, in order. `min_chars == 2` gives exactly
 /// Python's `re.findall(r"(?u)\b\w\w+\b", text)`.
 pub fn word_runs(text: &str, min_chars: usize) -> impl Iterator<Item = &str> {
+    // ASCII text (most text) on bytes: a byte is a character, and `\w` is
+    // a letter, a digit or `_`.
+    let ascii = text.is_ascii();
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut chars = word_runs_by_char(text, min_chars);
+    std::iter::from_fn(move || {
+        if !ascii {
+            return chars.next();
+        }
+        loop {
+            while bytes.get(at).is_some_and(|&b| !is_word(b)) {
+                at += 1;
+            }
+            if at == bytes.len() {
+                return None;
+            }
+            let start = at;
+            while bytes.get(at).is_some_and(|&b| is_word(b)) {
+                at += 1;
+            }
+            if at - start >= min_chars {
+                return Some(&text[start..at]);
+            }
+        }
+    })
+}
+
+/// [`word_runs`] character by character, for any text.
+fn word_runs_by_char(text: &str, min_chars: usize) -> impl Iterator<Item = &str> {
     let mut rest = text.char_indices().peekable();
     std::iter::from_fn(move || {
         loop {
@@ -57,7 +88,11 @@ pub fn word_runs(text: &str, min_chars: usize) -> impl Iterator<Item = &str> {
 /// Python's `str.lower()`: full Unicode lowercase mapping, final sigma
 /// included.
 pub fn lowercase(text: &str) -> String {
-    text.to_lowercase()
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_lowercase()
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +121,30 @@ mod tests {
         assert_eq!(tokens("ab\u{203F}cd"), ["ab", "cd"]);
         // Letters and digits of other scripts are.
         assert_eq!(tokens("日本語 ١٢ naïve"), ["日本語", "١٢", "naïve"]);
+    }
+
+    #[test]
+    fn ascii_text_is_cut_on_bytes_as_on_characters() {
+        let pieces = [
+            "ab", "Z9", "_", " ", "-", "'", "x", "10", ".", "\t", "é", "²",
+        ];
+        let mut state: u64 = 0x7e57;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(state % 12) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            state = state.wrapping_add(1);
+            for min in [1, 2] {
+                let by_byte: Vec<&str> = word_runs(&text, min).collect();
+                let by_char: Vec<&str> = word_runs_by_char(&text, min).collect();
+                assert_eq!(by_byte, by_char, "{text:?}");
+            }
+            assert_eq!(lowercase(&text), text.to_lowercase());
+        }
     }
 
     #[test]
