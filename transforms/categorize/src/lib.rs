@@ -22,6 +22,7 @@ pub mod text;
 pub mod word_table;
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -101,6 +102,8 @@ enum Decider {
         min_probability: f64,
         /// Each class's key in the scores object ([`label_key`]), made once.
         keys: Vec<String>,
+        /// Whether no two classes share a key.
+        keys_distinct: bool,
     },
 }
 
@@ -135,6 +138,8 @@ enum Scores<'a> {
     Classes {
         keys: &'a [String],
         probabilities: Vec<f64>,
+        /// Whether no two keys are the same (known from the model).
+        distinct: bool,
     },
     /// Each category's score.
     Named(Vec<(String, f64)>),
@@ -146,6 +151,7 @@ impl Scores<'_> {
             Scores::Classes {
                 keys,
                 probabilities,
+                ..
             } => Box::new(
                 keys.iter()
                     .map(String::as_str)
@@ -165,6 +171,9 @@ impl Scores<'_> {
     /// Whether no key repeats (two class labels such as `1` and `"1"`
     /// share one): then writing the entries is writing [`Scores::to_map`].
     fn keys_distinct(&self) -> bool {
+        if let Scores::Classes { distinct, .. } = self {
+            return *distinct;
+        }
         let keys: Vec<&str> = self.entries().map(|(k, _)| k).collect();
         keys.iter().enumerate().all(|(i, k)| !keys[..i].contains(k))
     }
@@ -202,11 +211,13 @@ impl Categorizer {
                 })?;
                 let loaded = Model::parse(&text)
                     .map_err(|e| Error::new(format!("model `{}`: {e}", model.file)))?;
-                let keys = loaded.classes().iter().map(label_key).collect();
+                let keys: Vec<String> = loaded.classes().iter().map(label_key).collect();
+                let keys_distinct = keys.iter().collect::<HashSet<_>>().len() == keys.len();
                 Decider::Model {
                     model: Box::new(loaded),
                     min_probability: model.min_probability,
                     keys,
+                    keys_distinct,
                 }
             }
             (None, None) => {
@@ -324,6 +335,7 @@ impl Categorizer {
                 model,
                 min_probability,
                 keys,
+                keys_distinct,
             } => {
                 let prediction = model.predict(text);
                 let classes = model.classes();
@@ -342,6 +354,7 @@ impl Categorizer {
                     scores: Scores::Classes {
                         keys,
                         probabilities: prediction.probabilities,
+                        distinct: *keys_distinct,
                     },
                 }
             }
@@ -424,16 +437,13 @@ mod tests {
 
     const RULES: &str = r#""rules":{"categories":[{"name":"a","keywords":["x"]}]}"#;
 
-    /// The scanning path (`categorize_patch`) writes what parsing the record
-    /// writes, over the NLP example's raw tickets and records built to take
-    /// every turn, with rules and with the example's model, and output keys
-    /// that are new, already present, read as input, or named twice.
     #[test]
     fn scores_write_what_their_object_writes_unless_a_key_repeats() {
         let keys = ["b".to_owned(), "a".to_owned(), "1".to_owned()];
         let scores = Scores::Classes {
             keys: &keys,
             probabilities: vec![0.25, 1e-300, f64::NAN],
+            distinct: true,
         };
         assert!(scores.keys_distinct());
         let written = serde_json::to_string(&scores).unwrap_or_else(|e| panic!("{e}"));
@@ -447,6 +457,10 @@ mod tests {
         assert_eq!(named.to_map().len(), 1);
     }
 
+    /// The scanning path (`categorize_patch`) writes what parsing the record
+    /// writes, over the NLP example's raw tickets and records built to take
+    /// every turn, with rules and with the example's model, and output keys
+    /// that are new, already present, read as input, or named twice.
     #[test]
     fn the_patch_path_writes_what_the_parse_path_writes() {
         let tickets = include_str!("../../../examples/nlp/data/tickets-2026-11-26.ndjson");
