@@ -659,8 +659,6 @@ fn s3_outage_mid_stage_fails_clearly_commits_nothing_and_a_rerun_recovers() {
     }
 }
 
-/// Runs `weir ARGS` in `sb` under `/usr/bin/time`; returns the run and its
-/// peak resident set size in bytes.
 /// `weir run` of `module` with normalize's config over `raw` into `output`,
 /// then `extra`.
 fn run_args<'a>(module: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -681,6 +679,8 @@ fn run_args<'a>(module: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a 
     args
 }
 
+/// Runs `weir ARGS` in `sb` under `/usr/bin/time`; returns the run and its
+/// peak resident set size in bytes.
 fn with_peak_rss(sb: &Sandbox, args: &[&str]) -> (Run, u64) {
     let report = sb.join("peak-rss");
     let bin = weir_tests::weir_bin();
