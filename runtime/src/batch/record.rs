@@ -265,7 +265,7 @@ fn certainly_valid(line: &[u8]) -> bool {
 
 thread_local! {
     /// The scan's stacks, kept from one record to the next: checking a
-    /// record allocates nothing.
+    /// record allocates nothing (but for objects of many keys).
     static STACKS: RefCell<Stacks> = RefCell::default();
 }
 
@@ -328,20 +328,12 @@ impl<'a> Scan<'a, '_> {
         // closing containers as needed.
         loop {
             match self.peek()? {
-                b'{' => {
+                opening @ (b'{' | b'[') => {
+                    let object = opening == b'{';
                     self.at += 1;
                     self.space();
-                    if self.peek()? != b'}' {
-                        self.open(true)?;
-                        continue;
-                    }
-                    self.at += 1;
-                }
-                b'[' => {
-                    self.at += 1;
-                    self.space();
-                    if self.peek()? != b']' {
-                        self.open(false)?;
+                    if self.peek()? != if object { b'}' } else { b']' } {
+                        self.open(object)?;
                         continue;
                     }
                     self.at += 1;
