@@ -243,7 +243,7 @@ impl Dictionary {
         self.id(word).is_some()
     }
 
-    /// Whether the word of at most seven bytes packed by [`pack`] is in the
+    /// Whether the word of at most seven bytes packed by [`packed_word`] is in the
     /// dictionary.
     pub(crate) fn contains_packed(&self, packed: u64) -> bool {
         self.short.get(packed).is_some()
@@ -669,19 +669,12 @@ impl ShortWords {
 /// byte: exact (two such words are equal if and only if their packings
 /// are), whatever the bytes; `None` for a longer word.
 fn packed_word(word: &str) -> Option<u64> {
-    pack(word.as_bytes(), |b| b)
-}
-
-/// `bytes` (at most seven) mapped through `map` and packed as
-/// [`packed_word`] packs a word.
-pub(crate) fn pack(bytes: &[u8], map: impl Fn(u8) -> u8) -> Option<u64> {
+    let bytes = word.as_bytes();
     if bytes.len() > 7 {
         return None;
     }
     let mut packed = [0u8; 8];
-    for (to, &from) in packed.iter_mut().zip(bytes) {
-        *to = map(from);
-    }
+    packed[..bytes.len()].copy_from_slice(bytes);
     packed[7] = bytes.len() as u8;
     Some(u64::from_le_bytes(packed))
 }

@@ -235,7 +235,7 @@ impl SpellChecker {
             return true;
         }
         // Setting bit 5 lowercases a letter and keeps `'`: the word as
-        // `dictionary::pack` packs its lowercase form.
+        // the dictionary packs its lowercase form.
         let lower = bytes | case_bits | (len as u64) << 56;
         self.dictionary.contains_packed(lower)
     }
