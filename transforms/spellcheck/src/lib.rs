@@ -12,7 +12,7 @@
 //! - [`dictionary`]: the frequency dictionary, its delete index and lookup;
 //! - [`distance`]: the bounded Damerau–Levenshtein (OSA) distance;
 //! - [`text`]: which parts of a text are words, and casing;
-//! - [`field`]: dotted field paths into a record;
+//! - `weir_guest::FieldPath`: dotted field paths into a record (the SDK's);
 //! - this module: the config and the [`Transform`] joining them.
 
 pub mod dictionary;
