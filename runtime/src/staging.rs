@@ -896,14 +896,6 @@ fn pause_before_commit(manifest: &str) {
     }
 }
 
-/// Reads an object (relative to the stage) whole; for small objects.
-pub fn read_object(stage: &Stage, handle: &Handle, rel: &str) -> Result<Bytes, StageError> {
-    block(handle, async {
-        stage.store().get(&stage.path(rel)).await?.bytes().await
-    })
-    .map_err(stage.store_err("reading", rel))
-}
-
 /// Reads small objects whole (relative to the stage), several at a time:
 /// their contents, in the order asked.
 pub fn read_objects(
