@@ -22,7 +22,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// The uncompressed size of one member, as `weir::batch::gzip::MEMBER_BYTES`.
+/// The uncompressed size of one member, as `weir_stage::batch::gzip::MEMBER_BYTES`.
 const MEMBER_BYTES: usize = 1 << 20;
 
 /// The 10-byte gzip header flate2 writes: no name, no time, unknown OS.

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use weir::manifest::Manifest;
+use weir_stage::manifest::Manifest;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(manifest) = Manifest::parse(data) {

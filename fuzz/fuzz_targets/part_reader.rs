@@ -8,9 +8,9 @@
 use std::io::{BufRead, BufReader};
 
 use libfuzzer_sys::fuzz_target;
-use weir::batch::gzip;
-use weir::batch::lines::{LineKind, LineReader, TOO_LONG_PREFIX};
-use weir::batch::record::check_record;
+use weir_stage::batch::gzip;
+use weir_stage::batch::lines::{LineKind, LineReader, TOO_LONG_PREFIX};
+use weir_stage::batch::record::check_record;
 
 /// Stops reading a gzip bomb: the framing is the same past this point.
 const MAX_DECOMPRESSED: u64 = 64 << 20;

@@ -18,7 +18,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use weir::batch::record::{check_record, check_record_by_parse};
+use weir_stage::batch::record::{check_record, check_record_by_parse};
 use weir_guest::{FieldPath, Patch, testing};
 
 const PATHS: [&str; 4] = ["a", "text", "a.b", "a.b.c"];

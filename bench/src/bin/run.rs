@@ -24,18 +24,18 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
-use weir::batch::gzip;
-use weir::batch::lines::{LineKind, LineReader};
-use weir::batch::record::check_record;
-use weir::manifest::TransformInfo;
-use weir::pipeline::run::{
-    CHUNK_BYTES, CHUNK_RECORDS, NoProgress, RunError, RunOptions, Step, StepInstance, run_steps,
-};
-use weir::stage::RetrySettings;
-use weir::{Interval, Stage, StageUrl};
+use weir::pipeline::PipelineError;
+use weir::pipeline::run::{CHUNK_BYTES, CHUNK_RECORDS, NoProgress, RunOptions, run_steps};
+use weir::pipeline::step::{Step, StepInstance};
 use weir_engine::{Engine, EngineConfig, EngineError, Module, ModuleSpec, Outcome, Processed};
 use weir_guest::Transform;
 use weir_guest::testing::Session;
+use weir_stage::batch::gzip;
+use weir_stage::batch::lines::{LineKind, LineReader};
+use weir_stage::batch::record::check_record;
+use weir_stage::manifest::{Counts, TransformInfo};
+use weir_stage::read::PartReader;
+use weir_stage::{Interval, RetrySettings, Stage, StageUrl};
 
 /// Worker counts measured.
 const WORKERS: [usize; 2] = [1, 2];
@@ -123,14 +123,10 @@ impl Step for NativeStep {
             config_sha256: String::new(),
             limits: serde_json::Value::Null,
             grants: Vec::new(),
-            records_in: 0,
-            records_out: 0,
-            emitted: 0,
-            filtered: 0,
-            quarantined: 0,
+            counts: Counts::default(),
         }
     }
-    fn start(&self) -> Result<Box<dyn StepInstance>, RunError> {
+    fn start(&self) -> Result<Box<dyn StepInstance>, PipelineError> {
         let session = Session::start(normalize::transform(), &self.config)
             .map_err(|message| EngineError::Setup { message })?;
         Ok(Box::new(NativeInstance(session)))
@@ -142,10 +138,10 @@ impl Step for NativeStep {
 struct NativeInstance<T>(Session<T>);
 
 impl<T: Transform + Send> StepInstance for NativeInstance<T> {
-    fn process(&mut self, input: &str, _records: usize) -> Result<Processed, RunError> {
+    fn process(&mut self, input: &str, _records: usize) -> Result<Processed, PipelineError> {
         Ok(engine_processed(self.0.process_chunk(input)))
     }
-    fn finish(&mut self) -> Result<String, RunError> {
+    fn finish(&mut self) -> Result<String, PipelineError> {
         let lines = self
             .0
             .finish()
@@ -208,23 +204,16 @@ fn run_once(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let url = StageUrl::parse(&dir.to_string_lossy()).map_err(|e| format!("{e:#}"))?;
-    let output = Stage::open(&url, &RetrySettings::default()).map_err(|e| format!("{e:#}"))?;
+    let output =
+        Stage::open(&url, &RetrySettings::default(), handle.clone()).map_err(|e| error_text(&e))?;
     let options = RunOptions {
         workers,
         command: "weir-bench-run".into(),
         ..RunOptions::default()
     };
     let (cpu0, wall0) = (cpu_time(), Instant::now());
-    run_steps(
-        steps,
-        input,
-        &output,
-        handle,
-        interval,
-        &options,
-        &NoProgress,
-    )
-    .map_err(|e| format!("{:#}", error_text(&e)))?;
+    run_steps(steps, input, &output, interval, &options, &NoProgress)
+        .map_err(|e| error_text(&e))?;
     let wall = wall0.elapsed().as_secs_f64();
     let cpu = (cpu_time() - cpu0).as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
@@ -232,27 +221,25 @@ fn run_once(
 }
 
 /// The error and its sources, one line.
-fn error_text(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
+fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    weir_stage::error_chain(e)
+}
+
+/// A part's records as a `std::io::Read`, for the line reader.
+struct PartBytes(PartReader);
+
+impl std::io::Read for PartBytes {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| std::io::Error::other(error_text(&e)))
     }
-    s
 }
 
 /// The input's records cut into chunks as the feeder cuts them, and the
 /// time that took (gunzip + line split, one thread).
-fn read_chunks(
-    input: &Stage,
-    handle: &Handle,
-    interval: &Interval,
-) -> Result<(Vec<(String, usize)>, f64), String> {
-    let (manifest, _) = input
-        .read_manifest(handle, interval)
-        .map_err(|e| error_text(&e))?;
+fn read_chunks(input: &Stage, interval: &Interval) -> Result<(Vec<(String, usize)>, f64), String> {
+    let (manifest, _) = input.read_manifest(interval).map_err(|e| error_text(&e))?;
     let started = Instant::now();
     let mut chunks = Vec::new();
     let mut text = String::with_capacity(CHUNK_BYTES + 64 * 1024);
@@ -261,7 +248,7 @@ fn read_chunks(
     for part in &manifest.parts {
         let reader = std::io::BufReader::with_capacity(
             256 * 1024,
-            input.read_part(handle, part).map_err(|e| error_text(&e))?,
+            PartBytes(input.read_part(part).map_err(|e| error_text(&e))?),
         );
         let mut lines = LineReader::new(reader, usize::MAX);
         loop {
@@ -299,12 +286,11 @@ struct Breakdown {
 
 fn breakdown(
     input: &Stage,
-    handle: &Handle,
     interval: &Interval,
     native: &NativeStep,
     module: &Module,
 ) -> Result<Breakdown, String> {
-    let (chunks, feed) = read_chunks(input, handle, interval)?;
+    let (chunks, feed) = read_chunks(input, interval)?;
     let mut native = native.start().map_err(|e| error_text(&e))?;
     let mut wasm = module.instantiate().map_err(|e| error_text(&e))?;
     let level = gzip::DEFAULT_LEVEL;
@@ -370,9 +356,10 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let handle = runtime.handle();
     let url = StageUrl::parse(&args.input).map_err(|e| error_text(&e))?;
-    let input = Stage::open(&url, &RetrySettings::default()).map_err(|e| error_text(&e))?;
+    let input =
+        Stage::open(&url, &RetrySettings::default(), handle.clone()).map_err(|e| error_text(&e))?;
     let (manifest, _) = input
-        .read_manifest(handle, &args.interval)
+        .read_manifest(&args.interval)
         .map_err(|e| error_text(&e))?;
     let bytes = manifest.totals.uncompressed_bytes as f64;
     let records = manifest.totals.records as f64;
@@ -406,7 +393,7 @@ fn run() -> Result<(), String> {
         }
     }
     eprintln!("bench: stage breakdown, one thread");
-    let split = breakdown(&input, handle, &args.interval, &native, &module)?;
+    let split = breakdown(&input, &args.interval, &native, &module)?;
 
     let wall = |p: usize, w: usize| median(timings[p][w].iter().map(|t| t.wall).collect());
     let cpu = |p: usize, w: usize| median(timings[p][w].iter().map(|t| t.cpu).collect());

@@ -30,14 +30,14 @@ const TARGET: &str = "wasm32-wasip2";
 /// Build a transform project into a component; print its path, size and sha256.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
-pub struct BuildCmd {
+pub(super) struct BuildCmd {
     /// The project folder.
     #[arg(default_value = ".")]
     dir: PathBuf,
 }
 
 impl BuildCmd {
-    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+    pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         let dir = std::path::absolute(&self.dir)
             .with_context(|| format!("cannot resolve {}", self.dir.display()))?;
         let wasm = if dir.join("Cargo.toml").is_file() {

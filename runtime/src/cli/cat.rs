@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
-use weir::Interval;
+use weir_stage::Interval;
 
 use super::{Globals, StoreArgs, parse_interval};
 
@@ -16,7 +16,7 @@ use super::{Globals, StoreArgs, parse_interval};
 ///   weir cat ./lake/raw --interval 2026-11-26 --quarantine
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct CatCmd {
+pub(super) struct CatCmd {
     /// The stage (path or URL).
     stage: String,
     /// The interval's start.
@@ -30,10 +30,9 @@ pub struct CatCmd {
 }
 
 impl CatCmd {
-    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let stage = self.store.open(&self.stage)?;
-        let handle = g.runtime.handle();
-        let (manifest, _) = stage.read_manifest(handle, &self.interval)?;
+    pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+        let stage = self.store.open(g, &self.stage)?;
+        let (manifest, _) = stage.read_manifest(&self.interval)?;
         let parts = if self.quarantine {
             &manifest.quarantine.parts
         } else {
@@ -42,10 +41,10 @@ impl CatCmd {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
         for part in parts {
-            match stage.copy_part(handle, part, &mut out) {
+            match stage.copy_part(part, &mut out) {
                 Ok(_) => {}
                 // A closed pipe (`weir cat | head`) is not an error.
-                Err(weir::StageError::Io { source, .. })
+                Err(weir_stage::StageError::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::BrokenPipe =>
                 {
                     return Ok(ExitCode::SUCCESS);

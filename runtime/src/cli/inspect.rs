@@ -23,13 +23,13 @@ runtime runs (a core module, a text file, another world or version).";
 /// Show a module's world, imports, capabilities, size and sha256.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
-pub struct InspectCmd {
+pub(super) struct InspectCmd {
     /// The module file (`.wasm`).
     module: PathBuf,
 }
 
 impl InspectCmd {
-    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+    pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         let engine = Engine::new(EngineConfig::default())?;
         let inspection = engine.inspect(&self.module)?;
         if g.json {

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use weir::pipeline::shard::{describe_unmerged, unmerged};
-use weir::{Interval, StageError};
+use weir::pipeline::plan::{Shard, describe_unmerged, unmerged};
+use weir_stage::{Interval, StageError};
 
 use super::{Globals, StoreArgs, human, parse_interval, print_json};
 
@@ -18,7 +18,7 @@ use super::{Globals, StoreArgs, human, parse_interval, print_json};
 ///   weir ls ./lake/raw --interval 2026-11-26 --json
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct LsCmd {
+pub(super) struct LsCmd {
     /// The stage (path or URL).
     stage: String,
     /// Show this interval's parts instead of the list of intervals.
@@ -29,16 +29,14 @@ pub struct LsCmd {
 }
 
 impl LsCmd {
-    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let stage = self.store.open(&self.stage)?;
-        let handle = g.runtime.handle();
-        let mut sealed_by_interval = unmerged(&stage, handle, self.interval.as_ref())?;
-        let names = |shards: &[weir::pipeline::shard::Shard]| -> Vec<String> {
-            shards.iter().map(ToString::to_string).collect()
-        };
+    pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+        let stage = self.store.open(g, &self.stage)?;
+        let mut sealed_by_interval = unmerged(&stage, self.interval.as_ref())?;
+        let names =
+            |shards: &[Shard]| -> Vec<String> { shards.iter().map(ToString::to_string).collect() };
         if let Some(interval) = self.interval {
             let sealed = sealed_by_interval.remove(&interval).unwrap_or_default();
-            let (m, digest) = match stage.read_manifest(handle, &interval) {
+            let (m, digest) = match stage.read_manifest(&interval) {
                 Ok(found) => found,
                 // Not committed, but sharded runs have sealed results.
                 Err(StageError::NotCommitted { .. }) if !sealed.is_empty() => {
@@ -108,14 +106,14 @@ impl LsCmd {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        let mut intervals = stage.list_intervals(handle)?;
+        let mut intervals = stage.list_intervals()?;
         intervals.extend(sealed_by_interval.keys().copied());
         intervals.sort();
         intervals.dedup();
         let mut rows = Vec::new();
         for interval in intervals {
             let sealed = sealed_by_interval.remove(&interval).unwrap_or_default();
-            match stage.read_manifest(handle, &interval) {
+            match stage.read_manifest(&interval) {
                 Ok((m, _)) => rows.push((interval, Some(m), sealed)),
                 Err(StageError::NotCommitted { .. }) => rows.push((interval, None, sealed)),
                 Err(e) => return Err(e.into()),

@@ -4,13 +4,13 @@
 //! behaviour lives in the `weir` library.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tokio::runtime::Runtime;
-use weir::stage::{RetrySettings, Stage, StageUrl};
-use weir::{Interval, StageError};
+use weir::pipeline::PipelineError;
+use weir_stage::manifest::{Manifest, TransformInfo};
+use weir_stage::{Interval, RetrySettings, Stage, StageUrl, layout};
 
 mod build;
 mod cat;
@@ -19,15 +19,16 @@ mod ls;
 mod new;
 mod replay;
 mod run;
+mod settings;
 mod shard;
 mod stage;
 mod test;
 mod verify;
 
 /// Exit code: more rejected records than the budget allows.
-pub const EXIT_OVER_BUDGET: u8 = 3;
+pub(crate) const EXIT_OVER_BUDGET: u8 = 3;
 /// Exit code: verification found a mismatch.
-pub const EXIT_VERIFY_FAILED: u8 = 4;
+pub(crate) const EXIT_VERIFY_FAILED: u8 = 4;
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 failure; 2 usage error; 3 more records rejected than
@@ -43,7 +44,7 @@ Logs go to stderr: -v for info, -vv for debug, or RUST_LOG.";
 /// Weir runs sandboxed WebAssembly transforms over staged NDJSON data.
 #[derive(Debug, Parser)]
 #[command(name = "weir", version, about, after_help = AFTER_HELP, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
     /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
@@ -73,29 +74,30 @@ enum Command {
 
 /// Flags every command that touches a store shares.
 #[derive(Debug, Args, Clone)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Retries of a failed store request (with exponential backoff).
     #[arg(long, default_value_t = RetrySettings::default().max_retries, value_name = "N")]
     retries: usize,
     /// Stop retrying a store request after this long (e.g. 30s, 3m).
-    #[arg(long, default_value = "3m", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    retry_timeout: Duration,
+    #[arg(long, default_value_t = RetrySettings::default().retry_timeout.into(), value_name = "DURATION")]
+    retry_timeout: humantime::Duration,
 }
 
 impl StoreArgs {
-    /// Opens a stage with these settings.
-    pub fn open(&self, stage: &str) -> anyhow::Result<Stage> {
+    /// Opens a stage with these settings; its store calls run on the
+    /// command's I/O runtime.
+    pub(crate) fn open(&self, g: &Globals, stage: &str) -> anyhow::Result<Stage> {
         let url = StageUrl::parse(stage)?;
         let retry = RetrySettings {
             max_retries: self.retries,
-            retry_timeout: self.retry_timeout,
+            retry_timeout: self.retry_timeout.into(),
         };
-        Ok(Stage::open(&url, &retry)?)
+        Ok(Stage::open(&url, &retry, g.runtime.handle().clone())?)
     }
 }
 
 /// What every command gets: the runtime for store I/O and output settings.
-pub struct Globals {
+pub(crate) struct Globals {
     /// Store calls run here.
     pub runtime: Runtime,
     /// `--json` was given.
@@ -104,7 +106,7 @@ pub struct Globals {
 
 impl Cli {
     /// Sets up `tracing` on stderr.
-    pub fn init_logging(&self) {
+    pub(crate) fn init_logging(&self) {
         let default = match self.verbose {
             0 => "warn",
             1 => "info",
@@ -122,7 +124,7 @@ impl Cli {
 
     /// Runs the command; `matches` are the parsed flags, for the positions
     /// of repeated flags.
-    pub fn execute(self, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    pub(crate) fn execute(self, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -155,44 +157,25 @@ impl Cli {
 }
 
 /// The exit code for an error that ended a command.
-pub fn exit_code_of(e: &anyhow::Error) -> u8 {
-    let over_budget = matches!(
-        e.downcast_ref::<StageError>(),
-        Some(StageError::OverBudget { .. })
-    ) || matches!(
-        e.downcast_ref::<weir::pipeline::run::RunError>(),
-        Some(weir::pipeline::run::RunError::Stage(
-            StageError::OverBudget { .. }
-        ))
-    );
-    if over_budget { EXIT_OVER_BUDGET } else { 1 }
+pub(crate) fn exit_code_of(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<PipelineError>() {
+        Some(p) if p.is_over_budget() => EXIT_OVER_BUDGET,
+        _ => 1,
+    }
 }
 
-/// An error and its causes, `a: b: c`, leaving out a cause whose text the
-/// message before it already contains (object_store's errors repeat their
-/// sources in their own message).
-pub fn error_chain(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+/// An error and its causes, `a: b: c`, each cause once.
+pub(crate) fn error_chain(e: &anyhow::Error) -> String {
+    weir_stage::error_chain(e.as_ref())
 }
 
 /// Parses an interval flag.
-pub fn parse_interval(s: &str) -> Result<Interval, String> {
+pub(crate) fn parse_interval(s: &str) -> Result<Interval, String> {
     s.parse::<Interval>().map_err(|e| e.to_string())
 }
 
 /// Prints a JSON value on stdout.
-pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{}", serde_json::to_string_pretty(value)?) {
@@ -203,16 +186,50 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
 }
 
 /// Each transform's counts, one line each, as `run` and `commit` print them.
-pub fn print_transform_counts(transforms: &[weir::manifest::TransformInfo]) {
+pub(crate) fn print_transform_counts(transforms: &[TransformInfo]) {
     for tr in transforms {
+        let c = &tr.counts;
         println!(
             "  {}: {} in, {} out ({} records emitted), {} filtered, {} quarantined",
-            tr.name, tr.records_in, tr.records_out, tr.emitted, tr.filtered, tr.quarantined
+            tr.name, c.records_in, c.records_out, c.emitted, c.filtered, c.quarantined
         );
     }
 }
 
+/// The summary of a commit, as `stage`, `run` and `commit` print it:
+/// `what` (e.g. "committed") and the totals, each transform's counts, the
+/// quarantine and skipped blank lines when there are any.
+pub(crate) fn print_commit(what: &str, stage: &StageUrl, m: &Manifest, seconds: Option<f64>) {
+    let t = &m.totals;
+    let took = seconds.map(|s| format!(" in {s:.1}s")).unwrap_or_default();
+    println!(
+        "{what} {} records in {} parts ({} → {}) to {stage}/{}{took}",
+        t.records,
+        t.parts,
+        human(t.uncompressed_bytes),
+        human(t.compressed_bytes),
+        m.interval.folder
+    );
+    print_transform_counts(&m.producer.transforms);
+    if t.quarantined > 0 {
+        let interval = m.interval.start.as_str();
+        println!(
+            "quarantined {} records in {stage}/{} (see `weir cat {stage} --interval {interval} --quarantine`)",
+            t.quarantined,
+            layout::QUARANTINE.to_owned() + "/" + &m.interval.folder,
+        );
+    }
+    if t.blank_lines > 0 {
+        println!("skipped {} blank lines", t.blank_lines);
+    }
+}
+
+/// The command line, as the manifest records it.
+pub(crate) fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
 /// Human-readable byte sizes.
-pub fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     bytesize::ByteSize::b(bytes).display().si().to_string()
 }

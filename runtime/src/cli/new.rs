@@ -35,7 +35,7 @@ enum Lang {
 /// Create a new transform project (a crate with the guest SDK vendored).
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
-pub struct NewCmd {
+pub(super) struct NewCmd {
     /// The project folder to create; its last component is the package name.
     path: PathBuf,
     /// The transform's language.
@@ -184,7 +184,7 @@ const PYTHON_TEMPLATE: [(&str, &str); 11] = [
 const PYTHON_SDK: &str = include_str!("../../../guest-sdk/python/weir_guest.py");
 
 impl NewCmd {
-    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+    pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         let name = package_name(&self.path)?;
         if self.path.exists() {
             bail!(

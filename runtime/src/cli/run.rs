@@ -7,15 +7,17 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
-use weir::Interval;
-use weir::pipeline::file::{PipelineFile, module_name};
+use weir::pipeline::file::module_name;
+use weir::pipeline::plan::Shard;
 use weir::pipeline::run::{self, NoProgress, Progress, RunOptions};
-use weir::pipeline::shard::{self, Shard};
-use weir::pipeline::{Budget, default_workers};
-use weir_engine::{Engine, EngineConfig, Limits, ModuleSpec};
+use weir::pipeline::shard;
+use weir::pipeline::step::Step;
+use weir::pipeline::{Overrides, resolve};
+use weir_engine::{Engine, EngineConfig, ModuleSpec};
+use weir_stage::{Interval, layout};
 
-use super::stage::{LineArgs, WriteArgs};
-use super::{Globals, StoreArgs, human, parse_interval, print_json, print_transform_counts};
+use super::settings::{BudgetArgs, LineArgs, Target, WorkerArgs, WriteArgs};
+use super::{Globals, StoreArgs, command_line, parse_interval, print_commit, print_json};
 
 /// Run an interval's committed records through WebAssembly transforms and
 /// commit the results as the same interval of the output stage.
@@ -31,32 +33,24 @@ use super::{Globals, StoreArgs, human, parse_interval, print_json, print_transfo
 /// --config, --assets and --sha256 apply to the --transform before them.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct RunCmd {
-    /// A pipeline file (TOML); give the step to run after it.
-    pipeline: Option<PathBuf>,
-    /// The step of the pipeline file to run.
-    step: Option<String>,
+pub(super) struct RunCmd {
+    #[command(flatten)]
+    target: Target,
     /// The interval's start.
     #[arg(long, value_parser = parse_interval)]
     interval: Interval,
     /// The interval's end, recorded in the manifest.
     #[arg(long, value_parser = parse_interval)]
     interval_end: Option<Interval>,
-    /// Input stage (flags form).
-    #[arg(long, conflicts_with = "pipeline")]
-    input: Option<String>,
     /// Output stage (flags form).
     #[arg(long, conflicts_with = "pipeline")]
     output: Option<String>,
     #[command(flatten)]
     transform: TransformArgs,
-    /// Rejected records allowed before the run fails without committing:
-    /// a count (10), a percentage (1%) or a fraction (0.01).
-    #[arg(long, value_name = "BUDGET")]
-    max_rejected: Option<Budget>,
-    /// Worker threads (default: the number of cores).
-    #[arg(long)]
-    workers: Option<usize>,
+    #[command(flatten)]
+    budget: BudgetArgs,
+    #[command(flatten)]
+    workers: WorkerArgs,
     /// Run one work unit of `weir plan` (INDEX/COUNT, 0-based) and seal its
     /// output as a shard result instead of committing; `weir commit` merges
     /// the shards. The error budget is then checked by `weir commit`.
@@ -72,10 +66,10 @@ pub struct RunCmd {
 
 /// The transforms of a chain, given as flags (shared by `run` and `replay`).
 #[derive(Debug, Args)]
-pub struct TransformArgs {
+pub(super) struct TransformArgs {
     /// A transform component (.wasm); repeat for a chain.
     #[arg(long = "transform", value_name = "MODULE.wasm")]
-    transforms: Vec<PathBuf>,
+    pub transforms: Vec<PathBuf>,
     /// Configuration of the preceding --transform: JSON text or @file.
     #[arg(long = "config", value_name = "JSON|@FILE")]
     configs: Vec<String>,
@@ -103,7 +97,7 @@ pub struct TransformArgs {
 impl TransformArgs {
     /// The modules given with --transform, each with the --config,
     /// --assets and --sha256 that follow it, and the limit flags applied.
-    pub fn specs(&self, m: &ArgMatches) -> anyhow::Result<Vec<ModuleSpec>> {
+    pub(super) fn specs(&self, m: &ArgMatches) -> anyhow::Result<Vec<ModuleSpec>> {
         let transform_at: Vec<usize> = m
             .indices_of("transforms")
             .map(|i| i.collect())
@@ -158,22 +152,14 @@ impl TransformArgs {
         Ok(specs)
     }
 
-    /// Applies --memory-limit and --cpu-limit to every transform.
-    pub fn apply_limits(&self, specs: &mut [ModuleSpec]) {
-        for s in specs {
-            let mut l: Limits = s.limits.clone();
-            if let Some(mem) = self.memory_limit {
-                l = l.with_memory_bytes(mem.as_u64());
-            }
-            if let Some(cpu) = self.cpu_limit {
-                l = l.with_cpu_time_per_call(cpu);
-            }
-            s.limits = l;
-        }
+    /// Fills in the limit settings these flags give.
+    pub(super) fn apply(&self, o: &mut Overrides) {
+        o.memory_limit = self.memory_limit.map(|b| b.as_u64());
+        o.cpu_limit = self.cpu_limit;
     }
 
     /// The engine, with the cache settings, and the loaded modules.
-    pub fn load(&self, specs: Vec<ModuleSpec>) -> anyhow::Result<Vec<weir_engine::Module>> {
+    pub(super) fn load(&self, specs: Vec<ModuleSpec>) -> anyhow::Result<Vec<weir_engine::Module>> {
         let mut config = EngineConfig::default();
         if let Some(dir) = &self.cache_dir {
             config = config.with_cache_dir(dir);
@@ -198,81 +184,37 @@ fn positioned<'a>(m: &'a ArgMatches, id: &str) -> Vec<(usize, &'a String)> {
 }
 
 impl RunCmd {
-    pub fn execute(self, g: &Globals, m: &ArgMatches) -> anyhow::Result<ExitCode> {
-        let mut max_line_bytes = self.line.max_line_bytes();
-        let (input, output, mut specs, mut budget, mut workers, mut write) = match (
-            &self.pipeline,
-            &self.step,
-        ) {
-            (Some(file), Some(step)) => {
-                if !self.transform.transforms.is_empty()
-                    || self.input.is_some()
-                    || self.output.is_some()
-                {
-                    bail!(
-                        "give either a pipeline file and step, or --input, --output and --transform"
-                    );
-                }
-                let f = PipelineFile::load(file)?;
-                let plan = f.step(step)?;
-                let mut write = self.write.options(self.interval_end);
-                if let Some(b) = plan.max_batch_bytes {
-                    write.max_batch_bytes = b;
-                }
-                if let Some(l) = plan.compression_level {
-                    write.level = l;
-                }
-                if let Some(l) = plan.max_line_bytes {
-                    max_line_bytes = usize::try_from(l).unwrap_or(usize::MAX);
-                }
-                (
-                    plan.input,
-                    plan.output,
-                    plan.transforms,
-                    plan.max_rejected,
-                    plan.workers,
-                    write,
-                )
-            }
-            (Some(_), None) => bail!("give the step to run after the pipeline file"),
-            (None, _) => {
-                let input = self.input.clone().context(
-                    "give a pipeline file and step, or --input, --output and --transform",
-                )?;
-                let output = self
-                    .output
-                    .clone()
-                    .context("--output is required with --input")?;
-                let specs = self.transform.specs(m)?;
-                (
-                    input,
-                    output,
-                    specs,
-                    None,
-                    None,
-                    self.write.options(self.interval_end),
-                )
-            }
+    pub(super) fn execute(self, g: &Globals, m: &ArgMatches) -> anyhow::Result<ExitCode> {
+        let step = self
+            .target
+            .resolve(self.output.as_ref(), !self.transform.transforms.is_empty())?;
+        let output = step
+            .output
+            .clone()
+            .context("--output is required with --input")?;
+        let mut specs = if step.transforms.is_empty() {
+            self.transform.specs(m)?
+        } else {
+            step.transforms
         };
-        // Flags override the file.
-        if let Some(b) = self.max_rejected {
-            budget = Some(b);
-        }
-        if let Some(w) = self.workers {
-            workers = Some(w);
-        }
-        self.transform.apply_limits(&mut specs);
-        write.interval_end = self.interval_end.map(|e| e.start());
+        let mut flags = Overrides::default();
+        self.write.apply(&mut flags);
+        self.line.apply(&mut flags);
+        self.budget.apply(&mut flags);
+        self.workers.apply(&mut flags);
+        self.transform.apply(&mut flags);
+        let settings = resolve(&step.file, &flags);
+        settings.apply_limits(&mut specs);
         let started = Instant::now();
         let modules = self.transform.load(specs)?;
-        let input_stage = self.store.open(&input)?;
-        let output_stage = self.store.open(&output)?;
+        let input_stage = self.store.open(g, &step.input)?;
+        let output_stage = self.store.open(g, &output)?;
         let options = RunOptions {
-            write,
-            max_rejected: budget.unwrap_or(Budget::Count(0)),
-            workers: workers.unwrap_or_else(default_workers).max(1),
-            max_line_bytes,
-            command: std::env::args().collect::<Vec<_>>().join(" "),
+            write: settings.write_options(self.interval_end),
+            max_rejected: settings.max_rejected,
+            workers: settings.workers,
+            max_line_bytes: settings.max_line_bytes,
+            command: command_line(),
             ..RunOptions::default()
         };
         let bar =
@@ -282,12 +224,11 @@ impl RunCmd {
             None => &NoProgress,
         };
         if let Some(unit) = self.shard {
-            let steps: Vec<&dyn run::Step> = modules.iter().map(|m| m as &dyn run::Step).collect();
+            let steps: Vec<&dyn Step> = modules.iter().map(|m| m as &dyn Step).collect();
             let done = shard::run_shard(
                 &steps,
                 &input_stage,
                 &output_stage,
-                g.runtime.handle(),
                 self.interval,
                 unit,
                 &options,
@@ -329,7 +270,6 @@ impl RunCmd {
             &modules,
             &input_stage,
             &output_stage,
-            g.runtime.handle(),
             self.interval,
             &options,
             progress,
@@ -349,31 +289,11 @@ impl RunCmd {
                 "run_id": m.run_id,
                 "totals": m.totals,
                 "transforms": m.producer.transforms,
-                "quarantine": format!("{}/{}", output_stage.url(), weir::Stage::quarantine_dir(&self.interval)),
+                "quarantine": format!("{}/{}", output_stage.url(), layout::quarantine_dir(&self.interval)),
                 "seconds": seconds,
             }))?;
         } else {
-            let t = &m.totals;
-            println!(
-                "committed {} records in {} parts ({} → {}) to {}/{} in {seconds:.1}s",
-                t.records,
-                t.parts,
-                human(t.uncompressed_bytes),
-                human(t.compressed_bytes),
-                output_stage.url(),
-                m.interval.folder
-            );
-            print_transform_counts(&m.producer.transforms);
-            if t.quarantined > 0 {
-                println!(
-                    "quarantined {} records in {}/{} (see `weir cat {} --interval {} --quarantine`)",
-                    t.quarantined,
-                    output_stage.url(),
-                    weir::Stage::quarantine_dir(&self.interval),
-                    output_stage.url(),
-                    self.interval
-                );
-            }
+            print_commit("committed", output_stage.url(), m, Some(seconds));
             println!(
                 "read it: weir cat {} --interval {}",
                 output_stage.url(),

@@ -1,64 +1,16 @@
 //! `weir plan` and `weir commit`: the two ends of a sharded run
 //! (`weir run --shard` is the middle).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use weir::Interval;
-use weir::pipeline::Budget;
-use weir::pipeline::file::PipelineFile;
 use weir::pipeline::shard::{self, CommitOptions, CommitOutcome};
+use weir::pipeline::{Overrides, plan, resolve};
+use weir_stage::Interval;
 
-use super::stage::WriteArgs;
-use super::{Globals, StoreArgs, human, parse_interval, print_json, print_transform_counts};
-
-/// The stages a command works on: from a pipeline step, or from flags.
-#[derive(Debug, Args)]
-struct Target {
-    /// A pipeline file (TOML); give the step after it.
-    pipeline: Option<PathBuf>,
-    /// The step of the pipeline file.
-    step: Option<String>,
-    /// Input stage (flags form).
-    #[arg(long, conflicts_with = "pipeline")]
-    input: Option<String>,
-}
-
-/// What a pipeline step or the flags name.
-struct Resolved {
-    input: String,
-    output: Option<String>,
-    max_rejected: Option<Budget>,
-}
-
-impl Target {
-    fn resolve(&self, output: Option<&String>) -> anyhow::Result<Resolved> {
-        match (&self.pipeline, &self.step) {
-            (Some(file), Some(step)) => {
-                if self.input.is_some() || output.is_some() {
-                    bail!("give either a pipeline file and step, or --input (and --output)");
-                }
-                let plan = PipelineFile::load(file)?.step(step)?;
-                Ok(Resolved {
-                    input: plan.input,
-                    output: Some(plan.output),
-                    max_rejected: plan.max_rejected,
-                })
-            }
-            (Some(_), None) => bail!("give the step after the pipeline file"),
-            (None, _) => Ok(Resolved {
-                input: self
-                    .input
-                    .clone()
-                    .context("give a pipeline file and step, or --input")?,
-                output: output.cloned(),
-                max_rejected: None,
-            }),
-        }
-    }
-}
+use super::settings::{BudgetArgs, Target, WriteArgs};
+use super::{Globals, StoreArgs, command_line, parse_interval, print_commit, print_json};
 
 /// List an interval's work units for a sharded run, as JSON.
 ///
@@ -71,7 +23,7 @@ impl Target {
 ///   weir plan pipeline.toml clean --interval 2026-11-26 --parts-per-shard 4
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct PlanCmd {
+pub(super) struct PlanCmd {
     #[command(flatten)]
     target: Target,
     /// The interval's start.
@@ -85,18 +37,13 @@ pub struct PlanCmd {
 }
 
 impl PlanCmd {
-    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+    pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         if self.parts_per_shard == 0 {
             bail!("--parts-per-shard must be at least 1");
         }
-        let r = self.target.resolve(None)?;
-        let input = self.store.open(&r.input)?;
-        let plan = shard::plan(
-            &input,
-            g.runtime.handle(),
-            self.interval,
-            self.parts_per_shard,
-        )?;
+        let r = self.target.resolve(None, false)?;
+        let input = self.store.open(g, &r.input)?;
+        let plan = plan::plan(&input, self.interval, self.parts_per_shard)?;
         // The plan is for machines: JSON with or without --json.
         print_json(&serde_json::to_value(&plan)?)?;
         Ok(ExitCode::SUCCESS)
@@ -115,7 +62,7 @@ impl PlanCmd {
 ///   weir commit pipeline.toml clean --interval 2026-11-26 --shards 3
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct CommitCmd {
+pub(super) struct CommitCmd {
     #[command(flatten)]
     target: Target,
     /// Output stage (flags form, with --input).
@@ -131,10 +78,8 @@ pub struct CommitCmd {
     /// it, every result found must come from one plan.
     #[arg(long, value_name = "COUNT")]
     shards: Option<u32>,
-    /// Rejected records allowed over all shards before the commit fails:
-    /// a count (10), a percentage (1%) or a fraction (0.01).
-    #[arg(long, value_name = "BUDGET")]
-    max_rejected: Option<Budget>,
+    #[command(flatten)]
+    budget: BudgetArgs,
     #[command(flatten)]
     write: WriteArgs,
     #[command(flatten)]
@@ -142,30 +87,25 @@ pub struct CommitCmd {
 }
 
 impl CommitCmd {
-    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+    pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         if self.shards == Some(0) {
             bail!("--shards must be at least 1");
         }
-        let r = self.target.resolve(self.output.as_ref())?;
+        let r = self.target.resolve(self.output.as_ref(), false)?;
         let output = r.output.context("--output is required with --input")?;
-        let input_stage = self.store.open(&r.input)?;
-        let output_stage = self.store.open(&output)?;
+        let input_stage = self.store.open(g, &r.input)?;
+        let output_stage = self.store.open(g, &output)?;
+        let mut flags = Overrides::default();
+        self.budget.apply(&mut flags);
+        self.write.apply(&mut flags);
+        let settings = resolve(&r.file, &flags);
         let options = CommitOptions {
-            write: self.write.options(self.interval_end),
-            max_rejected: self
-                .max_rejected
-                .or(r.max_rejected)
-                .unwrap_or(Budget::Count(0)),
+            write: settings.write_options(self.interval_end),
+            max_rejected: settings.max_rejected,
             count: self.shards,
-            command: std::env::args().collect::<Vec<_>>().join(" "),
+            command: command_line(),
         };
-        let outcome = shard::commit(
-            &input_stage,
-            &output_stage,
-            g.runtime.handle(),
-            self.interval,
-            &options,
-        )?;
+        let outcome = shard::commit(&input_stage, &output_stage, self.interval, &options)?;
         let c = outcome.commit();
         let m = &c.manifest;
         let again = matches!(outcome, CommitOutcome::AlreadyCommitted(_));
@@ -183,23 +123,16 @@ impl CommitCmd {
                 "transforms": m.producer.transforms,
             }))?;
         } else {
-            let t = &m.totals;
-            println!(
-                "{} {} shards: {} records in {} parts ({} → {}) to {}/{}",
+            let what = format!(
+                "{} {} shards:",
                 if again {
                     "already committed"
                 } else {
                     "committed"
                 },
-                m.shards.len(),
-                t.records,
-                t.parts,
-                human(t.uncompressed_bytes),
-                human(t.compressed_bytes),
-                output_stage.url(),
-                m.interval.folder
+                m.shards.len()
             );
-            print_transform_counts(&m.producer.transforms);
+            print_commit(&what, output_stage.url(), m, None);
         }
         Ok(ExitCode::SUCCESS)
     }

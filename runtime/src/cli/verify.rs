@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use weir::Interval;
+use weir_stage::Interval;
 
 use super::{EXIT_VERIFY_FAILED, Globals, StoreArgs, parse_interval, print_json};
 
@@ -15,7 +15,7 @@ use super::{EXIT_VERIFY_FAILED, Globals, StoreArgs, parse_interval, print_json};
 ///   weir verify ./lake/raw            # every committed interval
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct VerifyCmd {
+pub(super) struct VerifyCmd {
     /// The stage (path or URL).
     stage: String,
     /// The interval's start; all committed intervals when omitted.
@@ -26,20 +26,21 @@ pub struct VerifyCmd {
 }
 
 impl VerifyCmd {
-    pub fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let stage = self.store.open(&self.stage)?;
-        let handle = g.runtime.handle();
+    pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+        let stage = self.store.open(g, &self.stage)?;
         let intervals = match self.interval {
             Some(i) => vec![i],
-            None => stage.list_intervals(handle)?,
+            None => stage.list_intervals()?,
         };
         let mut all_ok = true;
         let mut results = Vec::new();
         for interval in intervals {
-            let report = match weir::verify::verify_interval(&stage, handle, &interval) {
+            let report = match weir_stage::verify::verify_interval(&stage, &interval) {
                 Ok(r) => r,
                 // Listing every interval includes ones never committed.
-                Err(weir::StageError::NotCommitted { .. }) if self.interval.is_none() => continue,
+                Err(weir_stage::StageError::NotCommitted { .. }) if self.interval.is_none() => {
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             };
             all_ok &= report.ok();

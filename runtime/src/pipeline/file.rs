@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use weir_engine::{Limits, ModuleSpec};
 
-use super::Budget;
+use super::budget::Budget;
+use super::settings::Overrides;
 
 /// A pipeline file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,9 @@ pub struct StepDecl {
     /// Longest input line processed, e.g. `64MiB`; longer ones are
     /// quarantined.
     pub max_line_bytes: Option<String>,
+    /// Leftovers of other attempts younger than this survive cleanup,
+    /// e.g. `1h`.
+    pub orphan_grace: Option<String>,
 }
 
 /// One transform of a step.
@@ -108,16 +112,9 @@ pub struct StepPlan {
     pub output: String,
     /// The transforms.
     pub transforms: Vec<ModuleSpec>,
-    /// Budget override.
-    pub max_rejected: Option<Budget>,
-    /// Workers override.
-    pub workers: Option<usize>,
-    /// Batch cap override.
-    pub max_batch_bytes: Option<u64>,
-    /// gzip level override.
-    pub compression_level: Option<u32>,
-    /// Line-length limit override.
-    pub max_line_bytes: Option<u64>,
+    /// The settings the step gives; flags beat them
+    /// ([`super::settings::resolve`]).
+    pub overrides: Overrides,
 }
 
 impl PipelineFile {
@@ -205,26 +202,38 @@ impl PipelineFile {
             input: self.stage(&step.input)?,
             output: self.stage(&step.output)?,
             transforms,
-            max_rejected: step
-                .max_rejected
-                .as_deref()
-                .map(|b| {
-                    b.parse::<Budget>()
-                        .map_err(|e| self.err(format!("step {name}: {e}")))
-                })
-                .transpose()?,
-            workers: step.workers,
-            max_batch_bytes: step
-                .max_batch_bytes
-                .as_deref()
-                .map(|s| parse_size("max_batch_bytes", s))
-                .transpose()?,
-            compression_level: step.compression_level,
-            max_line_bytes: step
-                .max_line_bytes
-                .as_deref()
-                .map(|s| parse_size("max_line_bytes", s))
-                .transpose()?,
+            overrides: Overrides {
+                max_rejected: step
+                    .max_rejected
+                    .as_deref()
+                    .map(|b| {
+                        b.parse::<Budget>()
+                            .map_err(|e| self.err(format!("step {name}: {e}")))
+                    })
+                    .transpose()?,
+                workers: step.workers,
+                max_batch_bytes: step
+                    .max_batch_bytes
+                    .as_deref()
+                    .map(|s| parse_size("max_batch_bytes", s))
+                    .transpose()?,
+                compression_level: step.compression_level,
+                max_line_bytes: step
+                    .max_line_bytes
+                    .as_deref()
+                    .map(|s| parse_size("max_line_bytes", s))
+                    .transpose()?,
+                orphan_grace: step
+                    .orphan_grace
+                    .as_deref()
+                    .map(|s| {
+                        humantime::parse_duration(s)
+                            .map_err(|e| self.err(format!("step {name}: orphan_grace {s:?}: {e}")))
+                    })
+                    .transpose()?,
+                memory_limit: None,
+                cpu_limit: None,
+            },
         })
     }
 
@@ -329,9 +338,9 @@ limits = { memory = "64MiB", cpu_time = "2s" }
                 || s.input.contains("/data/raw")
         );
         assert_eq!(s.output, "s3://lake/clean");
-        assert_eq!(s.max_rejected, Some(Budget::Ratio(0.01)));
-        assert_eq!(s.max_line_bytes, Some(1024 * 1024));
-        assert_eq!(s.max_batch_bytes, Some(10_000_000));
+        assert_eq!(s.overrides.max_rejected, Some(Budget::Ratio(0.01)));
+        assert_eq!(s.overrides.max_line_bytes, Some(1024 * 1024));
+        assert_eq!(s.overrides.max_batch_bytes, Some(10_000_000));
         let t = &s.transforms[0];
         assert_eq!(t.name, "normalize");
         assert_eq!(t.config_json, r#"{"fields":["text"],"lowercase":true}"#);

@@ -7,83 +7,23 @@
 //! until the manifest is committed, and nothing is committed when the
 //! rejected lines exceed the error budget.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::runtime::Handle;
+use weir_stage::batch::gzip::{self, Member};
+use weir_stage::batch::lines::{DEFAULT_MAX_LINE_BYTES, LineKind, too_long_reason};
+use weir_stage::batch::record::check_record;
+use weir_stage::quarantine::QuarantineEntry;
+use weir_stage::read::Input;
+use weir_stage::write::{Commit, InputCounts, IntervalWriter, WriteOptions};
+use weir_stage::{Interval, Stage};
 
-use super::Budget;
+use super::attempt::{Attempt, weir_producer};
+use super::budget::Budget;
+use super::error::PipelineError;
 use super::ordered::run_ordered;
-use crate::batch::gzip::{self, Member};
-use crate::batch::lines::{DEFAULT_MAX_LINE_BYTES, LineKind, LineReader, too_long_reason};
-use crate::batch::record::check_record;
-use crate::error::StageError;
-use crate::interval::Interval;
-use crate::manifest::{Producer, Totals, WEIR_PRODUCER};
-use crate::quarantine::QuarantineEntry;
-use crate::stage::Stage;
-use crate::staging::{Commit, IntervalWriter, WriteOptions, read_error};
 
 /// Lines per block handed to a worker.
 const BLOCK_LINES: usize = 4096;
-/// Rejected lines logged one by one before only counting.
-const LOGGED_REJECTS: u64 = 20;
-
-/// Where records come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// Standard input.
-    Stdin,
-    /// A file, plain or gzip.
-    File(PathBuf),
-}
-
-impl Input {
-    /// The name used in quarantine entries and errors.
-    pub fn name(&self) -> String {
-        match self {
-            Input::Stdin => "<stdin>".into(),
-            Input::File(p) => p.display().to_string(),
-        }
-    }
-
-    /// Opens the input, decompressing it when it starts with the gzip magic.
-    fn open(&self) -> Result<Box<dyn BufRead + Send>, StageError> {
-        let raw: Box<dyn Read + Send> = match self {
-            Input::Stdin => Box::new(io::stdin()),
-            Input::File(p) => Box::new(File::open(p).map_err(|source| StageError::Io {
-                path: p.display().to_string(),
-                source,
-            })?),
-        };
-        let mut buffered = BufReader::with_capacity(256 * 1024, raw);
-        let head = buffered
-            .fill_buf()
-            .map_err(|e| read_error(&self.name(), e))?;
-        let named_gz = matches!(self, Input::File(p) if p.extension().is_some_and(|e| e == "gz"));
-        if named_gz && !gzip::is_gzip(head) {
-            return Err(StageError::Read {
-                object: self.name(),
-                what: if head.is_empty() {
-                    "empty file named .gz (a gzip file has at least a header)".into()
-                } else {
-                    "named .gz but does not start with the gzip magic bytes".into()
-                },
-                source: io::Error::from(io::ErrorKind::InvalidData),
-            });
-        }
-        Ok(if gzip::is_gzip(head) {
-            Box::new(BufReader::with_capacity(
-                256 * 1024,
-                gzip::decoder(buffered),
-            ))
-        } else {
-            Box::new(buffered)
-        })
-    }
-}
 
 /// How `weir stage` behaves.
 #[derive(Debug, Clone)]
@@ -104,7 +44,7 @@ impl Default for IngestOptions {
             write: WriteOptions::default(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_rejected: Budget::Count(0),
-            workers: super::default_workers(),
+            workers: super::settings::default_workers(),
         }
     }
 }
@@ -139,63 +79,38 @@ struct CheckedBlock {
 /// Stages `inputs` into `interval` of `stage` and commits it.
 pub fn ingest(
     stage: &Stage,
-    handle: &Handle,
     interval: Interval,
     inputs: &[Input],
     options: &IngestOptions,
-) -> Result<Commit, StageError> {
+) -> Result<Commit, PipelineError> {
     let cap = options.write.max_batch_bytes;
     let level = options.write.level;
     let max_line = options.max_line_bytes;
-    let mut writer = IntervalWriter::new(stage, handle, interval, options.write.clone());
-    let mut totals = Totals::default();
-    let mut rejected = 0u64;
+    let writer = IntervalWriter::new(stage, interval, options.write.clone());
+    let mut attempt = Attempt::new(stage, &interval, writer);
+    let mut counts = InputCounts::default();
 
-    let result = run_ordered(
+    let pass = run_ordered(
         options.workers,
         options.workers * 2 + 2,
         |push| feed(inputs, max_line, push),
         |_| Ok(()),
         |(), block| Ok(check_block(block, cap, max_line, level)),
         |checked: CheckedBlock| {
-            totals.input_records += checked.lines;
-            totals.blank_lines += checked.blank;
-            writer.write_members(checked.members)?;
+            counts.input_records += checked.lines;
+            counts.blank_lines += checked.blank;
+            attempt.write_members(checked.members)?;
             for entry in &checked.rejected {
-                rejected += 1;
-                if rejected <= LOGGED_REJECTS {
-                    tracing::warn!("{}:{}: {}", entry.object, entry.line, entry.reason);
-                }
-                writer.quarantine(entry)?;
+                attempt.reject(entry)?;
             }
             Ok(())
         },
-    );
-    if let Err(e) = result {
-        writer.abort();
-        return Err(e);
-    }
-    if options
-        .max_rejected
-        .exceeded(rejected, totals.input_records)
-    {
-        let quarantine = format!("{}/{}", stage.url(), Stage::quarantine_dir(&interval));
-        writer.abort();
-        return Err(StageError::OverBudget {
-            rejected,
-            total: totals.input_records,
-            budget: options.max_rejected.to_string(),
-            quarantine,
-        });
-    }
-    writer.commit(
-        Producer {
-            name: WEIR_PRODUCER.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            command: "stage".into(),
-            transforms: vec![],
-        },
-        totals,
+    )
+    .map(|_| ());
+    attempt.after_pass(pass)?.commit(
+        &options.max_rejected,
+        weir_producer("stage", vec![]),
+        counts,
         vec![],
     )
 }
@@ -204,7 +119,7 @@ fn feed(
     inputs: &[Input],
     max_line: usize,
     push: &mut dyn FnMut(RawBlock) -> bool,
-) -> Result<(), StageError> {
+) -> Result<(), PipelineError> {
     let new_block = |object: &Arc<str>| RawBlock {
         object: Arc::clone(object),
         data: Vec::with_capacity(gzip::MEMBER_BYTES + 64 * 1024),
@@ -213,14 +128,11 @@ fn feed(
     };
     for input in inputs {
         let object: Arc<str> = input.name().into();
-        let mut lines = LineReader::new(input.open()?, max_line);
+        let mut lines = input.lines(max_line)?;
         let mut block = new_block(&object);
         loop {
             let start = block.data.len();
-            let Some(event) = lines
-                .next_into(&mut block.data)
-                .map_err(|e| read_error(&object, e))?
-            else {
+            let Some(event) = lines.next_into(&mut block.data)? else {
                 break;
             };
             match event.kind {

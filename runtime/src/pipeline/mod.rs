@@ -2,101 +2,51 @@
 //!
 //! Owns deciding what each failure means (a bad record is quarantined, a
 //! bad batch fails the run, a bad config, store or module aborts before
-//! output), the error budget, and the worker threads. [`ingest`] stages
-//! files (`weir stage`); [`ordered`] is the threading both share; [`shard`]
-//! cuts a run into units that run apart and commit as one.
+//! output), the error budget, the settings a step runs with, and the
+//! worker threads.
+//!
+//! # Layout
+//!
+//! Data flows one way: {[`ingest`], [`run`], [`shard`], [`replay`],
+//! [`golden`]} → {`attempt`, `chain`, `feed`, [`ordered`]} →
+//! {`chunk`, [`step`], [`plan`]} → {[`settings`], [`file`], [`budget`],
+//! [`error`]}.
+//!
+//! - [`error`]: [`PipelineError`], the pipeline's one error type.
+//! - [`budget`]: the error budget.
+//! - [`settings`]: flag > pipeline file > default, resolved once.
+//! - [`file`]: pipeline files (`pipeline.toml`).
+//! - [`step`]: the seam to the engine: a chain's transforms as traits.
+//! - `chunk`: records as a worker sees them, with their origins.
+//! - `feed`: the serial reader that cuts parts into blocks of lines.
+//! - `chain`: one chunk through every transform, checked and compressed.
+//! - [`ordered`]: the worker pool that keeps output in input order.
+//! - `attempt`: the one commit sequence (rejects, abort, budget, commit).
+//! - [`ingest`]: files into a stage (`weir stage`).
+//! - [`run`]: a stage's interval through a chain (`weir run`).
+//! - [`plan`]: work units of a sharded run (`weir plan`).
+//! - [`shard`]: one unit sealed, and the merge (`weir run --shard`,
+//!   `weir commit`).
+//! - [`replay`]: the quarantine re-run (`weir replay`).
+//! - [`golden`]: golden cases of a transform (`weir test`).
 
-use std::fmt;
-use std::str::FromStr;
-
+mod attempt;
+pub mod budget;
+mod chain;
+mod chunk;
+pub mod error;
+mod feed;
 pub mod file;
+pub mod golden;
 pub mod ingest;
 pub mod ordered;
+pub mod plan;
 pub mod replay;
 pub mod run;
+pub mod settings;
 pub mod shard;
+pub mod step;
 
-/// The number of workers when none is given: the machine's cores.
-pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// How many rejected records a run may have and still commit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Budget {
-    /// At most this many records.
-    Count(u64),
-    /// At most this fraction of the records read (0.0 to 1.0).
-    Ratio(f64),
-}
-
-impl Budget {
-    /// Whether `rejected` of `total` is over the budget.
-    pub fn exceeded(&self, rejected: u64, total: u64) -> bool {
-        match *self {
-            Budget::Count(n) => rejected > n,
-            Budget::Ratio(r) => total > 0 && (rejected as f64) > r * (total as f64),
-        }
-    }
-}
-
-impl FromStr for Budget {
-    type Err = String;
-
-    /// `10` is a count; `2.5%` or `0.025` is a ratio.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let bad = || {
-            format!(
-                "invalid budget {s:?}: give a count (10), a percentage (2.5%) or a fraction (0.025)"
-            )
-        };
-        if let Some(p) = s.strip_suffix('%') {
-            let v: f64 = p.trim().parse().map_err(|_| bad())?;
-            if !(0.0..=100.0).contains(&v) {
-                return Err(bad());
-            }
-            return Ok(Budget::Ratio(v / 100.0));
-        }
-        if let Ok(n) = s.parse::<u64>() {
-            return Ok(Budget::Count(n));
-        }
-        let v: f64 = s.parse().map_err(|_| bad())?;
-        if !(0.0..=1.0).contains(&v) {
-            return Err(bad());
-        }
-        Ok(Budget::Ratio(v))
-    }
-}
-
-impl fmt::Display for Budget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Budget::Count(n) => write!(f, "{n} records"),
-            Budget::Ratio(r) => write!(f, "{}% of records", r * 100.0),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn budgets_parse_counts_percentages_and_fractions() {
-        assert_eq!("0".parse(), Ok(Budget::Count(0)));
-        assert_eq!("12".parse(), Ok(Budget::Count(12)));
-        assert_eq!("2.5%".parse(), Ok(Budget::Ratio(0.025)));
-        assert_eq!("0.5".parse(), Ok(Budget::Ratio(0.5)));
-        assert!("150%".parse::<Budget>().is_err());
-        assert!("lots".parse::<Budget>().is_err());
-    }
-
-    #[test]
-    fn budgets_compare_against_what_was_read() {
-        assert!(!Budget::Count(0).exceeded(0, 10));
-        assert!(Budget::Count(0).exceeded(1, 10));
-        assert!(!Budget::Ratio(0.1).exceeded(1, 10));
-        assert!(Budget::Ratio(0.1).exceeded(2, 10));
-    }
-}
+pub use budget::Budget;
+pub use error::PipelineError;
+pub use settings::{Overrides, Settings, default_workers, resolve};

@@ -9,16 +9,18 @@
 //! called: a replay sees a handful of records, not the interval.
 
 use chrono::{SecondsFormat, Utc};
-use tokio::runtime::Handle;
+use weir_stage::batch::gzip;
+use weir_stage::batch::record::check_text;
+use weir_stage::manifest::Replay;
+use weir_stage::quarantine::QuarantineEntry;
+use weir_stage::write::{Commit, InputCounts, IntervalWriter};
+use weir_stage::{Interval, Stage};
 
-use super::run::{RunError, RunOptions, Step, run_records};
-use crate::batch::gzip;
-use crate::batch::record::check_text;
-use crate::interval::Interval;
-use crate::manifest::{Replay, Totals};
-use crate::quarantine::QuarantineEntry;
-use crate::stage::Stage;
-use crate::staging::{Commit, IntervalWriter};
+use super::attempt::Attempt;
+use super::budget::Budget;
+use super::error::PipelineError;
+use super::run::{RunOptions, run_records};
+use super::step::Step;
 
 /// What a replay did.
 #[derive(Debug, Clone)]
@@ -34,21 +36,20 @@ pub struct ReplaySummary {
 pub fn replay(
     steps: &[&dyn Step],
     stage: &Stage,
-    handle: &Handle,
     interval: Interval,
     options: &RunOptions,
-) -> Result<ReplaySummary, RunError> {
-    let (base, base_sha256) = stage.read_manifest(handle, &interval)?;
+) -> Result<ReplaySummary, PipelineError> {
+    let (base, base_sha256) = stage.read_manifest(&interval)?;
     let mut entries = Vec::new();
     for part in &base.quarantine.parts {
         let mut bytes = Vec::new();
-        stage.copy_part(handle, part, &mut bytes)?;
+        stage.copy_part(part, &mut bytes)?;
         for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
             if line.is_empty() {
                 continue;
             }
             let entry: QuarantineEntry =
-                serde_json::from_slice(line).map_err(|e| RunError::BadInput {
+                serde_json::from_slice(line).map_err(|e| PipelineError::BadInput {
                     object: part.path.clone(),
                     line: i as u64 + 1,
                     reason: format!("not a quarantine entry: {e}"),
@@ -91,26 +92,24 @@ pub fn replay(
         options.chunk_records,
         false,
     )?;
-    let mut writer = IntervalWriter::amend(stage, handle, &base, interval, options.write.clone());
+    let writer = IntervalWriter::amend(stage, &base, interval, options.write.clone());
+    let mut attempt = Attempt::new(stage, &interval, writer);
     let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(cap).unwrap_or(usize::MAX));
-    let written = (|| -> Result<(), RunError> {
-        writer.write_members(gzip::compress_lines(
+    let written = (|| -> Result<(), PipelineError> {
+        attempt.write_members(gzip::compress_lines(
             outcome.output.as_bytes(),
             member_cap,
             options.write.level,
         ))?;
         for entry in outcome.rejected.iter().chain(&stuck) {
-            writer.quarantine(entry)?;
+            attempt.reject(entry)?;
         }
         Ok(())
     })();
-    if let Err(e) = written {
-        writer.abort();
-        return Err(e);
-    }
+    let mut attempt = attempt.after_pass(written)?;
     let requarantined = outcome.rejected.len() as u64;
     let replay = Replay {
-        run_id: writer.run_id().to_owned(),
+        run_id: attempt.writer().run_id().to_owned(),
         created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         previous_manifest_sha256: base_sha256,
         transforms: outcome.transforms.clone(),
@@ -118,14 +117,21 @@ pub fn replay(
         recovered: (replayable.len() as u64).saturating_sub(requarantined),
         not_replayable: stuck.len() as u64,
     };
-    writer.add_replay(replay.clone());
-    let newly_filtered: u64 = outcome.transforms.iter().map(|t| t.filtered).sum();
-    let totals = Totals {
+    attempt.writer().add_replay(replay.clone());
+    let newly_filtered: u64 = outcome.transforms.iter().map(|t| t.counts.filtered).sum();
+    let counts = InputCounts {
         input_records: base.totals.input_records,
         filtered: base.totals.filtered + newly_filtered,
         blank_lines: base.totals.blank_lines,
-        ..Totals::default()
     };
-    let commit = writer.commit(base.producer.clone(), totals, base.lineage.clone())?;
+    // What stays quarantined was quarantined before: a replay has no
+    // budget of its own.
+    let no_budget = Budget::Ratio(1.0);
+    let commit = attempt.commit(
+        &no_budget,
+        base.producer.clone(),
+        counts,
+        base.lineage.clone(),
+    )?;
     Ok(ReplaySummary { commit, replay })
 }

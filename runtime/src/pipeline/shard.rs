@@ -15,236 +15,28 @@
 //! shard (an Airflow task retry) recomputes the same unit and overwrites its
 //! own result; its earlier parts become leftovers for cleanup.
 
+//!
+//! Owns running one unit and sealing it (`weir run --shard`), the shard
+//! result format, and merging the results (`weir commit`). Plans are
+//! [`super::plan`]'s.
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::ops::Range;
-use std::str::FromStr;
 
 use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::runtime::Handle;
+use weir_stage::manifest::{Counts, Lineage, PartInfo, ShardInfo, TransformInfo};
+use weir_stage::write::{Commit, InputCounts, IntervalWriter, Sealed, WriteOptions};
+use weir_stage::{Interval, Stage, layout};
 
-use super::Budget;
-use super::run::{Progress, RunError, RunOptions, Step, execute, transform_infos};
-use crate::error::StageError;
-use crate::interval::Interval;
-use crate::manifest::{
-    Lineage, PartInfo, Producer, ShardInfo, Totals, TransformInfo, WEIR_PRODUCER,
-};
-use crate::stage::Stage;
-use crate::staging::{
-    Commit, IntervalWriter, Sealed, WriteOptions, delete_objects, list_objects, read_objects,
-    write_object,
-};
+use super::attempt::{Attempt, weir_producer};
+use super::budget::Budget;
+use super::error::PipelineError;
+use super::plan::Shard;
+use super::run::{Progress, RunOptions, execute};
+use super::step::{Step, transform_infos};
 
 /// The shard result format this version of Weir writes and reads.
 pub const RESULT_FORMAT_VERSION: u32 = 1;
-
-/// One work unit of a plan: `INDEX/COUNT`, 0-based (Airflow's map index).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Shard {
-    /// 0-based.
-    pub index: u32,
-    /// How many shards the interval is cut into.
-    pub count: u32,
-}
-
-impl Shard {
-    /// The input parts this shard processes, out of `parts`: a contiguous,
-    /// balanced range (sizes differ by at most one part).
-    pub fn parts(&self, parts: usize) -> Range<usize> {
-        let at = |i: u32| (u64::from(i) * parts as u64 / u64::from(self.count)) as usize;
-        at(self.index)..at(self.index + 1)
-    }
-
-    /// Where its result lives, relative to the output stage.
-    pub fn result_rel(&self, interval: &Interval) -> String {
-        format!(
-            "{}/shard-{:05}-of-{:05}.json",
-            Stage::shards_dir(interval),
-            self.index,
-            self.count
-        )
-    }
-
-    /// The shard a result's object name claims.
-    fn from_result_name(name: &str) -> Option<Self> {
-        let rest = name.strip_prefix("shard-")?.strip_suffix(".json")?;
-        let (index, count) = rest.split_once("-of-")?;
-        let shard = Shard {
-            index: index.parse().ok()?,
-            count: count.parse().ok()?,
-        };
-        (shard.index < shard.count).then_some(shard)
-    }
-}
-
-/// The shard results sealed on `output` and not merged by a commit (yet:
-/// a plan in progress; or ever: an abandoned plan's, until the orphan
-/// grace), by interval (in order), each interval's by plan (shard count)
-/// and index: one listing, of `interval`'s results or of every interval's.
-/// Whether they can be merged (they read the current input commit, ...)
-/// only `weir commit` checks.
-pub fn unmerged(
-    output: &Stage,
-    handle: &Handle,
-    interval: Option<&Interval>,
-) -> Result<BTreeMap<Interval, Vec<Shard>>, StageError> {
-    let folder = match interval {
-        Some(interval) => Stage::shards_dir(interval),
-        None => crate::stage::SHARDS.to_owned(),
-    };
-    let mut unmerged: BTreeMap<Interval, Vec<Shard>> = BTreeMap::new();
-    for rel in list_objects(output, handle, &folder)? {
-        let mut names = rel.rsplit('/');
-        let (Some(name), Some(folder)) = (names.next(), names.next()) else {
-            continue;
-        };
-        if let (Some(shard), Some(interval)) =
-            (Shard::from_result_name(name), Interval::from_folder(folder))
-        {
-            unmerged.entry(interval).or_default().push(shard);
-        }
-    }
-    for shards in unmerged.values_mut() {
-        shards.sort_by_key(|s| (s.count, s.index));
-    }
-    Ok(unmerged)
-}
-
-/// Sealed shard results in a sentence: per plan, how many of its shards
-/// are sealed and which are missing (the first few).
-pub fn describe_unmerged(shards: &[Shard]) -> String {
-    /// Missing shards named, at most.
-    const NAMED: usize = 5;
-    let counts: BTreeSet<u32> = shards.iter().map(|s| s.count).collect();
-    let plans: Vec<String> = counts
-        .into_iter()
-        .map(|count| {
-            let sealed: BTreeSet<u32> = shards
-                .iter()
-                .filter(|s| s.count == count)
-                .map(|s| s.index)
-                .collect();
-            if sealed.len() == count as usize {
-                return format!("all {count} shard results sealed, not merged");
-            }
-            let mut missing: Vec<String> = (0..count)
-                .filter(|i| !sealed.contains(i))
-                .take(NAMED)
-                .map(|index| Shard { index, count }.to_string())
-                .collect();
-            let unnamed = count as usize - sealed.len() - missing.len();
-            if unnamed > 0 {
-                missing.push(format!("and {unnamed} more"));
-            }
-            format!(
-                "{} of {count} shard results sealed (missing {})",
-                sealed.len(),
-                missing.join(", ")
-            )
-        })
-        .collect();
-    plans.join("; ")
-}
-
-impl FromStr for Shard {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad =
-            || format!("invalid shard {s:?}: give INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/3");
-        let (i, c) = s.split_once('/').ok_or_else(bad)?;
-        let shard = Shard {
-            index: i.trim().parse().map_err(|_| bad())?,
-            count: c.trim().parse().map_err(|_| bad())?,
-        };
-        if shard.index >= shard.count {
-            return Err(bad());
-        }
-        Ok(shard)
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
-/// What `weir plan` prints: the interval's work units.
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    /// The input stage.
-    pub input: String,
-    /// The interval's start (RFC 3339).
-    pub interval: String,
-    /// sha256 of the input manifest the plan was made from.
-    pub input_manifest_sha256: String,
-    /// Input parts.
-    pub parts: u64,
-    /// Input records.
-    pub records: u64,
-    /// Input uncompressed bytes.
-    pub uncompressed_bytes: u64,
-    /// How many shards (`COUNT` of every unit).
-    pub count: u32,
-    /// The units as `weir run --shard` takes them: map over this list.
-    pub shards: Vec<String>,
-    /// Each unit in detail.
-    pub units: Vec<Unit>,
-}
-
-/// One work unit.
-#[derive(Debug, Clone, Serialize)]
-pub struct Unit {
-    /// `INDEX/COUNT`.
-    pub shard: String,
-    /// Input parts `[first, end)`.
-    pub input_parts: [u64; 2],
-    /// Input records.
-    pub records: u64,
-    /// Input uncompressed bytes.
-    pub uncompressed_bytes: u64,
-}
-
-/// Cuts `interval` of `input` into units of at most `parts_per_shard` parts
-/// (balanced, so they differ by at most one part). An interval with no
-/// parts is one empty unit, so a plan always has work to map over.
-pub fn plan(
-    input: &Stage,
-    handle: &Handle,
-    interval: Interval,
-    parts_per_shard: usize,
-) -> Result<Plan, StageError> {
-    let (manifest, sha) = input.read_manifest(handle, &interval)?;
-    let n = manifest.parts.len();
-    let count = n.div_ceil(parts_per_shard.max(1)).max(1) as u32;
-    let units: Vec<Unit> = (0..count)
-        .map(|index| {
-            let shard = Shard { index, count };
-            let range = shard.parts(n);
-            let parts = &manifest.parts[range.clone()];
-            Unit {
-                shard: shard.to_string(),
-                input_parts: [range.start as u64, range.end as u64],
-                records: parts.iter().map(|p| p.records).sum(),
-                uncompressed_bytes: parts.iter().map(|p| p.uncompressed_bytes).sum(),
-            }
-        })
-        .collect();
-    Ok(Plan {
-        input: input.url().to_string(),
-        interval: interval.rfc3339(),
-        input_manifest_sha256: sha,
-        parts: n as u64,
-        records: manifest.totals.records,
-        uncompressed_bytes: manifest.totals.uncompressed_bytes,
-        count,
-        shards: units.iter().map(|u| u.shard.clone()).collect(),
-        units,
-    })
-}
 
 /// A shard's sealed output, written to `_shards/` of the output stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -292,42 +84,34 @@ pub struct ShardSummary {
 /// The error budget applies to the whole interval, so it is checked by
 /// [`commit`]; a shard only fails early when its own rejections already
 /// exceed a count budget.
-#[allow(clippy::too_many_arguments)]
 pub fn run_shard(
     steps: &[&dyn Step],
     input: &Stage,
     output: &Stage,
-    handle: &Handle,
     interval: Interval,
     shard: Shard,
     options: &RunOptions,
     progress: &dyn Progress,
-) -> Result<ShardSummary, RunError> {
+) -> Result<ShardSummary, PipelineError> {
     let done = execute(
         steps,
         input,
         output,
-        handle,
         interval,
         options,
         progress,
         Some(shard),
     )?;
-    if matches!(options.max_rejected, Budget::Count(_))
-        && options
-            .max_rejected
-            .exceeded(done.rejected, done.input_records)
-    {
-        return Err(done.over_budget(output, &interval, options));
-    }
+    let rejected = done.attempt.rejected();
+    let attempt = if matches!(options.max_rejected, Budget::Count(_)) {
+        done.attempt
+            .check_budget(&options.max_rejected, done.input_records)?
+    } else {
+        done.attempt
+    };
     let transforms = transform_infos(steps, &done.counts);
-    let (input_records, rejected, lineage, parts) = (
-        done.input_records,
-        done.rejected,
-        done.lineage,
-        done.parts.clone(),
-    );
-    let sealed = done.writer.seal()?;
+    let (input_records, lineage, parts) = (done.input_records, done.lineage, done.parts.clone());
+    let sealed = attempt.seal()?;
     let result = ShardResult {
         format_version: RESULT_FORMAT_VERSION,
         shard: shard.to_string(),
@@ -348,69 +132,11 @@ pub fn run_shard(
     let mut bytes = serde_json::to_vec_pretty(&result)
         .unwrap_or_else(|e| unreachable!("a shard result always serialises: {e}"));
     bytes.push(b'\n');
-    write_object(output, handle, &rel, bytes)?;
+    output.write_object(&rel, bytes)?;
     Ok(ShardSummary {
         result,
         result_path: rel,
     })
-}
-
-/// Why shard results cannot be committed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ShardError {
-    /// Some units have no result.
-    #[error(
-        "{stage}/{folder}: no result for shard(s) {missing} of {count}; run them (weir run ... --shard INDEX/{count}) before committing"
-    )]
-    Missing {
-        /// The output stage.
-        stage: String,
-        /// The results folder.
-        folder: String,
-        /// The missing shards, e.g. `1/3, 2/3`.
-        missing: String,
-        /// The plan's shard count.
-        count: u32,
-    },
-    /// Results of two plans cover the same input parts.
-    #[error(
-        "{stage}/{folder}: duplicated shards: {first} and {second} both cover input parts of interval {interval}; pass --shards COUNT (the plan's count) to commit one plan's shards"
-    )]
-    Duplicated {
-        /// The output stage.
-        stage: String,
-        /// The results folder.
-        folder: String,
-        /// The interval.
-        interval: String,
-        /// One result.
-        first: String,
-        /// Another covering the same parts.
-        second: String,
-    },
-    /// A result that cannot be merged as it is.
-    #[error("{stage}/{object}: {reason}")]
-    Invalid {
-        /// The output stage.
-        stage: String,
-        /// The result object.
-        object: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Nothing to commit.
-    #[error(
-        "{stage}/{folder}: no shard results for interval {interval}; run `weir plan` and `weir run --shard` first"
-    )]
-    Nothing {
-        /// The output stage.
-        stage: String,
-        /// The results folder.
-        folder: String,
-        /// The interval.
-        interval: String,
-    },
 }
 
 /// How `weir commit` behaves.
@@ -460,23 +186,22 @@ impl CommitOutcome {
 pub fn commit(
     input: &Stage,
     output: &Stage,
-    handle: &Handle,
     interval: Interval,
     options: &CommitOptions,
-) -> Result<CommitOutcome, RunError> {
-    let folder = Stage::shards_dir(&interval);
+) -> Result<CommitOutcome, PipelineError> {
+    let folder = layout::shards_dir(&interval);
     let stage_url = output.url().to_string();
-    let invalid = |object: &str, reason: String| ShardError::Invalid {
+    let invalid = |object: &str, reason: String| PipelineError::ShardInvalid {
         stage: stage_url.clone(),
         object: object.to_owned(),
         reason,
     };
-    let (input_manifest, input_sha) = input.read_manifest(handle, &interval)?;
+    let (input_manifest, input_sha) = input.read_manifest(&interval)?;
     let n = input_manifest.parts.len();
 
     // Every result object, by the shard its name claims.
     let mut found: BTreeMap<Shard, String> = BTreeMap::new();
-    for rel in list_objects(output, handle, &folder)? {
+    for rel in output.list_objects(&folder)? {
         let name = rel.rsplit('/').next().unwrap_or_default();
         if let Some(s) = Shard::from_result_name(name) {
             found.insert(s, rel);
@@ -498,14 +223,13 @@ pub fn commit(
                         .find(|k| k.count != first.count)
                         .copied()
                         .unwrap_or(first);
-                    return Err(ShardError::Duplicated {
+                    return Err(PipelineError::ShardsDuplicated {
                         stage: stage_url,
                         folder,
                         interval: interval.rfc3339(),
                         first: found[&first].clone(),
                         second: found[&second].clone(),
-                    }
-                    .into());
+                    });
                 }
             }
         }
@@ -518,7 +242,7 @@ pub fn commit(
         .into_iter()
         .filter(|(shard, _)| shard.count == count)
         .unzip();
-    let contents = read_objects(output, handle, &rels)?;
+    let contents = output.read_objects(&rels)?;
     let mut mine: BTreeMap<Shard, (String, Result<ShardResult, String>)> = BTreeMap::new();
     for ((shard, rel), bytes) in shards.into_iter().zip(rels).zip(contents) {
         let parsed = serde_json::from_slice::<ShardResult>(&bytes)
@@ -530,7 +254,7 @@ pub fn commit(
     // shards over the current input, and what results are left (a commit
     // that died while deleting them) are the ones it merged.
     if count > 0
-        && let Ok((current, _)) = output.read_manifest(handle, &interval)
+        && let Ok((current, _)) = output.read_manifest(&interval)
         && current.shards.len() == count as usize
         && current
             .lineage
@@ -543,24 +267,23 @@ pub fn commit(
         });
         if merged {
             let leftovers: Vec<String> = mine.into_values().map(|(rel, _)| rel).collect();
-            if let Err(e) = delete_objects(output, handle, &leftovers) {
+            if let Err(e) = output.delete_objects(&leftovers) {
                 tracing::warn!("could not delete the merged shard results: {e}");
             }
             return Ok(CommitOutcome::AlreadyCommitted(Commit {
                 manifest: current,
-                manifest_path: Stage::manifest_rel(&interval),
+                manifest_path: layout::manifest(&interval),
                 deleted: leftovers,
             }));
         }
     }
 
     if mine.is_empty() {
-        return Err(ShardError::Nothing {
+        return Err(PipelineError::NoShards {
             stage: stage_url,
             folder,
             interval: interval.rfc3339(),
-        }
-        .into());
+        });
     }
     let missing: Vec<String> = (0..count)
         .map(|index| Shard { index, count })
@@ -568,13 +291,12 @@ pub fn commit(
         .map(|s| s.to_string())
         .collect();
     if !missing.is_empty() {
-        return Err(ShardError::Missing {
+        return Err(PipelineError::ShardsMissing {
             stage: stage_url,
             folder,
             missing: missing.join(", "),
             count,
-        }
-        .into());
+        });
     }
 
     let mut results = Vec::with_capacity(mine.len());
@@ -587,8 +309,7 @@ pub fn commit(
                     "unsupported format_version {} (this Weir reads {RESULT_FORMAT_VERSION})",
                     r.format_version
                 ),
-            )
-            .into());
+            ));
         }
         if r.shard != shard.to_string() || r.interval != interval.rfc3339() {
             return Err(invalid(
@@ -599,8 +320,7 @@ pub fn commit(
                     r.interval,
                     interval.rfc3339()
                 ),
-            )
-            .into());
+            ));
         }
         if r.input.manifest_sha256 != input_sha || r.input.stage != input.url().to_string() {
             return Err(invalid(
@@ -612,8 +332,7 @@ pub fn commit(
                     short(&input_sha),
                     input.url()
                 ),
-            )
-            .into());
+            ));
         }
         let unit = shard.parts(n);
         if r.input_parts != [unit.start as u64, unit.end as u64] {
@@ -624,8 +343,7 @@ pub fn commit(
                     r.input_parts,
                     [unit.start, unit.end]
                 ),
-            )
-            .into());
+            ));
         }
         let expected_in: u64 = input_manifest.parts[unit].iter().map(|p| p.records).sum();
         if r.input_records != expected_in {
@@ -635,8 +353,7 @@ pub fn commit(
                     "shard {shard} read {} records, but its input parts hold {expected_in}",
                     r.input_records
                 ),
-            )
-            .into());
+            ));
         }
         if let Some(first) = results.first().map(|(_, f): &(Shard, ShardResult)| f)
             && !same_chain(&first.transforms, &r.transforms)
@@ -647,42 +364,24 @@ pub fn commit(
                     "shard {shard} ran other transforms (modules or configs) than shard {}",
                     first.shard
                 ),
-            )
-            .into());
+            ));
         }
         results.push((*shard, r));
     }
 
     let input_records: u64 = results.iter().map(|(_, r)| r.input_records).sum();
     let rejected: u64 = results.iter().map(|(_, r)| r.quarantined).sum();
-    if options.max_rejected.exceeded(rejected, input_records) {
-        return Err(StageError::OverBudget {
-            rejected,
-            total: input_records,
-            budget: options.max_rejected.to_string(),
-            quarantine: format!("{stage_url}/{}", Stage::quarantine_dir(&interval)),
-        }
-        .into());
-    }
 
     let mut transforms = results[0].1.transforms.clone();
     for t in &mut transforms {
-        t.records_in = 0;
-        t.records_out = 0;
-        t.emitted = 0;
-        t.filtered = 0;
-        t.quarantined = 0;
+        t.counts = Counts::default();
     }
     for (_, r) in &results {
         for (total, t) in transforms.iter_mut().zip(&r.transforms) {
-            total.records_in += t.records_in;
-            total.records_out += t.records_out;
-            total.emitted += t.emitted;
-            total.filtered += t.filtered;
-            total.quarantined += t.quarantined;
+            total.counts.add(&t.counts);
         }
     }
-    let filtered = transforms.iter().map(|t| t.filtered).sum();
+    let filtered = transforms.iter().map(|t| t.counts.filtered).sum();
 
     // The merged results are obsolete once the manifest lists their parts.
     // (Anything else in the folder, such as a concurrent upload's temporary
@@ -709,27 +408,24 @@ pub fn commit(
         .collect();
     let writer = IntervalWriter::merge(
         output,
-        handle,
         interval,
         options.write.clone(),
         sealed,
         shards,
         obsolete,
     );
-    let commit = writer.commit(
-        Producer {
-            name: WEIR_PRODUCER.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            command: options.command.clone(),
-            transforms,
-        },
-        Totals {
-            input_records,
-            filtered,
-            ..Totals::default()
-        },
-        vec![lineage],
-    )?;
+    let commit = Attempt::new(output, &interval, writer)
+        .with_rejected(rejected)
+        .commit(
+            &options.max_rejected,
+            weir_producer(&options.command, transforms),
+            InputCounts {
+                input_records,
+                filtered,
+                blank_lines: 0,
+            },
+            vec![lineage],
+        )?;
     Ok(CommitOutcome::Committed(commit))
 }
 
@@ -746,71 +442,4 @@ fn same_chain(a: &[TransformInfo], b: &[TransformInfo]) -> bool {
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_parse_and_print_as_index_slash_count() {
-        let s: Shard = "2/5".parse().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s, Shard { index: 2, count: 5 });
-        assert_eq!(s.to_string(), "2/5");
-        for bad in ["5/5", "1", "a/3", "-1/3", "0/0"] {
-            assert!(bad.parse::<Shard>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn units_tile_the_parts_in_order_and_balance() {
-        for parts in 0..40usize {
-            for count in 1..12u32 {
-                let mut next = 0;
-                let mut sizes = Vec::new();
-                for index in 0..count {
-                    let r = Shard { index, count }.parts(parts);
-                    assert_eq!(r.start, next, "{parts} parts, {index}/{count}");
-                    next = r.end;
-                    sizes.push(r.len());
-                }
-                assert_eq!(next, parts);
-                let (lo, hi) = (sizes.iter().min(), sizes.iter().max());
-                assert!(hi.zip(lo).is_some_and(|(h, l)| h - l <= 1), "{sizes:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn unmerged_results_are_described_per_plan_naming_a_few_missing() {
-        let shard = |index, count| Shard { index, count };
-        assert_eq!(
-            describe_unmerged(&[shard(0, 3), shard(2, 3), shard(0, 2), shard(1, 2)]),
-            "all 2 shard results sealed, not merged; 2 of 3 shard results sealed (missing 1/3)"
-        );
-        assert_eq!(
-            describe_unmerged(&[shard(3, 1000)]),
-            "1 of 1000 shard results sealed (missing 0/1000, 1/1000, 2/1000, 4/1000, 5/1000, and 994 more)"
-        );
-        // A stray name claiming billions of shards costs no more.
-        assert!(describe_unmerged(&[shard(0, 4_000_000_000)]).ends_with("and 3999999994 more)"));
-    }
-
-    #[test]
-    fn result_names_round_trip() {
-        let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
-        let s = Shard {
-            index: 3,
-            count: 12,
-        };
-        let rel = s.result_rel(&interval);
-        assert_eq!(
-            rel,
-            "_shards/interval=20261126T000000Z/shard-00003-of-00012.json"
-        );
-        let name = rel.rsplit('/').next().unwrap_or_default();
-        assert_eq!(Shard::from_result_name(name), Some(s));
-        assert_eq!(Shard::from_result_name("shard-00003-of-00003.json"), None);
-        assert_eq!(Shard::from_result_name("notes.txt"), None);
-    }
 }

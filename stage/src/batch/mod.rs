@@ -2,8 +2,8 @@
 //!
 //! Owns framing lines ([`lines`]), checking records ([`record`]) and the gzip
 //! codec ([`gzip`]). Everything here is synchronous and works on `Read`ers
-//! and byte slices; `staging` moves the bytes to and from object stores.
-//! Must not import `staging`, `engine` or `pipeline`.
+//! and byte slices; [`crate::read`] and [`crate::write`] move the bytes to
+//! and from object stores. Must not import anything outside `batch`.
 
 pub mod gzip;
 pub mod lines;

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::layout;
+
 /// The manifest format this version of Weir writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -108,6 +110,7 @@ pub struct Producer {
 
 /// One transform of a run, with its counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "TransformInfoFields", into = "TransformInfoFields")]
 pub struct TransformInfo {
     /// The transform's name.
     pub name: String,
@@ -120,10 +123,16 @@ pub struct TransformInfo {
     /// The limits it ran under.
     pub limits: serde_json::Value,
     /// Capabilities granted (e.g. the assets directory).
-    #[serde(default)]
     pub grants: Vec<String>,
-    /// Records in = out + filtered + quarantined (+ extra outputs of flat_map
-    /// counted in `emitted`).
+    /// What it did with its records.
+    pub counts: Counts,
+}
+
+/// What one transform did with its records: records in = out + filtered +
+/// quarantined (extra outputs of flat_map are counted in `emitted`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Input records.
     pub records_in: u64,
     /// Input records that produced at least one output.
     pub records_out: u64,
@@ -134,6 +143,76 @@ pub struct TransformInfo {
     pub filtered: u64,
     /// Input records quarantined.
     pub quarantined: u64,
+}
+
+impl Counts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Counts) {
+        self.records_in += other.records_in;
+        self.records_out += other.records_out;
+        self.emitted += other.emitted;
+        self.filtered += other.filtered;
+        self.quarantined += other.quarantined;
+    }
+}
+
+/// [`TransformInfo`] as the manifest spells it: the counts beside the
+/// other fields, as format version 1 has always had them. (Not
+/// `#[serde(flatten)]`: flattened numbers do not deserialize when
+/// serde_json's `arbitrary_precision` is on, as it is in builds that
+/// include the guest SDK.)
+#[derive(Serialize, Deserialize)]
+struct TransformInfoFields {
+    name: String,
+    module_sha256: String,
+    module_bytes: u64,
+    config_sha256: String,
+    limits: serde_json::Value,
+    #[serde(default)]
+    grants: Vec<String>,
+    records_in: u64,
+    records_out: u64,
+    emitted: u64,
+    filtered: u64,
+    quarantined: u64,
+}
+
+impl From<TransformInfoFields> for TransformInfo {
+    fn from(f: TransformInfoFields) -> Self {
+        Self {
+            name: f.name,
+            module_sha256: f.module_sha256,
+            module_bytes: f.module_bytes,
+            config_sha256: f.config_sha256,
+            limits: f.limits,
+            grants: f.grants,
+            counts: Counts {
+                records_in: f.records_in,
+                records_out: f.records_out,
+                emitted: f.emitted,
+                filtered: f.filtered,
+                quarantined: f.quarantined,
+            },
+        }
+    }
+}
+
+impl From<TransformInfo> for TransformInfoFields {
+    fn from(t: TransformInfo) -> Self {
+        Self {
+            name: t.name,
+            module_sha256: t.module_sha256,
+            module_bytes: t.module_bytes,
+            config_sha256: t.config_sha256,
+            limits: t.limits,
+            grants: t.grants,
+            records_in: t.counts.records_in,
+            records_out: t.counts.records_out,
+            emitted: t.counts.emitted,
+            filtered: t.counts.filtered,
+            quarantined: t.counts.quarantined,
+        }
+    }
 }
 
 /// One part of an interval.
@@ -265,25 +344,15 @@ impl Manifest {
             ));
         }
         let own = format!("{}/", self.interval.folder);
-        let quarantine = format!("{}/{}/", crate::stage::QUARANTINE, self.interval.folder);
+        let quarantine = format!("{}/{}/", layout::QUARANTINE, self.interval.folder);
         for p in &self.parts {
-            check_part_path(&p.path, &own)?;
+            layout::check_part_path(&p.path, &own)?;
         }
         for p in &self.quarantine.parts {
-            check_part_path(&p.path, &quarantine)?;
+            layout::check_part_path(&p.path, &quarantine)?;
         }
         Ok(())
     }
-}
-
-fn check_part_path(path: &str, folder: &str) -> Result<(), String> {
-    let name = path.strip_prefix(folder).unwrap_or_default();
-    if name.is_empty() || name.contains('/') || name == ".." || name == "." {
-        return Err(format!(
-            "part path {path:?} is not directly inside {folder}"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

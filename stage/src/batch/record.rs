@@ -6,8 +6,11 @@
 //! `Infinity`, and numbers representable as a double. The bytes are never
 //! rewritten: key order, number spellings and big integers survive staging.
 //!
-//! serde_json is the judge: a record is valid if it parses (keys compared
-//! after unescaping). Every record `weir stage` reads and every record a
+//! serde_json is the judge of the grammar: a record is valid if it parses
+//! (keys compared after unescaping). The number rule is decided here, not by
+//! serde_json's features: a number whose value overflows a double (`1e400`)
+//! is refused even where serde_json's `arbitrary_precision` (which the guest
+//! SDK switches on in workspace builds) would take it ([`number_in_range`]). Every record `weir stage` reads and every record a
 //! transform writes is checked, so most are first scanned by a plain
 //! validator (`certainly_valid`) that accepts only what it is sure serde_json
 //! accepts (keys without escapes, numbers far from a double's range, nesting
@@ -80,6 +83,7 @@ fn check_parsed(text: &str) -> Result<(), RecordProblem> {
         .map_err(|e| RecordProblem::BadJson(e.to_string()))?;
     de.end()
         .map_err(|e| RecordProblem::BadJson(e.to_string()))?;
+    numbers_in_range(text.as_bytes()).map_err(RecordProblem::BadJson)?;
     // The value is valid JSON; its first byte says what it is. (Not a
     // visitor: with serde_json's `arbitrary_precision`, which a workspace
     // build may switch on, numbers are visited as maps.)
@@ -91,6 +95,48 @@ fn check_parsed(text: &str) -> Result<(), RecordProblem> {
         Some(b'n') => Err(RecordProblem::NotAnObject("null")),
         _ => Err(RecordProblem::NotAnObject("number")),
     }
+}
+
+/// Whether a JSON number token's value is finite as a double: the rule for
+/// every number of a record, whatever serde_json was built with. (Rust's
+/// `f64` parse takes any length and rounds, overflowing to infinity.)
+pub fn number_in_range(token: &str) -> bool {
+    token.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// Checks every number of `text`, valid JSON, with [`number_in_range`].
+fn numbers_in_range(text: &[u8]) -> Result<(), String> {
+    let mut at = 0;
+    while at < text.len() {
+        match text[at] {
+            b'"' => {
+                // Past the string: its closing quote is the first one not
+                // escaped (the text is valid JSON).
+                at += 1;
+                while at < text.len() && text[at] != b'"' {
+                    at += if text[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = at;
+                while at < text.len()
+                    && matches!(text[at], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    at += 1;
+                }
+                let token = std::str::from_utf8(&text[start..at]).unwrap_or_default();
+                if !number_in_range(token) {
+                    return Err(format!(
+                        "number out of range at column {}: {token}",
+                        start + 1
+                    ));
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    Ok(())
 }
 
 /// Walks any nested value, checking the objects inside it for duplicate keys.
@@ -546,6 +592,29 @@ mod tests {
             b"{\"a\":123456789012345678901234567890,\"b\":1.50}",
             b"{\"a\\u0062\":1,\"ac\":2}",
             b"  {\"nested\":{\"x\":[1,{\"y\":null}]}}  ",
+        ] {
+            assert_eq!(check_record(ok), Ok(()), "{}", String::from_utf8_lossy(ok));
+        }
+    }
+
+    #[test]
+    fn numbers_overflowing_a_double_are_refused_whatever_serde_json_was_built_with() {
+        // Refused by a default serde_json, accepted by one with
+        // `arbitrary_precision`: the rule is Weir's, so both refuse.
+        for bad in [
+            &b"{\"n\":1e400}"[..],
+            b"{\"n\":-1.5E+309}",
+            b"{\"a\":[1,{\"n\":1e999}]}",
+        ] {
+            assert!(problem(bad).contains("out of range"), "{}", problem(bad));
+            assert!(check_record_by_parse(bad).is_err());
+        }
+        let long_integer = format!("{{\"n\":1{}}}", "0".repeat(400));
+        assert!(check_record(long_integer.as_bytes()).is_err());
+        for ok in [
+            &b"{\"n\":1e-400}"[..],
+            b"{\"n\":1.7976931348623157e308}",
+            b"{\"s\":\"1e400 \\\" 1e999\"}",
         ] {
             assert_eq!(check_record(ok), Ok(()), "{}", String::from_utf8_lossy(ok));
         }

@@ -1,8 +1,10 @@
-//! Typed errors of the staging library, each naming what failed and where.
+//! Typed errors of the staging library, each naming what failed and where,
+//! and the one way Weir prints an error with its causes.
 //!
 //! Record-level problems are not errors here: they are quarantined (see
 //! `quarantine`). These are the problems that fail a batch or a run.
 
+use std::error::Error;
 use std::io;
 
 /// Something went wrong with a stage, an object in it, or a commit.
@@ -75,20 +77,6 @@ pub enum StageError {
         /// The mismatch.
         detail: String,
     },
-    /// More records were rejected than the error budget allows.
-    #[error(
-        "{rejected} of {total} records were rejected, over the budget of {budget}; nothing was committed. Rejected records are listed above; rerun with a larger --max-rejected to commit them to {quarantine}"
-    )]
-    OverBudget {
-        /// How many were rejected.
-        rejected: u64,
-        /// How many records were read.
-        total: u64,
-        /// The budget, as given.
-        budget: String,
-        /// Where the quarantine would have gone.
-        quarantine: String,
-    },
     /// A local file could not be read or written.
     #[error("{path}")]
     Io {
@@ -100,4 +88,46 @@ pub enum StageError {
     /// The run was cancelled before it committed.
     #[error("cancelled before commit; nothing was committed")]
     Cancelled,
+}
+
+/// An error and its causes, `a: b: c`, leaving out a cause whose text the
+/// message before it already contains (object_store's errors repeat their
+/// sources in their own message). The one error-chain printer: the CLI,
+/// `weir verify` and the golden-case runner all use it.
+pub fn error_chain(e: &(dyn Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chain_names_each_cause_once() {
+        let inner = io::Error::other("disk on fire");
+        let e = StageError::Io {
+            path: "a.ndjson".into(),
+            source: inner,
+        };
+        assert_eq!(error_chain(&e), "a.ndjson: disk on fire");
+        let repeated = StageError::Read {
+            object: "p.gz".into(),
+            what: "corrupt gzip data: bad header".into(),
+            source: io::Error::other("bad header"),
+        };
+        assert_eq!(
+            error_chain(&repeated),
+            "p.gz: corrupt gzip data: bad header"
+        );
+    }
 }

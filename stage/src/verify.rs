@@ -4,9 +4,7 @@
 //! fetched and checked for existence, size, sha256, record count and
 //! uncompressed size. Every problem is collected, not just the first.
 
-use tokio::runtime::Handle;
-
-use crate::error::StageError;
+use crate::error::{StageError, error_chain};
 use crate::interval::Interval;
 use crate::stage::Stage;
 
@@ -31,12 +29,8 @@ impl VerifyReport {
 /// Verifies every part of a committed interval against its manifest. Fails
 /// only when the manifest itself cannot be read; problems with parts go into
 /// the report.
-pub fn verify_interval(
-    stage: &Stage,
-    handle: &Handle,
-    interval: &Interval,
-) -> Result<VerifyReport, StageError> {
-    let (manifest, _) = stage.read_manifest(handle, interval)?;
+pub fn verify_interval(stage: &Stage, interval: &Interval) -> Result<VerifyReport, StageError> {
+    let (manifest, _) = stage.read_manifest(interval)?;
     let mut report = VerifyReport::default();
     for (is_data, part) in manifest
         .parts
@@ -45,23 +39,11 @@ pub fn verify_interval(
         .chain(manifest.quarantine.parts.iter().map(|p| (false, p)))
     {
         report.parts_checked += 1;
-        match stage.copy_part(handle, part, &mut std::io::sink()) {
+        match stage.copy_part(part, &mut std::io::sink()) {
             Ok(counts) if is_data => report.records += counts.records,
             Ok(_) => {}
             Err(e) => report.problems.push(error_chain(&e)),
         }
     }
     Ok(report)
-}
-
-/// Formats an error with its sources, `a: b: c`.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }

@@ -1,0 +1,119 @@
+//! The pipeline's one error type: why a step (stage, run, shard, commit,
+//! replay, golden test) failed.
+//!
+//! Owns [`PipelineError`], which wraps the staging and engine errors and
+//! adds what only the pipeline decides: the error budget, input no Weir
+//! stage holds, and shard results that cannot be merged. Imports no other
+//! pipeline module.
+
+use weir_engine::EngineError;
+use weir_stage::StageError;
+
+use super::file::PipelineFileError;
+
+/// A pipeline step failed; nothing was committed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// Reading the input or writing the output failed.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// A transform could not be loaded, started or finished.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The pipeline file cannot be used.
+    #[error(transparent)]
+    File(#[from] PipelineFileError),
+    /// The input holds something a Weir stage never does.
+    #[error("{object}:{line}: {reason}")]
+    BadInput {
+        /// The part.
+        object: String,
+        /// The 1-based line.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// More records were rejected than the error budget allows.
+    #[error(
+        "{rejected} of {total} records were rejected, over the budget of {budget}; nothing was committed. {listed}; rerun with a larger --max-rejected to commit them to {quarantine}"
+    )]
+    OverBudget {
+        /// How many were rejected.
+        rejected: u64,
+        /// How many records were read.
+        total: u64,
+        /// The budget, as given.
+        budget: String,
+        /// Where the quarantine would have gone.
+        quarantine: String,
+        /// Which rejected records the log lists, e.g. "The first 20 are
+        /// listed above".
+        listed: String,
+    },
+    /// Some shards of a plan have no result.
+    #[error(
+        "{stage}/{folder}: no result for shard(s) {missing} of {count}; run them (weir run ... --shard INDEX/{count}) before committing"
+    )]
+    ShardsMissing {
+        /// The output stage.
+        stage: String,
+        /// The results folder.
+        folder: String,
+        /// The missing shards, e.g. `1/3, 2/3`.
+        missing: String,
+        /// The plan's shard count.
+        count: u32,
+    },
+    /// Results of two plans cover the same input parts.
+    #[error(
+        "{stage}/{folder}: duplicated shards: {first} and {second} both cover input parts of interval {interval}; pass --shards COUNT (the plan's count) to commit one plan's shards"
+    )]
+    ShardsDuplicated {
+        /// The output stage.
+        stage: String,
+        /// The results folder.
+        folder: String,
+        /// The interval.
+        interval: String,
+        /// One result.
+        first: String,
+        /// Another covering the same parts.
+        second: String,
+    },
+    /// A shard result that cannot be merged as it is.
+    #[error("{stage}/{object}: {reason}")]
+    ShardInvalid {
+        /// The output stage.
+        stage: String,
+        /// The result object.
+        object: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A golden case that cannot be run as it is.
+    #[error("{reason}")]
+    Golden {
+        /// What is wrong, naming the file.
+        reason: String,
+    },
+    /// No shard results to commit.
+    #[error(
+        "{stage}/{folder}: no shard results for interval {interval}; run `weir plan` and `weir run --shard` first"
+    )]
+    NoShards {
+        /// The output stage.
+        stage: String,
+        /// The results folder.
+        folder: String,
+        /// The interval.
+        interval: String,
+    },
+}
+
+impl PipelineError {
+    /// Whether this is the error budget's refusal (exit code 3).
+    pub fn is_over_budget(&self) -> bool {
+        matches!(self, PipelineError::OverBudget { .. })
+    }
+}

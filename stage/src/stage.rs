@@ -1,0 +1,475 @@
+//! Stages: where staged data lives, opened at the edge into an object store.
+//!
+//! Owns a [`Stage`]: an object store, the prefix inside it, the stage's
+//! [`StageUrl`] and the Tokio handle its store calls run on, so callers are
+//! synchronous and never pass a runtime around. Every method of a stage
+//! lives here: opening it, naming objects beneath it, reading manifests
+//! and parts (verified, see [`crate::read`]), listing, and small-object
+//! reads, writes and deletes. Writing intervals is [`crate::write`]'s job;
+//! the names of objects are [`crate::layout`]'s.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload, RetryConfig};
+use sha2::{Digest, Sha256};
+use tokio::runtime::Handle;
+
+use crate::error::StageError;
+use crate::interval::Interval;
+use crate::layout;
+use crate::manifest::{Manifest, PartInfo};
+use crate::read::{PartReader, StoreRead, VerifiedRead};
+pub use crate::url::StageUrl;
+
+/// How object-store requests are retried (object_store's exponential backoff).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrySettings {
+    /// The most retries of one request.
+    pub max_retries: usize,
+    /// Give up retrying a request after this long.
+    pub retry_timeout: Duration,
+}
+
+impl Default for RetrySettings {
+    /// object_store's defaults: 10 retries within 3 minutes, backoff from
+    /// 100 ms doubling up to 15 s.
+    fn default() -> Self {
+        let d = RetryConfig::default();
+        Self {
+            max_retries: d.max_retries,
+            retry_timeout: d.retry_timeout,
+        }
+    }
+}
+
+/// A stage: an object store and a prefix in it, e.g. `s3://lake/raw`.
+#[derive(Clone)]
+pub struct Stage {
+    store: Arc<dyn ObjectStore>,
+    /// The same store when it is the local filesystem, whose in-progress
+    /// upload files only the filesystem shows.
+    local: Option<Arc<LocalFileSystem>>,
+    prefix: Path,
+    url: StageUrl,
+    /// Where store calls run.
+    handle: Handle,
+}
+
+/// In-memory stores by name, so every `memory://NAME` in one process is the
+/// same store (tests and notebooks stage and read back in one process).
+fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+    let mut stores = STORES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    stores
+        .entry(name.to_owned())
+        .or_insert_with(|| Arc::new(InMemory::new()))
+        .clone()
+}
+
+/// What streaming a part found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartCounts {
+    /// Lines (records).
+    pub records: u64,
+    /// Uncompressed bytes.
+    pub uncompressed_bytes: u64,
+}
+
+impl Stage {
+    /// Opens a stage whose store calls run on `handle`. Cloud stores take credentials, region and endpoint from
+    /// the standard environment variables (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, `GOOGLE_*`, `AZURE_*`, ...).
+    pub fn open(url: &StageUrl, retry: &RetrySettings, handle: Handle) -> Result<Self, StageError> {
+        let u = url.as_url();
+        let open_err = |source: object_store::Error| StageError::OpenStore {
+            stage: url.to_string(),
+            source: Box::new(source),
+        };
+        let (scheme, prefix) =
+            ObjectStoreScheme::parse(u).map_err(|e| open_err(object_store::Error::from(e)))?;
+        let retry = RetryConfig {
+            max_retries: retry.max_retries,
+            retry_timeout: retry.retry_timeout,
+            ..RetryConfig::default()
+        };
+        let mut local = None;
+        let store: Arc<dyn ObjectStore> = match scheme {
+            ObjectStoreScheme::Local => {
+                let dir = u.to_file_path().map_err(|()| StageError::InvalidStage {
+                    stage: url.to_string(),
+                    reason: "not a local path".into(),
+                })?;
+                std::fs::create_dir_all(&dir).map_err(|e| StageError::InvalidStage {
+                    stage: url.to_string(),
+                    reason: format!("cannot create directory {}: {e}", dir.display()),
+                })?;
+                let fs = Arc::new(LocalFileSystem::new().with_automatic_cleanup(true));
+                local = Some(Arc::clone(&fs));
+                fs
+            }
+            ObjectStoreScheme::Memory => memory_store(""),
+            ObjectStoreScheme::AmazonS3 => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(u.as_str())
+                    .with_retry(retry)
+                    .build()
+                    .map_err(open_err)?,
+            ),
+            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(u.as_str())
+                    .with_retry(retry)
+                    .build()
+                    .map_err(open_err)?,
+            ),
+            ObjectStoreScheme::MicrosoftAzure => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(u.as_str())
+                    .with_retry(retry)
+                    .build()
+                    .map_err(open_err)?,
+            ),
+            other => {
+                return Err(StageError::InvalidStage {
+                    stage: url.to_string(),
+                    reason: format!(
+                        "unsupported store {other:?}; use a path, s3://, gs://, az:// or memory://"
+                    ),
+                });
+            }
+        };
+        Ok(Self {
+            store,
+            local,
+            prefix,
+            url: url.clone(),
+            handle,
+        })
+    }
+
+    /// A stage over an existing store (tests, embedding). It is not seen as
+    /// a local folder, even over a `LocalFileSystem`: cleanup leaves its
+    /// in-progress upload files alone.
+    pub fn from_store(
+        store: Arc<dyn ObjectStore>,
+        prefix: Path,
+        url: StageUrl,
+        handle: Handle,
+    ) -> Self {
+        Self {
+            store,
+            local: None,
+            prefix,
+            url,
+            handle,
+        }
+    }
+
+    /// A store call run to completion from synchronous code.
+    pub(crate) fn block<F: Future>(&self, f: F) -> F::Output {
+        self.handle.block_on(f)
+    }
+
+    /// The Tokio handle store calls run on.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Where `relative` (slash-separated, relative to the stage) lies on
+    /// disk, for a stage on the local filesystem; `None` for other stores.
+    pub fn local_path(&self, relative: &str) -> Option<PathBuf> {
+        self.local
+            .as_ref()?
+            .path_to_filesystem(&self.path(relative))
+            .ok()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The stage's address, for messages and manifests.
+    pub fn url(&self) -> &StageUrl {
+        &self.url
+    }
+
+    /// The object at `relative` (slash-separated, relative to the stage).
+    pub fn path(&self, relative: &str) -> Path {
+        relative
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .fold(self.prefix.clone(), |p, part| p.clone().join(part))
+    }
+
+    /// The path of `object` relative to the stage, if it lies beneath it.
+    pub fn relative<'a>(&self, object: &'a Path) -> Option<&'a str> {
+        let full = object.as_ref();
+        let prefix = self.prefix.as_ref();
+        if prefix.is_empty() {
+            return Some(full);
+        }
+        full.strip_prefix(prefix)?.strip_prefix('/')
+    }
+
+    /// How a failed store call becomes an error naming the object.
+    pub(crate) fn store_err(
+        &self,
+        operation: &'static str,
+        object: &str,
+    ) -> impl FnOnce(object_store::Error) -> StageError {
+        let stage = self.url().to_string();
+        let object = object.to_owned();
+        move |source| StageError::Store {
+            stage,
+            operation,
+            object,
+            source: Box::new(source),
+        }
+    }
+
+    /// Reads an interval's manifest and the sha256 of its bytes.
+    pub fn read_manifest(&self, interval: &Interval) -> Result<(Manifest, String), StageError> {
+        let rel = layout::manifest(interval);
+        let bytes =
+            match self.block(async { self.store().get(&self.path(&rel)).await?.bytes().await }) {
+                Ok(b) => b,
+                Err(object_store::Error::NotFound { .. }) => {
+                    return Err(StageError::NotCommitted {
+                        stage: self.url().to_string(),
+                        interval: interval.to_string(),
+                        manifest: rel,
+                    });
+                }
+                Err(e) => return Err(self.store_err("reading", &rel)(e)),
+            };
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let manifest = Manifest::parse(&bytes).map_err(|reason| StageError::BadManifest {
+            stage: self.url().to_string(),
+            object: rel.clone(),
+            reason,
+        })?;
+        if manifest.interval.folder != interval.folder() {
+            return Err(StageError::BadManifest {
+                stage: self.url().to_string(),
+                object: rel,
+                reason: format!(
+                    "it commits {} but lies in {}",
+                    manifest.interval.folder,
+                    interval.folder()
+                ),
+            });
+        }
+        Ok((manifest, digest))
+    }
+
+    /// Opens a part for reading: the stored (compressed) bytes, checked
+    /// against the manifest's size and sha256 when the stream ends; a
+    /// mismatch is an `InvalidData` error carrying an
+    /// [`IntegrityError`](crate::read::IntegrityError).
+    pub fn open_part(&self, part: &PartInfo) -> Result<VerifiedRead<StoreRead>, StageError> {
+        let result = self
+            .block(self.store().get(&self.path(&part.path)))
+            .map_err(self.store_err("reading", &part.path))?;
+        Ok(VerifiedRead::new(
+            StoreRead::new(self.handle.clone(), result.into_stream(), part.path.clone()),
+            part,
+        ))
+    }
+
+    /// Opens a part and decompresses it: a stream of NDJSON bytes.
+    pub fn read_part(&self, part: &PartInfo) -> Result<PartReader, StageError> {
+        Ok(PartReader::new(self.open_part(part)?, part.path.clone()))
+    }
+
+    /// Lists the interval folders of the stage, in time order.
+    pub fn list_intervals(&self) -> Result<Vec<Interval>, StageError> {
+        let prefix = self.path("");
+        let listing = self
+            .block(self.store().list_with_delimiter(Some(&prefix)))
+            .map_err(self.store_err("listing", "the interval folders"))?;
+        let mut intervals: Vec<Interval> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().and_then(Interval::from_folder))
+            .collect();
+        intervals.sort();
+        Ok(intervals)
+    }
+
+    /// Lists every object under a folder (relative to the stage).
+    pub(crate) fn list_folder(
+        &self,
+        folder: &str,
+    ) -> Result<Vec<object_store::ObjectMeta>, StageError> {
+        let prefix = self.path(folder);
+        self.block(async {
+            self.store()
+                .list(Some(&prefix))
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(self.store_err("listing", folder))
+    }
+
+    /// Deletes objects (relative to the stage), many at a time, reporting
+    /// the first failure; a missing object is fine.
+    pub fn delete_objects(&self, relative: &[String]) -> Result<(), StageError> {
+        if relative.is_empty() {
+            return Ok(());
+        }
+        // Many at once: S3 deletes up to 1000 objects a request, other
+        // stores some at a time in parallel. A cleanup after a rerun may
+        // delete hundreds of parts; one by one, that was a round trip each.
+        let paths: Vec<_> = relative.iter().map(|rel| Ok(self.path(rel))).collect();
+        let mut deleted = self
+            .store()
+            .delete_stream(futures::stream::iter(paths).boxed());
+        let result = self.block(async {
+            while let Some(result) = deleted.next().await {
+                match result {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        });
+        let what = match relative {
+            [one] => one.clone(),
+            [first, ..] => format!("{first} and {} more", relative.len() - 1),
+            [] => String::new(),
+        };
+        result.map_err(self.store_err("deleting", &what))
+    }
+
+    /// Streams a part's decompressed NDJSON into `out`, verifying the
+    /// stored bytes (size, sha256) and the record and byte counts against
+    /// the manifest.
+    pub fn copy_part(
+        &self,
+        part: &PartInfo,
+        out: &mut dyn io::Write,
+    ) -> Result<PartCounts, StageError> {
+        let mut reader = self.read_part(part)?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut counts = PartCounts {
+            records: 0,
+            uncompressed_bytes: 0,
+        };
+        loop {
+            let n = match reader.read(&mut buf)? {
+                0 => break,
+                n => n,
+            };
+            counts.records += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+            counts.uncompressed_bytes += n as u64;
+            out.write_all(&buf[..n]).map_err(|source| StageError::Io {
+                path: "<output>".into(),
+                source,
+            })?;
+        }
+        let claimed = PartCounts {
+            records: part.records,
+            uncompressed_bytes: part.uncompressed_bytes,
+        };
+        if counts != claimed {
+            return Err(StageError::Integrity {
+                object: part.path.clone(),
+                detail: format!(
+                    "holds {} records in {} bytes but its manifest lists {} records in {} bytes",
+                    counts.records,
+                    counts.uncompressed_bytes,
+                    claimed.records,
+                    claimed.uncompressed_bytes
+                ),
+            });
+        }
+        Ok(counts)
+    }
+
+    /// Reads small objects whole (relative to the stage), several at a time:
+    /// their contents, in the order asked.
+    pub fn read_objects(&self, rels: &[String]) -> Result<Vec<Bytes>, StageError> {
+        /// Requests in flight: enough to hide a store's latency, few enough
+        /// not to be throttled.
+        const IN_FLIGHT: usize = 16;
+        let stage = self;
+        self.block(async {
+            futures::stream::iter(rels)
+                .map(|rel| async move {
+                    async { stage.store().get(&stage.path(rel)).await?.bytes().await }
+                        .await
+                        .map_err(stage.store_err("reading", rel))
+                })
+                .buffered(IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await
+        })
+        .into_iter()
+        .collect()
+    }
+
+    /// Writes a small object (relative to the stage) in one PUT.
+    pub fn write_object(&self, rel: &str, bytes: Vec<u8>) -> Result<(), StageError> {
+        self.block(self.store().put(&self.path(rel), PutPayload::from(bytes)))
+            .map(|_| ())
+            .map_err(self.store_err("writing", rel))
+    }
+
+    /// The objects under a folder (relative to the stage), as relative paths,
+    /// sorted.
+    pub fn list_objects(&self, folder: &str) -> Result<Vec<String>, StageError> {
+        let mut out: Vec<String> = self
+            .list_folder(folder)?
+            .iter()
+            .filter_map(|m| self.relative(&m.location).map(str::to_owned))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
+impl fmt::Debug for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stage")
+            .field("url", &self.url.to_string())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_stage_paths_are_under_prefix() {
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        let url = StageUrl::parse("memory:///t/stage").unwrap_or_else(|e| panic!("{e}"));
+        let stage = Stage::open(&url, &RetrySettings::default(), rt.handle().clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = stage.path("interval=20261126T000000Z/_manifest.json");
+        assert_eq!(
+            p.as_ref(),
+            "t/stage/interval=20261126T000000Z/_manifest.json"
+        );
+        assert_eq!(
+            stage.relative(&p),
+            Some("interval=20261126T000000Z/_manifest.json")
+        );
+    }
+}

@@ -1,0 +1,483 @@
+//! Writing an interval: parts that roll at the batch cap, the quarantine,
+//! and the manifest written last as the commit (docs/staging.md).
+//!
+//! Owns one attempt at an interval ([`IntervalWriter`]): multipart uploads
+//! of gzip members into parts, sealing them uncommitted (a shard), and the
+//! commit, which computes every total of the manifest from what was
+//! written and the input counts its caller passes, then hands the old
+//! objects to [`crate::cleanup`]. Must not import `read` beyond the stage's
+//! own methods.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use object_store::buffered::BufWriter;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::batch::gzip::{self, Member};
+use crate::cleanup::{self, Leftovers};
+use crate::error::StageError;
+use crate::interval::Interval;
+use crate::layout;
+use crate::manifest::{
+    FORMAT_VERSION, IntervalInfo, Lineage, Manifest, PartInfo, Producer, QuarantineInfo, Replay,
+    ShardInfo, Totals,
+};
+use crate::quarantine::QuarantineEntry;
+use crate::stage::Stage;
+
+/// The default batch cap: the most uncompressed bytes in one part.
+pub const DEFAULT_MAX_BATCH_BYTES: u64 = 500_000_000;
+/// Multipart upload chunk: parts smaller than this are one PUT.
+const UPLOAD_CHUNK: usize = 10 * 1024 * 1024;
+/// Upload chunks in flight per part.
+const UPLOAD_CONCURRENCY: usize = 4;
+
+/// How long unreferenced objects are left alone by cleanup when no
+/// orphan grace is given: longer than any attempt of a step runs.
+pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
+/// How an interval is written.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// The batch cap: a part never holds more uncompressed bytes.
+    pub max_batch_bytes: u64,
+    /// gzip level, 0 to 9.
+    pub level: u32,
+    /// The interval's end, recorded in the manifest when known.
+    pub interval_end: Option<DateTime<Utc>>,
+    /// Unreferenced objects younger than this are left alone by cleanup, so a
+    /// concurrent attempt's parts are never deleted under it.
+    pub orphan_grace: Duration,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self {
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            level: gzip::DEFAULT_LEVEL,
+            interval_end: None,
+            orphan_grace: DEFAULT_ORPHAN_GRACE,
+        }
+    }
+}
+
+/// How a commit's input was accounted for: what only its caller knows.
+/// The writer counts the parts, records, bytes and quarantine itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputCounts {
+    /// Input records (or lines, for `stage`) read.
+    pub input_records: u64,
+    /// Input records a transform filtered out.
+    pub filtered: u64,
+    /// Blank input lines skipped (only `stage` reads raw lines).
+    pub blank_lines: u64,
+}
+
+/// Streams gzip members into parts of one folder, rolling before a part
+/// would pass the cap.
+struct PartPacker {
+    stage: Stage,
+    folder: String,
+    run_id: String,
+    cap: u64,
+    /// The number of the first part this packer writes.
+    first_index: usize,
+    open: Option<OpenPart>,
+    done: Vec<PartInfo>,
+}
+
+struct OpenPart {
+    rel: String,
+    writer: BufWriter,
+    hasher: Sha256,
+    records: u64,
+    uncompressed: u64,
+    compressed: u64,
+}
+
+impl PartPacker {
+    fn new(stage: Stage, folder: String, run_id: String, cap: u64) -> Self {
+        Self {
+            stage,
+            folder,
+            run_id,
+            cap,
+            first_index: 0,
+            open: None,
+            done: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, member: Member) -> Result<(), StageError> {
+        if let Some(open) = &self.open
+            && open.uncompressed + member.uncompressed > self.cap
+        {
+            self.close()?;
+        }
+        let open = match &mut self.open {
+            Some(o) => o,
+            None => {
+                let rel = layout::part(
+                    &self.folder,
+                    self.first_index + self.done.len(),
+                    &self.run_id,
+                );
+                let writer = BufWriter::with_capacity(
+                    self.stage.store().clone(),
+                    self.stage.path(&rel),
+                    UPLOAD_CHUNK,
+                )
+                .with_max_concurrency(UPLOAD_CONCURRENCY);
+                self.open.insert(OpenPart {
+                    rel,
+                    writer,
+                    hasher: Sha256::new(),
+                    records: 0,
+                    uncompressed: 0,
+                    compressed: 0,
+                })
+            }
+        };
+        open.hasher.update(&member.gz);
+        open.records += member.records;
+        open.uncompressed += member.uncompressed;
+        open.compressed += member.gz.len() as u64;
+        let stage = &self.stage;
+        stage
+            .block(open.writer.put(Bytes::from(member.gz)))
+            .map_err(stage.store_err("writing", &open.rel))
+    }
+
+    fn close(&mut self) -> Result<(), StageError> {
+        let Some(mut open) = self.open.take() else {
+            return Ok(());
+        };
+        self.stage
+            .block(open.writer.shutdown())
+            .map_err(|e| StageError::Store {
+                stage: self.stage.url().to_string(),
+                operation: "writing",
+                object: open.rel.clone(),
+                source: Box::new(object_store::Error::Generic {
+                    store: "upload",
+                    source: Box::new(e),
+                }),
+            })?;
+        self.done.push(PartInfo {
+            path: open.rel,
+            records: open.records,
+            uncompressed_bytes: open.uncompressed,
+            compressed_bytes: open.compressed,
+            sha256: hex::encode(open.hasher.finalize()),
+        });
+        Ok(())
+    }
+
+    /// Abandons the open upload; returns every path this packer created.
+    fn abort(&mut self) -> Vec<String> {
+        if let Some(mut open) = self.open.take() {
+            let _ = self.stage.block(open.writer.abort());
+            self.done.push(PartInfo {
+                path: open.rel,
+                records: 0,
+                uncompressed_bytes: 0,
+                compressed_bytes: 0,
+                sha256: String::new(),
+            });
+        }
+        self.done.drain(..).map(|p| p.path).collect()
+    }
+}
+
+/// What a commit wrote.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The manifest as committed.
+    pub manifest: Manifest,
+    /// Its path relative to the stage.
+    pub manifest_path: String,
+    /// Objects deleted by cleanup (superseded parts, old leftovers), and on
+    /// a local stage the upload files killed attempts stranded.
+    pub deleted: Vec<String>,
+}
+
+/// One attempt at writing an interval: parts and quarantine stream out as
+/// they come; nothing is visible to readers until [`IntervalWriter::commit`]
+/// writes the manifest.
+pub struct IntervalWriter {
+    stage: Stage,
+    interval: Interval,
+    options: WriteOptions,
+    run_id: String,
+    started: DateTime<Utc>,
+    data: PartPacker,
+    quarantine: PartPacker,
+    quarantine_buf: Vec<u8>,
+    /// Parts of an earlier commit this one keeps (a replay), or the
+    /// shards' parts a merge commits.
+    kept: Vec<PartInfo>,
+    /// Quarantine parts written before this attempt (the shards' of a merge).
+    kept_quarantine: Vec<PartInfo>,
+    /// The replays the manifest records.
+    replays: Vec<Replay>,
+    /// The shards the manifest records (a merge).
+    shards: Vec<ShardInfo>,
+    /// Objects to delete once the commit is made (merged shard results).
+    obsolete: Vec<String>,
+}
+
+/// What a sealed attempt wrote: complete parts, not committed.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    /// The attempt's run id (in its part names).
+    pub run_id: String,
+    /// The data parts, in record order.
+    pub parts: Vec<PartInfo>,
+    /// The quarantine parts.
+    pub quarantine: Vec<PartInfo>,
+}
+
+impl IntervalWriter {
+    /// Starts an attempt. Part names carry a fresh run id, so attempts never
+    /// overwrite each other's objects.
+    pub fn new(stage: &Stage, interval: Interval, options: WriteOptions) -> Self {
+        let started = Utc::now();
+        let run_id = layout::new_run_id(started);
+        let cap = options.max_batch_bytes;
+        Self {
+            data: PartPacker::new(
+                stage.clone(),
+                layout::interval_dir(&interval),
+                run_id.clone(),
+                cap,
+            ),
+            quarantine: PartPacker::new(
+                stage.clone(),
+                layout::quarantine_dir(&interval),
+                run_id.clone(),
+                cap,
+            ),
+            stage: stage.clone(),
+            interval,
+            options,
+            run_id,
+            started,
+            quarantine_buf: Vec::new(),
+            kept: Vec::new(),
+            kept_quarantine: Vec::new(),
+            replays: Vec::new(),
+            shards: Vec::new(),
+            obsolete: Vec::new(),
+        }
+    }
+
+    /// Starts a merge: a commit of parts already written by sealed attempts
+    /// (the shards of `weir commit`), in the order given. Nothing is written
+    /// until [`IntervalWriter::commit`]; then `obsolete` objects are deleted.
+    pub fn merge(
+        stage: &Stage,
+        interval: Interval,
+        options: WriteOptions,
+        sealed: Vec<Sealed>,
+        shards: Vec<ShardInfo>,
+        obsolete: Vec<String>,
+    ) -> Self {
+        let mut w = Self::new(stage, interval, options);
+        for s in sealed {
+            w.kept.extend(s.parts);
+            w.kept_quarantine.extend(s.quarantine);
+        }
+        w.shards = shards;
+        w.obsolete = obsolete;
+        w
+    }
+
+    /// Starts an attempt that keeps the data parts of `base` (the
+    /// interval's current commit) and adds to them; the quarantine is
+    /// written anew. Used by replay.
+    pub fn amend(
+        stage: &Stage,
+        base: &Manifest,
+        interval: Interval,
+        options: WriteOptions,
+    ) -> Self {
+        let mut w = Self::new(stage, interval, options);
+        w.kept = base.parts.clone();
+        w.replays = base.replays.clone();
+        w.data.first_index = base.parts.len();
+        w
+    }
+
+    /// Records a replay in the manifest this attempt will commit.
+    pub fn add_replay(&mut self, replay: Replay) {
+        self.replays.push(replay);
+    }
+
+    /// This attempt's run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The options.
+    pub fn options(&self) -> &WriteOptions {
+        &self.options
+    }
+
+    /// Appends compressed members (in order) to the data parts.
+    pub fn write_members(&mut self, members: Vec<Member>) -> Result<(), StageError> {
+        members.into_iter().try_for_each(|m| self.data.add(m))
+    }
+
+    /// Appends a quarantine entry.
+    pub fn quarantine(&mut self, entry: &QuarantineEntry) -> Result<(), StageError> {
+        self.quarantine_buf.extend_from_slice(&entry.to_line());
+        if self.quarantine_buf.len() >= gzip::MEMBER_BYTES {
+            self.flush_quarantine()?;
+        }
+        Ok(())
+    }
+
+    fn flush_quarantine(&mut self) -> Result<(), StageError> {
+        if self.quarantine_buf.is_empty() {
+            return Ok(());
+        }
+        let data = std::mem::take(&mut self.quarantine_buf);
+        gzip::compress_lines(&data, gzip::MEMBER_BYTES, self.options.level)
+            .into_iter()
+            .try_for_each(|m| self.quarantine.add(m))
+    }
+
+    /// Finishes the parts without committing them: a shard's output, which
+    /// `weir commit` later merges. They stay invisible to readers, and a
+    /// later commit's cleanup deletes them after the orphan grace unless a
+    /// manifest references them.
+    pub fn seal(mut self) -> Result<Sealed, StageError> {
+        self.flush_quarantine()?;
+        self.data.close()?;
+        self.quarantine.close()?;
+        Ok(Sealed {
+            run_id: self.run_id.clone(),
+            parts: std::mem::take(&mut self.data.done),
+            quarantine: std::mem::take(&mut self.quarantine.done),
+        })
+    }
+
+    /// Finishes the parts and commits: writes the manifest (one PUT, atomic
+    /// for readers), then deletes what the previous commit referenced and
+    /// this one does not, and leftovers older than the orphan grace (on a
+    /// local stage including the upload files killed attempts stranded).
+    pub fn commit(
+        mut self,
+        producer: Producer,
+        input: InputCounts,
+        lineage: Vec<Lineage>,
+    ) -> Result<Commit, StageError> {
+        self.flush_quarantine()?;
+        self.data.close()?;
+        self.quarantine.close()?;
+        let mut parts = std::mem::take(&mut self.kept);
+        parts.append(&mut self.data.done);
+        let mut quarantine_parts = std::mem::take(&mut self.kept_quarantine);
+        quarantine_parts.append(&mut self.quarantine.done);
+        let quarantined: u64 = quarantine_parts.iter().map(|p| p.records).sum();
+        let totals = Totals {
+            parts: parts.len() as u64,
+            records: parts.iter().map(|p| p.records).sum(),
+            uncompressed_bytes: parts.iter().map(|p| p.uncompressed_bytes).sum(),
+            compressed_bytes: parts.iter().map(|p| p.compressed_bytes).sum(),
+            input_records: input.input_records,
+            quarantined,
+            filtered: input.filtered,
+            blank_lines: input.blank_lines,
+        };
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            stage: self.stage.url().to_string(),
+            interval: IntervalInfo {
+                start: self.interval.rfc3339(),
+                end: self
+                    .options
+                    .interval_end
+                    .map(|e| e.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                folder: self.interval.folder(),
+            },
+            run_id: self.run_id.clone(),
+            created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            producer,
+            parts,
+            quarantine: QuarantineInfo {
+                records: quarantined,
+                parts: quarantine_parts,
+            },
+            totals,
+            lineage,
+            replays: std::mem::take(&mut self.replays),
+            shards: std::mem::take(&mut self.shards),
+        };
+        manifest.check().map_err(|reason| StageError::BadManifest {
+            stage: self.stage.url().to_string(),
+            object: layout::manifest(&self.interval),
+            reason: format!("refusing to commit an inconsistent manifest: {reason}"),
+        })?;
+        let previous = self.stage.read_manifest(&self.interval).ok();
+        let rel = layout::manifest(&self.interval);
+        pause_before_commit(&rel);
+        self.stage.write_object(&rel, manifest.to_bytes())?;
+        // Committed: from here on the command has done what it was asked,
+        // and failing it would make a scheduler redo the work. What
+        // cleanup leaves is invisible to readers, and deleted by a later
+        // commit of the interval.
+        let leftovers = Leftovers {
+            interval: &self.interval,
+            started: self.started,
+            orphan_grace: self.options.orphan_grace,
+            obsolete: &self.obsolete,
+        };
+        let deleted = match cleanup::after_commit(
+            &self.stage,
+            &leftovers,
+            &manifest,
+            previous.map(|(m, _)| m),
+        ) {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                tracing::warn!(
+                    "committed {rel}, but could not delete the superseded parts and leftovers (a later commit of this interval will): {e}"
+                );
+                Vec::new()
+            }
+        };
+        Ok(Commit {
+            manifest,
+            manifest_path: rel,
+            deleted,
+        })
+    }
+
+    /// Gives up: deletes what this attempt wrote (best effort; leftovers are
+    /// invisible to readers anyway and cleaned by a later commit).
+    pub fn abort(mut self) {
+        let mut paths = self.data.abort();
+        paths.extend(self.quarantine.abort());
+        if let Err(e) = self.stage.delete_objects(&paths) {
+            tracing::warn!("could not delete the parts of an aborted attempt: {e}");
+        }
+    }
+}
+
+/// A test knob, not a feature: with `WEIR_TEST_PAUSE_BEFORE_COMMIT_MS` set,
+/// a commit announces on stderr that every part is written and then sleeps
+/// that long before the manifest PUT, so tests/it/faults.rs can kill the
+/// process exactly between the last part and the commit.
+fn pause_before_commit(manifest: &str) {
+    if let Some(ms) = std::env::var("WEIR_TEST_PAUSE_BEFORE_COMMIT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("weir: all parts written; pausing {ms} ms before writing {manifest}");
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}
