@@ -710,3 +710,79 @@ fn a_pipeline_steps_line_limit_quarantines_longer_input_lines() {
     let reason = q[0]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("1024"), "{reason}");
 }
+
+/// A pipeline file with every setting a flag can also give.
+fn pipeline_with_settings(sb: &Sandbox, module: &std::path::Path) {
+    sb.write(
+        "p.toml",
+        format!(
+            "[stages]\nraw = \"raw\"\nclean = \"clean\"\n\n[steps.clean]\ninput = \"raw\"\noutput = \"clean\"\nmax_batch_bytes = \"500MB\"\ncompression_level = 9\nmax_line_bytes = \"64MiB\"\nmax_rejected = \"0\"\n\n[[steps.clean.transforms]]\nmodule = {:?}\nconfig = {{ fields = [\"text\"] }}\n",
+            module.display().to_string()
+        ),
+    );
+}
+
+/// The bug the settings layer was built for: a flag the pipeline file also
+/// sets used to lose to the file. Each flag must win, for the pipeline form
+/// exactly as for the flags form.
+#[test]
+fn flags_beat_the_pipeline_file_for_every_setting_it_also_gives() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    let records = text_records(3000);
+    stage_records(&sb, "raw", &records);
+    pipeline_with_settings(&sb, &module);
+
+    // The file alone: one part of the 500 MB cap.
+    let r = sb
+        .weir(&["run", "p.toml", "clean", "--interval", INTERVAL, "--json"])
+        .ok();
+    assert_eq!(r.json()["totals"]["parts"], 1);
+
+    // --max-batch-bytes over the file's 500MB: many parts, as in the flags form.
+    let r = sb
+        .weir(&[
+            "run", "p.toml", "clean", "--interval", INTERVAL, "--max-batch-bytes", "20KB",
+            "--json",
+        ])
+        .ok();
+    let parts = r.json()["totals"]["parts"].as_u64().unwrap_or_default();
+    assert!(parts > 10, "{parts} parts");
+    let flags_form = sb
+        .weir(&[
+            "run", "--input", "raw", "--output", "flags", "--interval", INTERVAL,
+            "--transform", module.to_str().unwrap_or_default(),
+            "--config", r#"{"fields":["text"]}"#, "--max-batch-bytes", "20KB", "--json",
+        ])
+        .ok();
+    assert_eq!(flags_form.json()["totals"]["parts"].as_u64(), Some(parts));
+    assert_eq!(cat(&sb, "clean"), normalized(3000));
+
+    // --compression-level 1 over the file's 9: larger parts than level 9's.
+    let size = |sb: &Sandbox, args: &[&str]| {
+        let mut all = vec!["run", "p.toml", "clean", "--interval", INTERVAL, "--json"];
+        all.extend_from_slice(args);
+        sb.weir(&all).ok().json()["totals"]["compressed_bytes"]
+            .as_u64()
+            .unwrap_or_default()
+    };
+    let at_9 = size(&sb, &[]);
+    let at_1 = size(&sb, &["--compression-level", "1"]);
+    assert!(at_1 > at_9, "level 1 gave {at_1} bytes, the file's level 9 {at_9}");
+
+    // --max-line-bytes under the file's 64MiB: the long lines are quarantined
+    // (and --max-rejected over the file's 0 lets the run commit them).
+    let r = sb
+        .weir(&[
+            "run", "p.toml", "clean", "--interval", INTERVAL, "--max-line-bytes", "50",
+            "--max-rejected", "100%", "--json",
+        ])
+        .ok();
+    assert_eq!(r.json()["totals"]["records"], 0);
+    assert_eq!(r.json()["totals"]["quarantined"], 3000);
+    // Without the budget flag, the file's budget of 0 refuses the commit.
+    sb.weir(&[
+        "run", "p.toml", "clean", "--interval", INTERVAL, "--max-line-bytes", "50",
+    ])
+    .expect_code(3);
+}
