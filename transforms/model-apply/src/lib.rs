@@ -231,10 +231,15 @@ impl Predictor {
     fn gather(&self, record: &mut Value, matrix: &mut Vec<f32>) -> Result<(), Error> {
         let number = |value: &Value, name: &dyn std::fmt::Display| -> Result<f32, Error> {
             match value {
-                Value::Number(number) => number
-                    .as_f64()
-                    .map(|n| n as f32)
-                    .ok_or_else(|| Error::new(format!("field `{name}` is not a finite number"))),
+                Value::Number(number) => match number.as_f64().map(|n| n as f32) {
+                    Some(n) if n.is_finite() => Ok(n),
+                    // A JSON number beyond f32's range becomes infinite
+                    // when rounded; the record is at fault, not the model.
+                    Some(_) => Err(Error::new(format!(
+                        "field `{name}` is {number}, too large for the model's 32-bit float input"
+                    ))),
+                    None => Err(Error::new(format!("field `{name}` is not a finite number"))),
+                },
                 other => Err(Error::new(format!(
                     "field `{name}` is {}, not a number",
                     kind(other)
@@ -544,15 +549,16 @@ impl Row for Scanned<'_> {
 }
 
 /// A JSON number's text as the `f32` the parse path makes of it (serde_json
-/// reads it as a finite `f64`); `None` for any other value.
+/// reads it as a finite `f64`); `None` for any other value, and for a
+/// number too large for an `f32`, which the parse path reports.
 fn plain_number(text: &str) -> Option<f32> {
     if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         return None;
     }
     text.parse::<f64>()
         .ok()
-        .filter(|n| n.is_finite())
         .map(|n| n as f32)
+        .filter(|n| n.is_finite())
 }
 
 /// Row `row` of a float tensor holding `rows` rows of equal width.
