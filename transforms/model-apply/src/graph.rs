@@ -195,6 +195,29 @@ impl Model {
                 outputs,
             });
         }
+        // A classifier built of standard operators (an MLP, SGD, naive
+        // Bayes) looks its label up in a constant of class labels with
+        // ArrayFeatureExtractor; its scores are labelled with that list.
+        if classes_of.is_empty() {
+            let slots: Vec<Option<usize>> = graph
+                .output
+                .iter()
+                .map(|output| slot_of.get(&output.name).copied())
+                .collect();
+            let traced = slots
+                .iter()
+                .flatten()
+                .find_map(|&slot| looked_up_labels(&steps, &constants, slot));
+            if let Some(labels) = traced {
+                for (output, slot) in graph.output.iter().zip(&slots) {
+                    if let (ValueType::Tensor { elem_type: 1, .. }, Some(slot)) =
+                        (&output.value_type, slot)
+                    {
+                        classes_of.insert(*slot, labels.clone());
+                    }
+                }
+            }
+        }
         let outputs = graph
             .output
             .iter()
@@ -297,6 +320,38 @@ impl Model {
     }
 }
 
+/// The class labels `slot` is looked up in: following `slot` back through
+/// Cast, Identity and reshapes to an ArrayFeatureExtractor over a constant.
+fn looked_up_labels(
+    steps: &[Step],
+    constants: &[(usize, Tensor)],
+    mut slot: usize,
+) -> Option<ClassLabels> {
+    use crate::operators::dense::Dense;
+    loop {
+        let step = steps.iter().find(|step| step.outputs.contains(&slot))?;
+        match &step.operator {
+            Operator::Cast(_)
+            | Operator::Identity
+            | Operator::Dense(
+                Dense::Reshape { .. } | Dense::Flatten { .. } | Dense::Squeeze { .. },
+            ) => {
+                slot = *step.inputs.first()?;
+            }
+            Operator::Dense(Dense::ArrayFeatureExtractor) => {
+                let table = step.inputs.first()?;
+                let (_, labels) = constants.iter().find(|(at, _)| at == table)?;
+                return match labels {
+                    Tensor::Int64 { data, .. } => Some(ClassLabels::Ints(data.clone())),
+                    Tensor::Text { data, .. } => Some(ClassLabels::Strings(data.clone())),
+                    Tensor::Float { .. } => None,
+                };
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// An initializer as a tensor; element types other than float and int64
 /// become empty float tensors, which any operator reading them rejects.
 fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
@@ -321,6 +376,27 @@ fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
                     })
                     .collect()
             },
+        },
+        // int32 (skl2onnx's class indices) is held as int64.
+        6 => Tensor::Int64 {
+            shape,
+            data: if proto.raw_data.is_empty() {
+                proto.int32_data.clone()
+            } else {
+                proto
+                    .raw_data
+                    .chunks_exact(4)
+                    .map(|word| i64::from(i32::from_le_bytes([word[0], word[1], word[2], word[3]])))
+                    .collect()
+            },
+        },
+        8 => Tensor::Text {
+            shape,
+            data: proto
+                .string_data
+                .iter()
+                .map(|text| String::from_utf8_lossy(text).into_owned())
+                .collect(),
         },
         1 => Tensor::Float {
             shape,
