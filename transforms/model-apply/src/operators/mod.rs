@@ -9,12 +9,15 @@
 //! keeps them within an `f32` rounding of onnxruntime's BLAS result.
 //!
 //! Layout: [`linear`] holds LinearClassifier and LinearRegressor,
-//! [`tree_ensemble`] the two tree ensembles; the element-wise operators
+//! [`tree_ensemble`] the two tree ensembles, [`dense`] the standard-domain
+//! operators (and ArrayFeatureExtractor), [`preprocess`] Imputer, Binarizer
+//! and OneHotEncoder; the element-wise operators
 //! (Normalizer, Scaler, ZipMap, Cast, Identity) and the shared score
 //! transforms are here. This module knows nothing of records or graphs.
 
 pub mod dense;
 pub mod linear;
+pub mod preprocess;
 pub mod tree_ensemble;
 
 use thiserror::Error;
@@ -76,6 +79,9 @@ pub const SUPPORTED: &[&str] = &[
     "ai.onnx.ml.Scaler",
     "ai.onnx.ml.ZipMap",
     "ai.onnx.ml.ArrayFeatureExtractor",
+    "ai.onnx.ml.Imputer",
+    "ai.onnx.ml.Binarizer",
+    "ai.onnx.ml.OneHotEncoder",
     "ai.onnx.Cast",
     "ai.onnx.Identity",
     "ai.onnx.Add",
@@ -144,6 +150,12 @@ pub enum Operator {
     /// A standard-domain operator (or ArrayFeatureExtractor), see
     /// [`dense`].
     Dense(dense::Dense),
+    /// `ai.onnx.ml.Imputer`.
+    Imputer(preprocess::Imputer),
+    /// `ai.onnx.ml.Binarizer` with its `threshold`.
+    Binarizer(f32),
+    /// `ai.onnx.ml.OneHotEncoder`.
+    OneHotEncoder(preprocess::OneHotEncoder),
 }
 
 /// `Normalizer`'s `norm`.
@@ -317,6 +329,11 @@ impl Operator {
                 }
             }),
             ("Identity", _, true) => Operator::Identity,
+            ("Imputer", true, _) => Operator::Imputer(preprocess::Imputer::new(&attributes)?),
+            ("Binarizer", true, _) => Operator::Binarizer(attributes.float("threshold")),
+            ("OneHotEncoder", true, _) => {
+                Operator::OneHotEncoder(preprocess::OneHotEncoder::new(&attributes)?)
+            }
             ("ArrayFeatureExtractor", true, _) => {
                 Operator::Dense(dense::Dense::ArrayFeatureExtractor)
             }
@@ -403,6 +420,9 @@ impl Operator {
             Operator::Cast(to) => Ok(vec![cast(first, *to)?]),
             Operator::Identity => Ok(vec![first.clone()]),
             Operator::Dense(op) => op.run(inputs),
+            Operator::Imputer(op) => Ok(vec![op.run(first)?]),
+            Operator::Binarizer(threshold) => Ok(vec![preprocess::binarize(*threshold, first)?]),
+            Operator::OneHotEncoder(op) => Ok(vec![op.run(first)?]),
         }
     }
 }
