@@ -63,6 +63,10 @@ pub struct OutputInfo {
     /// The class labels of its scores, if a classifier or ZipMap produces
     /// it.
     pub classes: Option<ClassLabels>,
+    /// Whether its scores are known to be raw decision values rather than
+    /// probabilities (a LinearClassifier without a score transform, as
+    /// RidgeClassifier and LinearSVC export).
+    pub decision_scores: bool,
 }
 
 /// A model loaded from an ONNX file.
@@ -139,6 +143,7 @@ impl Model {
             constants.push((slot, constant(initializer)));
         }
         let mut classes_of: HashMap<usize, ClassLabels> = HashMap::new();
+        let mut decision_slots: Vec<usize> = Vec::new();
         let mut steps = Vec::with_capacity(graph.node.len());
         for (position, node) in graph.node.iter().enumerate() {
             let name = if node.name.is_empty() {
@@ -187,6 +192,21 @@ impl Model {
                     classes_of.insert(slot, labels);
                 }
             }
+            // Raw decision scores stay such through the glue after them.
+            let decision = match &operator {
+                Operator::LinearClassifier(op) => {
+                    op.gives_decision_scores().then(|| outputs.get(1)).flatten()
+                }
+                Operator::Identity
+                | Operator::Cast(_)
+                | Operator::ZipMap(_)
+                | Operator::Dense(crate::operators::dense::Dense::ArrayFeatureExtractor) => inputs
+                    .first()
+                    .filter(|slot| decision_slots.contains(slot))
+                    .and(outputs.first()),
+                _ => None,
+            };
+            decision_slots.extend(decision);
             steps.push(Step {
                 name,
                 op_type: node.op_type.clone(),
@@ -233,6 +253,7 @@ impl Model {
                     name: output.name.clone(),
                     elem_type,
                     classes: classes_of.get(&slot).cloned(),
+                    decision_scores: decision_slots.contains(&slot),
                 };
                 Ok((info, slot))
             })
