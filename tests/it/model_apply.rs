@@ -17,11 +17,14 @@ const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
 /// Trains LogisticRegression, RandomForestClassifier,
 /// GradientBoostingClassifier, MLPClassifier (after StandardScaler),
 /// LogisticRegression after MinMaxScaler, SGDClassifier (after
-/// StandardScaler) and GaussianNB on iris, wine, breast_cancer and digits,
-/// and LinearRegression, RandomForestRegressor and MLPRegressor (after
-/// MinMaxScaler) on diabetes (fixed seeds, 20 trees per forest), on 70% of
-/// each dataset. Writes each model to
-/// `models/<case>.onnx`, the held-out rows to `<case>.ndjson` (as an array
+/// StandardScaler), GaussianNB, RidgeClassifier, LinearSVC (both written
+/// with `outputs.scores`) and SimpleImputer + Normalizer +
+/// LogisticRegression on iris, wine, breast_cancer and digits (and
+/// OneHotEncoder + LogisticRegression on digits, whose pixels are small
+/// integers), and LinearRegression, RandomForestRegressor, MLPRegressor
+/// (after MinMaxScaler) and SVR (after StandardScaler) on diabetes (fixed
+/// seeds, 20 trees per forest), on 70% of each dataset. Writes each model
+/// to `models/<case>.onnx`, the held-out rows to `<case>.ndjson` (as an array
 /// field `x`, or as fields `f0`, `f1`, ... in alternate cases, so both
 /// config forms are exercised), and onnxruntime's outputs to
 /// `reference.json`.
@@ -37,7 +40,7 @@ try:
                                   RandomForestRegressor)
     from sklearn.linear_model import (LinearRegression, LogisticRegression, RidgeClassifier,
                                       SGDClassifier)
-    from sklearn.svm import LinearSVC
+    from sklearn.svm import SVR, LinearSVC
     from sklearn.model_selection import train_test_split
     from sklearn.naive_bayes import GaussianNB
     from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -74,6 +77,7 @@ regressors = {
     "random_forest": lambda: RandomForestRegressor(n_estimators=20, random_state=SEED),
     "mlp": lambda: make_pipeline(MinMaxScaler(), MLPRegressor(
         hidden_layer_sizes=(32,), max_iter=500, random_state=SEED)),
+    "svr": lambda: make_pipeline(StandardScaler(), SVR(C=50.0)),
 }
 loaders = {
     "iris": (datasets.load_iris, classifiers),
@@ -178,8 +182,8 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         .unwrap_or_else(|| panic!("reference.json has no cases"));
     assert_eq!(
         cases.len(),
-        44,
-        "5 datasets: 4 × 10 classifiers, one more on digits, 1 × 3 regressors"
+        45,
+        "5 datasets: 4 × 10 classifiers, one more on digits, 1 × 4 regressors"
     );
     let assets = sb.join("models").to_string_lossy().into_owned();
 

@@ -11,13 +11,14 @@
 //! Layout: [`linear`] holds LinearClassifier and LinearRegressor,
 //! [`tree_ensemble`] the two tree ensembles, [`dense`] the standard-domain
 //! operators (and ArrayFeatureExtractor), [`preprocess`] Imputer, Binarizer
-//! and OneHotEncoder; the element-wise operators
+//! and OneHotEncoder, [`svm`] SVMRegressor; the element-wise operators
 //! (Normalizer, Scaler, ZipMap, Cast, Identity) and the shared score
 //! transforms are here. This module knows nothing of records or graphs.
 
 pub mod dense;
 pub mod linear;
 pub mod preprocess;
+pub mod svm;
 pub mod tree_ensemble;
 
 use thiserror::Error;
@@ -79,6 +80,7 @@ pub const SUPPORTED: &[&str] = &[
     "ai.onnx.ml.Scaler",
     "ai.onnx.ml.ZipMap",
     "ai.onnx.ml.ArrayFeatureExtractor",
+    "ai.onnx.ml.SVMRegressor",
     "ai.onnx.ml.Imputer",
     "ai.onnx.ml.Binarizer",
     "ai.onnx.ml.OneHotEncoder",
@@ -150,6 +152,8 @@ pub enum Operator {
     /// A standard-domain operator (or ArrayFeatureExtractor), see
     /// [`dense`].
     Dense(dense::Dense),
+    /// `ai.onnx.ml.SVMRegressor`.
+    SvmRegressor(svm::SvmRegressor),
     /// `ai.onnx.ml.Imputer`.
     Imputer(preprocess::Imputer),
     /// `ai.onnx.ml.Binarizer` with its `threshold`.
@@ -329,6 +333,9 @@ impl Operator {
                 }
             }),
             ("Identity", _, true) => Operator::Identity,
+            ("SVMRegressor", true, _) => {
+                Operator::SvmRegressor(svm::SvmRegressor::new(&attributes)?)
+            }
             ("Imputer", true, _) => Operator::Imputer(preprocess::Imputer::new(&attributes)?),
             ("Binarizer", true, _) => Operator::Binarizer(attributes.float("threshold")),
             ("OneHotEncoder", true, _) => {
@@ -420,6 +427,7 @@ impl Operator {
             Operator::Cast(to) => Ok(vec![cast(first, *to)?]),
             Operator::Identity => Ok(vec![first.clone()]),
             Operator::Dense(op) => op.run(inputs),
+            Operator::SvmRegressor(op) => Ok(vec![op.run(first)?]),
             Operator::Imputer(op) => Ok(vec![op.run(first)?]),
             Operator::Binarizer(threshold) => Ok(vec![preprocess::binarize(*threshold, first)?]),
             Operator::OneHotEncoder(op) => Ok(vec![op.run(first)?]),
