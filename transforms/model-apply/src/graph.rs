@@ -63,6 +63,10 @@ pub struct OutputInfo {
     /// The class labels of its scores, if a classifier or ZipMap produces
     /// it.
     pub classes: Option<ClassLabels>,
+    /// Whether its scores are known to be raw decision values rather than
+    /// probabilities (a LinearClassifier without a score transform, as
+    /// RidgeClassifier and LinearSVC export).
+    pub decision_scores: bool,
 }
 
 /// A model loaded from an ONNX file.
@@ -139,6 +143,7 @@ impl Model {
             constants.push((slot, constant(initializer)));
         }
         let mut classes_of: HashMap<usize, ClassLabels> = HashMap::new();
+        let mut decision_slots: Vec<usize> = Vec::new();
         let mut steps = Vec::with_capacity(graph.node.len());
         for (position, node) in graph.node.iter().enumerate() {
             let name = if node.name.is_empty() {
@@ -187,6 +192,21 @@ impl Model {
                     classes_of.insert(slot, labels);
                 }
             }
+            // Raw decision scores stay such through the glue after them.
+            let decision = match &operator {
+                Operator::LinearClassifier(op) => {
+                    op.gives_decision_scores().then(|| outputs.get(1)).flatten()
+                }
+                Operator::Identity
+                | Operator::Cast(_)
+                | Operator::ZipMap(_)
+                | Operator::Dense(crate::operators::dense::Dense::ArrayFeatureExtractor) => inputs
+                    .first()
+                    .filter(|slot| decision_slots.contains(slot))
+                    .and(outputs.first()),
+                _ => None,
+            };
+            decision_slots.extend(decision);
             steps.push(Step {
                 name,
                 op_type: node.op_type.clone(),
@@ -194,6 +214,29 @@ impl Model {
                 inputs,
                 outputs,
             });
+        }
+        // A classifier built of standard operators (an MLP, SGD, naive
+        // Bayes) looks its label up in a constant of class labels with
+        // ArrayFeatureExtractor; its scores are labelled with that list.
+        if classes_of.is_empty() {
+            let slots: Vec<Option<usize>> = graph
+                .output
+                .iter()
+                .map(|output| slot_of.get(&output.name).copied())
+                .collect();
+            let traced = slots
+                .iter()
+                .flatten()
+                .find_map(|&slot| looked_up_labels(&steps, &constants, slot));
+            if let Some(labels) = traced {
+                for (output, slot) in graph.output.iter().zip(&slots) {
+                    if let (ValueType::Tensor { elem_type: 1, .. }, Some(slot)) =
+                        (&output.value_type, slot)
+                    {
+                        classes_of.insert(*slot, labels.clone());
+                    }
+                }
+            }
         }
         let outputs = graph
             .output
@@ -210,6 +253,7 @@ impl Model {
                     name: output.name.clone(),
                     elem_type,
                     classes: classes_of.get(&slot).cloned(),
+                    decision_scores: decision_slots.contains(&slot),
                 };
                 Ok((info, slot))
             })
@@ -297,6 +341,38 @@ impl Model {
     }
 }
 
+/// The class labels `slot` is looked up in: following `slot` back through
+/// Cast, Identity and reshapes to an ArrayFeatureExtractor over a constant.
+fn looked_up_labels(
+    steps: &[Step],
+    constants: &[(usize, Tensor)],
+    mut slot: usize,
+) -> Option<ClassLabels> {
+    use crate::operators::dense::Dense;
+    loop {
+        let step = steps.iter().find(|step| step.outputs.contains(&slot))?;
+        match &step.operator {
+            Operator::Cast(_)
+            | Operator::Identity
+            | Operator::Dense(
+                Dense::Reshape { .. } | Dense::Flatten { .. } | Dense::Squeeze { .. },
+            ) => {
+                slot = *step.inputs.first()?;
+            }
+            Operator::Dense(Dense::ArrayFeatureExtractor) => {
+                let table = step.inputs.first()?;
+                let (_, labels) = constants.iter().find(|(at, _)| at == table)?;
+                return match labels {
+                    Tensor::Int64 { data, .. } => Some(ClassLabels::Ints(data.clone())),
+                    Tensor::Text { data, .. } => Some(ClassLabels::Strings(data.clone())),
+                    Tensor::Float { .. } => None,
+                };
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// An initializer as a tensor; element types other than float and int64
 /// become empty float tensors, which any operator reading them rejects.
 fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
@@ -321,6 +397,27 @@ fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
                     })
                     .collect()
             },
+        },
+        // int32 (skl2onnx's class indices) is held as int64.
+        6 => Tensor::Int64 {
+            shape,
+            data: if proto.raw_data.is_empty() {
+                proto.int32_data.clone()
+            } else {
+                proto
+                    .raw_data
+                    .chunks_exact(4)
+                    .map(|word| i64::from(i32::from_le_bytes([word[0], word[1], word[2], word[3]])))
+                    .collect()
+            },
+        },
+        8 => Tensor::Text {
+            shape,
+            data: proto
+                .string_data
+                .iter()
+                .map(|text| String::from_utf8_lossy(text).into_owned())
+                .collect(),
         },
         1 => Tensor::Float {
             shape,

@@ -68,6 +68,12 @@ pub struct Outputs {
     /// probability.
     #[serde(default)]
     pub probabilities: Option<String>,
+    /// A classifier's class scores, as an object from label to score:
+    /// the same output as `probabilities`, under the name that fits models
+    /// whose scores are decision values (RidgeClassifier, LinearSVC,
+    /// SGDClassifier), which `probabilities` refuses where it can tell.
+    #[serde(default)]
+    pub scores: Option<String>,
     /// A regressor's prediction: a number, or an array for a model with
     /// several targets.
     #[serde(default)]
@@ -156,10 +162,11 @@ impl Predictor {
         let requested = config.outputs;
         if requested.label.is_none()
             && requested.probabilities.is_none()
+            && requested.scores.is_none()
             && requested.value.is_none()
         {
             return Err(config_error(
-                "`outputs` names no field; set `label`, `probabilities` or `value`",
+                "`outputs` names no field; set `label`, `probabilities`, `scores` or `value`",
             ));
         }
         let label = match requested.label {
@@ -169,10 +176,25 @@ impl Predictor {
             )),
             None => None,
         };
-        let probabilities = match requested.probabilities {
+        let (scores_key, scores_field) = match (requested.probabilities, requested.scores) {
+            (Some(_), Some(_)) => {
+                return Err(config_error(
+                    "give `outputs.probabilities` or `outputs.scores`, not both: they are the same output",
+                ));
+            }
+            (Some(field), None) => ("probabilities", Some(field)),
+            (None, field) => ("scores", field),
+        };
+        let probabilities = match scores_field {
             Some(field) => {
-                let index = probability_output
-                    .ok_or_else(|| missing("probabilities", "class probability"))?;
+                let index = probability_output.ok_or_else(|| missing(scores_key, "class score"))?;
+                if scores_key == "probabilities" && outputs[index].decision_scores {
+                    return Err(config_error(format!(
+                        "`outputs.probabilities`: model `{}` gives decision scores, not probabilities \
+                         (as RidgeClassifier and LinearSVC do); write them with `outputs.scores`",
+                        config.model
+                    )));
+                }
                 let classes = outputs[index]
                     .classes
                     .clone()
@@ -231,10 +253,15 @@ impl Predictor {
     fn gather(&self, record: &mut Value, matrix: &mut Vec<f32>) -> Result<(), Error> {
         let number = |value: &Value, name: &dyn std::fmt::Display| -> Result<f32, Error> {
             match value {
-                Value::Number(number) => number
-                    .as_f64()
-                    .map(|n| n as f32)
-                    .ok_or_else(|| Error::new(format!("field `{name}` is not a finite number"))),
+                Value::Number(number) => match number.as_f64().map(|n| n as f32) {
+                    Some(n) if n.is_finite() => Ok(n),
+                    // A JSON number beyond f32's range becomes infinite
+                    // when rounded; the record is at fault, not the model.
+                    Some(_) => Err(Error::new(format!(
+                        "field `{name}` is {number}, too large for the model's 32-bit float input"
+                    ))),
+                    None => Err(Error::new(format!("field `{name}` is not a finite number"))),
+                },
                 other => Err(Error::new(format!(
                     "field `{name}` is {}, not a number",
                     kind(other)
@@ -379,18 +406,25 @@ impl Predictor {
         }
         if let Some((field, index, classes)) = &self.probabilities {
             let scores = floats(&results[*index], rows, row)?;
-            if scores.len() != classes.len() {
+            // A binary model's one decision score (RidgeClassifier, LinearSVC:
+            // scikit-learn's `decision_function`) is the positive class's.
+            if let ([score], 2) = (scores, classes.len()) {
+                let mut map = serde_json::Map::with_capacity(1);
+                map.insert(classes.key(1), number(*score)?);
+                object.push((field.clone(), Value::Object(map)));
+            } else if scores.len() != classes.len() {
                 return Err(Error::new(format!(
                     "the model produced {} probabilities for {} classes",
                     scores.len(),
                     classes.len()
                 )));
+            } else {
+                let mut map = serde_json::Map::with_capacity(scores.len());
+                for (i, &score) in scores.iter().enumerate() {
+                    map.insert(classes.key(i), number(score)?);
+                }
+                object.push((field.clone(), Value::Object(map)));
             }
-            let mut map = serde_json::Map::with_capacity(scores.len());
-            for (i, &score) in scores.iter().enumerate() {
-                map.insert(classes.key(i), number(score)?);
-            }
-            object.push((field.clone(), Value::Object(map)));
         }
         if let Some((field, index)) = &self.value {
             let value = match floats(&results[*index], rows, row)? {
@@ -544,15 +578,16 @@ impl Row for Scanned<'_> {
 }
 
 /// A JSON number's text as the `f32` the parse path makes of it (serde_json
-/// reads it as a finite `f64`); `None` for any other value.
+/// reads it as a finite `f64`); `None` for any other value, and for a
+/// number too large for an `f32`, which the parse path reports.
 fn plain_number(text: &str) -> Option<f32> {
     if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         return None;
     }
     text.parse::<f64>()
         .ok()
-        .filter(|n| n.is_finite())
         .map(|n| n as f32)
+        .filter(|n| n.is_finite())
 }
 
 /// Row `row` of a float tensor holding `rows` rows of equal width.

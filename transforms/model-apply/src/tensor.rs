@@ -58,6 +58,96 @@ impl Tensor {
         }
     }
 
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Tensor::Float { data, .. } => data.len(),
+            Tensor::Int64 { data, .. } => data.len(),
+            Tensor::Text { data, .. } => data.len(),
+        }
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The same elements under another shape of the same size (Reshape,
+    /// Flatten, Squeeze, Unsqueeze); `None` if the sizes differ.
+    pub fn reshaped(&self, shape: Vec<usize>) -> Option<Tensor> {
+        if shape.iter().product::<usize>() != self.len() {
+            return None;
+        }
+        let mut out = self.clone();
+        match &mut out {
+            Tensor::Float { shape: s, .. }
+            | Tensor::Int64 { shape: s, .. }
+            | Tensor::Text { shape: s, .. } => *s = shape,
+        }
+        Some(out)
+    }
+
+    /// The elements at the row-major positions `indices`, in that order,
+    /// under `shape` (Transpose, Gather, Slice, ArrayFeatureExtractor and
+    /// broadcasting are all such picks). Every index must be in range.
+    pub fn take(&self, indices: &[usize], shape: Vec<usize>) -> Tensor {
+        match self {
+            Tensor::Float { data, .. } => Tensor::Float {
+                shape,
+                data: indices.iter().map(|&i| data[i]).collect(),
+            },
+            Tensor::Int64 { data, .. } => Tensor::Int64 {
+                shape,
+                data: indices.iter().map(|&i| data[i]).collect(),
+            },
+            Tensor::Text { data, .. } => Tensor::Text {
+                shape,
+                data: indices.iter().map(|&i| data[i].clone()).collect(),
+            },
+        }
+    }
+
+    /// The tensors' elements one after the other under `shape`, if they
+    /// all have this tensor's element type (the first step of Concat).
+    pub fn joined(parts: &[&Tensor], shape: Vec<usize>) -> Option<Tensor> {
+        let first = parts.first()?;
+        Some(match first {
+            Tensor::Float { .. } => Tensor::Float {
+                shape,
+                data: parts
+                    .iter()
+                    .map(|part| match part {
+                        Tensor::Float { data, .. } => Some(data.as_slice()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?
+                    .concat(),
+            },
+            Tensor::Int64 { .. } => Tensor::Int64 {
+                shape,
+                data: parts
+                    .iter()
+                    .map(|part| match part {
+                        Tensor::Int64 { data, .. } => Some(data.as_slice()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?
+                    .concat(),
+            },
+            Tensor::Text { .. } => Tensor::Text {
+                shape,
+                data: parts
+                    .iter()
+                    .map(|part| match part {
+                        Tensor::Text { data, .. } => Some(data.as_slice()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?
+                    .concat(),
+            },
+        })
+    }
+
     /// A 2-D float tensor, `rows × columns`.
     pub fn matrix(rows: usize, columns: usize, data: Vec<f32>) -> Tensor {
         Tensor::Float {

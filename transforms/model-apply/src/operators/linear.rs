@@ -126,6 +126,12 @@ impl LinearClassifier {
         &self.labels
     }
 
+    /// Whether its scores are raw decision values (`post_transform` is
+    /// `NONE`: RidgeClassifier, LinearSVC), not probabilities.
+    pub fn gives_decision_scores(&self) -> bool {
+        self.post_transform == PostTransform::None
+    }
+
     /// Labels `[rows]` and scores `[rows, classes]`.
     pub(crate) fn run(
         &self,

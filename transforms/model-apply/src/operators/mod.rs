@@ -9,11 +9,16 @@
 //! keeps them within an `f32` rounding of onnxruntime's BLAS result.
 //!
 //! Layout: [`linear`] holds LinearClassifier and LinearRegressor,
-//! [`tree_ensemble`] the two tree ensembles; the element-wise operators
+//! [`tree_ensemble`] the two tree ensembles, [`dense`] the standard-domain
+//! operators (and ArrayFeatureExtractor), [`preprocess`] Imputer, Binarizer
+//! and OneHotEncoder, [`svm`] SVMRegressor; the element-wise operators
 //! (Normalizer, Scaler, ZipMap, Cast, Identity) and the shared score
 //! transforms are here. This module knows nothing of records or graphs.
 
+pub mod dense;
 pub mod linear;
+pub mod preprocess;
+pub mod svm;
 pub mod tree_ensemble;
 
 use thiserror::Error;
@@ -27,7 +32,8 @@ use crate::tensor::{ClassLabels, Tensor};
 pub enum OperatorError {
     /// The operator is not one this crate implements.
     #[error(
-        "operator `{domain}:{op_type}` is not supported (supported: {})",
+        "operator `{}` is not supported (supported: {})",
+        qualified(domain, op_type),
         SUPPORTED.join(", ")
     )]
     Unsupported {
@@ -49,17 +55,70 @@ pub enum OperatorError {
     Input(String),
 }
 
-/// The operators this crate implements, as `domain:op_type`.
+/// An operator's name with its domain, as ONNX writes it: `ai.onnx.Scan`
+/// for the default domain (which a node leaves empty),
+/// `ai.onnx.ml.SVMClassifier` for the ML one.
+pub fn qualified(domain: &str, op_type: &str) -> String {
+    let domain = if domain.is_empty() { "ai.onnx" } else { domain };
+    format!("{domain}.{op_type}")
+}
+
+fn unsupported(node: &NodeProto) -> OperatorError {
+    OperatorError::Unsupported {
+        domain: node.domain.clone(),
+        op_type: node.op_type.clone(),
+    }
+}
+
+/// The operators this crate implements, as `domain.op_type`.
 pub const SUPPORTED: &[&str] = &[
-    "ai.onnx.ml:LinearClassifier",
-    "ai.onnx.ml:LinearRegressor",
-    "ai.onnx.ml:TreeEnsembleClassifier",
-    "ai.onnx.ml:TreeEnsembleRegressor",
-    "ai.onnx.ml:Normalizer",
-    "ai.onnx.ml:Scaler",
-    "ai.onnx.ml:ZipMap",
-    "Cast",
-    "Identity",
+    "ai.onnx.ml.LinearClassifier",
+    "ai.onnx.ml.LinearRegressor",
+    "ai.onnx.ml.TreeEnsembleClassifier",
+    "ai.onnx.ml.TreeEnsembleRegressor",
+    "ai.onnx.ml.Normalizer",
+    "ai.onnx.ml.Scaler",
+    "ai.onnx.ml.ZipMap",
+    "ai.onnx.ml.ArrayFeatureExtractor",
+    "ai.onnx.ml.SVMRegressor",
+    "ai.onnx.ml.Imputer",
+    "ai.onnx.ml.Binarizer",
+    "ai.onnx.ml.OneHotEncoder",
+    "ai.onnx.Cast",
+    "ai.onnx.Identity",
+    "ai.onnx.Add",
+    "ai.onnx.Sub",
+    "ai.onnx.Mul",
+    "ai.onnx.Div",
+    "ai.onnx.Pow",
+    "ai.onnx.Sum",
+    "ai.onnx.Relu",
+    "ai.onnx.Sigmoid",
+    "ai.onnx.Tanh",
+    "ai.onnx.Exp",
+    "ai.onnx.Log",
+    "ai.onnx.Sqrt",
+    "ai.onnx.Abs",
+    "ai.onnx.Neg",
+    "ai.onnx.Reciprocal",
+    "ai.onnx.Clip",
+    "ai.onnx.MatMul",
+    "ai.onnx.Gemm",
+    "ai.onnx.Softmax",
+    "ai.onnx.ArgMax",
+    "ai.onnx.ReduceSum",
+    "ai.onnx.ReduceMean",
+    "ai.onnx.ReduceMax",
+    "ai.onnx.ReduceSumSquare",
+    "ai.onnx.ReduceLogSumExp",
+    "ai.onnx.Reshape",
+    "ai.onnx.Flatten",
+    "ai.onnx.Squeeze",
+    "ai.onnx.Unsqueeze",
+    "ai.onnx.Concat",
+    "ai.onnx.Transpose",
+    "ai.onnx.Gather",
+    "ai.onnx.Shape",
 ];
 
 /// A built operator.
@@ -90,6 +149,17 @@ pub enum Operator {
     Cast(CastTo),
     /// `Identity`.
     Identity,
+    /// A standard-domain operator (or ArrayFeatureExtractor), see
+    /// [`dense`].
+    Dense(dense::Dense),
+    /// `ai.onnx.ml.SVMRegressor`.
+    SvmRegressor(svm::SvmRegressor),
+    /// `ai.onnx.ml.Imputer`.
+    Imputer(preprocess::Imputer),
+    /// `ai.onnx.ml.Binarizer` with its `threshold`.
+    Binarizer(f32),
+    /// `ai.onnx.ml.OneHotEncoder`.
+    OneHotEncoder(preprocess::OneHotEncoder),
 }
 
 /// `Normalizer`'s `norm`.
@@ -134,6 +204,14 @@ pub(crate) struct Attributes<'a>(&'a [AttributeProto]);
 impl<'a> Attributes<'a> {
     fn get(&self, name: &str) -> Option<&'a AttributeProto> {
         self.0.iter().find(|attribute| attribute.name == name)
+    }
+
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub(crate) fn float(&self, name: &str) -> f32 {
+        self.get(name).map_or(0.0, |attribute| attribute.f)
     }
 
     pub(crate) fn int(&self, name: &str) -> Option<i64> {
@@ -255,12 +333,22 @@ impl Operator {
                 }
             }),
             ("Identity", _, true) => Operator::Identity,
-            _ => {
-                return Err(OperatorError::Unsupported {
-                    domain: node.domain.clone(),
-                    op_type: node.op_type.clone(),
-                });
+            ("SVMRegressor", true, _) => {
+                Operator::SvmRegressor(svm::SvmRegressor::new(&attributes)?)
             }
+            ("Imputer", true, _) => Operator::Imputer(preprocess::Imputer::new(&attributes)?),
+            ("Binarizer", true, _) => Operator::Binarizer(attributes.float("threshold")),
+            ("OneHotEncoder", true, _) => {
+                Operator::OneHotEncoder(preprocess::OneHotEncoder::new(&attributes)?)
+            }
+            ("ArrayFeatureExtractor", true, _) => {
+                Operator::Dense(dense::Dense::ArrayFeatureExtractor)
+            }
+            (op_type, _, true) => match dense::Dense::from_node(op_type, &attributes) {
+                Some(op) => Operator::Dense(op),
+                None => return Err(unsupported(node)),
+            },
+            _ => return Err(unsupported(node)),
         })
     }
 
@@ -338,6 +426,11 @@ impl Operator {
             }
             Operator::Cast(to) => Ok(vec![cast(first, *to)?]),
             Operator::Identity => Ok(vec![first.clone()]),
+            Operator::Dense(op) => op.run(inputs),
+            Operator::SvmRegressor(op) => Ok(vec![op.run(first)?]),
+            Operator::Imputer(op) => Ok(vec![op.run(first)?]),
+            Operator::Binarizer(threshold) => Ok(vec![preprocess::binarize(*threshold, first)?]),
+            Operator::OneHotEncoder(op) => Ok(vec![op.run(first)?]),
         }
     }
 }
@@ -470,6 +563,23 @@ mod tests {
         PostTransform::Softmax.apply_row(&mut row);
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(row[2] > row[1] && row[1] > row[0]);
+    }
+
+    #[test]
+    fn an_unsupported_operator_is_named_with_its_domain() {
+        for (domain, qualified) in [("", "ai.onnx.Scan"), ("ai.onnx.ml", "ai.onnx.ml.Scan")] {
+            let node = NodeProto {
+                op_type: "Scan".into(),
+                domain: domain.into(),
+                ..NodeProto::default()
+            };
+            let error = Operator::from_node(&node).expect_err("unsupported");
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("operator `{qualified}` is not supported")),
+                "{message}"
+            );
+        }
     }
 
     #[test]
