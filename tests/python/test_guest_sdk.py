@@ -1,6 +1,5 @@
-"""Native tests of weir_guest: plain CPython, no componentize-py, no wasm.
-
-    python3 -m pytest guest-sdk/python/test_weir_guest.py
+"""Native tests of the Python guest SDK (guest-sdk/python/weir_guest.py):
+plain CPython, no componentize-py, no wasm.
 
 The awkward records are the Rust SDK's (guest-sdk/src/raw.rs, record.rs
 tests): what a transform leaves alone comes out byte for byte as it went in,
@@ -10,12 +9,13 @@ and what it changes is written as `json.dumps` writes it.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conftest import WORKSPACE
+
+sys.path.insert(0, str(WORKSPACE / "guest-sdk" / "python"))
 import weir_guest  # noqa: E402
 
 AWKWARD = [
