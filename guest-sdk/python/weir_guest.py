@@ -129,31 +129,31 @@ def _canonical(record: dict, line: str) -> bool:
         return False
 
 
-def _splice(new: Any, raw: str) -> str:
-    """``new`` as compact JSON, copying from ``raw`` (the JSON text of the
-    value it came from) every part it leaves unchanged."""
+def _splice(new: Any, raw: str, old: Any) -> str:
+    """``new`` as compact JSON, copying from ``raw`` (the JSON text of
+    ``old``, the value it came from) every part it leaves unchanged."""
     if isinstance(new, dict):
         members = _members(raw)
         if members is None:
             return _dump(new)
-        if _same(new, raw):
+        if _same(new, old):
             return _MINIFY.sub(_keep_strings, raw)
         parts = []
         for key, value in new.items():
-            old = members.get(key) if isinstance(key, str) else None
-            if old is None:
+            member = members.get(key) if isinstance(key, str) else None
+            if member is None:
                 parts.append(_dump(key if isinstance(key, str) else str(key)) + ":" + _dump(value))
             else:
-                parts.append(old[0] + ":" + _splice(value, old[1]))
+                parts.append(member[0] + ":" + _splice(value, member[1], member[2]))
         return "{" + ",".join(parts) + "}"
     if isinstance(new, (list, tuple)):
-        if _same(new, raw):
+        if _same(new, old):
             return _MINIFY.sub(_keep_strings, raw)
         items = _items(raw)
         if items is None or len(items) != len(new):
             return _dump(new)
-        return "[" + ",".join(_splice(v, r) for v, r in zip(new, items)) + "]"
-    if _same(new, raw):
+        return "[" + ",".join(_splice(v, r, o) for v, (r, o) in zip(new, items)) + "]"
+    if _same(new, old):
         return raw
     return _dump(new)
 
@@ -162,13 +162,9 @@ def _keep_strings(match: re.Match) -> str:
     return match.group(1) or ""
 
 
-def _same(new: Any, raw: str) -> bool:
-    """Whether ``new`` is the value ``raw`` spells, with the same JSON types
-    (``1``, ``1.0`` and ``true`` differ; so do ``0.0`` and ``-0.0``)."""
-    try:
-        old = json.loads(raw)
-    except ValueError:
-        return False
+def _same(new: Any, old: Any) -> bool:
+    """Whether ``new`` is ``old``, with the same JSON types (``1``, ``1.0``
+    and ``true`` differ; so do ``0.0`` and ``-0.0``)."""
     if isinstance(new, (dict, list, tuple)) or isinstance(old, (dict, list)):
         return new == old and _dump(new) == _dump(old)
     if type(new) is not type(old):
@@ -179,8 +175,8 @@ def _same(new: Any, raw: str) -> bool:
 
 
 def _members(raw: str) -> dict | None:
-    """An object's members as ``{key: (key_text, value_text)}``, both as
-    written in ``raw``; ``None`` if ``raw`` is not one well-formed object
+    """An object's members as ``{key: (key_text, value_text, value)}``, the
+    texts as written in ``raw``; ``None`` if ``raw`` is not one well-formed object
     without repeated keys (the caller then writes the value anew)."""
     try:
         i = _WS.match(raw, 0).end()
@@ -200,10 +196,10 @@ def _members(raw: str) -> dict | None:
                 if raw[j : j + 1] != ":":
                     return None
                 j = _WS.match(raw, j + 1).end()
-                _, k = _SCAN(raw, j)
+                value, k = _SCAN(raw, j)
                 if key in members:
                     return None
-                members[key] = (key_text, raw[j:k])
+                members[key] = (key_text, raw[j:k], value)
                 i = _WS.match(raw, k).end()
                 if raw[i : i + 1] == ",":
                     i = _WS.match(raw, i + 1).end()
@@ -218,7 +214,7 @@ def _members(raw: str) -> dict | None:
 
 
 def _items(raw: str) -> list | None:
-    """An array's items as their texts in ``raw``; ``None`` if it is not one."""
+    """An array's items as ``(text, value)``; ``None`` if ``raw`` is not one."""
     try:
         i = _WS.match(raw, 0).end()
         if raw[i : i + 1] != "[":
@@ -229,8 +225,8 @@ def _items(raw: str) -> list | None:
             i += 1
         else:
             while True:
-                _, k = _SCAN(raw, i)
-                items.append(raw[i:k])
+                value, k = _SCAN(raw, i)
+                items.append((raw[i:k], value))
                 i = _WS.match(raw, k).end()
                 if raw[i : i + 1] == ",":
                     i = _WS.match(raw, i + 1).end()
@@ -245,13 +241,15 @@ def _items(raw: str) -> list | None:
 
 
 def _writer(record: dict, line: str) -> Callable[[Any], str]:
-    """How to write the outputs made from ``record``, parsed from ``line``."""
+    """How to write the outputs made from ``record``, just parsed from
+    ``line`` (before the transform sees, and maybe changes, it)."""
     if _canonical(record, line):
         return _dumps
+    original = json.loads(line)
 
     def spliced(output: Any) -> str:
         _dumps(output)  # the same checks (a dict; no NaN) and errors as a plain write
-        return _splice(output, line)
+        return _splice(output, line, original)
 
     return spliced
 
@@ -316,6 +314,7 @@ class _Chunks:
         if lines and lines[-1] == "":
             lines.pop()
         records: list = []
+        writers: list = []
         for line in lines:
             try:
                 record = json.loads(line)
@@ -323,13 +322,15 @@ class _Chunks:
                     raise TypeError(
                         f"the input record is a JSON {_json_kind(record)}, not an object"
                     )
+                writers.append(_writer(record, line))
                 records.append(record)
             except Exception as e:  # noqa: BLE001 - one bad record fails alone
+                writers.append(None)
                 records.append(_Unreadable(Failed(_describe(e))))
         results = self._results(records)
         parts: list[str] = []
         outcomes: list = []
-        for line, record, result in zip(lines, records, results):
+        for write, record, result in zip(writers, records, results):
             if isinstance(record, _Unreadable):
                 outcomes.append(record.failed)
                 continue
@@ -339,7 +340,6 @@ class _Chunks:
                 if result is None:
                     outcomes.append(_EMITTED[0])
                     continue
-                write = _writer(record, line)
                 if isinstance(result, (list, tuple)):
                     out = [write(r) for r in result]
                     parts.extend(out)
