@@ -168,3 +168,11 @@ def test_export_takes_exactly_one_of_transform_and_process_chunk():
         weir_guest.export(identity, process_chunk=lambda rs: rs)
     with pytest.raises(TypeError, match="exactly one"):
         weir_guest.export()
+
+
+def test_a_spaced_line_without_floats_or_escapes_comes_out_compact():
+    assert run_one(identity, '{ "a" : 1 , "s" : "x  y" , "n" : [ -1 ] }') == ['{"a":1,"s":"x  y","n":[-1]}']
+
+
+def test_minus_zero_integer_keeps_its_spelling():
+    assert run_one(identity, '{"a":-0,"b":"-0"}') == ['{"a":-0,"b":"-0"}']
