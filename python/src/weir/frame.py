@@ -89,7 +89,7 @@ def ndjson_of(df: "pd.DataFrame", *, naive_timezone: str | None = None) -> bytes
         try:
             lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
         except (TypeError, ValueError) as e:
-            raise TypeError(f"row {df.index[row]!r}: {e}") from None
+            raise TypeError(f"row {df.index.tolist()[row]!r}: {e}") from None
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
@@ -109,9 +109,10 @@ def json_column(
         return [None if gone else ts.isoformat() for ts, gone in zip(series, nat)]
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         values = series.to_numpy()
-        if np.isinf(values).any():
-            row = series.index[np.isinf(values)][0]
-            raise ValueError(f"column {name!r}, row {row!r}: {values[np.isinf(values)][0]} has no JSON spelling")
+        inf = np.isinf(values)
+        if inf.any():
+            at = int(np.flatnonzero(inf)[0])
+            raise ValueError(f"column {name!r}, row {series.index.tolist()[at]!r}: {values[at]} has no JSON spelling")
         nan = np.isnan(values)
         if nan.any():
             missing.append(name)
@@ -122,7 +123,8 @@ def json_column(
             f"(e.g. df[{name!r}].dt.total_seconds() or .astype(str))"
         )
     values = series.astype(object).tolist()
-    return [json_value(name, series.index[i], v, naive_timezone, missing, pd) for i, v in enumerate(values)]
+    rows = series.index.tolist()
+    return [json_value(name, rows[i], v, naive_timezone, missing, pd) for i, v in enumerate(values)]
 
 
 def json_value(name: str, row: Any, value: Any, naive_timezone: str | None, missing: list[str], pd: Any) -> Any:

@@ -86,10 +86,12 @@ def over_budget(err: binary.OverBudgetError, args: list[str], target: str, inter
     running the same command again with the budget lifted, into the same
     temporary stage, and reading its committed quarantine.
     """
+    # The binary's message goes on to say where a larger budget would commit
+    # the quarantine: inside the temporary stage, which is deleted.
     message = str(err)
-    cut = message.find(" Rejected records are listed above")
-    if cut != -1:
-        message = message[:cut]
+    end = "nothing was committed."
+    if end in message:
+        message = message[: message.index(end) + len(end)]
     binary.run_json([*args, "--max-rejected", "100%"])
     quarantined = stage.read_stage(target, interval, quarantine=True)
     message += f" The {len(quarantined)} rejected record(s) are in this error's `quarantined` DataFrame."
