@@ -4,7 +4,6 @@ values exactly, or refuse them naming the column (weir.frame's policy)."""
 from __future__ import annotations
 
 import json
-import os
 import warnings
 
 import numpy as np
