@@ -97,9 +97,9 @@ def _dumps(record: Any) -> str:
     return _dump(record)
 
 
-def _dump(value: Any) -> str:
-    # allow_nan=False: NaN and Infinity are not JSON; the record fails instead.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# allow_nan=False: NaN and Infinity are not JSON; the record fails instead.
+# One encoder, so each write skips `json.dumps`'s argument handling.
+_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 # Exact records. A record is parsed whole with `json.loads` (C; scanning it
@@ -143,11 +143,11 @@ def _splice(new: Any, raw: str, old: Any) -> str:
     """``new`` as compact JSON, copying from ``raw`` (the JSON text of
     ``old``, the value it came from) every part it leaves unchanged."""
     if isinstance(new, dict):
+        if old is not _CHANGED and _same(new, old):
+            return _MINIFY.sub(_keep_strings, raw)
         members = _members(raw)
         if members is None:
             return _dump(new)
-        if _same(new, old):
-            return _MINIFY.sub(_keep_strings, raw)
         parts = []
         for key, value in new.items():
             member = members.get(key) if isinstance(key, str) else None
@@ -168,6 +168,12 @@ def _splice(new: Any, raw: str, old: Any) -> str:
     return _dump(new)
 
 
+# Stands for the value a whole output record came from: its members are
+# compared one by one, the record as a whole never (a transform's output
+# record almost always differs from its input).
+_CHANGED = object()
+
+
 def _keep_strings(match: re.Match) -> str:
     return match.group(1) or ""
 
@@ -175,9 +181,10 @@ def _keep_strings(match: re.Match) -> str:
 def _same(new: Any, old: Any) -> bool:
     """Whether ``new`` is ``old``, with the same JSON types (``1``, ``1.0``
     and ``true`` differ; so do ``0.0`` and ``-0.0``)."""
-    if isinstance(new, (dict, list, tuple)) or isinstance(old, (dict, list)):
+    if type(new) is not type(old) and not (type(new) is tuple and type(old) is list):
+        return False
+    if isinstance(new, (dict, list, tuple)):
         return new == old and _dump(new) == _dump(old)
-    if type(new) is not type(old):
         return False
     if isinstance(new, float):
         return new == old and str(new) == str(old)  # str tells -0.0 from 0.0
@@ -255,11 +262,10 @@ def _writer(record: dict, line: str) -> Callable[[Any], str]:
     ``line`` (before the transform sees, and maybe changes, it)."""
     if _canonical(record, line):
         return _dumps
-    original = json.loads(line)
 
     def spliced(output: Any) -> str:
         _dumps(output)  # the same checks (a dict; no NaN) and errors as a plain write
-        return _splice(output, line, original)
+        return _splice(output, line, _CHANGED)
 
     return spliced
 
