@@ -21,6 +21,12 @@ What the function returns decides what a record becomes:
   ``[]`` filters too);
 - anything else fails the record with a ``TypeError``.
 
+Records stay exact: a value an output record shares unchanged with its
+input (same JSON type and value) is copied from the input line, so number
+spellings (``12.50``, ``1E3``), ``\\u`` escapes and key spellings survive;
+changed values are written as ``json.dumps`` writes them. ``export(
+process_chunk=fn)`` hands ``fn`` a whole chunk's records at once instead.
+
 An exception raised for one record fails that record alone: the host
 quarantines it with ``"<ExceptionType>: <message> (at <file>:<line>)"``, and the
 rest of the chunk goes on.
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -87,8 +94,180 @@ def _dumps(record: Any) -> str:
             "a transform returns a dict (a JSON object), a list of dicts or None, "
             f"not {type(record).__name__}"
         )
-    # allow_nan=False: NaN and Infinity are not JSON; the record fails instead.
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _dump(record)
+
+
+# allow_nan=False: NaN and Infinity are not JSON; the record fails instead.
+# One encoder, so each write skips `json.dumps`'s argument handling.
+_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+# Exact records. A record is parsed whole with `json.loads` (C; scanning it
+# in Python to skip the fields a transform does not read would cost more than
+# parsing them), and its line is kept. Most lines are already what `_dump`
+# writes for them (compact, no `\u` escapes, floats spelled as `repr`
+# spells them): `_canonical` finds that out with one more C call, and their
+# outputs are just `_dump`ed. For the others, `_splice` writes each output
+# record against the line: every value the transform left equal to the
+# input's (same JSON type, same value) is copied from the line, spelling,
+# escapes and all, and only changed values are written anew, as `_dump`
+# writes them. Keys keep their input spelling and the output dict's order.
+# This is what the Rust SDK's `Output::emit_from` does (guest-sdk/src/record.rs).
+
+_WS = re.compile(r"[ \t\n\r]*")
+_SCAN = json.JSONDecoder().scan_once
+_SCANSTRING = json.decoder.scanstring
+# A string literal (kept) or whitespace between tokens (dropped).
+_MINIFY = re.compile(r'("(?:[^"\\]|\\.)*")|[ \t\n\r]+')
+
+
+# What `_dump` may spell differently from the input, whitespace between
+# tokens aside (a splice drops that too): a `\u` or `\/` escape, a fraction
+# or exponent (`12.50`, `1E3`), `-0`. May match inside a string; then the
+# slower exact check decides.
+_MAYBE_RESPELLED = re.compile(r"\\[u/]|[0-9][.eE]|-0(?![0-9])")
+
+
+def _canonical(record: dict, line: str) -> bool:
+    """Whether ``_dump`` writes ``record`` (parsed from ``line``) as
+    ``line``, whitespace between tokens aside."""
+    if _MAYBE_RESPELLED.search(line) is None:
+        return True
+    try:
+        return _dump(record) == line
+    except ValueError:  # NaN in the input: not canonical, and never spliced as NaN
+        return False
+
+
+def _splice(new: Any, raw: str, old: Any) -> str:
+    """``new`` as compact JSON, copying from ``raw`` (the JSON text of
+    ``old``, the value it came from) every part it leaves unchanged."""
+    if isinstance(new, dict):
+        if old is not _CHANGED and _same(new, old):
+            return _MINIFY.sub(_keep_strings, raw)
+        members = _members(raw)
+        if members is None:
+            return _dump(new)
+        parts = []
+        for key, value in new.items():
+            member = members.get(key) if isinstance(key, str) else None
+            if member is None:
+                parts.append(_dump(key if isinstance(key, str) else str(key)) + ":" + _dump(value))
+            else:
+                parts.append(member[0] + ":" + _splice(value, member[1], member[2]))
+        return "{" + ",".join(parts) + "}"
+    if isinstance(new, (list, tuple)):
+        if _same(new, old):
+            return _MINIFY.sub(_keep_strings, raw)
+        items = _items(raw)
+        if items is None or len(items) != len(new):
+            return _dump(new)
+        return "[" + ",".join(_splice(v, r, o) for v, (r, o) in zip(new, items)) + "]"
+    if _same(new, old):
+        return raw
+    return _dump(new)
+
+
+# Stands for the value a whole output record came from: its members are
+# compared one by one, the record as a whole never (a transform's output
+# record almost always differs from its input).
+_CHANGED = object()
+
+
+def _keep_strings(match: re.Match) -> str:
+    return match.group(1) or ""
+
+
+def _same(new: Any, old: Any) -> bool:
+    """Whether ``new`` is ``old``, with the same JSON types (``1``, ``1.0``
+    and ``true`` differ; so do ``0.0`` and ``-0.0``)."""
+    if type(new) is not type(old) and not (type(new) is tuple and type(old) is list):
+        return False
+    if isinstance(new, (dict, list, tuple)):
+        return new == old and _dump(new) == _dump(old)
+        return False
+    if isinstance(new, float):
+        return new == old and str(new) == str(old)  # str tells -0.0 from 0.0
+    return new == old
+
+
+def _members(raw: str) -> dict | None:
+    """An object's members as ``{key: (key_text, value_text, value)}``, the
+    texts as written in ``raw``; ``None`` if ``raw`` is not one well-formed object
+    without repeated keys (the caller then writes the value anew)."""
+    try:
+        i = _WS.match(raw, 0).end()
+        if raw[i : i + 1] != "{":
+            return None
+        i = _WS.match(raw, i + 1).end()
+        members: dict = {}
+        if raw[i : i + 1] == "}":
+            i += 1
+        else:
+            while True:
+                if raw[i : i + 1] != '"':
+                    return None
+                key, j = _SCANSTRING(raw, i + 1)
+                key_text = raw[i:j]
+                j = _WS.match(raw, j).end()
+                if raw[j : j + 1] != ":":
+                    return None
+                j = _WS.match(raw, j + 1).end()
+                value, k = _SCAN(raw, j)
+                if key in members:
+                    return None
+                members[key] = (key_text, raw[j:k], value)
+                i = _WS.match(raw, k).end()
+                if raw[i : i + 1] == ",":
+                    i = _WS.match(raw, i + 1).end()
+                    continue
+                if raw[i : i + 1] == "}":
+                    i += 1
+                    break
+                return None
+    except (StopIteration, ValueError):
+        return None
+    return members if _WS.match(raw, i).end() == len(raw) else None
+
+
+def _items(raw: str) -> list | None:
+    """An array's items as ``(text, value)``; ``None`` if ``raw`` is not one."""
+    try:
+        i = _WS.match(raw, 0).end()
+        if raw[i : i + 1] != "[":
+            return None
+        i = _WS.match(raw, i + 1).end()
+        items: list = []
+        if raw[i : i + 1] == "]":
+            i += 1
+        else:
+            while True:
+                value, k = _SCAN(raw, i)
+                items.append((raw[i:k], value))
+                i = _WS.match(raw, k).end()
+                if raw[i : i + 1] == ",":
+                    i = _WS.match(raw, i + 1).end()
+                    continue
+                if raw[i : i + 1] == "]":
+                    i += 1
+                    break
+                return None
+    except (StopIteration, ValueError):
+        return None
+    return items if _WS.match(raw, i).end() == len(raw) else None
+
+
+def _writer(record: dict, line: str) -> Callable[[Any], str]:
+    """How to write the outputs made from ``record``, just parsed from
+    ``line`` (before the transform sees, and maybe changes, it)."""
+    if _canonical(record, line):
+        return _dumps
+
+    def spliced(output: Any) -> str:
+        _dumps(output)  # the same checks (a dict; no NaN) and errors as a plain write
+        return _splice(output, line, _CHANGED)
+
+    return spliced
 
 
 def _describe(error: BaseException) -> str:
@@ -105,16 +284,24 @@ def _describe(error: BaseException) -> str:
     return f"{text} (at {where})" if where else text
 
 
+@dataclass
+class _Unreadable:
+    """An input line that is not a JSON object: it fails without reaching the transform."""
+
+    failed: Any
+
+
 class _Chunks:
     """The chunk loop over one transform instance; the component's exports
     and the native ``run`` both use it."""
 
     def __init__(
         self,
-        transform: Callable[..., Any],
+        transform: Callable[..., Any] | None,
         init: Callable[[dict], Any] | None,
         finish: Callable[..., Any] | None,
         config_text: str,
+        process_chunk: Callable[..., Any] | None = None,
     ) -> None:
         try:
             config = json.loads(config_text)
@@ -127,22 +314,23 @@ class _Chunks:
                 keys = ", ".join(f"`{k}`" for k in config)
                 raise Err(f"this transform takes no configuration, but got {keys}")
             self._call = transform
+            self._chunk = process_chunk
             self._finish = finish
         else:
             try:
                 state = init(config)
             except Exception as e:  # noqa: BLE001 - every init error fails the run
                 raise Err(f"invalid config: {_describe(e)}") from None
-            self._call = lambda record: transform(record, state)
+            self._call = lambda record: transform(record, state)  # type: ignore[misc]
+            self._chunk = (lambda records: process_chunk(records, state)) if process_chunk else None
             self._finish = (lambda: finish(state)) if finish is not None else None
 
     def process(self, chunk: str) -> Processed:
         lines = chunk.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        call = self._call
-        parts: list[str] = []
-        outcomes: list = []
+        records: list = []
+        writers: list = []
         for line in lines:
             try:
                 record = json.loads(line)
@@ -150,16 +338,31 @@ class _Chunks:
                     raise TypeError(
                         f"the input record is a JSON {_json_kind(record)}, not an object"
                     )
-                result = call(record)
+                writers.append(_writer(record, line))
+                records.append(record)
+            except Exception as e:  # noqa: BLE001 - one bad record fails alone
+                writers.append(None)
+                records.append(_Unreadable(Failed(_describe(e))))
+        results = self._results(records)
+        parts: list[str] = []
+        outcomes: list = []
+        for write, record, result in zip(writers, records, results):
+            if isinstance(record, _Unreadable):
+                outcomes.append(record.failed)
+                continue
+            try:
+                if isinstance(result, BaseException):
+                    raise result
                 if result is None:
                     outcomes.append(_EMITTED[0])
-                elif isinstance(result, (list, tuple)):
-                    out = [_dumps(r) for r in result]
+                    continue
+                if isinstance(result, (list, tuple)):
+                    out = [write(r) for r in result]
                     parts.extend(out)
                     n = len(out)
                     outcomes.append(_EMITTED[n] if n < len(_EMITTED) else Emitted(n))
                 else:
-                    parts.append(_dumps(result))
+                    parts.append(write(result))
                     outcomes.append(_EMITTED[1])
             except Exception as e:  # noqa: BLE001 - one bad record fails alone
                 outcomes.append(Failed(_describe(e)))
@@ -171,6 +374,33 @@ class _Chunks:
             # boundary as UTF-8: fail the records that carry one.
             return self._without_unencodable(lines, parts, outcomes)
         return Processed(output, outcomes)
+
+    def _results(self, records: list) -> list:
+        """What the transform returned for each record (an exception it
+        raised stands for its result), ``None`` for unreadable ones."""
+        if self._chunk is not None:
+            readable = [r for r in records if not isinstance(r, _Unreadable)]
+            try:
+                returned = list(self._chunk(readable))
+                if len(returned) != len(readable):
+                    raise ValueError(
+                        f"process_chunk returned {len(returned)} results for {len(readable)} records"
+                    )
+            except Exception as e:  # noqa: BLE001 - the chunk's records fail together
+                returned = [e] * len(readable)
+            it = iter(returned)
+            return [None if isinstance(r, _Unreadable) else next(it) for r in records]
+        call = self._call
+        results: list = []
+        for record in records:
+            if isinstance(record, _Unreadable):
+                results.append(None)
+                continue
+            try:
+                results.append(call(record))
+            except Exception as e:  # noqa: BLE001 - one bad record fails alone
+                results.append(e)
+        return results
 
     @staticmethod
     def _without_unencodable(lines: list[str], parts: list[str], outcomes: list) -> Processed:
@@ -221,10 +451,11 @@ def _json_kind(value: Any) -> str:
 
 
 def export(
-    transform: Callable[..., Any],
+    transform: Callable[..., Any] | None = None,
     *,
     init: Callable[[dict], Any] | None = None,
     finish: Callable[..., Any] | None = None,
+    process_chunk: Callable[..., Any] | None = None,
 ) -> type:
     """The class componentize-py exports: assign it to ``WitWorld`` in the
     app module.
@@ -244,13 +475,22 @@ def export(
       and returns extra records: a dict, a list of dicts or ``None``. The host
       replaces an instance after a record traps it, so aggregates kept in the
       state may miss records in that case.
+    - ``process_chunk``, given instead of ``transform``, is called once per
+      chunk with the list of its records (and the state, with ``init``), to
+      work on many records at once. It returns one result per record, in
+      order, each what ``transform`` would return for it; an exception
+      *instance* in that list fails its record alone, and an exception raised
+      fails every record of the chunk. Lines that are not JSON objects fail
+      without being passed.
     """
+    if (transform is None) == (process_chunk is None):
+        raise TypeError("export takes a per-record transform or process_chunk=, exactly one of them")
 
     class WitWorld:
         _instance: _Chunks | None = None
 
         def init(self, config: str) -> None:
-            WitWorld._instance = _Chunks(transform, init, finish, config)
+            WitWorld._instance = _Chunks(transform, init, finish, config, process_chunk)
 
         def process(self, input: str) -> Processed:  # noqa: A002 - WIT's name
             return _require(WitWorld._instance).process(input)
@@ -258,7 +498,7 @@ def export(
         def finish(self) -> str:
             return _require(WitWorld._instance).finish()
 
-    WitWorld.__qualname__ = WitWorld.__name__ = f"WitWorld[{getattr(transform, '__name__', 'transform')}]"
+    WitWorld.__qualname__ = WitWorld.__name__ = f"WitWorld[{getattr(transform or process_chunk, '__name__', 'transform')}]"
     return WitWorld
 
 

@@ -291,3 +291,65 @@ def test_sharded_step_gives_each_command_only_the_flags_it_takes(weir_bin):
         weir_bin, "commit", "p.toml", "clean", *interval, *end, "--shards", "2",
         "--retries", "5", "--orphan-grace", "2h", "--json",
     ]
+
+
+# A DAG that stages its input with WeirStageOperator and runs a step over it;
+# then a stage over its budget, which must fail at once naming the setting.
+STAGE_DAG = '''
+from datetime import datetime, timezone
+from airflow.sdk import DAG, CronDataIntervalTimetable
+from weir.airflow import WeirRunOperator, WeirStageOperator
+
+with DAG(
+    dag_id="weir_stage",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2026, 11, 1, tzinfo=timezone.utc),
+    catchup=False,
+):
+    stage = WeirStageOperator(task_id="stage", stage=%(raw)r, inputs=[%(good)r], max_batch_bytes="64MiB")
+    clean = WeirRunOperator(task_id="clean", pipeline=%(pipeline)r, step="clean")
+    stage >> clean
+    WeirStageOperator(task_id="over_budget", stage=%(other)r, inputs=%(bad)r, retries=3)
+'''
+
+
+def test_stage_operator_stages_the_data_interval_for_the_next_step(airflow, tmp_path, weir_cli, normalize_wasm):
+    lake = tmp_path / "lake"
+    good = tmp_path / "good.ndjson"
+    good.write_text('{"id":1,"text":"  Hello  "}\n{"id":2,"text":"World"}\n')
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text('{"id":1}\n[1]\n')
+    pipeline = pipeline_file(tmp_path / "p.toml", raw=lake / "raw", clean=lake / "clean", module=normalize_wasm)
+    (airflow.dags / "weir_stage.py").write_text(STAGE_DAG % {
+        "raw": str(lake / "raw"), "good": str(good), "pipeline": str(pipeline),
+        "other": str(lake / "other"), "bad": str(bad),
+    })
+
+    dag_test = airflow("dags", "test", "weir_stage", "2026-11-27")
+    log = dag_test.stdout + dag_test.stderr
+
+    manifest = json.loads(weir_cli("ls", lake / "raw", "--interval", "2026-11-26", "--json").stdout)
+    assert manifest["interval"]["end"] == "2026-11-27T00:00:00Z", manifest["interval"]
+    clean = weir_cli("cat", lake / "clean", "--interval", "2026-11-26").stdout
+    assert [json.loads(line)["id"] for line in clean.splitlines()] == [1, 2], clean
+    assert "1 of 2 records were rejected" in log, log
+    assert "(here: the WeirStageOperator's max_rejected= setting)" in log, log
+    assert log.count("[DAG TEST] starting task_id=over_budget") == 1, "an over-budget stage is not retried"
+    assert log.count("new_state=failed") == 1, log
+    assert not (lake / "other" / "interval=20261126T000000Z" / "_manifest.json").exists()
+
+
+def test_stage_operator_command_stages_its_inputs_for_the_data_interval(weir_bin):
+    import pendulum
+    from weir.airflow import WeirStageOperator
+
+    op = WeirStageOperator(task_id="stage", stage="s3://lake/raw", inputs=["a.ndjson", "b.ndjson.gz"], max_rejected="1%")
+    argv = op.command({
+        "data_interval_start": pendulum.datetime(2026, 11, 26, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2026, 11, 27, tz="UTC"),
+    })
+    assert argv == [
+        weir_bin, "stage", "s3://lake/raw",
+        "--interval", "2026-11-26T00:00:00+00:00", "--interval-end", "2026-11-27T00:00:00+00:00",
+        "--max-rejected", "1%", "--json", "a.ndjson", "b.ndjson.gz",
+    ]

@@ -43,7 +43,12 @@ class WeirError(RuntimeError):
 
 
 class OverBudgetError(WeirError):
-    """More records were rejected than `max_rejected` allows (exit 3); nothing was committed."""
+    """More records were rejected than `max_rejected` allows (exit 3); nothing was committed.
+
+    From [`run_transform`], `quarantined` holds the rejected records as a DataFrame.
+    """
+
+    quarantined: Any = None
 
 
 def find_binary() -> str:

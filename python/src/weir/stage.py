@@ -6,6 +6,8 @@ Each listed part is read directly, checked against the manifest's size and
 sha256 (the same check `weir cat` makes), and parsed line by line with
 Python's `json`, which keeps integers of any size exact (`pd.read_json`
 refuses integers beyond 64 bits). Writes pipe NDJSON into `weir stage`.
+`weir.frame` converts between records and DataFrames; this module owns the
+stage side: stage paths, manifests, parts.
 """
 
 from __future__ import annotations
@@ -14,42 +16,52 @@ import gzip
 import hashlib
 import io
 import json
+import os
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from . import binary
+from . import binary, frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def pandas_module():
-    """pandas, imported on first use, with a hint when it is missing."""
-    try:
-        import pandas
-    except ImportError as e:
-        raise ImportError("the weir DataFrame helpers need pandas: pip install pandas (or weir[pandas])") from e
-    return pandas
+def stage_arg(url: str | os.PathLike[str]) -> str:
+    """A stage as the binary takes it: URLs as they are, local paths made
+    absolute here, so a relative path with `..` (a notebook in a subfolder
+    reading `../lake/raw`) names the folder it means. The binary refuses `..`
+    in a stage, where it is only dangerous inside a stage's keys.
+    """
+    text = os.fspath(url)
+    scheme, sep, _ = text.partition("://")
+    if sep and scheme and all(c.isalnum() or c == "+" for c in scheme):
+        return text
+    return os.path.abspath(text)
 
 
-def manifest(url: str, interval: Any) -> dict[str, Any]:
+def manifest(url: str | os.PathLike[str], interval: Any) -> dict[str, Any]:
     """The committed manifest of one interval of a stage (`weir ls --json`)."""
-    return binary.run_json(["ls", str(url), "--interval", binary.interval_arg(interval)])
+    return binary.run_json(["ls", stage_arg(url), "--interval", binary.interval_arg(interval)])
 
 
-def iter_batches(url: str, interval: Any, *, quarantine: bool = False) -> Iterator["pd.DataFrame"]:
+def iter_batches(
+    url: str | os.PathLike[str], interval: Any, *, quarantine: bool = False, dtypes: Any = None
+) -> Iterator["pd.DataFrame"]:
     """Yields one DataFrame per committed part of an interval, in order.
 
     With `quarantine=True`, the interval's quarantined records instead (one
     row per rejected record: `object`, `line`, `reason`, `record`, ...).
+    `dtypes` is as for [`read_stage`].
     """
     m = manifest(url, interval)
     for part in parts_of(m, quarantine=quarantine):
-        yield frame_of_part(m["stage"], part)
+        yield frame.frame_of_records(records_of_part(m["stage"], part), dtypes=dtypes)
 
 
-def read_stage(url: str, interval: Any, *, quarantine: bool = False) -> "pd.DataFrame":
+def read_stage(
+    url: str | os.PathLike[str], interval: Any, *, quarantine: bool = False, dtypes: Any = None
+) -> "pd.DataFrame":
     """All committed records of an interval as one DataFrame.
 
     `url` is anything `weir` accepts as a stage: a local path, `file://`,
@@ -57,32 +69,44 @@ def read_stage(url: str, interval: Any, *, quarantine: bool = False) -> "pd.Data
     need s3fs, gcsfs or adlfs installed). `interval` is its start: a string
     (`2026-11-26`, `20261126T000000`, RFC 3339), a datetime or a date.
     Values are what the JSON holds: nested objects are dicts, integers
-    beyond 64 bits stay exact Python ints.
+    beyond 64 bits stay exact Python ints, integers with nulls are nullable
+    `Int64`. `dtypes` asks for typed columns: a mapping of column to dtype
+    (`{"ts": "datetime64[ns, UTC]", "n": "Int64"}`; timestamps are parsed as
+    ISO 8601), or `"infer"`, which makes timestamps of every column of ISO
+    8601 timestamp strings (naive ones stay naive; ones with offsets become
+    UTC). See `weir.frame` for the whole policy.
     """
-    pd = pandas_module()
     m = manifest(url, interval)
-    frames = [frame_of_part(m["stage"], part) for part in parts_of(m, quarantine=quarantine)]
-    if not frames:
-        return pd.DataFrame()
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames, ignore_index=True)
+    records = [r for part in parts_of(m, quarantine=quarantine) for r in records_of_part(m["stage"], part)]
+    return frame.frame_of_records(records, dtypes=dtypes)
 
 
-def write_stage(df: "pd.DataFrame", url: str, interval: Any, **options: Any) -> dict[str, Any]:
+def write_stage(
+    df: "pd.DataFrame",
+    url: str | os.PathLike[str],
+    interval: Any,
+    *,
+    naive_timezone: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Stages a DataFrame as one interval and returns `weir stage`'s summary.
 
-    Rows become NDJSON records (`df.to_json(orient="records", lines=True)`,
-    dates as ISO 8601, NaN as null). Keyword options become flags of
-    `weir stage`: `interval_end=...`, `max_rejected="1%"`,
-    `max_batch_bytes="64MiB"`, `compression_level=9`, ... A rejected row over
-    the budget raises [`OverBudgetError`] and commits nothing.
+    Rows become NDJSON records, every value kept exactly or refused with an
+    error naming the column (`weir.frame`): integers of any size and nullable
+    integers as integers, floats to the last digit, timestamps to the
+    microsecond (or nanosecond) as ISO 8601, aware ones with their offset and
+    naive ones without (or localised to `naive_timezone`, e.g. `"UTC"`).
+    `NaN` and `NaT` become null, with a `weir.frame.MissingValuesWarning`
+    naming the columns. Keyword options become flags of `weir stage`:
+    `interval_end=...`, `max_rejected="1%"`, `max_batch_bytes="64MiB"`,
+    `compression_level=9`, ... A rejected row over the budget raises
+    [`OverBudgetError`] and commits nothing.
     """
-    body = df.to_json(orient="records", lines=True, date_format="iso")
+    body = frame.ndjson_of(df, naive_timezone=naive_timezone)
     if options.get("interval_end") is not None:
         options = {**options, "interval_end": binary.interval_arg(options["interval_end"])}
-    args = ["stage", str(url), "--interval", binary.interval_arg(interval), *binary.option_args(options), "-"]
-    return binary.run_json(args, stdin=body.encode("utf-8"))
+    args = ["stage", stage_arg(url), "--interval", binary.interval_arg(interval), *binary.option_args(options), "-"]
+    return binary.run_json(args, stdin=body)
 
 
 def parts_of(manifest: dict[str, Any], *, quarantine: bool) -> list[dict[str, Any]]:
@@ -92,9 +116,8 @@ def parts_of(manifest: dict[str, Any], *, quarantine: bool) -> list[dict[str, An
     return list(manifest.get("parts", []))
 
 
-def frame_of_part(stage: str, part: dict[str, Any]) -> "pd.DataFrame":
-    """One part as a DataFrame, after checking its size and sha256."""
-    pd = pandas_module()
+def records_of_part(stage: str, part: dict[str, Any]) -> list[dict[str, Any]]:
+    """One part's records, after checking its size and sha256."""
     location = join(stage, part["path"])
     data = read_object(location)
     if len(data) != part["compressed_bytes"]:
@@ -109,8 +132,7 @@ def frame_of_part(stage: str, part: dict[str, Any]) -> "pd.DataFrame":
             code=binary.EXIT_VERIFY_MISMATCH, command=[], stderr="",
         )
     with gzip.open(io.BytesIO(data), "rt", encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines]
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
+        return [json.loads(line) for line in lines]
 
 
 def join(stage: str, path: str) -> str:

@@ -3,7 +3,8 @@
 `from weir.airflow import WeirRunOperator` runs one pipeline step for the
 task's data interval; `WeirPlanOperator`, a mapped `WeirRunOperator` and
 `WeirCommitOperator` (or `sharded_step`, which wires the three) run it
-sharded across workers. Airflow discovers the provider through the
+sharded across workers; `WeirStageOperator` stages NDJSON files
+(`weir stage`) for the interval. Airflow discovers the provider through the
 `apache_airflow_provider` entry point, which calls [`get_provider_info`];
 that import must stay light, so the operator (and with it `airflow.sdk`) is
 imported only when asked for.
@@ -15,7 +16,7 @@ from typing import Any
 
 from .provider_info import get_provider_info
 
-_OPERATOR_NAMES = ("WeirRunOperator", "WeirPlanOperator", "WeirCommitOperator", "sharded_step")
+_OPERATOR_NAMES = ("WeirRunOperator", "WeirStageOperator", "WeirPlanOperator", "WeirCommitOperator", "sharded_step")
 __all__ = [*_OPERATOR_NAMES, "get_provider_info"]
 
 

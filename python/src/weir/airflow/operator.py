@@ -12,6 +12,9 @@ A large interval runs sharded, on many workers at once: `WeirPlanOperator`
 `WeirRunOperator` (`.expand(shard=plan.output)`) runs each unit and seals
 it, and `WeirCommitOperator` (`weir commit`) merges them into one commit.
 `sharded_step` wires the three in a task group.
+
+`WeirStageOperator` (`weir stage`) stages NDJSON files into a stage for the
+task's data interval, so a DAG's first step need not shell out.
 """
 
 from __future__ import annotations
@@ -28,27 +31,23 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from .. import binary
 
 
-class _WeirOperator(BaseOperator):
-    """Runs one `weir` subcommand for a pipeline step and the task's data interval."""
+class _WeirCommand(BaseOperator):
+    """Runs one `weir` subcommand for the task's data interval."""
 
     subcommand = ""
-    template_fields: Sequence[str] = ("pipeline", "step", "extra_args", "env")
+    template_fields: Sequence[str] = ("extra_args", "env")
     template_fields_renderers = {"env": "json"}
     ui_color = "#cfe8f3"
 
     def __init__(
         self,
         *,
-        pipeline: str,
-        step: str,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         weir_bin: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.pipeline = pipeline
-        self.step = step
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
         self.weir_bin = weir_bin
@@ -70,13 +69,20 @@ class _WeirOperator(BaseOperator):
     def _options(self) -> dict[str, Any]:
         return {}
 
+    def _positional(self) -> list[str]:
+        return []
+
+    def _inputs(self) -> list[str]:
+        return []
+
     def command(self, context: Mapping[str, Any]) -> list[str]:
         """The `weir` command line for this task instance."""
-        argv = [self.weir_bin or binary.find_binary(), self.subcommand, str(self.pipeline), str(self.step)]
+        argv = [self.weir_bin or binary.find_binary(), self.subcommand, *self._positional()]
         argv += self._interval_args(context, end=self.subcommand != "plan")
         argv += binary.option_args(self._options())
         argv += [str(a) for a in self.extra_args]
         argv.append("--json")
+        argv += self._inputs()
         return argv
 
     def _run(self, context: Any) -> dict[str, Any]:
@@ -104,16 +110,95 @@ class _WeirOperator(BaseOperator):
         self._process = None
         if code != 0:
             err = binary.error_of(code, argv, "\n".join(stderr_lines))
-            self.log.error("weir %s failed (exit %d): %s", self.subcommand, code, err)
+            message = str(err)
+            if code == binary.EXIT_OVER_BUDGET and hasattr(self, "max_rejected"):
+                # The binary's hint names its flag; here the setting is the operator's.
+                message += f" (here: the {type(self).__name__}'s max_rejected= setting)"
+            self.log.error("weir %s failed (exit %d): %s", self.subcommand, code, message)
             if code in (binary.EXIT_USAGE, binary.EXIT_OVER_BUDGET):
-                raise AirflowFailException(str(err))
-            raise AirflowException(str(err))
+                raise AirflowFailException(message)
+            raise AirflowException(message)
         return json.loads(b"".join(stdout))
 
     def on_kill(self) -> None:
         """Stops the command when Airflow kills the task (timeout, marked failed)."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
+
+
+class _WeirOperator(_WeirCommand):
+    """Runs one `weir` subcommand for a pipeline step and the task's data interval."""
+
+    template_fields: Sequence[str] = ("pipeline", "step", "extra_args", "env")
+
+    def __init__(self, *, pipeline: str, step: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.step = step
+
+    def _positional(self) -> list[str]:
+        return [str(self.pipeline), str(self.step)]
+
+
+class WeirStageOperator(_WeirCommand):
+    """Stages NDJSON files into a stage for the task's data interval (`weir stage`).
+
+    :param stage: the stage to write to: a local path or a URL (`s3://...`).
+    :param inputs: the NDJSON files to stage (plain or gzip), in order; one
+        path or a list.
+    :param max_rejected: the error budget (`10`, `"1%"`, `0.01`); default:
+        the binary's, 0.
+    :param max_batch_bytes: the most uncompressed bytes in one part
+        (`"64MiB"`); smaller parts shard better downstream.
+    :param extra_args: more flags for `weir stage` (e.g. `["--compression-level", "9"]`).
+    :param env: extra environment variables (store credentials, `RUST_LOG`).
+    :param weir_bin: the binary to run, as for `WeirRunOperator`.
+
+    Returns `weir stage --json`'s summary. Exit 2 (usage) and 3 (more lines
+    rejected than the budget allows; nothing committed) fail the task at
+    once; other failures raise `AirflowException`, so retries apply.
+    """
+
+    subcommand = "stage"
+    template_fields: Sequence[str] = ("stage", "inputs", "max_rejected", "max_batch_bytes", "extra_args", "env")
+
+    def __init__(
+        self,
+        *,
+        stage: str,
+        inputs: str | Sequence[str],
+        max_rejected: str | int | float | None = None,
+        max_batch_bytes: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.stage = stage
+        self.inputs = inputs
+        self.max_rejected = max_rejected
+        self.max_batch_bytes = max_batch_bytes
+
+    def _positional(self) -> list[str]:
+        return [str(self.stage)]
+
+    def _options(self) -> dict[str, Any]:
+        return {"max_rejected": self.max_rejected, "max_batch_bytes": self.max_batch_bytes}
+
+    def _inputs(self) -> list[str]:
+        inputs = [self.inputs] if isinstance(self.inputs, (str, os.PathLike)) else list(self.inputs)
+        if not inputs:
+            raise AirflowFailException("WeirStageOperator: `inputs` is empty; name the files to stage")
+        return [os.fspath(i) for i in inputs]
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        summary = self._run(context)
+        totals = summary.get("totals", {})
+        self.log.info(
+            "Staged %s records (%s quarantined) to %s",
+            totals.get("records"),
+            totals.get("quarantined"),
+            summary.get("manifest"),
+        )
+        return summary
 
 
 class WeirRunOperator(_WeirOperator):
