@@ -282,9 +282,18 @@ fn write_numeric(raw: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     let sign = word(4)?;
     let dscale = word(6)? as usize;
     match sign {
-        0xC000 => return Ok(write_str(out, "NaN")),
-        0xD000 => return Ok(write_str(out, "Infinity")),
-        0xF000 => return Ok(write_str(out, "-Infinity")),
+        0xC000 => {
+            write_str(out, "NaN");
+            return Ok(());
+        }
+        0xD000 => {
+            write_str(out, "Infinity");
+            return Ok(());
+        }
+        0xF000 => {
+            write_str(out, "-Infinity");
+            return Ok(());
+        }
         _ => {}
     }
     let digits = (0..ndigits)

@@ -649,14 +649,15 @@ impl Extract {
                     key: key.to_string(),
                 })
             };
-            if let Some((last_raw, _)) = &self.last_key {
-                if *last_raw == key_raw && count == 0 {
-                    if skipped_last {
-                        return Err(dup(&key_json));
-                    }
-                    skipped_last = true;
-                    continue;
+            if let Some((last_raw, _)) = &self.last_key
+                && *last_raw == key_raw
+                && count == 0
+            {
+                if skipped_last {
+                    return Err(dup(&key_json));
                 }
+                skipped_last = true;
+                continue;
             }
             if prev.as_ref().is_some_and(|(p, _)| *p == key_raw) {
                 return Err(dup(&key_json));

@@ -222,13 +222,17 @@ fn split_passfile_line(line: &str) -> Vec<String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                if let Some(n) = chars.next() {
-                    fields.last_mut().map(|f| f.push(n));
+                if let Some(n) = chars.next()
+                    && let Some(f) = fields.last_mut()
+                {
+                    f.push(n);
                 }
             }
             ':' => fields.push(String::new()),
             c => {
-                fields.last_mut().map(|f| f.push(c));
+                if let Some(f) = fields.last_mut() {
+                    f.push(c);
+                }
             }
         }
     }
