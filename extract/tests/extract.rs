@@ -1,6 +1,7 @@
 //! The extract against a real primary and hot standby (tests/pg): types one
 //! at a time, paging and windows, and each documented error.
 
+#[allow(dead_code)] // each test binary uses part of the harness
 mod pg;
 
 use chrono::{TimeZone as _, Utc};

@@ -255,7 +255,6 @@ impl Cluster {
     }
 
     /// Stops the primary and the standby now (`-m immediate`).
-    #[allow(dead_code)] // used by the fault tests
     pub fn stop_standby(&self) {
         let s = self.dir.join("standby");
         run_as_postgres(
