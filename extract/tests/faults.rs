@@ -6,8 +6,6 @@
 mod pg;
 
 use pg::Cluster;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use weir_extract::{Extract, ExtractSpec, RetryPolicy, Source};
 
@@ -19,7 +17,7 @@ async fn setup(cluster: &Cluster) {
              CREATE TABLE churn (id int PRIMARY KEY, v int);
              INSERT INTO churn SELECT i, 0 FROM generate_series(1, 50) i;
              CREATE FUNCTION slow(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
-               $$ BEGIN PERFORM pg_sleep(0.01); RETURN i; END $$;",
+               $$ BEGIN PERFORM pg_sleep(0.02); RETURN i; END $$;",
         )
         .await;
 }
@@ -34,44 +32,50 @@ fn expected() -> String {
 async fn recovery_conflicts_are_retried_and_the_result_is_exact() {
     let cluster = Cluster::start();
     setup(&cluster).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let churn = {
-        let (stop, port) = (stop.clone(), cluster.primary_port);
-        tokio::spawn(async move {
-            let client = pg::connect(port).await;
-            while !stop.load(Ordering::Relaxed) {
-                client
-                    .batch_execute("UPDATE churn SET v = v + 1")
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-                client
-                    .batch_execute("VACUUM churn")
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-                tokio::time::sleep(Duration::from_millis(400)).await;
-            }
-        })
-    };
+    let churn = pg::connect(cluster.primary_port).await;
     let source = Source::from_url(&cluster.standby_url()).unwrap_or_else(|e| panic!("{e}"));
     let retry = RetryPolicy {
-        max_retries: 50,
+        max_retries: 20,
         first_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(200),
     };
-    let spec = ExtractSpec::query(source, "SELECT id, body, slow(id) AS s FROM stable", "id")
-        .with_page_rows(10)
-        .with_retry(retry);
+    // Each page takes about 400 ms (20 rows, 20 ms each); 50 ms into every
+    // page's first attempt, the primary removes row versions that the
+    // page's snapshot might need, and the standby cancels the page.
+    let spec = ExtractSpec::query(
+        source,
+        "SELECT id, body, slow(id) AS s FROM stable WHERE id <= 100",
+        "id",
+    )
+    .with_page_rows(20)
+    .with_retry(retry);
     let mut x = Extract::start(spec)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let mut got = Vec::new();
-    while let Some(page) = x.next_page().await.unwrap_or_else(|e| panic!("{e:?}")) {
-        got.extend_from_slice(&page.lines);
+    loop {
+        let conflict = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            churn
+                .batch_execute("UPDATE churn SET v = v + 1")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            churn
+                .batch_execute("VACUUM churn")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        let (page, ()) = tokio::join!(x.next_page(), conflict);
+        match page.unwrap_or_else(|e| panic!("{e:?}")) {
+            Some(page) => got.extend_from_slice(&page.lines),
+            None => break,
+        }
     }
-    stop.store(true, Ordering::Relaxed);
-    churn.await.unwrap_or_else(|e| panic!("{e}"));
     let summary = x.finish().await.unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(String::from_utf8_lossy(&got), expected());
+    let want: String = (1..=100)
+        .map(|i| format!("{{\"id\":{i},\"body\":\"row {i}\",\"s\":{i}}}\n"))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&got), want);
     assert!(
         summary.retries > 0,
         "no recovery conflict happened: the test did not test retries"
