@@ -22,12 +22,6 @@ async fn setup(cluster: &Cluster) {
         .await;
 }
 
-fn expected() -> String {
-    (1..=300)
-        .map(|i| format!("{{\"id\":{i},\"body\":\"row {i}\",\"s\":{i}}}\n"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_conflicts_are_retried_and_the_result_is_exact() {
     let cluster = Cluster::start();
