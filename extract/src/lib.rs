@@ -1,0 +1,21 @@
+//! Reads rows from PostgreSQL (usually a hot standby) as exact NDJSON pages
+//! for Weir's extract stage. The contract is docs/extract.md.
+//!
+//! # Layout
+//! - [`source`]: the `postgres://` URL, the password (never shown), connecting.
+//! - [`encode`]: binary values to exact JSON, one type at a time.
+//! - [`reader`]: the extract itself: schema checks, the window, keyset
+//!   paging, retries, and the [`Summary`] a manifest records.
+//! - [`error`]: [`ExtractError`], its messages and exit codes.
+//!
+//! This crate writes no stage: the stage writer (`weir-stage`) takes the
+//! [`Page`]s and commits them. It must not depend on wasmtime or on `weir`.
+
+pub mod encode;
+pub mod error;
+pub mod reader;
+pub mod source;
+
+pub use error::ExtractError;
+pub use reader::{Extract, ExtractSpec, Page, RetryPolicy, Summary, Window};
+pub use source::{Source, SourceInfo};

@@ -1,0 +1,786 @@
+//! The extract: checks the table or query against the server, then reads
+//! it in key order one page at a time (each page one short statement),
+//! retrying transient failures from the last key seen, and summarises the
+//! run for the manifest. Uses [`crate::encode`] for values and
+//! [`crate::source`] for connections; writes no stage.
+
+use crate::encode::{Codec, write_str};
+use crate::error::ExtractError;
+use crate::source::{Source, SourceInfo};
+use bytes::BytesMut;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt as _, pin_mut};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use std::time::Duration;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, Statement};
+
+/// A closed-open window `[start, end)` on the cursor, before the lag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// First instant in the window.
+    pub start: DateTime<Utc>,
+    /// First instant after it.
+    pub end: DateTime<Utc>,
+}
+
+/// How transient failures (recovery conflicts, dropped connections) are retried.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Retries per page (or connection) before giving up. Default 10.
+    pub max_retries: u32,
+    /// The first backoff, doubled each retry. Default 100 ms.
+    pub first_backoff: Duration,
+    /// The longest backoff. Default 10 s.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 10,
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Relation {
+    Table {
+        name: String,
+        columns: Option<Vec<String>>,
+    },
+    Query(String),
+}
+
+/// What to extract. Build with [`ExtractSpec::table`] or
+/// [`ExtractSpec::query`] and the `with_*` methods.
+#[derive(Clone, Debug)]
+pub struct ExtractSpec {
+    source: Source,
+    relation: Relation,
+    key: String,
+    cursor: Option<(String, Window)>,
+    lag: Duration,
+    page_rows: usize,
+    page_bytes: usize,
+    retry: RetryPolicy,
+}
+
+impl ExtractSpec {
+    /// Every column of `table` (parsed by the server as SQL names it), paged by `key`.
+    pub fn table(source: Source, table: &str, key: &str) -> ExtractSpec {
+        Self::new(
+            source,
+            Relation::Table {
+                name: table.into(),
+                columns: None,
+            },
+            key,
+        )
+    }
+
+    /// The rows of a `SELECT`, paged by `key`, which must be one of its columns.
+    pub fn query(source: Source, sql: &str, key: &str) -> ExtractSpec {
+        let sql = sql.trim().trim_end_matches(';').trim_end();
+        Self::new(source, Relation::Query(sql.into()), key)
+    }
+
+    fn new(source: Source, relation: Relation, key: &str) -> ExtractSpec {
+        ExtractSpec {
+            source,
+            relation,
+            key: key.into(),
+            cursor: None,
+            lag: Duration::ZERO,
+            page_rows: 10_000,
+            page_bytes: 8 << 20,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Only these columns of the table (the key is added if missing).
+    pub fn with_columns(mut self, columns: Vec<String>) -> ExtractSpec {
+        if let Relation::Table { columns: c, .. } = &mut self.relation {
+            *c = Some(columns);
+        }
+        self
+    }
+
+    /// An incremental extract: the rows whose `cursor` is in the window (shifted by the lag).
+    pub fn with_cursor(mut self, cursor: &str, window: Window) -> ExtractSpec {
+        self.cursor = Some((cursor.into(), window));
+        self
+    }
+
+    /// Shifts the window back by `lag`, for late-committed rows.
+    pub fn with_lag(mut self, lag: Duration) -> ExtractSpec {
+        self.lag = lag;
+        self
+    }
+
+    /// Rows per page (default 10,000); a page also ends once its NDJSON passes 8 MiB.
+    pub fn with_page_rows(mut self, rows: usize) -> ExtractSpec {
+        self.page_rows = rows.max(1);
+        self
+    }
+
+    /// How transient failures are retried.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> ExtractSpec {
+        self.retry = retry;
+        self
+    }
+}
+
+/// A block of NDJSON lines in key order: what the stage writer appends to a part.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// One JSON object per row, each line ending in `\n`.
+    pub lines: Vec<u8>,
+    /// Rows in `lines`.
+    pub rows: u64,
+    /// The first row's key, as JSON.
+    pub first_key: String,
+    /// The last row's key, as JSON.
+    pub last_key: String,
+}
+
+/// Where a standby's replay stood, read at the start and end of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Replay {
+    /// `pg_last_wal_replay_lsn()`.
+    pub lsn: Option<String>,
+    /// `pg_last_xact_replay_timestamp()`, RFC 3339.
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// What a manifest records about an extract (docs/extract.md). Never holds the password.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Host, port, database, user.
+    pub source: SourceInfo,
+    /// The table as given, for the table form.
+    pub table: Option<String>,
+    /// The query as given, for the query form.
+    pub query: Option<String>,
+    /// The page statement run (after the first page).
+    pub sql: String,
+    /// sha256 of `sql`, hex.
+    pub sql_sha256: String,
+    /// The key column.
+    pub key: String,
+    /// The cursor column, for an incremental extract.
+    pub cursor: Option<String>,
+    /// The lag, in seconds.
+    pub lag_seconds: f64,
+    /// The window read, after the lag.
+    pub window: Option<Window>,
+    /// `server_version` (`SHOW server_version`).
+    pub server_version: String,
+    /// `pg_is_in_recovery()`.
+    pub standby: bool,
+    /// Replay position before the first page (standby only).
+    pub replay_start: Option<Replay>,
+    /// Replay position after the last page (standby only).
+    pub replay_end: Option<Replay>,
+    /// Rows read.
+    pub rows: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Transient failures retried.
+    pub retries: u64,
+    /// Columns read as their text form, and other warnings.
+    pub warnings: Vec<String>,
+    /// How bytea is written: `"base64"`.
+    pub bytea: &'static str,
+}
+
+/// The last key seen, sent back to the server in the binary form it came in.
+#[derive(Debug)]
+struct RawKey(Vec<u8>);
+
+impl ToSql for RawKey {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.0);
+        Ok(IsNull::No)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    to_sql_checked!();
+}
+
+/// A column's value as raw bytes, whatever its type.
+struct RawValue<'a>(&'a [u8]);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for RawValue<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawValue(raw))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+struct Column {
+    name: String,
+    /// The column name as a JSON string followed by `:`.
+    json_name: Vec<u8>,
+    codec: Codec,
+}
+
+/// A running extract: call [`Extract::next_page`] until it returns `None`,
+/// then [`Extract::finish`] for the summary.
+pub struct Extract {
+    spec: ExtractSpec,
+    client: Client,
+    object: String,
+    columns: Vec<Column>,
+    key_index: usize,
+    first_sql: String,
+    next_sql: String,
+    first_stmt: Statement,
+    next_stmt: Statement,
+    bounds: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    last_key: Option<(Vec<u8>, String)>,
+    done: bool,
+    summary: Summary,
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Whether a failure is worth retrying: recovery conflicts, serialization
+/// failures, a dropped connection, a server shutting down or starting up.
+fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code().map(|c| c.code()) {
+        Some(code) => {
+            matches!(code, "40001" | "40P01" | "57P01" | "57P02" | "57P03")
+                || code.starts_with("08")
+        }
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+impl Extract {
+    /// Connects, checks the table or query, the key and the cursor, reads
+    /// the server's version and replay position, and prepares the pages.
+    pub async fn start(spec: ExtractSpec) -> Result<Extract, ExtractError> {
+        let mut retries = 0;
+        let client = connect_with_retry(&spec.source, &spec.retry, &mut retries).await?;
+        let q = |what: &str| {
+            let what = what.to_string();
+            move |source| ExtractError::Query {
+                what,
+                retries: String::new(),
+                source,
+            }
+        };
+
+        let (object, inner, table, query) = match &spec.relation {
+            Relation::Table { name, columns } => {
+                let row = client
+                    .query_one("SELECT to_regclass($1)::text", &[name])
+                    .await
+                    .map_err(q("table lookup"))?;
+                let resolved: String =
+                    row.get::<_, Option<String>>(0)
+                        .ok_or_else(|| ExtractError::MissingTable {
+                            table: name.clone(),
+                        })?;
+                let object = format!("table {resolved}");
+                let select = match columns {
+                    None => "*".to_string(),
+                    Some(cols) => {
+                        let present: Vec<String> = client
+                            .query(
+                                "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass \
+                                 AND attnum > 0 AND NOT attisdropped",
+                                &[&resolved],
+                            )
+                            .await
+                            .map_err(q("column lookup"))?
+                            .iter()
+                            .map(|r| r.get(0))
+                            .collect();
+                        let mut cols = cols.clone();
+                        if !cols.contains(&spec.key) {
+                            cols.push(spec.key.clone());
+                        }
+                        for c in &cols {
+                            if !present.contains(c) {
+                                return Err(ExtractError::MissingColumn {
+                                    object,
+                                    column: c.clone(),
+                                    role: "",
+                                });
+                            }
+                        }
+                        cols.iter()
+                            .map(|c| quote_ident(c))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                };
+                (
+                    object,
+                    format!("SELECT {select} FROM {resolved}"),
+                    Some(name.clone()),
+                    None,
+                )
+            }
+            Relation::Query(sql) => ("query".to_string(), sql.clone(), None, Some(sql.clone())),
+        };
+
+        // The result's columns and types, from the server.
+        let probe = client
+            .prepare(&format!("SELECT * FROM ({inner}) AS weir_q LIMIT 0"))
+            .await
+            .map_err(q(&format!("{object}: describing the result")))?;
+        let mut columns = Vec::new();
+        let mut select = Vec::new();
+        let mut warnings = Vec::new();
+        for col in probe.columns() {
+            let name = col.name().to_string();
+            if columns.iter().any(|c: &Column| c.name == name) {
+                return Err(ExtractError::DuplicateColumn {
+                    object,
+                    column: name,
+                });
+            }
+            let mut json_name = Vec::new();
+            write_str(&mut json_name, &name);
+            json_name.push(b':');
+            let codec = match Codec::for_type(col.type_()) {
+                Some(c) => {
+                    select.push(format!("weir_q.{}", quote_ident(&name)));
+                    c
+                }
+                None => {
+                    let w = format!(
+                        "{object} column {name:?} has type {} that Weir does not read natively: it is extracted as its text form",
+                        col.type_().name()
+                    );
+                    tracing::warn!("{w}");
+                    warnings.push(w);
+                    select.push(format!("weir_q.{0}::text AS {0}", quote_ident(&name)));
+                    Codec::Text
+                }
+            };
+            columns.push(Column {
+                name,
+                json_name,
+                codec,
+            });
+        }
+        let key_index = columns
+            .iter()
+            .position(|c| c.name == spec.key)
+            .ok_or_else(|| ExtractError::MissingColumn {
+                object: object.clone(),
+                column: spec.key.clone(),
+                role: " (the key must be one of its columns)",
+            })?;
+
+        let (version, standby, now): (String, bool, DateTime<Utc>) = {
+            let r = client
+                .query_one(
+                    "SELECT current_setting('server_version'), pg_is_in_recovery(), now()",
+                    &[],
+                )
+                .await
+                .map_err(q("server version"))?;
+            (r.get(0), r.get(1), r.get(2))
+        };
+
+        let mut filters = Vec::new();
+        let mut bounds = None;
+        let mut window = None;
+        if let Some((cursor, w)) = &spec.cursor {
+            let col = probe
+                .columns()
+                .iter()
+                .find(|c| c.name() == cursor)
+                .ok_or_else(|| ExtractError::MissingColumn {
+                    object: object.clone(),
+                    column: cursor.clone(),
+                    role: " (the cursor must be one of its columns)",
+                })?;
+            if !matches!(
+                *col.type_(),
+                Type::TIMESTAMPTZ | Type::TIMESTAMP | Type::DATE
+            ) {
+                return Err(ExtractError::CursorType {
+                    column: cursor.clone(),
+                    found: col.type_().name().into(),
+                });
+            }
+            if now < w.end {
+                return Err(ExtractError::WindowOpen {
+                    end: w.end.to_rfc3339(),
+                    now: now.to_rfc3339(),
+                });
+            }
+            let lag = chrono::TimeDelta::from_std(spec.lag)
+                .map_err(|_| ExtractError::Config("lag is too long".into()))?;
+            let shifted = Window {
+                start: w.start - lag,
+                end: w.end - lag,
+            };
+            filters.push(format!(
+                "weir_q.{0} >= $1::timestamptz AND weir_q.{0} < $2::timestamptz",
+                quote_ident(cursor)
+            ));
+            bounds = Some((shifted.start, shifted.end));
+            window = Some(shifted);
+        }
+        let key = format!("weir_q.{}", quote_ident(&spec.key));
+        let build = |with_key: bool| {
+            let mut f = filters.clone();
+            if with_key {
+                f.push(format!(
+                    "{key} >= ${}",
+                    if bounds.is_some() { 3 } else { 1 }
+                ));
+            }
+            let wh = if f.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", f.join(" AND "))
+            };
+            format!(
+                "SELECT {} FROM ({inner}) AS weir_q{wh} ORDER BY {key} LIMIT {}",
+                select.join(", "),
+                spec.page_rows + 1
+            )
+        };
+        let (first_sql, next_sql) = (build(false), build(true));
+        let first_stmt = client
+            .prepare(&first_sql)
+            .await
+            .map_err(q(&format!("{object}: preparing pages")))?;
+        let next_stmt = client
+            .prepare(&next_sql)
+            .await
+            .map_err(q(&format!("{object}: preparing pages")))?;
+
+        let replay_start = if standby {
+            Some(read_replay(&client).await?)
+        } else {
+            None
+        };
+        let summary = Summary {
+            source: spec.source.info(),
+            table,
+            query,
+            sql_sha256: hex::encode(Sha256::digest(next_sql.as_bytes())),
+            sql: next_sql.clone(),
+            key: spec.key.clone(),
+            cursor: spec.cursor.as_ref().map(|(c, _)| c.clone()),
+            lag_seconds: spec.lag.as_secs_f64(),
+            window,
+            server_version: version,
+            standby,
+            replay_start,
+            replay_end: None,
+            rows: 0,
+            pages: 0,
+            retries,
+            warnings,
+            bytea: "base64",
+        };
+        Ok(Extract {
+            spec,
+            client,
+            object,
+            columns,
+            key_index,
+            first_sql,
+            next_sql,
+            first_stmt,
+            next_stmt,
+            bounds,
+            last_key: None,
+            done: false,
+            summary,
+        })
+    }
+
+    /// The next page in key order, or `None` after the last. A transient
+    /// failure is retried from the last key seen; the failed page is
+    /// discarded whole, so no row is duplicated or lost.
+    pub async fn next_page(&mut self) -> Result<Option<Page>, ExtractError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut attempt = 0u32;
+        loop {
+            match self.read_page().await {
+                Ok(Some(page)) => {
+                    self.summary.rows += page.rows;
+                    self.summary.pages += 1;
+                    return Ok(Some(page));
+                }
+                Ok(None) => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Err(PageError::Fatal(e)) => return Err(e),
+                Err(PageError::Db(e)) => {
+                    let what = match &self.last_key {
+                        None => format!("{}: first page", self.object),
+                        Some((_, k)) => format!("{}: page after key {k}", self.object),
+                    };
+                    if e.code().map(|c| c.code()) == Some("57014") {
+                        return Err(ExtractError::Query {
+                            what: format!("{what} (statement timeout)"),
+                            retries: String::new(),
+                            source: e,
+                        });
+                    }
+                    if !is_transient(&e) || attempt >= self.spec.retry.max_retries {
+                        let retries = if attempt > 0 {
+                            format!(" after {attempt} retries")
+                        } else {
+                            String::new()
+                        };
+                        return Err(ExtractError::Query {
+                            what,
+                            retries,
+                            source: e,
+                        });
+                    }
+                    attempt += 1;
+                    self.summary.retries += 1;
+                    tracing::info!("{what}: retrying ({attempt}): {e}");
+                    tokio::time::sleep(backoff(&self.spec.retry, attempt)).await;
+                    if self.client.is_closed() {
+                        self.reconnect(&mut attempt).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn reconnect(&mut self, attempt: &mut u32) -> Result<(), ExtractError> {
+        loop {
+            let result = async {
+                let client = self.spec.source.connect().await?;
+                let first = client.prepare(&self.first_sql).await?;
+                let next = client.prepare(&self.next_sql).await?;
+                Ok::<_, tokio_postgres::Error>((client, first, next))
+            }
+            .await;
+            match result {
+                Ok((client, first, next)) => {
+                    (self.client, self.first_stmt, self.next_stmt) = (client, first, next);
+                    return Ok(());
+                }
+                Err(e) if is_transient(&e) && *attempt < self.spec.retry.max_retries => {
+                    *attempt += 1;
+                    self.summary.retries += 1;
+                    tokio::time::sleep(backoff(&self.spec.retry, *attempt)).await;
+                }
+                Err(source) => {
+                    return Err(ExtractError::Connect {
+                        endpoint: self.spec.source.endpoint(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn read_page(&mut self) -> Result<Option<Page>, PageError> {
+        let bounds = self.bounds;
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        if let Some((start, end)) = &bounds {
+            params.push(start);
+            params.push(end);
+        }
+        let last = self.last_key.as_ref().map(|(raw, _)| RawKey(raw.clone()));
+        let stmt = match &last {
+            None => &self.first_stmt,
+            Some(k) => {
+                params.push(k);
+                &self.next_stmt
+            }
+        };
+        let rows = self
+            .client
+            .query_raw(stmt, params)
+            .await
+            .map_err(PageError::Db)?;
+        pin_mut!(rows);
+        let mut lines = Vec::new();
+        let mut count = 0u64;
+        let mut first_key = None;
+        let mut prev: Option<(Vec<u8>, String)> = None;
+        let mut skipped_last = false;
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(PageError::Db)?;
+            let key_raw: Option<RawValue> = row.try_get(self.key_index).map_err(PageError::Db)?;
+            let key_raw = key_raw.map(|k| k.0.to_vec()).unwrap_or_default();
+            let mut key_json = Vec::new();
+            let col = &self.columns[self.key_index];
+            col.codec.write(&key_raw, &mut key_json).map_err(|reason| {
+                PageError::Fatal(ExtractError::Unrepresentable {
+                    object: self.object.clone(),
+                    column: col.name.clone(),
+                    key: "?".into(),
+                    reason,
+                })
+            })?;
+            let key_json = String::from_utf8_lossy(&key_json).into_owned();
+            let dup = |key: &str| {
+                PageError::Fatal(ExtractError::KeyNotUnique {
+                    object: self.object.clone(),
+                    key_column: self.spec.key.clone(),
+                    key: key.to_string(),
+                })
+            };
+            if let Some((last_raw, _)) = &self.last_key
+                && *last_raw == key_raw
+                && count == 0
+            {
+                if skipped_last {
+                    return Err(dup(&key_json));
+                }
+                skipped_last = true;
+                continue;
+            }
+            if prev.as_ref().is_some_and(|(p, _)| *p == key_raw) {
+                return Err(dup(&key_json));
+            }
+            if count as usize >= self.spec.page_rows || lines.len() >= self.spec.page_bytes {
+                break;
+            }
+            self.write_row(&row, &key_json, &mut lines)
+                .map_err(PageError::Fatal)?;
+            count += 1;
+            first_key.get_or_insert_with(|| key_json.clone());
+            prev = Some((key_raw, key_json));
+        }
+        let Some(first_key) = first_key else {
+            return Ok(None);
+        };
+        let (raw, last_key) = prev.unwrap_or_default();
+        self.last_key = Some((raw, last_key.clone()));
+        Ok(Some(Page {
+            lines,
+            rows: count,
+            first_key,
+            last_key,
+        }))
+    }
+
+    fn write_row(
+        &self,
+        row: &tokio_postgres::Row,
+        key: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ExtractError> {
+        out.push(b'{');
+        for (i, col) in self.columns.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&col.json_name);
+            let unrepresentable = |reason: String| ExtractError::Unrepresentable {
+                object: self.object.clone(),
+                column: col.name.clone(),
+                key: key.to_string(),
+                reason,
+            };
+            let value: Option<RawValue> =
+                row.try_get(i).map_err(|e| unrepresentable(e.to_string()))?;
+            match value {
+                None => out.extend_from_slice(b"null"),
+                Some(v) => col.codec.write(v.0, out).map_err(unrepresentable)?,
+            }
+        }
+        out.extend_from_slice(b"}\n");
+        Ok(())
+    }
+
+    /// Reads the replay position again (on a standby) and returns the summary.
+    pub async fn finish(mut self) -> Result<Summary, ExtractError> {
+        if self.summary.standby {
+            self.summary.replay_end = Some(read_replay(&self.client).await?);
+        }
+        Ok(self.summary)
+    }
+
+    /// The summary so far (rows, pages, retries).
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+}
+
+enum PageError {
+    Db(tokio_postgres::Error),
+    Fatal(ExtractError),
+}
+
+fn backoff(retry: &RetryPolicy, attempt: u32) -> Duration {
+    retry
+        .first_backoff
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(retry.max_backoff)
+}
+
+async fn connect_with_retry(
+    source: &Source,
+    retry: &RetryPolicy,
+    retries: &mut u64,
+) -> Result<Client, ExtractError> {
+    let mut attempt = 0;
+    loop {
+        match source.connect().await {
+            Ok(c) => return Ok(c),
+            Err(e)
+                if is_transient(&e)
+                    && e.code().is_none_or(|c| c.code() != "28P01")
+                    && attempt < retry.max_retries =>
+            {
+                attempt += 1;
+                *retries += 1;
+                tokio::time::sleep(backoff(retry, attempt)).await;
+            }
+            Err(source_err) => {
+                return Err(ExtractError::Connect {
+                    endpoint: source.endpoint(),
+                    source: source_err,
+                });
+            }
+        }
+    }
+}
+
+async fn read_replay(client: &Client) -> Result<Replay, ExtractError> {
+    let r = client
+        .query_one(
+            "SELECT pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp()",
+            &[],
+        )
+        .await
+        .map_err(|source| ExtractError::Query {
+            what: "replay position".into(),
+            retries: String::new(),
+            source,
+        })?;
+    Ok(Replay {
+        lsn: r.get(0),
+        timestamp: r.get(1),
+    })
+}

@@ -1,0 +1,300 @@
+//! A real PostgreSQL for the extract tests: a primary and a hot standby
+//! streaming from it (`pg_basebackup -R`), in a temporary directory, run as
+//! the unprivileged `postgres` user when the tests run as root (initdb
+//! refuses root). Binaries from `$WEIR_PG_BIN` or /usr/lib/postgresql/15/bin
+//! (scripts/setup installs the Debian package).
+//!
+//! Cleanup: every cluster has a watchdog shell holding the read end of a
+//! pipe; dropping the cluster, or the test process ending in any way
+//! (panic, SIGKILL), closes the pipe and the watchdog stops both servers
+//! and removes the directory.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The superuser's password on test clusters.
+pub const PASSWORD: &str = "weir-test-secret";
+
+/// A primary and its hot standby on free 127.0.0.1 ports.
+pub struct Cluster {
+    /// The primary's port.
+    pub primary_port: u16,
+    /// The standby's port.
+    pub standby_port: u16,
+    dir: PathBuf,
+    watchdog: Option<(Child, ChildStdin)>,
+    _temp: tempfile::TempDir,
+}
+
+fn bin(name: &str) -> PathBuf {
+    std::env::var_os("WEIR_PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+        .join(name)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+/// Runs a command as the postgres user when we are root; panics with its stderr on failure.
+fn run_as_postgres(program: &Path, args: &[&str]) {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    let out = cmd
+        .args(args)
+        .env("PGPASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (is PostgreSQL installed? scripts/setup)",
+                program.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+impl Cluster {
+    /// Starts a primary (password auth over TCP) and a hot standby with
+    /// `max_standby_streaming_delay = 0`, so recovery conflicts cancel
+    /// standby queries at once.
+    pub fn start() -> Cluster {
+        let temp = tempfile::Builder::new()
+            .prefix("weir-pg-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let dir = temp.path().to_path_buf();
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status();
+            assert!(ok.is_ok_and(|s| s.success()), "chown {}", dir.display());
+        }
+        let pwfile = dir.join("pw");
+        std::fs::write(&pwfile, PASSWORD).unwrap_or_else(|e| panic!("{e}"));
+        let (primary, standby) = (dir.join("primary"), dir.join("standby"));
+        let (primary_port, standby_port) = (free_port(), free_port());
+        let s = |p: &Path| p.to_str().unwrap_or_default().to_string();
+        run_as_postgres(
+            &bin("initdb"),
+            &[
+                "-D",
+                &s(&primary),
+                "-U",
+                "postgres",
+                "--no-sync",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--pwfile",
+                &s(&pwfile),
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+        );
+        let conf = format!(
+            "listen_addresses = '127.0.0.1'\nport = {primary_port}\nunix_socket_directories = '{}'\n\
+             wal_level = replica\nmax_wal_senders = 4\nfsync = off\nfull_page_writes = off\n\
+             autovacuum = off\nhot_standby = on\nmax_standby_streaming_delay = 0\nhot_standby_feedback = off\nshared_buffers = 16MB\n",
+            dir.display()
+        );
+        append(&primary.join("postgresql.conf"), &conf);
+        run_as_postgres(
+            &bin("pg_ctl"),
+            &[
+                "-D",
+                &s(&primary),
+                "-l",
+                &s(&dir.join("primary.log")),
+                "-w",
+                "start",
+            ],
+        );
+        run_as_postgres(
+            &bin("pg_basebackup"),
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                &s(&standby),
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+            ],
+        );
+        append(
+            &standby.join("postgresql.conf"),
+            &format!("port = {standby_port}\n"),
+        );
+        run_as_postgres(
+            &bin("pg_ctl"),
+            &[
+                "-D",
+                &s(&standby),
+                "-l",
+                &s(&dir.join("standby.log")),
+                "-w",
+                "start",
+            ],
+        );
+
+        let script = format!(
+            "read _ ; for d in {st} {pr}; do {ctl} -D $d -m immediate stop >/dev/null 2>&1; done; rm -rf {dir}",
+            dir = s(&dir),
+            st = s(&standby),
+            pr = s(&primary),
+            ctl = s(&bin("pg_ctl")),
+        );
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", "sh", "-c", &script]);
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &script]);
+            c
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("watchdog: {e}"));
+        let stdin = child
+            .stdin
+            .take()
+            .unwrap_or_else(|| panic!("watchdog stdin"));
+        Cluster {
+            primary_port,
+            standby_port,
+            dir,
+            watchdog: Some((child, stdin)),
+            _temp: temp,
+        }
+    }
+
+    /// The shared cluster of this test binary, started on first use.
+    pub fn shared() -> &'static Cluster {
+        static SHARED: OnceLock<Cluster> = OnceLock::new();
+        SHARED.get_or_init(Cluster::start)
+    }
+
+    /// A URL for the standby, without the password (tests pass it by `PGPASSWORD` or the URL).
+    pub fn standby_url(&self) -> String {
+        format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
+            self.standby_port
+        )
+    }
+
+    /// Runs SQL on the primary (simple protocol, several statements allowed), then
+    /// waits until the standby has replayed it.
+    pub async fn primary_exec(&self, sql: &str) {
+        let client = connect(self.primary_port).await;
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        let lsn: String = client
+            .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+            .await
+            .map(|r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let standby = connect(self.standby_port).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let caught_up: bool = standby
+                .query_one(
+                    "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&lsn],
+                )
+                .await
+                .map(|r| r.get(0))
+                .unwrap_or_else(|e| panic!("{e}"));
+            if caught_up {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "standby did not replay {lsn}; see {}",
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the primary and the standby now (`-m immediate`).
+    pub fn stop_standby(&self) {
+        let s = self.dir.join("standby");
+        run_as_postgres(
+            &bin("pg_ctl"),
+            &[
+                "-D",
+                s.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+        );
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    f.write_all(text.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A client of one of the cluster's servers.
+pub async fn connect(port: u16) -> tokio_postgres::Client {
+    let url =
+        format!("host=127.0.0.1 port={port} user=postgres password={PASSWORD} dbname=postgres");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(conn);
+    client
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some((mut child, stdin)) = self.watchdog.take() {
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
