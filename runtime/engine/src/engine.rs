@@ -73,10 +73,11 @@ impl Engine {
         };
         let mut linker = Linker::new(&wasmtime);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;
-        let cache = config
-            .cache_dir
-            .clone()
-            .map(|dir| ModuleCache::new(dir, &wasmtime));
+        crate::sandbox::link_sandbox_clock(&mut linker).map_err(setup)?;
+        let cache = match config.cache_dir.clone() {
+            Some(dir) => ModuleCache::open(dir, config.cache_key_file.as_deref(), &wasmtime)?,
+            None => None,
+        };
         let ticker = EpochTicker::start(wasmtime.clone(), config.epoch_tick).map_err(|e| {
             EngineError::Setup {
                 message: format!("cannot start the epoch ticker thread: {e}"),

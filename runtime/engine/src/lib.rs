@@ -20,10 +20,12 @@
 //!
 //! # Layout
 //!
-//! - `config`: [`EngineConfig`], [`Limits`] and [`default_cache_dir`]; plain data.
+//! - `config`: [`EngineConfig`], [`Limits`], [`default_cache_dir`] and
+//!   [`default_cache_key_file`]; plain data.
 //! - `engine`: [`Engine`], the process-wide wasmtime engine, linker and epoch
 //!   ticker; [`Engine::load`] reads, verifies, compiles and type-checks a module.
-//! - `cache`: the on-disk cache of compiled components.
+//! - `cache`: the on-disk cache of compiled components, each entry tagged
+//!   with a per-user key and checked before it is loaded.
 //! - `module`: [`ModuleSpec`] and [`Module`], a loaded transform.
 //! - `inspect`: [`Engine::inspect`] and [`Inspection`]: a module's world,
 //!   imports, capabilities and compatibility, without running it.
@@ -48,7 +50,7 @@ mod bindings {
     wasmtime::component::bindgen!({ path: "../../wit", world: "transform" });
 }
 
-pub use config::{EngineConfig, Limits, default_cache_dir};
+pub use config::{EngineConfig, Limits, default_cache_dir, default_cache_key_file};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use inspect::{Import, ImportKind, Inspection, WIT_PACKAGE, WIT_VERSION, WIT_WORLD};

@@ -1,6 +1,7 @@
 //! What a guest sees of the host: the per-store [`HostState`] with a WASI
 //! context that grants nothing but an optional read-only `/assets`, fixed
-//! clocks and random seeds, captured stdout/stderr, and the memory limiter.
+//! clocks and random seeds, captured stdout/stderr, the memory limiter, and
+//! a monotonic clock whose sleeps end at the call's deadline.
 //!
 //! This module owns the sandbox policy; it knows nothing of chunks, records
 //! or the module cache.
@@ -9,12 +10,14 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::DynPollable;
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{
     Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder,
@@ -44,6 +47,7 @@ pub(crate) struct HostState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) stdout: CapturedOutput,
     pub(crate) stderr: CapturedOutput,
+    pub(crate) deadline: CallDeadline,
 }
 
 impl WasiView for HostState {
@@ -82,7 +86,150 @@ impl HostState {
             limiter: MemoryLimiter::new(memory_bytes),
             stdout,
             stderr,
+            deadline: CallDeadline::default(),
         })
+    }
+}
+
+/// The wall-clock deadline of the call running now, which a guest's sleep
+/// never outlasts. wasmtime's epoch deadline stops wasm code but not a guest
+/// blocked in a host call, so the sleeps check this one.
+#[derive(Clone, Default)]
+pub(crate) struct CallDeadline {
+    inner: Arc<Mutex<DeadlineState>>,
+}
+
+#[derive(Default)]
+struct DeadlineState {
+    at: Option<Instant>,
+    /// A sleep was cut short at `at`.
+    overrun: bool,
+}
+
+impl CallDeadline {
+    /// Starts the deadline of the next call: `limit` from now.
+    pub(crate) fn arm(&self, limit: Duration) {
+        let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        state.at = Instant::now().checked_add(limit);
+        state.overrun = false;
+    }
+
+    /// Whether a sleep in this call was cut short at the deadline: the call
+    /// then fails at the CPU-time limit even if the guest went on to return.
+    pub(crate) fn overrun(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .overrun
+    }
+
+    fn at(&self) -> Option<Instant> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).at
+    }
+
+    fn mark_overrun(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .overrun = true;
+    }
+}
+
+/// Replaces wasmtime-wasi's `wasi:clocks/monotonic-clock` in `linker` (which
+/// must already hold it) with [`SandboxClock`].
+pub(crate) fn link_sandbox_clock(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let linked = monotonic_clock::add_to_linker::<HostState, SandboxClockData>(linker, |state| {
+        SandboxClock {
+            table: &mut state.table,
+            deadline: &state.deadline,
+        }
+    });
+    linker.allow_shadowing(false);
+    linked
+}
+
+struct SandboxClockData;
+
+impl HasData for SandboxClockData {
+    type Data<'a> = SandboxClock<'a>;
+}
+
+/// The guest's monotonic clock: it reads 0 forever ([`FixedMonotonicClock`]),
+/// and a sleep on it (`subscribe-duration`, `subscribe-instant`, then `block`
+/// or `poll`) takes real time, but never past the call's deadline.
+struct SandboxClock<'a> {
+    table: &'a mut ResourceTable,
+    deadline: &'a CallDeadline,
+}
+
+impl SandboxClock<'_> {
+    fn sleep(&mut self, nanos: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let sleep = GuestSleep {
+            wake: tokio::time::Instant::now().checked_add(Duration::from_nanos(nanos)),
+            deadline: self.deadline.clone(),
+            yielded: false,
+        };
+        let resource = self.table.push(sleep)?;
+        wasmtime_wasi::p2::subscribe(self.table, resource)
+    }
+}
+
+impl monotonic_clock::Host for SandboxClock<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        Ok(FixedMonotonicClock.now())
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        Ok(FixedMonotonicClock.resolution())
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.sleep(when.saturating_sub(FixedMonotonicClock.now()))
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.sleep(duration)
+    }
+}
+
+/// One sleep of the guest: ready at `wake` (`None`: never) or at the call's
+/// deadline, whichever comes first; the latter marks the call overrun.
+struct GuestSleep {
+    wake: Option<tokio::time::Instant>,
+    deadline: CallDeadline,
+    yielded: bool,
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for GuestSleep {
+    async fn ready(&mut self) {
+        let now = tokio::time::Instant::now();
+        if self.wake.is_some_and(|wake| wake <= now) {
+            // As wasmtime-wasi does: a zero-length sleep yields once, so a
+            // guest polling in a loop cannot starve the runtime.
+            if !self.yielded {
+                self.yielded = true;
+                tokio::task::yield_now().await;
+            }
+            return;
+        }
+        let call_end = self.deadline.at().map(tokio::time::Instant::from_std);
+        match (self.wake, call_end) {
+            (Some(wake), Some(end)) if wake <= end => tokio::time::sleep_until(wake).await,
+            (Some(wake), None) => tokio::time::sleep_until(wake).await,
+            (_, Some(end)) => {
+                tokio::time::sleep_until(end).await;
+                self.deadline.mark_overrun();
+            }
+            (None, None) => std::future::pending().await,
+        }
     }
 }
 
