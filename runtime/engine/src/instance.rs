@@ -14,7 +14,7 @@ use crate::bindings::weir::transform::types as wit;
 use crate::config::{ByteSize, Seconds};
 use crate::error::EngineError;
 use crate::module::{Module, ModuleInner};
-use crate::sandbox::{HostState, MemoryLimitExceeded};
+use crate::sandbox::{HostState, MemoryLimitExceeded, SeededRandom};
 
 /// What became of one input record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub struct Instance {
     /// `None` only after starting a replacement failed; the next call tries
     /// again.
     live: Option<Live>,
+    /// Set by [`Instance::seed_next_chunk`], taken by the next `process`.
+    next_chunk_key: Option<u64>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -61,6 +63,7 @@ impl Module {
         Ok(Instance {
             module: self.clone(),
             live: Some(Live::start(&self.inner)?),
+            next_chunk_key: None,
         })
     }
 }
@@ -69,6 +72,21 @@ impl Instance {
     /// The module this is an instance of.
     pub fn module(&self) -> &Module {
         &self.module
+    }
+
+    /// Makes the next [`Instance::process`] call's `wasi:random` values a
+    /// function of the module's sha256 and `chunk_key` alone, whatever this
+    /// instance ran before: the chunk call, and each record of a re-run
+    /// record by record, start their random streams from seeds derived from
+    /// them.
+    ///
+    /// For output that does not depend on which worker got which chunk, call
+    /// it before every chunk with a key that does not depend on scheduling
+    /// (the chunk's ordinal within the run), over chunk boundaries that do
+    /// not either. Without it, an instance's random stream starts from the
+    /// module's sha256 when it is created and runs on across calls.
+    pub fn seed_next_chunk(&mut self, chunk_key: u64) {
+        self.next_chunk_key = Some(chunk_key);
     }
 
     /// Runs one chunk. `input` must be `records` lines of NDJSON, each ending
@@ -88,7 +106,15 @@ impl Instance {
         }
         let module = self.module.clone();
         let inner = &module.inner;
-        let failure = match self.live()?.process(inner, input) {
+        let chunk_key = self.next_chunk_key.take();
+        let reseed = |live: &mut Live, call: u64| {
+            if let Some(key) = chunk_key {
+                live.reseed(random_seed(inner, b"chunk", key, call));
+            }
+        };
+        let live = self.live()?;
+        reseed(live, 0);
+        let failure = match live.process(inner, input) {
             Ok(raw) => match check_result(inner, raw, records) {
                 Ok(processed) => return Ok(processed),
                 Err(malformed) => malformed,
@@ -115,8 +141,10 @@ impl Instance {
             output: String::new(),
             outcomes: Vec::with_capacity(records),
         };
-        for line in input.split_inclusive('\n') {
-            let result = match self.live()?.process(inner, line) {
+        for (record, line) in (1..).zip(input.split_inclusive('\n')) {
+            let live = self.live()?;
+            reseed(live, record);
+            let result = match live.process(inner, line) {
                 Ok(raw) => check_result(inner, raw, 1),
                 Err(reason) => Err(reason),
             };
@@ -173,7 +201,9 @@ impl Instance {
             transform: inner.name.clone(),
             message,
         };
-        let output = self.live()?.finish(inner).map_err(finish_error)?;
+        let live = self.live()?;
+        live.reseed(random_seed(inner, b"finish", 0, 0));
+        let output = live.finish(inner).map_err(finish_error)?;
         let limit = inner.limits.max_call_output_bytes;
         if output.len() as u64 > limit {
             return Err(finish_error(format!(
@@ -218,13 +248,13 @@ impl Live {
             transform: module.name.clone(),
             message,
         };
-        let state = HostState::new(module.limits.memory_bytes, module.assets.as_deref()).map_err(
-            |source| EngineError::Assets {
+        let random = SeededRandom::new(random_seed(module, b"init", 0, 0));
+        let state = HostState::new(module.limits.memory_bytes, module.assets.as_deref(), random)
+            .map_err(|source| EngineError::Assets {
                 transform: module.name.clone(),
                 path: module.assets.clone().unwrap_or_default(),
                 source,
-            },
-        )?;
+            })?;
         let mut store = Store::new(&module.engine.inner.wasmtime, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
@@ -254,6 +284,11 @@ impl Live {
         }
     }
 
+    /// Restarts the guest's random stream from `seed`.
+    fn reseed(&mut self, seed: [u8; 32]) {
+        self.store.data().random.reseed(seed);
+    }
+
     /// One `process` call; `Err` is the reason it failed.
     fn process(&mut self, module: &ModuleInner, input: &str) -> Result<wit::Processed, String> {
         arm_deadline(&mut self.store, module);
@@ -274,6 +309,22 @@ impl Live {
             Err(e) => Err(describe_failure(&e, module, &stderr)),
         }
     }
+}
+
+/// The seed of a random stream: the module's sha256, what the stream is for
+/// (`init`, `chunk`, `finish`), the caller's chunk key and which call of the
+/// chunk (0: the whole chunk, `n`: record `n` alone in a re-run).
+fn random_seed(module: &ModuleInner, purpose: &[u8], key: u64, call: u64) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"weir wasi:random seed v1\0");
+    hasher.update(module.sha256.as_bytes());
+    hasher.update([0]);
+    hasher.update(purpose);
+    hasher.update([0]);
+    hasher.update(key.to_le_bytes());
+    hasher.update(call.to_le_bytes());
+    hasher.finalize().into()
 }
 
 /// A call that returned after one of its sleeps was cut short at the deadline

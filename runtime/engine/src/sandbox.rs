@@ -20,8 +20,7 @@ use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{
-    Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder,
-    WasiCtxView, WasiView,
+    FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
 use crate::config::ByteSize;
@@ -32,8 +31,7 @@ pub(crate) const ASSETS_GUEST_PATH: &str = "/assets";
 /// The wall clock every guest sees: 2000-01-01T00:00:00Z.
 const FIXED_WALL_CLOCK: Duration = Duration::from_secs(946_684_800);
 
-/// The seed behind every guest's `wasi:random` (secure and insecure alike).
-const FIXED_RANDOM_BYTES: &[u8] = b"weir deterministic random bytes, not a secret";
+/// The seed `wasi:random/insecure-seed` returns (hash-map keys): fixed.
 const FIXED_INSECURE_SEED: u128 = 0x5745_4952_5345_4544_5745_4952_5345_4544;
 
 /// How much of each of stdout and stderr is kept per call; the rest is
@@ -48,6 +46,7 @@ pub(crate) struct HostState {
     pub(crate) stdout: CapturedOutput,
     pub(crate) stderr: CapturedOutput,
     pub(crate) deadline: CallDeadline,
+    pub(crate) random: SeededRandom,
 }
 
 impl WasiView for HostState {
@@ -61,7 +60,11 @@ impl WasiView for HostState {
 
 impl HostState {
     /// A sandbox that grants nothing, except `assets` read-only at `/assets`.
-    pub(crate) fn new(memory_bytes: u64, assets: Option<&Path>) -> std::io::Result<HostState> {
+    pub(crate) fn new(
+        memory_bytes: u64,
+        assets: Option<&Path>,
+        random: SeededRandom,
+    ) -> std::io::Result<HostState> {
         let stdout = CapturedOutput::default();
         let stderr = CapturedOutput::default();
         let mut wasi = WasiCtxBuilder::new();
@@ -69,8 +72,8 @@ impl HostState {
             .stderr(stderr.clone())
             .wall_clock(FixedWallClock)
             .monotonic_clock(FixedMonotonicClock)
-            .secure_random(Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
-            .insecure_random(Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
+            .secure_random(random.clone())
+            .insecure_random(random.clone())
             .insecure_random_seed(FIXED_INSECURE_SEED)
             .allow_tcp(false)
             .allow_udp(false)
@@ -87,7 +90,88 @@ impl HostState {
             stdout,
             stderr,
             deadline: CallDeadline::default(),
+            random,
         })
+    }
+}
+
+/// The guest's `wasi:random` (secure and insecure alike): a deterministic
+/// stream, SHA-256 in counter mode over a 32-byte seed, that the host reseeds
+/// between calls ([`SeededRandom::reseed`]) so what a call draws depends on
+/// the seed and not on what the instance ran before.
+#[derive(Clone)]
+pub(crate) struct SeededRandom {
+    inner: Arc<Mutex<RandomStream>>,
+}
+
+struct RandomStream {
+    seed: [u8; 32],
+    counter: u64,
+    block: [u8; 32],
+    used: usize,
+}
+
+impl SeededRandom {
+    pub(crate) fn new(seed: [u8; 32]) -> SeededRandom {
+        SeededRandom {
+            inner: Arc::new(Mutex::new(RandomStream::new(seed))),
+        }
+    }
+
+    /// Restarts the stream from `seed`.
+    pub(crate) fn reseed(&self, seed: [u8; 32]) {
+        *self.inner.lock().unwrap_or_else(PoisonError::into_inner) = RandomStream::new(seed);
+    }
+}
+
+impl RandomStream {
+    fn new(seed: [u8; 32]) -> RandomStream {
+        RandomStream {
+            seed,
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
+    }
+
+    fn fill(&mut self, out: &mut [u8]) {
+        use sha2::Digest;
+        for byte in out {
+            if self.used == self.block.len() {
+                let mut hasher = sha2::Sha256::new();
+                hasher.update(self.seed);
+                hasher.update(self.counter.to_le_bytes());
+                self.block = hasher.finalize().into();
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.block[self.used];
+            self.used += 1;
+        }
+    }
+}
+
+impl rand_core::TryRng for SeededRandom {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut bytes = [0; 4];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut bytes = [0; 8];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fill(dst);
+        Ok(())
     }
 }
 
@@ -400,6 +484,24 @@ impl tokio::io::AsyncWrite for CapturedOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeded_random_repeats_per_seed_and_differs_between_seeds() {
+        use rand_core::TryRng;
+        let draw = |random: &mut SeededRandom| {
+            (0..1000)
+                .map(|_| random.try_next_u64().unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        let mut random = SeededRandom::new([1; 32]);
+        let first = draw(&mut random);
+        let distinct: std::collections::HashSet<_> = first.iter().collect();
+        assert_eq!(distinct.len(), 1000);
+        random.reseed([1; 32]);
+        assert_eq!(draw(&mut random), first);
+        random.reseed([2; 32]);
+        assert_ne!(draw(&mut random), first);
+    }
 
     #[test]
     fn captured_output_keeps_a_bounded_prefix_and_counts_the_rest() {

@@ -14,7 +14,8 @@
 //! describing what they saw, so the tests can assert that nothing leaked.
 //! `sleep` sleeps 10 s and `sleep_forever` forever through WASI's monotonic
 //! clock; `large_output` emits a line of `"bytes"` bytes (a config field) and
-//! `long_reason` fails with a reason of `"bytes"` bytes. `init_fail` makes
+//! `long_reason` fails with a reason of `"bytes"` bytes; `random`
+//! emits a `wasi:random` value. `init_fail` makes
 //! `init` return an error.
 
 use std::cell::RefCell;
@@ -56,6 +57,7 @@ enum Mode {
     SleepForever,
     LargeOutput,
     LongReason,
+    Random,
 }
 
 impl Mode {
@@ -79,6 +81,7 @@ impl Mode {
             "sleep_forever" => Mode::SleepForever,
             "large_output" => Mode::LargeOutput,
             "long_reason" => Mode::LongReason,
+            "random" => Mode::Random,
             _ => return None,
         })
     }
@@ -103,6 +106,7 @@ impl Mode {
             Mode::SleepForever => "sleep_forever",
             Mode::LargeOutput => "large_output",
             Mode::LongReason => "long_reason",
+            Mode::Random => "random",
         }
     }
 }
@@ -276,6 +280,7 @@ fn misbehave(mode: Mode, output: &mut String) -> Outcome {
             // `bytes` bytes of 3-byte chars, so a cut may land inside one.
             return Outcome::Failed("€".repeat(bytes / 3));
         }
+        Mode::Random => json!(attempt(getrandom::u64().map(|v| v.to_string()))),
         Mode::Log => {
             let out = writeln!(std::io::stdout(), "hostile says hello on stdout");
             let err = writeln!(
