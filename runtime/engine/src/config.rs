@@ -31,6 +31,13 @@ pub struct EngineConfig {
     /// faster. If the host refuses the reservation, the engine falls back to
     /// on-demand allocation and logs a warning.
     pub pooling: bool,
+    /// The largest module file loaded (default 256 MiB; a componentize-py
+    /// component is about 19 MB). Checked before compiling.
+    pub max_module_bytes: u64,
+    /// The largest function body, in bytes of code, of any core module in a
+    /// component (default 4 MiB). Compile time and memory grow faster than
+    /// linearly with a function's size; checked before compiling.
+    pub max_function_bytes: u64,
     /// How often the ticker thread advances the epoch (default 10 ms): the
     /// granularity of [`Limits::cpu_time_per_call`].
     pub epoch_tick: Duration,
@@ -44,6 +51,8 @@ impl Default for EngineConfig {
             max_instances: 256,
             max_memory_bytes: 4 * GIB,
             pooling: true,
+            max_module_bytes: 256 * MIB,
+            max_function_bytes: 4 * MIB,
             epoch_tick: Duration::from_millis(10),
         }
     }
@@ -83,6 +92,18 @@ impl EngineConfig {
     /// Turns the pooling allocator on or off.
     pub fn with_pooling(mut self, pooling: bool) -> Self {
         self.pooling = pooling;
+        self
+    }
+
+    /// Sets the largest module file loaded.
+    pub fn with_max_module_bytes(mut self, bytes: u64) -> Self {
+        self.max_module_bytes = bytes;
+        self
+    }
+
+    /// Sets the largest function body compiled.
+    pub fn with_max_function_bytes(mut self, bytes: u64) -> Self {
+        self.max_function_bytes = bytes;
         self
     }
 

@@ -29,6 +29,8 @@
 //! - `module`: [`ModuleSpec`] and [`Module`], a loaded transform.
 //! - `inspect`: [`Engine::inspect`] and [`Inspection`]: a module's world,
 //!   imports, capabilities and compatibility, without running it.
+//! - `outline`: a module's import and export names and largest function,
+//!   read before it is compiled.
 //! - `instance`: [`Instance`], running chunks with per-record isolation.
 //! - `sandbox`: the guest's view of the host: WASI with nothing granted,
 //!   fixed clocks and seeds, captured stdio, the memory limiter.
@@ -43,6 +45,7 @@ mod error;
 mod inspect;
 mod instance;
 mod module;
+mod outline;
 mod sandbox;
 
 /// Host bindings generated from `wit/weir.wit`, the same file guests use.

@@ -1105,3 +1105,76 @@ fn a_seeded_chunk_draws_the_same_random_values_whatever_ran_before() {
     let distinct: std::collections::HashSet<_> = values.iter().collect();
     assert_eq!(distinct.len(), 100, "random values repeat: {values:?}");
 }
+
+// ---- Refused before compiling (item 4) ----
+
+#[test]
+fn a_component_of_another_world_is_refused_before_it_is_compiled() {
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "run")))
+            (core instance $i (instantiate $m))
+            (func (export "run") (canon lift (core func $i "run")))
+        )"#,
+    )
+    .expect("valid component text");
+    let file = write_temp(&wasm);
+    let root = tempfile::tempdir().expect("temp dir");
+    let err = Engine::new(cache_config(root.path()))
+        .expect("engine")
+        .load(ModuleSpec::new("other", file.path()))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, EngineError::NotATransform { message, .. } if message.contains("it exports `run`")),
+        "{err}"
+    );
+    // A compiled module would have been cached.
+    assert_eq!(cache_entries(root.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_component_importing_what_the_sandbox_lacks_is_refused_naming_it() {
+    let wasm = wat::parse_str(
+        r#"(component
+            (import "acme:db/query" (instance))
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func (export "init") (canon lift (core func $i "f")))
+            (func (export "process") (canon lift (core func $i "f")))
+            (func (export "finish") (canon lift (core func $i "f")))
+        )"#,
+    )
+    .expect("valid component text");
+    let file = write_temp(&wasm);
+    let err = engine()
+        .load(ModuleSpec::new("acme", file.path()))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, EngineError::NotATransform { message, .. }
+            if message.contains("it imports `acme:db/query`, which the sandbox does not provide")),
+        "{err}"
+    );
+}
+
+#[test]
+fn module_and_function_size_limits_refuse_before_compiling() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let size = std::fs::metadata(hostile_wasm()).expect("stat").len();
+    let small_modules =
+        Engine::new(cache_config(root.path()).with_max_module_bytes(size - 1)).expect("engine");
+    let err = small_modules.load(spec("pass")).expect_err("too large");
+    assert!(
+        matches!(&err, EngineError::Refused { message, .. }
+            if message.contains(&format!("it has {size} bytes, more than the module size limit"))),
+        "{err}"
+    );
+    let small_functions =
+        Engine::new(cache_config(root.path()).with_max_function_bytes(64)).expect("engine");
+    let err = small_functions.load(spec("pass")).expect_err("too large");
+    assert!(
+        matches!(&err, EngineError::Refused { message, .. }
+            if message.contains("more than the function size limit of 64 bytes")),
+        "{err}"
+    );
+    assert_eq!(cache_entries(root.path()), Vec::<PathBuf>::new());
+}
