@@ -17,6 +17,10 @@ pub struct EngineConfig {
     /// Where compiled modules are cached; `None` disables the disk cache and
     /// every load compiles.
     pub cache_dir: Option<PathBuf>,
+    /// The per-user key that cache entries are tagged with (default
+    /// [`default_cache_key_file`]); created (mode 0600) on first use. It must
+    /// lie outside `cache_dir`; without one the cache is not used.
+    pub cache_key_file: Option<PathBuf>,
     /// How many instances may be alive at once (default 256). With the pooling
     /// allocator this many slots are reserved up front (virtual memory only).
     pub max_instances: u32,
@@ -27,6 +31,13 @@ pub struct EngineConfig {
     /// faster. If the host refuses the reservation, the engine falls back to
     /// on-demand allocation and logs a warning.
     pub pooling: bool,
+    /// The largest module file loaded (default 256 MiB; a componentize-py
+    /// component is about 19 MB). Checked before compiling.
+    pub max_module_bytes: u64,
+    /// The largest function body, in bytes of code, of any core module in a
+    /// component (default 4 MiB). Compile time and memory grow faster than
+    /// linearly with a function's size; checked before compiling.
+    pub max_function_bytes: u64,
     /// How often the ticker thread advances the epoch (default 10 ms): the
     /// granularity of [`Limits::cpu_time_per_call`].
     pub epoch_tick: Duration,
@@ -36,9 +47,12 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             cache_dir: default_cache_dir(),
+            cache_key_file: default_cache_key_file(),
             max_instances: 256,
             max_memory_bytes: 4 * GIB,
             pooling: true,
+            max_module_bytes: 256 * MIB,
+            max_function_bytes: 4 * MIB,
             epoch_tick: Duration::from_millis(10),
         }
     }
@@ -48,6 +62,12 @@ impl EngineConfig {
     /// Caches compiled modules in `dir` (created on first use).
     pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Tags cache entries with the key in `file` (created on first use).
+    pub fn with_cache_key_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.cache_key_file = Some(file.into());
         self
     }
 
@@ -72,6 +92,18 @@ impl EngineConfig {
     /// Turns the pooling allocator on or off.
     pub fn with_pooling(mut self, pooling: bool) -> Self {
         self.pooling = pooling;
+        self
+    }
+
+    /// Sets the largest module file loaded.
+    pub fn with_max_module_bytes(mut self, bytes: u64) -> Self {
+        self.max_module_bytes = bytes;
+        self
+    }
+
+    /// Sets the largest function body compiled.
+    pub fn with_max_function_bytes(mut self, bytes: u64) -> Self {
+        self.max_function_bytes = bytes;
         self
     }
 
@@ -103,6 +135,21 @@ fn cache_dir_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<Pa
     var("HOME").map(|home| home.join(".cache").join("weir").join("modules"))
 }
 
+/// The default key file of the compiled-module cache, kept outside the cache:
+/// `$XDG_CONFIG_HOME/weir/cache.key`, else `$HOME/.config/weir/cache.key`;
+/// `None` if neither is set. Empty and relative values count as unset.
+pub fn default_cache_key_file() -> Option<PathBuf> {
+    cache_key_file_from(|name| std::env::var_os(name))
+}
+
+fn cache_key_file_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let config = var("XDG_CONFIG_HOME")
+        .filter(|p| p.is_absolute())
+        .or_else(|| var("HOME").map(|home| home.join(".config")))?;
+    Some(config.join("weir").join("cache.key"))
+}
+
 /// What one transform may use. Every instance of the transform gets these.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -118,8 +165,13 @@ pub struct Limits {
     /// Output of one input record, all its lines together (default 16 MiB).
     pub max_record_output_bytes: u64,
     /// Output of one `process` call (default 64 MiB). A chunk over it is re-run
-    /// record by record.
+    /// record by record, and the re-run as a whole returns no more than this
+    /// either: a record whose output does not fit in what is left fails.
     pub max_call_output_bytes: u64,
+    /// Length of the reason a failed record (or a failed `init` or `finish`)
+    /// is reported with (default 4 KiB). A longer reason is cut on a char
+    /// boundary and ends `… (reason cut to N of its M bytes)`.
+    pub max_failure_reason_bytes: u64,
 }
 
 impl Default for Limits {
@@ -129,6 +181,7 @@ impl Default for Limits {
             cpu_time_per_call: Duration::from_secs(5),
             max_record_output_bytes: 16 * MIB,
             max_call_output_bytes: 64 * MIB,
+            max_failure_reason_bytes: 4 * KIB,
         }
     }
 }
@@ -155,6 +208,12 @@ impl Limits {
     /// Sets the output limit of one call.
     pub fn with_max_call_output_bytes(mut self, bytes: u64) -> Self {
         self.max_call_output_bytes = bytes;
+        self
+    }
+
+    /// Sets the length at which a failure reason is cut.
+    pub fn with_max_failure_reason_bytes(mut self, bytes: u64) -> Self {
+        self.max_failure_reason_bytes = bytes;
         self
     }
 }
@@ -238,6 +297,20 @@ mod tests {
             cache_dir_from(env(&vars)),
             Some(PathBuf::from("/h/.cache/weir/modules"))
         );
+    }
+
+    #[test]
+    fn cache_key_prefers_xdg_config_then_home() {
+        let vars = [("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")];
+        assert_eq!(
+            cache_key_file_from(env(&vars)),
+            Some(PathBuf::from("/x/weir/cache.key"))
+        );
+        assert_eq!(
+            cache_key_file_from(env(&[("XDG_CONFIG_HOME", "rel"), ("HOME", "/h")])),
+            Some(PathBuf::from("/h/.config/weir/cache.key"))
+        );
+        assert_eq!(cache_key_file_from(env(&[])), None);
     }
 
     #[test]

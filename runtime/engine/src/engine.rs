@@ -15,7 +15,9 @@ use crate::bindings::TransformPre;
 use crate::cache::ModuleCache;
 use crate::config::{ByteSize, EngineConfig};
 use crate::error::EngineError;
+use crate::inspect::ImportKind;
 use crate::module::{Module, ModuleInner, ModuleSpec};
+use crate::outline::Outline;
 use crate::sandbox::HostState;
 
 /// The exports of the `weir:transform/transform` world.
@@ -73,10 +75,11 @@ impl Engine {
         };
         let mut linker = Linker::new(&wasmtime);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;
-        let cache = config
-            .cache_dir
-            .clone()
-            .map(|dir| ModuleCache::new(dir, &wasmtime));
+        crate::sandbox::link_sandbox_clock(&mut linker).map_err(setup)?;
+        let cache = match config.cache_dir.clone() {
+            Some(dir) => ModuleCache::open(dir, config.cache_key_file.as_deref(), &wasmtime)?,
+            None => None,
+        };
         let ticker = EpochTicker::start(wasmtime.clone(), config.epoch_tick).map_err(|e| {
             EngineError::Setup {
                 message: format!("cannot start the epoch ticker thread: {e}"),
@@ -140,6 +143,7 @@ impl Engine {
             check_assets_dir(&spec.name, assets)?;
         }
         check_is_component(&path, &bytes)?;
+        self.check_outline(&path, &bytes)?;
 
         let started = Instant::now();
         let cached = self
@@ -266,8 +270,8 @@ fn check_is_component(path: &std::path::Path, bytes: &[u8]) -> Result<(), Engine
     })
 }
 
-/// Names the world's exports a component lacks, before wasmtime's type check
-/// (which stops at the first).
+/// Names the world's exports a compiled component lacks, before wasmtime's
+/// type check (which stops at the first).
 fn check_exports(
     engine: &wasmtime::Engine,
     path: &std::path::Path,
@@ -283,6 +287,18 @@ fn check_exports(
             )
         })
         .collect();
+    match missing_exports(&exports) {
+        None => Ok(()),
+        Some(message) => Err(EngineError::NotATransform {
+            path: path.to_path_buf(),
+            message,
+        }),
+    }
+}
+
+/// Why a component with these exports (name, is a function) is not of the
+/// world, if it is not.
+fn missing_exports(exports: &[(String, bool)]) -> Option<String> {
     let missing: Vec<&str> = WORLD_EXPORTS
         .into_iter()
         .filter(|want| {
@@ -292,7 +308,7 @@ fn check_exports(
         })
         .collect();
     if missing.is_empty() {
-        return Ok(());
+        return None;
     }
     let found = if exports.is_empty() {
         "nothing".to_owned()
@@ -303,17 +319,66 @@ fn check_exports(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    Err(EngineError::NotATransform {
-        path: path.to_path_buf(),
-        message: format!(
-            "it does not export {} of the {WORLD_NAME} world (it exports {found})",
-            missing
-                .iter()
-                .map(|name| format!("`{name}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    })
+    Some(format!(
+        "it does not export {} of the {WORLD_NAME} world (it exports {found})",
+        missing
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+impl Engine {
+    /// Refuses, before compiling, a module over the size limits, one that
+    /// does not export the world's functions, or one that imports what the
+    /// sandbox does not provide.
+    fn check_outline(&self, path: &std::path::Path, bytes: &[u8]) -> Result<(), EngineError> {
+        let config = &self.inner.config;
+        let refused = |message: String| EngineError::Refused {
+            path: path.to_path_buf(),
+            message,
+        };
+        if bytes.len() as u64 > config.max_module_bytes {
+            return Err(refused(format!(
+                "it has {} bytes, more than the module size limit of {} (EngineConfig::max_module_bytes)",
+                bytes.len(),
+                ByteSize(config.max_module_bytes)
+            )));
+        }
+        let not_a_transform = |message: String| EngineError::NotATransform {
+            path: path.to_path_buf(),
+            message,
+        };
+        let outline =
+            Outline::of(bytes).map_err(|e| not_a_transform(format!("it does not parse: {e}")))?;
+        if let Some(message) = missing_exports(&outline.exports) {
+            return Err(not_a_transform(message));
+        }
+        // Interfaces have `package:name/…` names; plain names are the types
+        // the world uses, which wasmtime's type check below covers.
+        if let Some(import) = outline.imports.iter().find(|name| {
+            name.contains(':')
+                && matches!(
+                    ImportKind::of(name),
+                    ImportKind::Unknown | ImportKind::Capability { linked: false, .. }
+                )
+        }) {
+            return Err(not_a_transform(format!(
+                "it imports `{import}`, which the sandbox does not provide (WASI preview 2 and \
+                 weir:transform/types only)"
+            )));
+        }
+        if outline.largest_function_bytes as u64 > config.max_function_bytes {
+            return Err(refused(format!(
+                "its largest function has {} bytes of code, more than the function size limit of {} \
+                 (EngineConfig::max_function_bytes)",
+                outline.largest_function_bytes,
+                ByteSize(config.max_function_bytes)
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Advances the engine's epoch every tick until dropped. The CPU-time limit

@@ -70,6 +70,16 @@ pub enum EngineError {
         message: String,
     },
 
+    /// The module was refused before compiling: it is over a size limit of
+    /// the engine ([`EngineConfig`](crate::EngineConfig)).
+    #[error("transform module {} refused before compiling: {message}", path.display())]
+    Refused {
+        /// The module file.
+        path: PathBuf,
+        /// Which limit, and by how much.
+        message: String,
+    },
+
     /// The on-disk cache of compiled modules could not be used.
     #[error("module cache {}: {message}", path.display())]
     Cache {

@@ -92,7 +92,7 @@ pub enum ImportKind {
 }
 
 impl ImportKind {
-    fn of(name: &str) -> ImportKind {
+    pub(crate) fn of(name: &str) -> ImportKind {
         let interface = name.split('@').next().unwrap_or(name);
         let package = interface.split('/').next().unwrap_or(interface);
         match package {

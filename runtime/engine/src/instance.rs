@@ -14,7 +14,7 @@ use crate::bindings::weir::transform::types as wit;
 use crate::config::{ByteSize, Seconds};
 use crate::error::EngineError;
 use crate::module::{Module, ModuleInner};
-use crate::sandbox::{HostState, MemoryLimitExceeded};
+use crate::sandbox::{HostState, MemoryLimitExceeded, SeededRandom};
 
 /// What became of one input record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +40,11 @@ pub struct Processed {
 /// threads at once, but it can be moved to another thread.
 pub struct Instance {
     module: Module,
-    live: Live,
+    /// `None` only after starting a replacement failed; the next call tries
+    /// again.
+    live: Option<Live>,
+    /// Set by [`Instance::seed_next_chunk`], taken by the next `process`.
+    next_chunk_key: Option<u64>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -58,7 +62,8 @@ impl Module {
     pub fn instantiate(&self) -> Result<Instance, EngineError> {
         Ok(Instance {
             module: self.clone(),
-            live: Live::start(&self.inner)?,
+            live: Some(Live::start(&self.inner)?),
+            next_chunk_key: None,
         })
     }
 }
@@ -67,6 +72,21 @@ impl Instance {
     /// The module this is an instance of.
     pub fn module(&self) -> &Module {
         &self.module
+    }
+
+    /// Makes the next [`Instance::process`] call's `wasi:random` values a
+    /// function of the module's sha256 and `chunk_key` alone, whatever this
+    /// instance ran before: the chunk call, and each record of a re-run
+    /// record by record, start their random streams from seeds derived from
+    /// them.
+    ///
+    /// For output that does not depend on which worker got which chunk, call
+    /// it before every chunk with a key that does not depend on scheduling
+    /// (the chunk's ordinal within the run), over chunk boundaries that do
+    /// not either. Without it, an instance's random stream starts from the
+    /// module's sha256 when it is created and runs on across calls.
+    pub fn seed_next_chunk(&mut self, chunk_key: u64) {
+        self.next_chunk_key = Some(chunk_key);
     }
 
     /// Runs one chunk. `input` must be `records` lines of NDJSON, each ending
@@ -84,8 +104,17 @@ impl Instance {
         if records == 0 {
             return Ok(Processed::default());
         }
-        let inner = &self.module.inner;
-        let failure = match self.live.process(inner, input) {
+        let module = self.module.clone();
+        let inner = &module.inner;
+        let chunk_key = self.next_chunk_key.take();
+        let reseed = |live: &mut Live, call: u64| {
+            if let Some(key) = chunk_key {
+                live.reseed(random_seed(inner, b"chunk", key, call));
+            }
+        };
+        let live = self.live()?;
+        reseed(live, 0);
+        let failure = match live.process(inner, input) {
             Ok(raw) => match check_result(inner, raw, records) {
                 Ok(processed) => return Ok(processed),
                 Err(malformed) => malformed,
@@ -98,7 +127,7 @@ impl Instance {
             reason = %failure,
             "chunk failed; re-running it record by record on a fresh instance"
         );
-        self.live = Live::start(inner)?;
+        self.restart()?;
         if records == 1 {
             // Nothing to isolate: re-running the record alone would only
             // repeat the failure (and, for a loop, the wait).
@@ -107,38 +136,74 @@ impl Instance {
                 outcomes: vec![Outcome::Failed(failure)],
             });
         }
+        let call_limit = inner.limits.max_call_output_bytes;
         let mut processed = Processed {
             output: String::new(),
             outcomes: Vec::with_capacity(records),
         };
-        for line in input.split_inclusive('\n') {
-            let result = match self.live.process(inner, line) {
+        for (record, line) in (1..).zip(input.split_inclusive('\n')) {
+            let live = self.live()?;
+            reseed(live, record);
+            let result = match live.process(inner, line) {
                 Ok(raw) => check_result(inner, raw, 1),
                 Err(reason) => Err(reason),
             };
             match result {
+                // The per-call limit holds for the re-run as a whole: the
+                // records re-run one by one return no more than the chunk
+                // could have.
+                Ok(one) if (processed.output.len() + one.output.len()) as u64 > call_limit => {
+                    processed.outcomes.push(Outcome::Failed(format!(
+                        "output of {} bytes does not fit in what is left of the per-call limit \
+                         of {call_limit} bytes (the chunk was re-run record by record, and the \
+                         records before this one returned {} bytes)",
+                        one.output.len(),
+                        processed.output.len()
+                    )));
+                }
                 Ok(one) => {
                     processed.output.push_str(&one.output);
                     processed.outcomes.extend(one.outcomes);
                 }
                 Err(reason) => {
                     processed.outcomes.push(Outcome::Failed(reason));
-                    self.live = Live::start(inner)?;
+                    self.restart()?;
                 }
             }
         }
         Ok(processed)
     }
 
+    /// The live instance, started afresh if the last restart failed.
+    fn live(&mut self) -> Result<&mut Live, EngineError> {
+        let live = match self.live.take() {
+            Some(live) => live,
+            None => Live::start(&self.module.inner)?,
+        };
+        Ok(self.live.insert(live))
+    }
+
+    /// Replaces the live instance with a fresh one. The failed one is dropped
+    /// first, so its slot in the instance pool is free again: isolation needs
+    /// no spare slot, and an engine whose every slot is taken still isolates.
+    fn restart(&mut self) -> Result<(), EngineError> {
+        self.live = None;
+        self.live = Some(Live::start(&self.module.inner)?);
+        Ok(())
+    }
+
     /// Calls the transform's `finish` and returns its extra NDJSON output
     /// (usually empty). Call it once, after the last chunk.
     pub fn finish(&mut self) -> Result<String, EngineError> {
-        let inner = &self.module.inner;
+        let module = self.module.clone();
+        let inner = &module.inner;
         let finish_error = |message: String| EngineError::Finish {
             transform: inner.name.clone(),
             message,
         };
-        let output = self.live.finish(inner).map_err(finish_error)?;
+        let live = self.live()?;
+        live.reseed(random_seed(inner, b"finish", 0, 0));
+        let output = live.finish(inner).map_err(finish_error)?;
         let limit = inner.limits.max_call_output_bytes;
         if output.len() as u64 > limit {
             return Err(finish_error(format!(
@@ -183,13 +248,13 @@ impl Live {
             transform: module.name.clone(),
             message,
         };
-        let state = HostState::new(module.limits.memory_bytes, module.assets.as_deref()).map_err(
-            |source| EngineError::Assets {
+        let random = SeededRandom::new(random_seed(module, b"init", 0, 0));
+        let state = HostState::new(module.limits.memory_bytes, module.assets.as_deref(), random)
+            .map_err(|source| EngineError::Assets {
                 transform: module.name.clone(),
                 path: module.assets.clone().unwrap_or_default(),
                 source,
-            },
-        )?;
+            })?;
         let mut store = Store::new(&module.engine.inner.wasmtime, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
@@ -206,6 +271,7 @@ impl Live {
         let result = live
             .bindings
             .call_init(&mut live.store, &module.config_json);
+        let result = overrun_is_a_trap(&live.store, result);
         let stderr = drain_guest_output(&mut live.store, &module.name);
         let init_error = |message| EngineError::Init {
             transform: module.name.clone(),
@@ -213,15 +279,21 @@ impl Live {
         };
         match result {
             Ok(Ok(())) => Ok(live),
-            Ok(Err(message)) => Err(init_error(message)),
+            Ok(Err(message)) => Err(init_error(cap_reason(message, &module.limits))),
             Err(e) => Err(init_error(describe_failure(&e, module, &stderr))),
         }
+    }
+
+    /// Restarts the guest's random stream from `seed`.
+    fn reseed(&mut self, seed: [u8; 32]) {
+        self.store.data().random.reseed(seed);
     }
 
     /// One `process` call; `Err` is the reason it failed.
     fn process(&mut self, module: &ModuleInner, input: &str) -> Result<wit::Processed, String> {
         arm_deadline(&mut self.store, module);
         let result = self.bindings.call_process(&mut self.store, input);
+        let result = overrun_is_a_trap(&self.store, result);
         let stderr = drain_guest_output(&mut self.store, &module.name);
         result.map_err(|e| describe_failure(&e, module, &stderr))
     }
@@ -230,17 +302,48 @@ impl Live {
     fn finish(&mut self, module: &ModuleInner) -> Result<String, String> {
         arm_deadline(&mut self.store, module);
         let result = self.bindings.call_finish(&mut self.store);
+        let result = overrun_is_a_trap(&self.store, result);
         let stderr = drain_guest_output(&mut self.store, &module.name);
         match result {
-            Ok(result) => result,
+            Ok(result) => result.map_err(|message| cap_reason(message, &module.limits)),
             Err(e) => Err(describe_failure(&e, module, &stderr)),
         }
     }
 }
 
+/// The seed of a random stream: the module's sha256, what the stream is for
+/// (`init`, `chunk`, `finish`), the caller's chunk key and which call of the
+/// chunk (0: the whole chunk, `n`: record `n` alone in a re-run).
+fn random_seed(module: &ModuleInner, purpose: &[u8], key: u64, call: u64) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"weir wasi:random seed v1\0");
+    hasher.update(module.sha256.as_bytes());
+    hasher.update([0]);
+    hasher.update(purpose);
+    hasher.update([0]);
+    hasher.update(key.to_le_bytes());
+    hasher.update(call.to_le_bytes());
+    hasher.finalize().into()
+}
+
+/// A call that returned after one of its sleeps was cut short at the deadline
+/// fails as if the epoch deadline had interrupted it.
+fn overrun_is_a_trap<R>(
+    store: &Store<HostState>,
+    result: wasmtime::Result<R>,
+) -> wasmtime::Result<R> {
+    match result {
+        Ok(_) if store.data().deadline.overrun() => Err(wasmtime::Error::new(Trap::Interrupt)),
+        other => other,
+    }
+}
+
 /// Arms the CPU-time deadline for the next call: the call traps once the
-/// epoch ticker has advanced this many ticks (wall-clock time).
+/// epoch ticker has advanced this many ticks (wall-clock time), and no sleep
+/// of the guest's lasts past the same time.
 fn arm_deadline(store: &mut Store<HostState>, module: &ModuleInner) {
+    store.data().deadline.arm(module.limits.cpu_time_per_call);
     let tick = module.engine.inner.config.epoch_tick.as_nanos().max(1);
     let ticks = module.limits.cpu_time_per_call.as_nanos().div_ceil(tick);
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
@@ -297,7 +400,9 @@ fn check_result(
     let mut offset = 0usize;
     for outcome in raw.outcomes {
         match outcome {
-            wit::Outcome::Failed(reason) => outcomes.push(Outcome::Failed(reason)),
+            wit::Outcome::Failed(reason) => {
+                outcomes.push(Outcome::Failed(cap_reason(reason, limits)));
+            }
             wit::Outcome::Emitted(n) => {
                 let start = offset;
                 for _ in 0..n {
@@ -335,9 +440,34 @@ fn count_lines(text: &str) -> usize {
     memchr::memchr_iter(b'\n', text.as_bytes()).count()
 }
 
+/// `reason` cut to [`Limits::max_failure_reason_bytes`](crate::Limits) on a
+/// char boundary, followed by its full length, if it is longer: a guest's
+/// reason goes into quarantine entries and log lines.
+pub(crate) fn cap_reason(mut reason: String, limits: &crate::Limits) -> String {
+    let limit = usize::try_from(limits.max_failure_reason_bytes).unwrap_or(usize::MAX);
+    if reason.len() <= limit {
+        return reason;
+    }
+    let full = reason.len();
+    let cut = (0..=limit)
+        .rev()
+        .find(|&i| reason.is_char_boundary(i))
+        .unwrap_or(0);
+    reason.truncate(cut);
+    reason.push_str(&format!("… (reason cut to {cut} of its {full} bytes)"));
+    reason
+}
+
 /// Turns a failed call into the reason a record fails with: the limit that
 /// was hit, or the trap plus the guest's panic message if it printed one.
 fn describe_failure(error: &wasmtime::Error, module: &ModuleInner, stderr: &str) -> String {
+    cap_reason(
+        describe_failure_whole(error, module, stderr),
+        &module.limits,
+    )
+}
+
+fn describe_failure_whole(error: &wasmtime::Error, module: &ModuleInner, stderr: &str) -> String {
     if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
         return exceeded.to_string();
     }
@@ -410,6 +540,15 @@ mod tests {
             Some("panicked at src/lib.rs:10:5: boom")
         );
         assert_eq!(panic_message("just logging\n"), None);
+    }
+
+    #[test]
+    fn long_reasons_are_cut_on_a_char_boundary_with_their_length() {
+        let limits = crate::Limits::default().with_max_failure_reason_bytes(10);
+        assert_eq!(cap_reason("short".to_owned(), &limits), "short");
+        // '€' is 3 bytes: 10 bytes end inside the fourth one.
+        let capped = cap_reason("€".repeat(100), &limits);
+        assert_eq!(capped, "€€€… (reason cut to 9 of its 300 bytes)");
     }
 
     #[test]

@@ -20,13 +20,17 @@
 //!
 //! # Layout
 //!
-//! - `config`: [`EngineConfig`], [`Limits`] and [`default_cache_dir`]; plain data.
+//! - `config`: [`EngineConfig`], [`Limits`], [`default_cache_dir`] and
+//!   [`default_cache_key_file`]; plain data.
 //! - `engine`: [`Engine`], the process-wide wasmtime engine, linker and epoch
 //!   ticker; [`Engine::load`] reads, verifies, compiles and type-checks a module.
-//! - `cache`: the on-disk cache of compiled components.
+//! - `cache`: the on-disk cache of compiled components, each entry tagged
+//!   with a per-user key and checked before it is loaded.
 //! - `module`: [`ModuleSpec`] and [`Module`], a loaded transform.
 //! - `inspect`: [`Engine::inspect`] and [`Inspection`]: a module's world,
 //!   imports, capabilities and compatibility, without running it.
+//! - `outline`: a module's import and export names and largest function,
+//!   read before it is compiled.
 //! - `instance`: [`Instance`], running chunks with per-record isolation.
 //! - `sandbox`: the guest's view of the host: WASI with nothing granted,
 //!   fixed clocks and seeds, captured stdio, the memory limiter.
@@ -41,6 +45,7 @@ mod error;
 mod inspect;
 mod instance;
 mod module;
+mod outline;
 mod sandbox;
 
 /// Host bindings generated from `wit/weir.wit`, the same file guests use.
@@ -48,7 +53,7 @@ mod bindings {
     wasmtime::component::bindgen!({ path: "../../wit", world: "transform" });
 }
 
-pub use config::{EngineConfig, Limits, default_cache_dir};
+pub use config::{EngineConfig, Limits, default_cache_dir, default_cache_key_file};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use inspect::{Import, ImportKind, Inspection, WIT_PACKAGE, WIT_VERSION, WIT_WORLD};

@@ -1,6 +1,7 @@
 //! What a guest sees of the host: the per-store [`HostState`] with a WASI
 //! context that grants nothing but an optional read-only `/assets`, fixed
-//! clocks and random seeds, captured stdout/stderr, and the memory limiter.
+//! clocks and random seeds, captured stdout/stderr, the memory limiter, and
+//! a monotonic clock whose sleeps end at the call's deadline.
 //!
 //! This module owns the sandbox policy; it knows nothing of chunks, records
 //! or the module cache.
@@ -9,16 +10,17 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::DynPollable;
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{
-    Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder,
-    WasiCtxView, WasiView,
+    FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
 use crate::config::ByteSize;
@@ -29,8 +31,7 @@ pub(crate) const ASSETS_GUEST_PATH: &str = "/assets";
 /// The wall clock every guest sees: 2000-01-01T00:00:00Z.
 const FIXED_WALL_CLOCK: Duration = Duration::from_secs(946_684_800);
 
-/// The seed behind every guest's `wasi:random` (secure and insecure alike).
-const FIXED_RANDOM_BYTES: &[u8] = b"weir deterministic random bytes, not a secret";
+/// The seed `wasi:random/insecure-seed` returns (hash-map keys): fixed.
 const FIXED_INSECURE_SEED: u128 = 0x5745_4952_5345_4544_5745_4952_5345_4544;
 
 /// How much of each of stdout and stderr is kept per call; the rest is
@@ -44,6 +45,8 @@ pub(crate) struct HostState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) stdout: CapturedOutput,
     pub(crate) stderr: CapturedOutput,
+    pub(crate) deadline: CallDeadline,
+    pub(crate) random: SeededRandom,
 }
 
 impl WasiView for HostState {
@@ -57,7 +60,11 @@ impl WasiView for HostState {
 
 impl HostState {
     /// A sandbox that grants nothing, except `assets` read-only at `/assets`.
-    pub(crate) fn new(memory_bytes: u64, assets: Option<&Path>) -> std::io::Result<HostState> {
+    pub(crate) fn new(
+        memory_bytes: u64,
+        assets: Option<&Path>,
+        random: SeededRandom,
+    ) -> std::io::Result<HostState> {
         let stdout = CapturedOutput::default();
         let stderr = CapturedOutput::default();
         let mut wasi = WasiCtxBuilder::new();
@@ -65,8 +72,8 @@ impl HostState {
             .stderr(stderr.clone())
             .wall_clock(FixedWallClock)
             .monotonic_clock(FixedMonotonicClock)
-            .secure_random(Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
-            .insecure_random(Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
+            .secure_random(random.clone())
+            .insecure_random(random.clone())
             .insecure_random_seed(FIXED_INSECURE_SEED)
             .allow_tcp(false)
             .allow_udp(false)
@@ -82,7 +89,231 @@ impl HostState {
             limiter: MemoryLimiter::new(memory_bytes),
             stdout,
             stderr,
+            deadline: CallDeadline::default(),
+            random,
         })
+    }
+}
+
+/// The guest's `wasi:random` (secure and insecure alike): a deterministic
+/// stream, SHA-256 in counter mode over a 32-byte seed, that the host reseeds
+/// between calls ([`SeededRandom::reseed`]) so what a call draws depends on
+/// the seed and not on what the instance ran before.
+#[derive(Clone)]
+pub(crate) struct SeededRandom {
+    inner: Arc<Mutex<RandomStream>>,
+}
+
+struct RandomStream {
+    seed: [u8; 32],
+    counter: u64,
+    block: [u8; 32],
+    used: usize,
+}
+
+impl SeededRandom {
+    pub(crate) fn new(seed: [u8; 32]) -> SeededRandom {
+        SeededRandom {
+            inner: Arc::new(Mutex::new(RandomStream::new(seed))),
+        }
+    }
+
+    /// Restarts the stream from `seed`.
+    pub(crate) fn reseed(&self, seed: [u8; 32]) {
+        *self.inner.lock().unwrap_or_else(PoisonError::into_inner) = RandomStream::new(seed);
+    }
+}
+
+impl RandomStream {
+    fn new(seed: [u8; 32]) -> RandomStream {
+        RandomStream {
+            seed,
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
+    }
+
+    fn fill(&mut self, out: &mut [u8]) {
+        use sha2::Digest;
+        for byte in out {
+            if self.used == self.block.len() {
+                let mut hasher = sha2::Sha256::new();
+                hasher.update(self.seed);
+                hasher.update(self.counter.to_le_bytes());
+                self.block = hasher.finalize().into();
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.block[self.used];
+            self.used += 1;
+        }
+    }
+}
+
+impl rand_core::TryRng for SeededRandom {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut bytes = [0; 4];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut bytes = [0; 8];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fill(dst);
+        Ok(())
+    }
+}
+
+/// The wall-clock deadline of the call running now, which a guest's sleep
+/// never outlasts. wasmtime's epoch deadline stops wasm code but not a guest
+/// blocked in a host call, so the sleeps check this one.
+#[derive(Clone, Default)]
+pub(crate) struct CallDeadline {
+    inner: Arc<Mutex<DeadlineState>>,
+}
+
+#[derive(Default)]
+struct DeadlineState {
+    at: Option<Instant>,
+    /// A sleep was cut short at `at`.
+    overrun: bool,
+}
+
+impl CallDeadline {
+    /// Starts the deadline of the next call: `limit` from now.
+    pub(crate) fn arm(&self, limit: Duration) {
+        let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        state.at = Instant::now().checked_add(limit);
+        state.overrun = false;
+    }
+
+    /// Whether a sleep in this call was cut short at the deadline: the call
+    /// then fails at the CPU-time limit even if the guest went on to return.
+    pub(crate) fn overrun(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .overrun
+    }
+
+    fn at(&self) -> Option<Instant> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).at
+    }
+
+    fn mark_overrun(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .overrun = true;
+    }
+}
+
+/// Replaces wasmtime-wasi's `wasi:clocks/monotonic-clock` in `linker` (which
+/// must already hold it) with [`SandboxClock`].
+pub(crate) fn link_sandbox_clock(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let linked = monotonic_clock::add_to_linker::<HostState, SandboxClockData>(linker, |state| {
+        SandboxClock {
+            table: &mut state.table,
+            deadline: &state.deadline,
+        }
+    });
+    linker.allow_shadowing(false);
+    linked
+}
+
+struct SandboxClockData;
+
+impl HasData for SandboxClockData {
+    type Data<'a> = SandboxClock<'a>;
+}
+
+/// The guest's monotonic clock: it reads 0 forever ([`FixedMonotonicClock`]),
+/// and a sleep on it (`subscribe-duration`, `subscribe-instant`, then `block`
+/// or `poll`) takes real time, but never past the call's deadline.
+struct SandboxClock<'a> {
+    table: &'a mut ResourceTable,
+    deadline: &'a CallDeadline,
+}
+
+impl SandboxClock<'_> {
+    fn sleep(&mut self, nanos: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let sleep = GuestSleep {
+            wake: tokio::time::Instant::now().checked_add(Duration::from_nanos(nanos)),
+            deadline: self.deadline.clone(),
+            yielded: false,
+        };
+        let resource = self.table.push(sleep)?;
+        wasmtime_wasi::p2::subscribe(self.table, resource)
+    }
+}
+
+impl monotonic_clock::Host for SandboxClock<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        Ok(FixedMonotonicClock.now())
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        Ok(FixedMonotonicClock.resolution())
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.sleep(when.saturating_sub(FixedMonotonicClock.now()))
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.sleep(duration)
+    }
+}
+
+/// One sleep of the guest: ready at `wake` (`None`: never) or at the call's
+/// deadline, whichever comes first; the latter marks the call overrun.
+struct GuestSleep {
+    wake: Option<tokio::time::Instant>,
+    deadline: CallDeadline,
+    yielded: bool,
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for GuestSleep {
+    async fn ready(&mut self) {
+        let now = tokio::time::Instant::now();
+        if self.wake.is_some_and(|wake| wake <= now) {
+            // As wasmtime-wasi does: a zero-length sleep yields once, so a
+            // guest polling in a loop cannot starve the runtime.
+            if !self.yielded {
+                self.yielded = true;
+                tokio::task::yield_now().await;
+            }
+            return;
+        }
+        let call_end = self.deadline.at().map(tokio::time::Instant::from_std);
+        match (self.wake, call_end) {
+            (Some(wake), Some(end)) if wake <= end => tokio::time::sleep_until(wake).await,
+            (Some(wake), None) => tokio::time::sleep_until(wake).await,
+            (_, Some(end)) => {
+                tokio::time::sleep_until(end).await;
+                self.deadline.mark_overrun();
+            }
+            (None, None) => std::future::pending().await,
+        }
     }
 }
 
@@ -253,6 +484,24 @@ impl tokio::io::AsyncWrite for CapturedOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeded_random_repeats_per_seed_and_differs_between_seeds() {
+        use rand_core::TryRng;
+        let draw = |random: &mut SeededRandom| {
+            (0..1000)
+                .map(|_| random.try_next_u64().unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        let mut random = SeededRandom::new([1; 32]);
+        let first = draw(&mut random);
+        let distinct: std::collections::HashSet<_> = first.iter().collect();
+        assert_eq!(distinct.len(), 1000);
+        random.reseed([1; 32]);
+        assert_eq!(draw(&mut random), first);
+        random.reseed([2; 32]);
+        assert_ne!(draw(&mut random), first);
+    }
 
     #[test]
     fn captured_output_keeps_a_bounded_prefix_and_counts_the_rest() {

@@ -58,14 +58,28 @@ fn engine() -> &'static Engine {
     &ENGINE
         .get_or_init(|| {
             let cache = tempfile::tempdir().expect("temp dir");
-            let engine = Engine::new(EngineConfig::default().with_cache_dir(cache.path()))
-                .expect("engine starts");
+            let engine = Engine::new(cache_config(cache.path())).expect("engine starts");
             // Warm the cache under the lock so tests running in parallel don't
             // all compile the guest at once.
             engine.load(spec("pass")).expect("hostile guest loads");
             (engine, cache)
         })
         .0
+}
+
+/// A cache in `root/modules`, its key in `root/config/cache.key`.
+fn cache_config(root: &Path) -> EngineConfig {
+    EngineConfig::default()
+        .with_cache_dir(root.join("modules"))
+        .with_cache_key_file(root.join("config").join("cache.key"))
+}
+
+/// The files in the cache folder of [`cache_config`]`(root)`.
+fn cache_entries(root: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(root.join("modules")) {
+        Ok(entries) => entries.map(|e| e.expect("entry").path()).collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Small limits so the hostile modes hit them fast.
@@ -588,16 +602,16 @@ fn memory_limit_above_the_engine_maximum_is_refused() {
 #[test]
 fn second_engine_with_the_same_cache_dir_loads_from_cache() {
     let cache = tempfile::tempdir().expect("temp dir");
-    let config = EngineConfig::default().with_cache_dir(cache.path());
+    let config = cache_config(cache.path());
 
     let first_engine = Engine::new(config.clone()).expect("engine");
     let started = Instant::now();
     let cold = first_engine.load(spec("pass")).expect("cold load");
     let cold_time = started.elapsed();
     assert!(!cold.from_cache());
-    let cached_files: Vec<_> = std::fs::read_dir(cache.path())
-        .expect("cache dir exists")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+    let cached_files: Vec<_> = cache_entries(cache.path())
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
         .collect();
     assert_eq!(cached_files.len(), 1, "{cached_files:?}");
     assert!(
@@ -623,11 +637,11 @@ fn second_engine_with_the_same_cache_dir_loads_from_cache() {
 #[test]
 fn corrupt_cache_file_is_recompiled_not_trusted() {
     let cache = tempfile::tempdir().expect("temp dir");
-    let config = EngineConfig::default().with_cache_dir(cache.path());
+    let config = cache_config(cache.path());
     let engine = Engine::new(config.clone()).expect("engine");
     engine.load(spec("pass")).expect("cold load");
-    for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
-        std::fs::write(entry.expect("entry").path(), b"garbage").expect("corrupt");
+    for entry in cache_entries(cache.path()) {
+        std::fs::write(entry, b"garbage").expect("corrupt");
     }
     let module = Engine::new(config)
         .expect("engine")
@@ -698,4 +712,469 @@ fn missing_assets_directory_is_refused_at_load() {
         matches!(&err, EngineError::Assets { path, .. } if path == Path::new("/nonexistent/assets")),
         "{err}"
     );
+}
+
+// ---- The compiled-module cache against tampering (issue 15, item 1) ----
+
+/// Loads the `pass` guest through a cache in `root` once, so it holds the
+/// guest's compiled entry, and returns that entry's path.
+fn warm_cache(root: &Path) -> PathBuf {
+    let module = Engine::new(cache_config(root))
+        .expect("engine")
+        .load(spec("pass"))
+        .expect("cold load");
+    assert!(!module.from_cache());
+    let entries = cache_entries(root);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+/// Loads `spec` through the cache in `root`; asserts the load compiled
+/// afresh (the entry was not trusted) and that the cache again holds one
+/// genuine entry, which a further load takes.
+fn load_recompiles_and_replaces(root: &Path, spec: ModuleSpec) -> Module {
+    let module = Engine::new(cache_config(root))
+        .expect("engine")
+        .load(spec.clone())
+        .expect("load");
+    assert!(!module.from_cache(), "a tampered entry was loaded");
+    let again = Engine::new(cache_config(root))
+        .expect("engine")
+        .load(spec)
+        .expect("reload");
+    assert!(again.from_cache(), "the replaced entry is genuine");
+    module
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The byte range of ELF section `name` inside `file`, which holds an ELF
+/// object (a compiled component) somewhere after a header of its own.
+fn elf_section(file: &[u8], name: &str) -> std::ops::Range<usize> {
+    let base = find(file, b"\x7fELF").expect("an ELF object");
+    let elf = &file[base..];
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().expect("4")) as usize;
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().expect("8")) as usize;
+    let (shoff, shentsize, shnum, shstrndx) =
+        (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let header = |i: usize| shoff + i * shentsize;
+    let names = u64_at(header(shstrndx) + 24);
+    (0..shnum)
+        .find_map(|i| {
+            let at = header(i);
+            let start = names + u32_at(at);
+            let end = start + elf[start..].iter().position(|&b| b == 0)?;
+            (&elf[start..end] == name.as_bytes()).then(|| {
+                let offset = base + u64_at(at + 24);
+                offset..offset + u64_at(at + 32)
+            })
+        })
+        .unwrap_or_else(|| panic!("no ELF section {name}"))
+}
+
+#[test]
+fn another_modules_compiled_file_under_this_modules_name_is_not_run() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let entry = warm_cache(root.path());
+    // Another module: the same guest plus a custom section, so another
+    // sha256 (its own cache entry) with the same code.
+    let mut other = std::fs::read(hostile_wasm()).expect("read guest");
+    other.extend_from_slice(&[0, 6, 5, b'o', b't', b'h', b'e', b'r']);
+    let other_file = write_temp(&other);
+    let other_module = Engine::new(cache_config(root.path()))
+        .expect("engine")
+        .load(ModuleSpec::new("other", other_file.path()))
+        .expect("other module loads");
+    let other_entry = cache_entries(root.path())
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains(other_module.sha256()))
+        .expect("the other module's entry");
+    std::fs::copy(&other_entry, &entry).expect("copy the other module's entry");
+
+    let module = load_recompiles_and_replaces(root.path(), spec("pass"));
+    assert_eq!(run(&module).outcomes.len(), 3);
+}
+
+fn run(module: &Module) -> weir_engine::Processed {
+    module
+        .instantiate()
+        .expect("instantiates")
+        .process(CHUNK, 3)
+        .expect("process")
+}
+
+#[test]
+fn a_flipped_byte_in_the_cached_data_section_is_not_run() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let entry = warm_cache(root.path());
+    let mut bytes = std::fs::read(&entry).expect("read entry");
+    // The panic message is a string in the guest's data segment.
+    let at = find(&bytes, b"hostile guest panics on purpose").expect("message in the data");
+    bytes[at] = b'H';
+    std::fs::write(&entry, &bytes).expect("tamper");
+
+    let module = load_recompiles_and_replaces(root.path(), spec("panic"));
+    let reason = assert_fails_only_the_trigger(&run(&module));
+    assert!(
+        reason.contains("hostile guest panics on purpose"),
+        "the flipped data ran: {reason}"
+    );
+}
+
+/// Runs [`tampered_cache_child`] in a child process over the cache in `root`
+/// (so tampered code that does run kills the child, not the test binary) and
+/// asserts the child recompiled and ran the real guest.
+fn child_loads_the_real_guest(root: &Path) {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "tampered_cache_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("WEIR_TEST_TAMPERED_CACHE", root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("child runs");
+    // Tampered code that runs may also hang: give up on the child then.
+    let started = Instant::now();
+    while child.try_wait().expect("child status").is_none() {
+        if started.elapsed() > Duration::from_secs(300) {
+            child.kill().expect("kill the child");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("child output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the child died ({:?}): the tampered code ran\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("child: from_cache=false outcomes=3"),
+        "{stdout}"
+    );
+}
+
+/// Not a test of its own: the child process of the tests below.
+#[test]
+#[ignore = "run by the cache-tampering tests in a child process"]
+fn tampered_cache_child() {
+    let root = PathBuf::from(std::env::var_os("WEIR_TEST_TAMPERED_CACHE").expect("cache root"));
+    let module = Engine::new(cache_config(&root))
+        .expect("engine")
+        .load(spec("pass"))
+        .expect("load");
+    let processed = run(&module);
+    println!(
+        "child: from_cache={} outcomes={}",
+        module.from_cache(),
+        processed.outcomes.len()
+    );
+}
+
+#[test]
+fn code_filled_with_breakpoints_in_the_cache_is_not_run() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let entry = warm_cache(root.path());
+    let mut bytes = std::fs::read(&entry).expect("read entry");
+    let text = elf_section(&bytes, ".text");
+    bytes[text].fill(0xCC);
+    std::fs::write(&entry, &bytes).expect("tamper");
+    child_loads_the_real_guest(root.path());
+    assert!(
+        Engine::new(cache_config(root.path()))
+            .expect("engine")
+            .load(spec("pass"))
+            .expect("load")
+            .from_cache(),
+        "the entry was replaced by a genuine one"
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn native_code_planted_in_the_cache_is_not_run() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let entry = warm_cache(root.path());
+    let mut bytes = std::fs::read(&entry).expect("read entry");
+    let text = elf_section(&bytes, ".text");
+    // A NOP slide into `exit(42)`: whatever function is called, the process
+    // exits with 42.
+    let exit_42: [u8; 12] = [0xb8, 60, 0, 0, 0, 0xbf, 42, 0, 0, 0, 0x0f, 0x05];
+    bytes[text.clone()].fill(0x90);
+    bytes[text.end - exit_42.len()..text.end].copy_from_slice(&exit_42);
+    std::fs::write(&entry, &bytes).expect("tamper");
+    child_loads_the_real_guest(root.path());
+}
+
+#[test]
+fn a_cache_folder_others_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().expect("temp dir");
+    let folder = root.path().join("modules");
+    std::fs::create_dir(&folder).expect("mkdir");
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    for _ in 0..2 {
+        let module = Engine::new(cache_config(root.path()))
+            .expect("engine")
+            .load(spec("pass"))
+            .expect("compiles in memory");
+        assert!(!module.from_cache());
+    }
+    assert_eq!(cache_entries(root.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_cache_key_others_can_read_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().expect("temp dir");
+    let key = root.path().join("config").join("cache.key");
+    std::fs::create_dir(key.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&key, [7u8; 32]).expect("write key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let module = Engine::new(cache_config(root.path()))
+        .expect("engine")
+        .load(spec("pass"))
+        .expect("compiles in memory");
+    assert!(!module.from_cache());
+    assert_eq!(cache_entries(root.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_cache_key_inside_the_cache_folder_is_not_used() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let config = EngineConfig::default()
+        .with_cache_dir(root.path())
+        .with_cache_key_file(root.path().join("cache.key"));
+    let module = Engine::new(config)
+        .expect("engine")
+        .load(spec("pass"))
+        .expect("compiles in memory");
+    assert!(!module.from_cache());
+    assert!(!root.path().join("cache.key").exists());
+}
+
+#[test]
+fn the_cache_key_is_created_private_and_reused() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().expect("temp dir");
+    warm_cache(root.path());
+    let key = root.path().join("config").join("cache.key");
+    let meta = std::fs::metadata(&key).expect("key exists");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.len(), 32);
+    let folder = std::fs::metadata(root.path().join("modules")).expect("folder");
+    assert_eq!(folder.permissions().mode() & 0o777, 0o700);
+    let first = std::fs::read(&key).expect("read key");
+    let module = Engine::new(cache_config(root.path()))
+        .expect("engine")
+        .load(spec("pass"))
+        .expect("load");
+    assert!(module.from_cache());
+    assert_eq!(std::fs::read(&key).expect("read key"), first);
+}
+
+// ---- Sleeping through WASI (item 2) ----
+
+#[test]
+fn a_guest_sleeping_forever_fails_its_record_at_the_cpu_time_limit() {
+    let started = Instant::now();
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec("sleep_forever")));
+    assert_eq!(reason, "CPU time limit of 1 s exceeded");
+    eprintln!("sleeping forever failed after {:?}", started.elapsed());
+}
+
+#[test]
+fn a_sleep_longer_than_the_cpu_time_limit_fails_its_record() {
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec("sleep")));
+    assert_eq!(reason, "CPU time limit of 1 s exceeded");
+}
+
+// ---- Output of the isolation re-run (item 3) ----
+
+#[test]
+fn the_isolation_re_run_returns_no_more_than_the_per_call_limit() {
+    const RECORD: u64 = 1536 * 1024;
+    let limits = test_limits()
+        .with_max_record_output_bytes(2 * MIB)
+        .with_max_call_output_bytes(4 * MIB);
+    let spec = spec("large_output")
+        .with_config_json(format!("{{\"mode\":\"large_output\",\"bytes\":{RECORD}}}"))
+        .with_limits(limits);
+    let mut instance = load(spec).instantiate().expect("instantiates");
+    let input = format!("{}{{\"id\":1}}\n", "{\"trigger\":true}\n".repeat(5));
+    let processed = instance.process(&input, 6).expect("process");
+    assert!(
+        processed.output.len() as u64 <= 4 * MIB,
+        "{}",
+        processed.output.len()
+    );
+    assert_eq!(
+        processed.outcomes[..2],
+        [Outcome::Emitted(1), Outcome::Emitted(1)]
+    );
+    for outcome in &processed.outcomes[2..5] {
+        let reason = failed_reason(outcome.clone());
+        assert!(
+            reason.starts_with(&format!(
+                "output of {RECORD} bytes does not fit in what is left of the per-call limit of 4194304 bytes"
+            )),
+            "{reason}"
+        );
+    }
+    assert_eq!(processed.outcomes[5], Outcome::Emitted(1));
+    assert!(processed.output.ends_with("\n{\"id\":1}\n"));
+}
+
+// ---- Isolation in a full instance pool (item 5) ----
+
+#[test]
+fn isolation_needs_no_spare_instance_slot() {
+    let engine = Engine::new(
+        EngineConfig::default()
+            .without_cache()
+            .with_max_instances(1),
+    )
+    .expect("engine");
+    let module = engine.load(spec("panic")).expect("load");
+    let mut instance = module.instantiate().expect("the one slot");
+    let processed = instance.process(CHUNK, 3).expect("isolated, not failed");
+    assert_fails_only_the_trigger(&processed);
+}
+
+// ---- The length of a failure reason (item 6) ----
+
+#[test]
+fn a_huge_failure_reason_is_cut_with_its_length_noted() {
+    let spec = spec("long_reason").with_config_json("{\"mode\":\"long_reason\",\"bytes\":1048576}");
+    let reason = assert_fails_only_the_trigger(&run_chunk(spec));
+    assert!(reason.len() <= 4096 + 64, "{}", reason.len());
+    assert!(
+        reason.ends_with("… (reason cut to 4095 of its 1048575 bytes)"),
+        "{}",
+        &reason[reason.len() - 80..]
+    );
+    assert!(
+        reason
+            .trim_end_matches(|c| c != '€')
+            .chars()
+            .all(|c| c == '€')
+    );
+}
+
+// ---- Random values per chunk (item 7, the engine's half) ----
+
+/// The `result` of every line `random` mode emitted.
+fn random_values(processed: &weir_engine::Processed) -> Vec<String> {
+    processed
+        .output
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).expect("JSON");
+            record["result"].as_str().expect("string").to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_seeded_chunk_draws_the_same_random_values_whatever_ran_before() {
+    let module = load(spec("random"));
+    let chunk = "{\"trigger\":true}\n".repeat(100);
+    let mut fresh = module.instantiate().expect("instantiates");
+    fresh.seed_next_chunk(7);
+    let first = fresh.process(&chunk, 100).expect("process");
+
+    let mut busy = module.instantiate().expect("instantiates");
+    busy.seed_next_chunk(3);
+    let other = busy.process(&chunk, 100).expect("process");
+    busy.seed_next_chunk(7);
+    let second = busy.process(&chunk, 100).expect("process");
+
+    assert_eq!(first, second, "chunk 7 depends only on its key");
+    assert_ne!(random_values(&first), random_values(&other));
+    let values = random_values(&first);
+    assert!(values.iter().all(|v| v.starts_with("ok: ")), "{values:?}");
+    let distinct: std::collections::HashSet<_> = values.iter().collect();
+    assert_eq!(distinct.len(), 100, "random values repeat: {values:?}");
+}
+
+// ---- Refused before compiling (item 4) ----
+
+#[test]
+fn a_component_of_another_world_is_refused_before_it_is_compiled() {
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "run")))
+            (core instance $i (instantiate $m))
+            (func (export "run") (canon lift (core func $i "run")))
+        )"#,
+    )
+    .expect("valid component text");
+    let file = write_temp(&wasm);
+    let root = tempfile::tempdir().expect("temp dir");
+    let err = Engine::new(cache_config(root.path()))
+        .expect("engine")
+        .load(ModuleSpec::new("other", file.path()))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, EngineError::NotATransform { message, .. } if message.contains("it exports `run`")),
+        "{err}"
+    );
+    // A compiled module would have been cached.
+    assert_eq!(cache_entries(root.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_component_importing_what_the_sandbox_lacks_is_refused_naming_it() {
+    let wasm = wat::parse_str(
+        r#"(component
+            (import "acme:db/query" (instance))
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func (export "init") (canon lift (core func $i "f")))
+            (func (export "process") (canon lift (core func $i "f")))
+            (func (export "finish") (canon lift (core func $i "f")))
+        )"#,
+    )
+    .expect("valid component text");
+    let file = write_temp(&wasm);
+    let err = engine()
+        .load(ModuleSpec::new("acme", file.path()))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, EngineError::NotATransform { message, .. }
+            if message.contains("it imports `acme:db/query`, which the sandbox does not provide")),
+        "{err}"
+    );
+}
+
+#[test]
+fn module_and_function_size_limits_refuse_before_compiling() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let size = std::fs::metadata(hostile_wasm()).expect("stat").len();
+    let small_modules =
+        Engine::new(cache_config(root.path()).with_max_module_bytes(size - 1)).expect("engine");
+    let err = small_modules.load(spec("pass")).expect_err("too large");
+    assert!(
+        matches!(&err, EngineError::Refused { message, .. }
+            if message.contains(&format!("it has {size} bytes, more than the module size limit"))),
+        "{err}"
+    );
+    let small_functions =
+        Engine::new(cache_config(root.path()).with_max_function_bytes(64)).expect("engine");
+    let err = small_functions.load(spec("pass")).expect_err("too large");
+    assert!(
+        matches!(&err, EngineError::Refused { message, .. }
+            if message.contains("more than the function size limit of 64 bytes")),
+        "{err}"
+    );
+    assert_eq!(cache_entries(root.path()), Vec::<PathBuf>::new());
 }

@@ -12,7 +12,11 @@
 //! (`read_passwd`, `list_root`, `env`, `socket`, `write_assets`,
 //! `escape_assets`, `clock`, `log`) emit one record `{"mode": ..., "result": ...}`
 //! describing what they saw, so the tests can assert that nothing leaked.
-//! `init_fail` makes `init` return an error.
+//! `sleep` sleeps 10 s and `sleep_forever` forever through WASI's monotonic
+//! clock; `large_output` emits a line of `"bytes"` bytes (a config field) and
+//! `long_reason` fails with a reason of `"bytes"` bytes; `random`
+//! emits a `wasi:random` value. `init_fail` makes
+//! `init` return an error.
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
@@ -49,6 +53,11 @@ enum Mode {
     EscapeAssets,
     Clock,
     Log,
+    Sleep,
+    SleepForever,
+    LargeOutput,
+    LongReason,
+    Random,
 }
 
 impl Mode {
@@ -68,6 +77,11 @@ impl Mode {
             "escape_assets" => Mode::EscapeAssets,
             "clock" => Mode::Clock,
             "log" => Mode::Log,
+            "sleep" => Mode::Sleep,
+            "sleep_forever" => Mode::SleepForever,
+            "large_output" => Mode::LargeOutput,
+            "long_reason" => Mode::LongReason,
+            "random" => Mode::Random,
             _ => return None,
         })
     }
@@ -88,6 +102,11 @@ impl Mode {
             Mode::EscapeAssets => "escape_assets",
             Mode::Clock => "clock",
             Mode::Log => "log",
+            Mode::Sleep => "sleep",
+            Mode::SleepForever => "sleep_forever",
+            Mode::LargeOutput => "large_output",
+            Mode::LongReason => "long_reason",
+            Mode::Random => "random",
         }
     }
 }
@@ -98,11 +117,14 @@ const HUGE_OUTPUT_BYTES: usize = 100 << 20;
 struct State {
     mode: Mode,
     records_seen: u64,
+    /// `"bytes"` from the config: the size `large_output` and `long_reason`
+    /// produce.
+    bytes: usize,
 }
 
 thread_local! {
     static STATE: RefCell<State> = const {
-        RefCell::new(State { mode: Mode::Pass, records_seen: 0 })
+        RefCell::new(State { mode: Mode::Pass, records_seen: 0, bytes: 0 })
     };
 }
 
@@ -117,7 +139,12 @@ impl Guest for Hostile {
             return Err("bad config: mode init_fail refuses to start".to_owned());
         }
         let mode = Mode::parse(name).ok_or_else(|| format!("bad config: unknown mode {name:?}"))?;
-        STATE.with(|s| s.borrow_mut().mode = mode);
+        let bytes = config.get("bytes").and_then(Value::as_u64).unwrap_or(0) as usize;
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.mode = mode;
+            s.bytes = bytes;
+        });
         Ok(())
     }
 
@@ -158,6 +185,7 @@ fn is_trigger(line: &str) -> bool {
 
 /// Does what `mode` says to one trigger record, appending its output lines.
 fn misbehave(mode: Mode, output: &mut String) -> Outcome {
+    let bytes = STATE.with(|s| s.borrow().bytes);
     let result = match mode {
         Mode::Pass => json!("pass"),
         Mode::Loop => {
@@ -232,6 +260,27 @@ fn misbehave(mode: Mode, output: &mut String) -> Outcome {
             hasher.write_u64(42);
             json!({"wall_nanos": wall, "elapsed_nanos": elapsed, "random": hasher.finish().to_string()})
         }
+        Mode::Sleep => {
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            json!("slept 10 s")
+        }
+        Mode::SleepForever => {
+            std::thread::sleep(std::time::Duration::MAX);
+            json!("woke up")
+        }
+        Mode::LargeOutput => {
+            // One line of `bytes` bytes: `{"pad":"xxx…"}\n`.
+            let pad = bytes.saturating_sub(11);
+            output.push_str("{\"pad\":\"");
+            output.extend(std::iter::repeat_n('x', pad));
+            output.push_str("\"}\n");
+            return Outcome::Emitted(1);
+        }
+        Mode::LongReason => {
+            // `bytes` bytes of 3-byte chars, so a cut may land inside one.
+            return Outcome::Failed("€".repeat(bytes / 3));
+        }
+        Mode::Random => json!(attempt(getrandom::u64().map(|v| v.to_string()))),
         Mode::Log => {
             let out = writeln!(std::io::stdout(), "hostile says hello on stdout");
             let err = writeln!(
