@@ -820,3 +820,46 @@ fn flags_beat_the_pipeline_file_for_every_setting_it_also_gives() {
     ])
     .expect_code(3);
 }
+
+/// Random values a transform draws depend on where its records lie in the
+/// input, never on which worker ran them: the same bytes with 1, 2 and 3
+/// workers, and distinct values throughout.
+#[test]
+fn random_values_are_the_same_whatever_the_worker_count() {
+    let sb = Sandbox::new();
+    let module = guest("weir-hostile");
+    let records: String = (0..30_000)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"trigger\":true,\"pad\":\"{}\"}}\n",
+                "x".repeat(60)
+            )
+        })
+        .collect();
+    stage_records(&sb, "raw", &records);
+    let mut outputs = Vec::new();
+    for workers in ["1", "2", "3"] {
+        let out = format!("out{workers}");
+        sb.weir(&[
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            &out,
+            "--interval",
+            INTERVAL,
+            "--workers",
+            workers,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            r#"{"mode":"random"}"#,
+        ])
+        .ok();
+        outputs.push(cat(&sb, &out));
+    }
+    assert_eq!(outputs[0], outputs[1], "1 and 2 workers differ");
+    assert_eq!(outputs[0], outputs[2], "1 and 3 workers differ");
+    let values: std::collections::HashSet<&str> = lines(&outputs[0]).into_iter().collect();
+    assert_eq!(values.len(), 30_000, "random values repeat");
+}

@@ -73,7 +73,7 @@ impl ReplayCmd {
         self.transform.apply(&mut flags);
         let settings = resolve(&file, &flags);
         settings.apply_limits(&mut specs);
-        let modules = self.transform.load(specs)?;
+        let modules = self.transform.load(specs, 1)?;
         let steps: Vec<&dyn Step> = modules.iter().map(|m| m as &dyn Step).collect();
         let stage = self.store.open(g, &stage)?;
         let options = RunOptions {

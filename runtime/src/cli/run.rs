@@ -159,8 +159,17 @@ impl TransformArgs {
     }
 
     /// The engine, with the cache settings, and the loaded modules.
-    pub(super) fn load(&self, specs: Vec<ModuleSpec>) -> anyhow::Result<Vec<weir_engine::Module>> {
+    pub(super) fn load(
+        &self,
+        specs: Vec<ModuleSpec>,
+        workers: usize,
+    ) -> anyhow::Result<Vec<weir_engine::Module>> {
+        // Every worker holds one instance of every transform at once; the
+        // pool must have room for all of them (isolation re-runs replace an
+        // instance, needing no spare slot).
+        let live = u32::try_from(workers.saturating_mul(specs.len())).unwrap_or(u32::MAX);
         let mut config = EngineConfig::default();
+        config = config.with_max_instances(config.max_instances.max(live));
         if let Some(dir) = &self.cache_dir {
             config = config.with_cache_dir(dir);
         }
@@ -206,7 +215,7 @@ impl RunCmd {
         let settings = resolve(&step.file, &flags);
         settings.apply_limits(&mut specs);
         let started = Instant::now();
-        let modules = self.transform.load(specs)?;
+        let modules = self.transform.load(specs, settings.workers)?;
         let input_stage = self.store.open(g, &step.input)?;
         let output_stage = self.store.open(g, &output)?;
         let options = RunOptions {

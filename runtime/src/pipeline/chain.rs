@@ -71,6 +71,19 @@ pub(super) struct Flow<'t> {
 /// for records a transform's `finish` produced.
 pub(super) type Origin = Option<u32>;
 
+/// The seed of a call's random values: where its first record lies in the
+/// input (part and line), so it is the same whatever the worker count or
+/// the sharding; records `finish` made (no origin) share one key.
+fn seed_key(chunk: &Chunk, origins: &[Origin]) -> u64 {
+    match origins.first().copied().flatten() {
+        Some(i) => {
+            let (part, line) = chunk.origins[i as usize];
+            (u64::from(part) << 40) | (line & ((1 << 40) - 1))
+        }
+        None => u64::MAX,
+    }
+}
+
 /// A chain of steps and how a worker runs a chunk through it: what every
 /// worker shares, read-only.
 pub(super) struct Chain<'a> {
@@ -149,6 +162,7 @@ impl Chain<'_> {
             }
             let instance = &mut instances[t];
             let module = self.steps[t];
+            instance.seed_next_chunk(seed_key(chunk, &origins));
             let processed = instance.process(&text, origins.len())?;
             let mut lines = processed.output.split_inclusive('\n');
             let mut next_text = String::with_capacity(processed.output.len());

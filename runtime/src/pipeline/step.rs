@@ -29,6 +29,11 @@ pub trait Step: Sync {
 pub trait StepInstance: Send {
     /// Processes a chunk of `records` NDJSON lines.
     fn process(&mut self, input: &str, records: usize) -> Result<Processed, PipelineError>;
+    /// Seeds the random source of the next `process` call from `key`, a
+    /// function of where the chunk's first record lies in the input, so
+    /// random values never depend on which worker got which chunk. Native
+    /// steps draw no random values and ignore it.
+    fn seed_next_chunk(&mut self, _key: u64) {}
     /// Ends the instance, returning extra NDJSON records.
     fn finish(&mut self) -> Result<String, PipelineError>;
 }
@@ -67,6 +72,9 @@ impl Step for Module {
 impl StepInstance for Instance {
     fn process(&mut self, input: &str, records: usize) -> Result<Processed, PipelineError> {
         Ok(Instance::process(self, input, records)?)
+    }
+    fn seed_next_chunk(&mut self, key: u64) {
+        Instance::seed_next_chunk(self, key);
     }
     fn finish(&mut self) -> Result<String, PipelineError> {
         Ok(Instance::finish(self)?)
