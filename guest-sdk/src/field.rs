@@ -13,7 +13,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::Error;
+use crate::error::Error;
 
 /// A field's location: the keys from the record down to the field.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -184,37 +184,51 @@
 //!
 //! - `transform`: the [`Transform`] trait, the seam the chunk loop drives.
 //! - `function`: [`map`], [`filter`], [`flat_map`], plain functions as transforms.
-//! - `record`: [`Record`] (one input line) and [`Output`] (where records go).
-//! - [`raw`]: [`Record::members`], [`Located`] and [`Patch`]: reading and
-//!   changing a few fields without parsing the record.
+//! - `record`: [`Record`] (one input line) and [`Output`] (where records go),
+//!   thin façades over the four modules below.
+//! - `parse`: JSON text into serde types, errors naming the field.
+//! - `patch`: [`Patch`], a scanned record written back with only its changes.
+//! - `scan`: [`Members`], [`Located`] and [`Unsure`]: finding a few fields
+//!   without parsing the record.
+//! - `spelling`: how serde_json spells what it writes, and writing a changed
+//!   record in its input's spelling.
+//! - `bytes`: the byte searches under all of them, eight bytes at a time.
+//! - `field`: [`FieldPath`], a dotted path to a field in a config.
 //! - `error`: [`Error`], the message a record, `init` or `finish` fails with.
-//! - `chunk`: the loop from an NDJSON chunk to output and outcomes, and
-//!   [`ChunkOutput`], where a chunk's records are settled.
+//! - `outcome`: [`ChunkOutput`], where a chunk's records are settled, and
+//!   the outcomes it closes into.
+//! - `chunk`: the loop from an NDJSON chunk to output and outcomes.
 //! - [`testing`]: that same loop under native `cargo test`, plus golden cases.
 //! - `component`: wit-bindgen glue for wasm builds, reached through [`export!`].
 
+mod bytes;
 mod chunk;
 #[doc(hidden)]
 pub mod component;
 mod error;
-pub mod field;
+mod field;
 mod function;
-pub mod raw;
+mod outcome;
+mod parse;
+mod patch;
 mod record;
+mod scan;
+mod spelling;
 pub mod testing;
 mod transform;
 
 pub use serde_json::{self, Value};
 
-pub use crate::chunk::ChunkOutput;
 pub use crate::error::Error;
-pub use crate::field::FieldPath;
+pub use crate::field::{FieldPath, kind};
 pub use crate::function::{
     Filter, FilterResult, FlatMap, FlatMapResult, Map, MapResult, Predicate, RecordFn, filter,
     flat_map, map,
 };
-pub use crate::raw::{Located, Members, Patch, Unsure};
+pub use crate::outcome::ChunkOutput;
+pub use crate::patch::Patch;
 pub use crate::record::{Output, Record};
+pub use crate::scan::{Located, Members, Unsure};
 pub use crate::transform::{NoConfig, Transform};
 
 /// Makes this crate a Weir component that runs `transform`.
