@@ -116,10 +116,12 @@
 //! [`Output::emit_patched`]). The output is what [`Output::emit_from`]
 //! writes for the same change to the parsed record. Whatever the scan is not
 //! sure of comes back as [`Unsure`]: then parse the record as usual, which
-//! also words any error.
+//! also words any error. An [`Edit`] does that dance: give it each change
+//! twice, on the patch and on the parsed record, and it takes the patch
+//! where it can.
 //!
 //! ```
-//! use weir_guest::{Error, FieldPath, NoConfig, Output, Patch, Record, Transform, Value};
+//! use weir_guest::{Edit, Error, FieldPath, NoConfig, Output, Record, Transform};
 //!
 //! /// Adds `"length"`: the length of `text`, in characters.
 //! struct Length {
@@ -134,24 +136,25 @@
 //!     }
 //!
 //!     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
-//!         if let Ok(members) = record.members() {
-//!             let mut patch = Patch::new(members);
-//!             if let Ok(Some(text)) = patch.locate(&self.text)
-//!                 && let Some(text) = text.as_str()
-//!                 && patch.set("length", &text.chars().count()).is_ok()
-//!             {
-//!                 output.emit_patched(patch);
-//!                 return Ok(());
-//!             }
-//!         }
-//!         // Anything else: the parse path, with its error messages.
-//!         let mut value: Value = record.parse()?;
-//!         let length = match self.text.find_text(&mut value)? {
-//!             Some(text) => text.chars().count(),
-//!             None => return Err(Error::new("no `text`")),
-//!         };
-//!         value["length"] = length.into();
-//!         output.emit_from(&value, record)
+//!         let mut edit = Edit::new(record)?;
+//!         edit.change(
+//!             // On the record's text: `None` gives up.
+//!             |patch| {
+//!                 let text = patch.locate(&self.text).ok()??;
+//!                 let length = text.as_str()?.chars().count();
+//!                 patch.set("length", &length).ok()
+//!             },
+//!             // On the parsed record, with its error messages.
+//!             |value| {
+//!                 let length = match self.text.find_text(value)? {
+//!                     Some(text) => text.chars().count(),
+//!                     None => return Err(Error::new("no `text`")),
+//!                 };
+//!                 value["length"] = length.into();
+//!                 Ok(())
+//!             },
+//!         )?;
+//!         edit.emit(output)
 //!     }
 //! }
 //!
@@ -193,7 +196,11 @@
 //! - `spelling`: how serde_json spells what it writes, and writing a changed
 //!   record in its input's spelling.
 //! - `bytes`: the byte searches under all of them, eight bytes at a time.
-//! - `field`: [`FieldPath`], a dotted path to a field in a config.
+//! - `edit`: [`Edit`], a change made on the patch when the scan is sure and
+//!   on the parsed record when not: on top of `record` and `patch`.
+//! - `field`: [`FieldPath`], a dotted path to a field in a config, and
+//!   [`FieldPaths`], a list of at least one.
+//! - `assets`: [`Assets`], reading a transform's assets directory.
 //! - `error`: [`Error`], the message a record, `init` or `finish` fails with.
 //! - `outcome`: [`ChunkOutput`], where a chunk's records are settled, and
 //!   the outcomes it closes into.
@@ -201,10 +208,12 @@
 //! - [`testing`]: that same loop under native `cargo test`, plus golden cases.
 //! - `component`: wit-bindgen glue for wasm builds, reached through [`export!`].
 
+mod assets;
 mod bytes;
 mod chunk;
 #[doc(hidden)]
 pub mod component;
+mod edit;
 mod error;
 mod field;
 mod function;
@@ -219,8 +228,10 @@ mod transform;
 
 pub use serde_json::{self, Value};
 
+pub use crate::assets::Assets;
+pub use crate::edit::Edit;
 pub use crate::error::Error;
-pub use crate::field::{FieldPath, kind};
+pub use crate::field::{ConfigKey, FieldPath, FieldPaths, FieldsKey, kind};
 pub use crate::function::{
     Filter, FilterResult, FlatMap, FlatMapResult, Map, MapResult, Predicate, RecordFn, filter,
     flat_map, map,
