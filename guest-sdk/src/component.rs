@@ -86,8 +86,8 @@ mod glue {
                 .outcomes
                 .into_iter()
                 .map(|outcome| match outcome {
-                    chunk::Outcome::Emitted(count) => Outcome::Emitted(count),
-                    chunk::Outcome::Failed(reason) => Outcome::Failed(reason),
+                    outcome::Outcome::Emitted(count) => Outcome::Emitted(count),
+                    outcome::Outcome::Failed(reason) => Outcome::Failed(reason),
                 })
                 .collect(),
         }
