@@ -187,6 +187,8 @@
 //!
 //! - `transform`: the [`Transform`] trait, the seam the chunk loop drives.
 //! - `function`: [`map`], [`filter`], [`flat_map`], plain functions as transforms.
+//! - `edit`: [`Edit`], a change made on the patch when the scan is sure and
+//!   on the parsed record when not: on top of `record` and `patch`.
 //! - `record`: [`Record`] (one input line) and [`Output`] (where records go),
 //!   thin façades over the four modules below.
 //! - `parse`: JSON text into serde types, errors naming the field.
@@ -196,8 +198,6 @@
 //! - `spelling`: how serde_json spells what it writes, and writing a changed
 //!   record in its input's spelling.
 //! - `bytes`: the byte searches under all of them, eight bytes at a time.
-//! - `edit`: [`Edit`], a change made on the patch when the scan is sure and
-//!   on the parsed record when not: on top of `record` and `patch`.
 //! - `field`: [`FieldPath`], a dotted path to a field in a config, and
 //!   [`FieldPaths`], a list of at least one.
 //! - `assets`: [`Assets`], reading a transform's assets directory.
