@@ -7,7 +7,7 @@
 //! results into the WIT types. Transform authors never name anything here;
 //! it is public only so the `export!` expansion in their crate can reach it.
 
-use crate::Transform;
+use crate::transform::Transform;
 
 /// Checks, in native builds, that an `export!` argument is a transform the
 /// component could run, so a mistake in that line fails `cargo test` too.
@@ -36,18 +36,19 @@ mod glue {
     use std::cell::RefCell;
 
     use super::bindings::weir::transform::types::{Outcome, Processed};
-    use crate::Transform;
-    use crate::chunk::{self, Instance};
+    use crate::chunk::Instance;
+    use crate::outcome;
+    use crate::transform::Transform;
 
     /// The chunk loop with its transform's type erased, so one static can
     /// hold whatever transform the author exported.
     trait Chunks {
-        fn process(&mut self, input: &str) -> chunk::Processed;
+        fn process(&mut self, input: &str) -> outcome::Processed;
         fn finish(&mut self) -> Result<String, crate::Error>;
     }
 
     impl<T: Transform> Chunks for Instance<T> {
-        fn process(&mut self, input: &str) -> chunk::Processed {
+        fn process(&mut self, input: &str) -> outcome::Processed {
             Instance::process(self, input)
         }
 
@@ -85,8 +86,8 @@ mod glue {
                 .outcomes
                 .into_iter()
                 .map(|outcome| match outcome {
-                    chunk::Outcome::Emitted(count) => Outcome::Emitted(count),
-                    chunk::Outcome::Failed(reason) => Outcome::Failed(reason),
+                    outcome::Outcome::Emitted(count) => Outcome::Emitted(count),
+                    outcome::Outcome::Failed(reason) => Outcome::Failed(reason),
                 })
                 .collect(),
         }

@@ -6,14 +6,18 @@
 //! arrays. [`FieldPath::find_mut`] returns the value it names, `None` when
 //! the field (or an object on its path) is absent, and an error naming the
 //! field when the path runs into something that is not an object;
-//! [`FieldPath::find_text`] also requires a string.
+//! [`FieldPath::find_text`] also requires a string. [`FieldPaths`] is a
+//! config's list of them that names at least one field. This module imports
+//! only `error`; it knows nothing of records as text.
 
 use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::Error;
+use crate::error::Error;
 
 /// A field's location: the keys from the record down to the field.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -96,6 +100,102 @@ impl fmt::Display for FieldPath {
         f.write_str(&self.text)
     }
 }
+
+/// The config key a [`FieldPaths`] list is read from, for its message when
+/// the list is empty.
+pub trait ConfigKey {
+    /// The key, as in the config (`"fields"`).
+    const KEY: &'static str;
+}
+
+/// The key `fields`, the usual one: the default of [`FieldPaths`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldsKey {}
+
+impl ConfigKey for FieldsKey {
+    const KEY: &'static str = "fields";
+}
+
+/// A config's list of field paths, naming at least one field: read from a
+/// list of dotted paths (`["text", "notes.body"]`), refusing an empty list
+/// with ``fields: `fields` is empty; name at least one field``. `K` names
+/// the config key for that message; [`FieldsKey`] unless it is not
+/// `fields`.
+///
+/// ```
+/// use serde::Deserialize;
+/// use weir_guest::FieldPaths;
+///
+/// #[derive(Deserialize)]
+/// struct Config {
+///     fields: FieldPaths,
+/// }
+///
+/// let config: Config = serde_json::from_str(r#"{"fields": ["a", "b.c"]}"#).unwrap();
+/// assert_eq!(config.fields.len(), 2);
+/// let error = serde_json::from_str::<Config>(r#"{"fields": []}"#).err().unwrap();
+/// assert!(error.to_string().starts_with("`fields` is empty; name at least one field"));
+/// ```
+pub struct FieldPaths<K: ConfigKey = FieldsKey> {
+    paths: Vec<FieldPath>,
+    key: PhantomData<fn() -> K>,
+}
+
+impl<K: ConfigKey> Deref for FieldPaths<K> {
+    type Target = [FieldPath];
+
+    fn deref(&self) -> &[FieldPath] {
+        &self.paths
+    }
+}
+
+impl<'a, K: ConfigKey> IntoIterator for &'a FieldPaths<K> {
+    type Item = &'a FieldPath;
+    type IntoIter = std::slice::Iter<'a, FieldPath>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.paths.iter()
+    }
+}
+
+impl<'de, K: ConfigKey> Deserialize<'de> for FieldPaths<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let paths = Vec::<FieldPath>::deserialize(deserializer)?;
+        if paths.is_empty() {
+            return Err(serde::de::Error::custom(format!(
+                "`{}` is empty; name at least one field",
+                K::KEY
+            )));
+        }
+        Ok(FieldPaths {
+            paths,
+            key: PhantomData,
+        })
+    }
+}
+
+impl<K: ConfigKey> fmt::Debug for FieldPaths<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.paths).finish()
+    }
+}
+
+impl<K: ConfigKey> Clone for FieldPaths<K> {
+    fn clone(&self) -> Self {
+        FieldPaths {
+            paths: self.paths.clone(),
+            key: PhantomData,
+        }
+    }
+}
+
+impl<K: ConfigKey> PartialEq for FieldPaths<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.paths == other.paths
+    }
+}
+
+impl<K: ConfigKey> Eq for FieldPaths<K> {}
 
 /// What kind of JSON value this is, for messages ("a number", "null").
 pub fn kind(value: &Value) -> &'static str {

@@ -15,7 +15,9 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Error, NoConfig, Output, Record, Transform};
+use crate::error::Error;
+use crate::record::{Output, Record};
+use crate::transform::{NoConfig, Transform};
 
 /// Makes a transform that turns each record into exactly one record.
 ///

@@ -116,10 +116,12 @@
 //! [`Output::emit_patched`]). The output is what [`Output::emit_from`]
 //! writes for the same change to the parsed record. Whatever the scan is not
 //! sure of comes back as [`Unsure`]: then parse the record as usual, which
-//! also words any error.
+//! also words any error. An [`Edit`] does that dance: give it each change
+//! twice, on the patch and on the parsed record, and it takes the patch
+//! where it can.
 //!
 //! ```
-//! use weir_guest::{Error, FieldPath, NoConfig, Output, Patch, Record, Transform, Value};
+//! use weir_guest::{Edit, Error, FieldPath, NoConfig, Output, Record, Transform};
 //!
 //! /// Adds `"length"`: the length of `text`, in characters.
 //! struct Length {
@@ -134,24 +136,25 @@
 //!     }
 //!
 //!     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
-//!         if let Ok(members) = record.members() {
-//!             let mut patch = Patch::new(members);
-//!             if let Ok(Some(text)) = patch.locate(&self.text)
-//!                 && let Some(text) = text.as_str()
-//!                 && patch.set("length", &text.chars().count()).is_ok()
-//!             {
-//!                 output.emit_patched(patch);
-//!                 return Ok(());
-//!             }
-//!         }
-//!         // Anything else: the parse path, with its error messages.
-//!         let mut value: Value = record.parse()?;
-//!         let length = match self.text.find_text(&mut value)? {
-//!             Some(text) => text.chars().count(),
-//!             None => return Err(Error::new("no `text`")),
-//!         };
-//!         value["length"] = length.into();
-//!         output.emit_from(&value, record)
+//!         let mut edit = Edit::new(record)?;
+//!         edit.change(
+//!             // On the record's text: `None` gives up.
+//!             |patch| {
+//!                 let text = patch.locate(&self.text).ok()??;
+//!                 let length = text.as_str()?.chars().count();
+//!                 patch.set("length", &length).ok()
+//!             },
+//!             // On the parsed record, with its error messages.
+//!             |value| {
+//!                 let length = match self.text.find_text(value)? {
+//!                     Some(text) => text.chars().count(),
+//!                     None => return Err(Error::new("no `text`")),
+//!                 };
+//!                 value["length"] = length.into();
+//!                 Ok(())
+//!             },
+//!         )?;
+//!         edit.emit(output)
 //!     }
 //! }
 //!
@@ -184,37 +187,59 @@
 //!
 //! - `transform`: the [`Transform`] trait, the seam the chunk loop drives.
 //! - `function`: [`map`], [`filter`], [`flat_map`], plain functions as transforms.
-//! - `record`: [`Record`] (one input line) and [`Output`] (where records go).
-//! - [`raw`]: [`Record::members`], [`Located`] and [`Patch`]: reading and
-//!   changing a few fields without parsing the record.
+//! - `edit`: [`Edit`], a change made on the patch when the scan is sure and
+//!   on the parsed record when not: on top of `record` and `patch`.
+//! - `record`: [`Record`] (one input line) and [`Output`] (where records go),
+//!   thin façades over the four modules below.
+//! - `parse`: JSON text into serde types, errors naming the field.
+//! - `patch`: [`Patch`], a scanned record written back with only its changes.
+//! - `scan`: [`Members`], [`Located`] and [`Unsure`]: finding a few fields
+//!   without parsing the record.
+//! - `spelling`: how serde_json spells what it writes, and writing a changed
+//!   record in its input's spelling.
+//! - `bytes`: the byte searches under all of them, eight bytes at a time.
+//! - `field`: [`FieldPath`], a dotted path to a field in a config, and
+//!   [`FieldPaths`], a list of at least one.
+//! - `assets`: [`Assets`], reading a transform's assets directory.
 //! - `error`: [`Error`], the message a record, `init` or `finish` fails with.
-//! - `chunk`: the loop from an NDJSON chunk to output and outcomes, and
-//!   [`ChunkOutput`], where a chunk's records are settled.
+//! - `outcome`: [`ChunkOutput`], where a chunk's records are settled, and
+//!   the outcomes it closes into.
+//! - `chunk`: the loop from an NDJSON chunk to output and outcomes.
 //! - [`testing`]: that same loop under native `cargo test`, plus golden cases.
 //! - `component`: wit-bindgen glue for wasm builds, reached through [`export!`].
 
+mod assets;
+mod bytes;
 mod chunk;
 #[doc(hidden)]
 pub mod component;
+mod edit;
 mod error;
-pub mod field;
+mod field;
 mod function;
-pub mod raw;
+mod outcome;
+mod parse;
+mod patch;
 mod record;
+mod scan;
+mod spelling;
 pub mod testing;
 mod transform;
 
 pub use serde_json::{self, Value};
 
-pub use crate::chunk::ChunkOutput;
+pub use crate::assets::Assets;
+pub use crate::edit::Edit;
 pub use crate::error::Error;
-pub use crate::field::FieldPath;
+pub use crate::field::{ConfigKey, FieldPath, FieldPaths, FieldsKey, kind};
 pub use crate::function::{
     Filter, FilterResult, FlatMap, FlatMapResult, Map, MapResult, Predicate, RecordFn, filter,
     flat_map, map,
 };
-pub use crate::raw::{Located, Members, Patch, Unsure};
+pub use crate::outcome::ChunkOutput;
+pub use crate::patch::Patch;
 pub use crate::record::{Output, Record};
+pub use crate::scan::{Located, Members, Unsure};
 pub use crate::transform::{NoConfig, Transform};
 
 /// Makes this crate a Weir component that runs `transform`.

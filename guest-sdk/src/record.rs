@@ -1,17 +1,22 @@
 //! One input record as the transform sees it, and the writer its outputs go to.
 //!
 //! A [`Record`] is one NDJSON line, still as text: it is parsed only when the
-//! transform asks, into whatever serde type it asks for. An [`Output`] appends
-//! output records to the chunk's single output buffer, so writing a record
-//! allocates nothing beyond what serialization itself needs. Parsing here is
-//! the one place that turns JSON text into Rust values, for records and for
-//! configuration alike; this module knows nothing of chunks or of the host.
+//! transform asks, into whatever serde type it asks for (`parse`), or
+//! scanned (`scan`). An [`Output`] appends output records to the chunk's
+//! single output buffer, so writing a record allocates nothing beyond what
+//! serialization itself needs; it writes a parsed record in its input's
+//! spelling (`spelling`) or a [`Patch`] (`patch`). Both types are thin
+//! façades over those modules, which never import this one; it knows
+//! nothing of chunks or of the host.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
-use crate::raw::{Patch, push_minified};
+use crate::error::Error;
+use crate::parse::parse_json;
+use crate::patch::Patch;
+use crate::scan::{Members, Unsure};
+use crate::spelling::{respells_only_whitespace, splice};
 
 /// One input record: a single line of the chunk, without its line ending.
 #[derive(Debug, Clone, Copy)]
@@ -43,41 +48,17 @@ impl<'a> Record<'a> {
         }
         parse_json(self.line)
     }
-}
 
-/// Parses `text` into `T`, naming the failing field if there is one.
-///
-/// The fast path is a plain `serde_json` parse. Only when that fails with a
-/// data error is the text parsed a second time, tracking the path to the
-/// failing field, so the common case pays nothing for good messages.
-pub(crate) fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
-    let error = match serde_json::from_str(text) {
-        Ok(value) => return Ok(value),
-        Err(error) => error,
-    };
-    if !error.is_data() {
-        return Err(Error::new(describe(&error)));
-    }
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-        Err(tracked) if tracked.path().iter().next().is_some() => Err(Error::new(format!(
-            "{}: {}",
-            tracked.path(),
-            describe(tracked.inner())
-        ))),
-        _ => Err(Error::new(describe(&error))),
-    }
-}
-
-/// serde_json's message without " at line 1 column N": every record is one
-/// line and the host already reports which, so only the column is kept.
-fn describe(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    let suffix = format!(" at line {} column {}", error.line(), error.column());
-    match message.strip_suffix(&suffix) {
-        Some(bare) if error.column() > 0 => format!("{bare} (column {})", error.column()),
-        Some(bare) => bare.to_owned(),
-        None => message,
+    /// Scans the record's text once for its top-level members, to locate
+    /// fields and build a [`Patch`] on.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsure`] when the text is not a well-formed JSON object, or one of
+    /// its top-level keys is written with escapes (nested objects may have
+    /// them): parse the record instead.
+    pub fn members(self) -> Result<Members<'a>, Unsure> {
+        Members::scan(self.line)
     }
 }
 
@@ -167,7 +148,7 @@ impl<'a> Output<'a> {
 
     /// Writes `patch`: its source record with the values it changed, as
     /// [`Output::emit_from`] would write the same change made to the parsed
-    /// record (see [`crate::raw`]).
+    /// record (see [`Patch`]).
     pub fn emit_patched(&mut self, mut patch: Patch<'_>) {
         patch.write(self.buffer);
         self.buffer.push(b'\n');
@@ -182,107 +163,13 @@ impl<'a> Output<'a> {
     }
 }
 
-/// Whether serde_json (with `preserve_order` and `arbitrary_precision`)
-/// writes a parsed `line` back as `line` with at most the whitespace between
-/// tokens dropped: no exponent (serde_json respells `1E3` and `1e5` as
-/// `1e+3` and `1e+5`) and no `\u` or `\/` escape in a string (it writes
-/// the characters themselves). May say no to a line that would survive;
-/// never yes to one that would not.
-pub(crate) fn respells_only_whitespace(line: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(&b) = line.get(i) {
-        match b {
-            b'"' => {
-                i += 1;
-                loop {
-                    match line.get(i) {
-                        Some(b'"') => break,
-                        Some(b'\\') => match line.get(i + 1) {
-                            Some(b'u' | b'/') | None => return false,
-                            Some(_) => i += 2,
-                        },
-                        Some(_) => i += 1,
-                        None => return false,
-                    }
-                }
-            }
-            b'E' | b'+' => return false,
-            b'e' if i > 0 && matches!(line[i - 1], b'0'..=b'9' | b'.') => return false,
-            _ => {}
-        }
-        i += 1;
-    }
-    true
-}
-
-/// Writes `new` as compact JSON into `out`, copying from `raw` (the text
-/// `old` was parsed from), without its whitespace, every value that `new`
-/// leaves equal to `old`.
-pub(crate) fn splice(
-    out: &mut Vec<u8>,
-    new: &serde_json::Value,
-    old: &serde_json::Value,
-    raw: &str,
-) -> Result<(), Error> {
-    use serde_json::Value;
-    use serde_json::value::RawValue;
-    use std::collections::BTreeMap;
-
-    if new == old {
-        push_minified(out, raw.as_bytes());
-        return Ok(());
-    }
-    match (new, old) {
-        (Value::Object(n), Value::Object(o)) => {
-            let Ok(members) = serde_json::from_str::<BTreeMap<String, &RawValue>>(raw) else {
-                return serde_json::to_writer(&mut *out, new).map_err(Error::from);
-            };
-            out.push(b'{');
-            for (i, (key, value)) in n.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, key).map_err(Error::from)?;
-                out.push(b':');
-                match (o.get(key), members.get(key)) {
-                    (Some(old_value), Some(raw_value)) => {
-                        splice(out, value, old_value, raw_value.get())?;
-                    }
-                    _ => serde_json::to_writer(&mut *out, value).map_err(Error::from)?,
-                }
-            }
-            out.push(b'}');
-            Ok(())
-        }
-        (Value::Array(n), Value::Array(o)) => {
-            let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw) else {
-                return serde_json::to_writer(&mut *out, new).map_err(Error::from);
-            };
-            out.push(b'[');
-            for (i, value) in n.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                match (o.get(i), items.get(i)) {
-                    (Some(old_value), Some(raw_value)) => {
-                        splice(out, value, old_value, raw_value.get())?;
-                    }
-                    _ => serde_json::to_writer(&mut *out, value).map_err(Error::from)?,
-                }
-            }
-            out.push(b']');
-            Ok(())
-        }
-        _ => serde_json::to_writer(&mut *out, new).map_err(Error::from),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
     use serde_json::Value;
 
     use super::*;
+    use crate::spelling::push_minified;
 
     #[derive(Debug, Deserialize)]
     #[allow(dead_code)]
@@ -390,35 +277,6 @@ mod tests {
     }
 
     #[test]
-    fn compact_plain_records_take_the_fast_path_and_others_do_not() {
-        for (line, fast) in [
-            (
-                r#"{"a":1,"b":"x y","c":[true,false,null],"d":1.50,"e":"\n\"\\"}"#,
-                true,
-            ),
-            (r#"{"a": 1, "b" : [ 2 ,3 ]}"#, true),
-            (r#"{"a":1E3}"#, false),
-            (r#"{"a":1e3}"#, false),
-            (r#"{"a":"\u00e9"}"#, false),
-            (r#"{"a":"\/"}"#, false),
-            (r#"{"true":true,"false":false,"x":"e+E 1e3"}"#, true),
-        ] {
-            assert_eq!(respells_only_whitespace(line.as_bytes()), fast, "{line}");
-            if fast {
-                // The fast path's promise: serde_json writes it back as is,
-                // but for whitespace between tokens.
-                let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
-                let mut minified = Vec::new();
-                push_minified(&mut minified, line.as_bytes());
-                assert_eq!(
-                    serde_json::to_string(&v).unwrap_or_default().into_bytes(),
-                    minified
-                );
-            }
-        }
-    }
-
-    #[test]
     fn pass_copies_the_record_byte_for_byte() {
         let line = r#"{ "b" : 1.50, "a" : "caf\u00e9" }"#;
         let mut buffer = Vec::new();
@@ -426,5 +284,168 @@ mod tests {
         output.pass(Record::new(line));
         assert_eq!(output.count(), 1);
         assert_eq!(buffer, format!("{line}\n").into_bytes());
+    }
+
+    /// The scan and patch against parsing and `emit_from`.
+    mod scan_and_patch {
+        use serde_json::Value;
+
+        use crate::patch::Patch;
+        use crate::record::{Output, Record};
+        use crate::scan::Unsure;
+        use crate::scan::tests::{locate, path};
+        use crate::testing::XorShift;
+
+        fn emit_from(line: &str, new: &Value) -> String {
+            let mut buffer = Vec::new();
+            let mut output = Output::new(&mut buffer);
+            output
+                .emit_from(new, Record::new(line))
+                .unwrap_or_else(|e| panic!("{e}"));
+            String::from_utf8(buffer).unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        fn emit_patched(patch: Patch<'_>) -> String {
+            let mut buffer = Vec::new();
+            Output::new(&mut buffer).emit_patched(patch);
+            String::from_utf8(buffer).unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        const ESCAPED_KEY: &str = r#""\u0074ext""#;
+
+        #[test]
+        fn locate_and_patch_agree_with_parsing_on_random_records() {
+            let mut rng = XorShift::new(0x5eed);
+            let paths = [
+                path("text"),
+                path("a.text"),
+                path("a.b.text"),
+                path("c.d"),
+                path("b"),
+            ];
+            let mut located = 0;
+            for _ in 0..5_000 {
+                let mut line = String::new();
+                rng.space(&mut line);
+                rng.object(0, &mut line);
+                rng.space(&mut line);
+                let parsed: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+                for path in &paths {
+                    let record = Record::new(&line);
+                    let mut expected = parsed.clone();
+                    match (locate(path, &line), path.find_mut(&mut expected)) {
+                        (Ok(None), Ok(None)) | (Err(Unsure), Err(_)) => {}
+                        // Escaped keys are left to the parser.
+                        (Err(Unsure), Ok(_)) if line.contains(ESCAPED_KEY) => {}
+                        (Ok(Some(at)), Ok(Some(value))) => {
+                            located += 1;
+                            let text: Value =
+                                serde_json::from_str(at.text()).unwrap_or_else(|e| panic!("{e}"));
+                            assert_eq!(&text, value, "{line} at {path}");
+                            assert_eq!(at.as_str().as_deref(), value.as_str(), "{line} at {path}");
+                            // Set it to itself: the record is written as it was.
+                            let mut same =
+                                Patch::new(record.members().unwrap_or_else(|_| panic!("{line}")));
+                            same.replace(&at, &*value).unwrap_or_else(|e| panic!("{e}"));
+                            assert_eq!(
+                                emit_patched(same),
+                                emit_from(&line, &parsed),
+                                "{line} at {path}, unchanged"
+                            );
+                            // Change it, and add a field, both ways.
+                            let new = Value::String(format!("{value} changed"));
+                            *value = new.clone();
+                            expected
+                                .as_object_mut()
+                                .unwrap_or_else(|| panic!("{line}"))
+                                .insert("added".to_owned(), Value::from(vec![1, 2]));
+                            let mut patch =
+                                Patch::new(record.members().unwrap_or_else(|_| panic!("{line}")));
+                            patch.replace(&at, &new).unwrap_or_else(|e| panic!("{e}"));
+                            patch
+                                .set("added", &[1, 2])
+                                .unwrap_or_else(|e| panic!("{e}"));
+                            assert_eq!(
+                                emit_patched(patch),
+                                emit_from(&line, &expected),
+                                "{line} at {path}"
+                            );
+                        }
+                        (ours, theirs) => {
+                            panic!("{line} at {path}: located {ours:?}, parsed {theirs:?}")
+                        }
+                    }
+                }
+                // An unchanged record, and a top-level key set in place.
+                let Ok(members) = Record::new(&line).members() else {
+                    assert!(line.contains(ESCAPED_KEY), "{line}");
+                    continue;
+                };
+                assert_eq!(
+                    emit_patched(Patch::new(members)),
+                    emit_from(&line, &parsed),
+                    "{line}"
+                );
+                let mut expected = parsed.clone();
+                expected
+                    .as_object_mut()
+                    .unwrap_or_else(|| panic!("{line}"))
+                    .insert("b".to_owned(), Value::Null);
+                let Ok(members) = Record::new(&line).members() else {
+                    assert!(line.contains(ESCAPED_KEY), "{line}");
+                    continue;
+                };
+                let mut patch = Patch::new(members);
+                match patch.set("b", &()) {
+                    Ok(()) => {
+                        assert_eq!(emit_patched(patch), emit_from(&line, &expected), "{line}")
+                    }
+                    Err(_) => assert!(line.contains(ESCAPED_KEY), "{line}"),
+                }
+            }
+            assert!(
+                located > 1_000,
+                "only {located} fields located: the generator is off"
+            );
+        }
+
+        /// A value replaced by an equal one is written as `emit_from` writes
+        /// it: in the old spelling where the record holds escapes or exponents
+        /// (it splices), anew where it does not.
+        #[test]
+        fn equal_replacements_keep_what_emit_from_keeps() {
+            let cases = [
+                (r#"{"a":"\u0041","b":1}"#, serde_json::json!("A")),
+                (
+                    r#"{"a":{"y":1,"x":2},"b":"\/"}"#,
+                    serde_json::json!({"x": 2, "y": 1}),
+                ),
+                (
+                    r#"{"a":{"y":1,"x":2}}"#,
+                    serde_json::json!({"x": 2, "y": 1}),
+                ),
+                (
+                    r#"{"a":["b\u0069lling"],"e":1E3}"#,
+                    serde_json::json!(["billing", "x"]),
+                ),
+                (r#"{"a":["b\u0069lling"]}"#, serde_json::json!(["billing"])),
+            ];
+            for (line, new) in cases {
+                let record = Record::new(line);
+                let members = record.members().unwrap_or_else(|_| panic!("{line}"));
+                let mut patch = Patch::new(members);
+                let at = patch
+                    .locate(&path("a"))
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| panic!("{line}"));
+                patch.replace(&at, &new).unwrap_or_else(|e| panic!("{e}"));
+                let mut expected: Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
+                expected["a"] = new;
+                assert_eq!(emit_patched(patch), emit_from(line, &expected), "{line}");
+            }
+        }
     }
 }

@@ -15,8 +15,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::chunk::Instance;
-pub use crate::chunk::{Outcome, Processed};
-use crate::{Error, Output, Record, Transform};
+use crate::error::Error;
+pub use crate::outcome::{Outcome, Processed};
+use crate::record::{Output, Record};
+use crate::transform::Transform;
 
 /// What became of one input record: its output lines (without line endings;
 /// empty when filtered out), or the reason it was rejected.

@@ -12,7 +12,9 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{ChunkOutput, Error, Output, Record};
+use crate::error::Error;
+use crate::outcome::ChunkOutput;
+use crate::record::{Output, Record};
 
 /// A transform: configured once, then called for each chunk of input
 /// records; by default once per record.

@@ -49,12 +49,18 @@ const SDK_WIT_PATH: &str = r#"path: "../wit","#;
 const VENDORED_WIT_PATH: &str = r#"path: "../../wit","#;
 
 /// The guest SDK's sources, by file name under `src/`.
-const SDK_SOURCES: [(&str, &str); 10] = [
+const SDK_SOURCES: [(&str, &str); 17] = [
+    (
+        "assets.rs",
+        include_str!("../../../guest-sdk/src/assets.rs"),
+    ),
+    ("bytes.rs", include_str!("../../../guest-sdk/src/bytes.rs")),
     ("chunk.rs", include_str!("../../../guest-sdk/src/chunk.rs")),
     (
         "component.rs",
         include_str!("../../../guest-sdk/src/component.rs"),
     ),
+    ("edit.rs", include_str!("../../../guest-sdk/src/edit.rs")),
     ("error.rs", include_str!("../../../guest-sdk/src/error.rs")),
     ("field.rs", include_str!("../../../guest-sdk/src/field.rs")),
     (
@@ -62,10 +68,20 @@ const SDK_SOURCES: [(&str, &str); 10] = [
         include_str!("../../../guest-sdk/src/function.rs"),
     ),
     ("lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
-    ("raw.rs", include_str!("../../../guest-sdk/src/raw.rs")),
+    (
+        "outcome.rs",
+        include_str!("../../../guest-sdk/src/outcome.rs"),
+    ),
+    ("parse.rs", include_str!("../../../guest-sdk/src/parse.rs")),
+    ("patch.rs", include_str!("../../../guest-sdk/src/patch.rs")),
     (
         "record.rs",
         include_str!("../../../guest-sdk/src/record.rs"),
+    ),
+    ("scan.rs", include_str!("../../../guest-sdk/src/scan.rs")),
+    (
+        "spelling.rs",
+        include_str!("../../../guest-sdk/src/spelling.rs"),
     ),
     (
         "testing.rs",

@@ -13,7 +13,8 @@
 //! - [`model`]: classifier mode, the exported scikit-learn pipeline;
 //! - [`text`]: words as Python's `re` finds them, and lowercasing;
 //! - [`word_table`]: Python's `\w` characters (generated);
-//! - [`field`]: dotted field paths into a record;
+//! - `weir_guest::FieldPaths`, `Edit`, `Assets`: field paths, the
+//!   patch-or-parse pattern and the assets reader (the SDK's);
 //! - this module: the config and the [`Transform`] joining them.
 
 pub mod model;
@@ -26,14 +27,10 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use weir_guest::{Error, Output, Patch, Record, Transform, Value};
+use weir_guest::{Assets, Edit, Error, FieldPaths, Output, Patch, Record, Transform, Value};
 
 use crate::model::Model;
 use crate::rules::{Taxonomy, TaxonomyConfig};
-use weir_guest::FieldPath;
-
-/// Where the sandbox mounts the transform's assets directory.
-pub const ASSETS_DIR: &str = "/assets";
 
 /// The transform's configuration, parsed once by `init`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -41,8 +38,7 @@ pub const ASSETS_DIR: &str = "/assets";
 pub struct Config {
     /// The text fields, as dotted paths; their strings are joined with a
     /// newline, in this order. Required, at least one.
-    #[serde(deserialize_with = "field_paths")]
-    pub fields: Vec<FieldPath>,
+    pub fields: FieldPaths,
     /// Rules mode: the taxonomy. Exactly one of `rules` and `model`.
     #[serde(default)]
     pub rules: Option<TaxonomyConfig>,
@@ -81,18 +77,6 @@ fn half() -> f64 {
     0.5
 }
 
-fn field_paths<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<FieldPath>, D::Error> {
-    let paths = Vec::<FieldPath>::deserialize(deserializer)?;
-    if paths.is_empty() {
-        return Err(serde::de::Error::custom(
-            "`fields` is empty; name at least one text field",
-        ));
-    }
-    Ok(paths)
-}
-
 /// What decides the categories.
 #[derive(Debug)]
 enum Decider {
@@ -110,7 +94,7 @@ enum Decider {
 /// The categorizer: a config and the taxonomy or model it loaded.
 #[derive(Debug)]
 pub struct Categorizer {
-    fields: Vec<FieldPath>,
+    fields: FieldPaths,
     category_field: Option<String>,
     categories_field: Option<String>,
     scores_field: Option<String>,
@@ -198,17 +182,11 @@ impl Categorizer {
     ///
     /// Neither or both of `rules` and `model`; a bad taxonomy; a model asset
     /// that cannot be read or parsed.
-    pub fn new(config: Config, assets: &std::path::Path) -> Result<Categorizer, Error> {
+    pub fn new(config: Config, assets: &Assets) -> Result<Categorizer, Error> {
         let decider = match (config.rules, config.model) {
             (Some(rules), None) => Decider::Rules(Taxonomy::new(rules)?),
             (None, Some(model)) => {
-                let path = assets.join(&model.file);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    Error::new(format!(
-                        "cannot read the model {}: {e}; give the transform the directory holding it as its assets (`--assets DIR`)",
-                        path.display()
-                    ))
-                })?;
+                let text = assets.read_to_string("model", &model.file)?;
                 let loaded = Model::parse(&text)
                     .map_err(|e| Error::new(format!("model `{}`: {e}", model.file)))?;
                 let keys: Vec<String> = loaded.classes().iter().map(label_key).collect();
@@ -281,11 +259,11 @@ impl Categorizer {
     }
 
     /// [`Categorizer::categorize_record`] on the record's text, without
-    /// parsing the rest of it: the categorized record as a patch, or `None`
-    /// when the record must be parsed instead (a field is not a string, the
-    /// text is not simple enough to scan); the output is the same either way.
-    pub fn categorize_patch<'a>(&self, record: Record<'a>) -> Option<Patch<'a>> {
-        let mut patch = Patch::new(record.members().ok()?);
+    /// parsing the rest of it: categorizes the record in `patch`, or gives
+    /// up (`None`) when the record must be parsed instead (a field is not a
+    /// string, the text is not simple enough to scan); the output is the
+    /// same either way.
+    pub fn categorize_patch(&self, patch: &mut Patch<'_>) -> Option<()> {
         let mut text = String::new();
         for (i, path) in self.fields.iter().enumerate() {
             if let Some(located) = patch.locate(path).ok()? {
@@ -308,7 +286,7 @@ impl Categorizer {
             }
             patch.set(key, &scores).ok()?;
         }
-        Some(patch)
+        Some(())
     }
 
     /// The categories of a text.
@@ -373,16 +351,17 @@ struct Verdict<'a> {
 /// The transform: loads its taxonomy or model in `init`.
 #[derive(Debug)]
 pub struct Categorize {
-    assets: PathBuf,
+    assets: Assets,
     categorizer: Option<Categorizer>,
 }
 
 impl Categorize {
     /// A transform reading model assets from `assets` (the sandbox mounts
-    /// the assets directory at [`ASSETS_DIR`]; native tests pass their own).
+    /// the assets directory at [`Assets::SANDBOX_DIR`]; native tests pass
+    /// their own).
     pub fn with_assets(assets: impl Into<PathBuf>) -> Categorize {
         Categorize {
-            assets: assets.into(),
+            assets: Assets::at(assets),
             categorizer: None,
         }
     }
@@ -401,19 +380,18 @@ impl Transform for Categorize {
             .categorizer
             .as_ref()
             .ok_or_else(|| Error::new("process called before init"))?;
-        if let Some(patch) = categorizer.categorize_patch(record) {
-            output.emit_patched(patch);
-            return Ok(());
-        }
-        let mut value: Value = record.parse()?;
-        categorizer.categorize_record(&mut value)?;
-        output.emit_from(&value, record)
+        let mut edit = Edit::new(record)?;
+        edit.change(
+            |patch| categorizer.categorize_patch(patch),
+            |value| categorizer.categorize_record(value),
+        )?;
+        edit.emit(output)
     }
 }
 
 /// The transform the component exports, reading `/assets`.
 pub fn transform() -> Categorize {
-    Categorize::with_assets(ASSETS_DIR)
+    Categorize::with_assets(Assets::SANDBOX_DIR)
 }
 
 weir_guest::export!(transform());
@@ -497,11 +475,13 @@ mod tests {
         for config in &configs {
             let config: Config =
                 serde_json::from_str(config).unwrap_or_else(|e| panic!("{config}: {e}"));
-            let categorizer = Categorizer::new(config, std::path::Path::new(assets))
-                .unwrap_or_else(|e| panic!("{e}"));
+            let categorizer =
+                Categorizer::new(config, &Assets::at(assets)).unwrap_or_else(|e| panic!("{e}"));
             for line in tickets.lines().chain(built) {
                 let via_patch = testing::with_record(line, |record, output| {
-                    output.emit_patched(categorizer.categorize_patch(record)?);
+                    let mut patch = Patch::new(record.members().ok()?);
+                    categorizer.categorize_patch(&mut patch)?;
+                    output.emit_patched(patch);
                     Some(())
                 });
                 let via_parse = testing::with_record(line, |record, output| {

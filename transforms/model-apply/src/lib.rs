@@ -29,14 +29,13 @@ pub mod tensor;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use weir_guest::field::kind;
-use weir_guest::{ChunkOutput, Error, FieldPath, Output, Patch, Record, Transform, Unsure, Value};
+use weir_guest::{
+    Assets, ChunkOutput, ConfigKey, Edit, Error, FieldPath, FieldPaths, Output, Record, Transform,
+    Value, kind,
+};
 
 use crate::graph::Model;
 use crate::tensor::{ClassLabels, Tensor};
-
-/// Where the sandbox mounts the transform's assets directory.
-pub const ASSETS_DIR: &str = "/assets";
 
 /// The transform's configuration, parsed once by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -47,12 +46,20 @@ pub struct Config {
     /// The feature fields, in the order of the model's input columns.
     /// Exactly one of `inputs` and `input_array` is required.
     #[serde(default)]
-    pub inputs: Option<Vec<FieldPath>>,
+    pub inputs: Option<FieldPaths<InputsKey>>,
     /// One field holding the whole feature row as an array of numbers.
     #[serde(default)]
     pub input_array: Option<FieldPath>,
     /// Where to write the predictions; at least one is required.
     pub outputs: Outputs,
+}
+
+/// The config key `inputs`, named when its list of fields is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputsKey {}
+
+impl ConfigKey for InputsKey {
+    const KEY: &'static str = "inputs";
 }
 
 /// The record fields predictions are written to, each a top-level key
@@ -83,7 +90,7 @@ pub struct Outputs {
 /// Where features come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Features {
-    Fields(Vec<FieldPath>),
+    Fields(FieldPaths<InputsKey>),
     Array(FieldPath),
 }
 
@@ -115,10 +122,7 @@ impl Predictor {
         let model = Model::load(model_bytes)
             .map_err(|e| Error::from(e).context(format!("model `{}`", config.model)))?;
         let features = match (config.inputs, config.input_array) {
-            (Some(fields), None) if !fields.is_empty() => Features::Fields(fields),
-            (Some(_), None) => {
-                return Err(config_error("`inputs` is empty; name the feature fields"));
-            }
+            (Some(fields), None) => Features::Fields(fields),
             (None, Some(field)) => Features::Array(field),
             (Some(_), Some(_)) => {
                 return Err(config_error(
@@ -443,7 +447,12 @@ impl Predictor {
 }
 
 /// A record the predictor reads features from and writes predictions into:
-/// a parsed [`Value`], or a [`Scanned`] record.
+/// a parsed [`Value`], or a record being changed as an [`Edit`]: read by
+/// scanning its text for the feature fields, its predictions written as a
+/// patch, with no parse of the whole record. Where the scan is not enough
+/// (an input array, a field that is missing or not a plain number, text the
+/// scan is unsure of), the record is parsed and goes the [`Value`] way,
+/// which words the errors; the output is the same.
 pub trait Row {
     /// Appends the record's feature row to `matrix` and returns its width;
     /// on error `matrix` is left as it was.
@@ -486,63 +495,13 @@ impl Row for Value {
     }
 }
 
-/// A record read by scanning its text for the feature fields, its
-/// predictions written as a [`Patch`]: no parse of the whole record. Where
-/// the scan is not enough (an input array, a field that is missing or not a
-/// plain number, text the scan is unsure of), the record is parsed and goes
-/// the [`Value`] way, which words the errors; the output is the same.
-#[derive(Debug)]
-pub enum Scanned<'a> {
-    /// Scanned; the patch holds the predictions once they are set.
-    Patch(Patch<'a>),
-    /// Parsed.
-    Parsed(Value),
-}
-
-impl<'a> Scanned<'a> {
-    /// Scans `record`, or parses it if the scan is unsure.
-    ///
-    /// # Errors
-    ///
-    /// The record does not parse.
-    pub fn new(record: Record<'a>) -> Result<Scanned<'a>, Error> {
-        match record.members() {
-            Ok(members) => Ok(Scanned::Patch(Patch::new(members))),
-            Err(Unsure) => record.parse().map(Scanned::Parsed),
-        }
-    }
-
-    /// The record parsed, parsing it now if it was only scanned.
-    fn parsed(&mut self) -> Result<&mut Value, Error> {
-        match self {
-            Scanned::Parsed(value) => Ok(value),
-            Scanned::Patch(patch) => {
-                *self = Scanned::Parsed(patch.record().parse()?);
-                self.parsed()
-            }
-        }
-    }
-
-    /// Writes the record: the patch, or the parsed record as derived from
-    /// `source` (the record it was read from).
-    fn emit(self, writer: &mut Output<'_>, source: Record<'_>) -> Result<(), Error> {
-        match self {
-            Scanned::Patch(patch) => {
-                writer.emit_patched(patch);
-                Ok(())
-            }
-            Scanned::Parsed(value) => writer.emit_from(&value, source),
-        }
-    }
-}
-
-impl Row for Scanned<'_> {
+impl Row for Edit<'_> {
     fn append_features(
         &mut self,
         predictor: &Predictor,
         matrix: &mut Vec<f32>,
     ) -> Result<usize, Error> {
-        if let (Scanned::Patch(patch), Features::Fields(fields)) = (&*self, &predictor.features) {
+        if let (Some(patch), Features::Fields(fields)) = (self.patch(), &predictor.features) {
             let start = matrix.len();
             for path in fields {
                 match patch.locate(path) {
@@ -562,18 +521,16 @@ impl Row for Scanned<'_> {
     }
 
     fn set_outputs(&mut self, outputs: Vec<(String, Value)>) -> Result<(), Error> {
-        if let Scanned::Patch(patch) = self {
-            if outputs
-                .iter()
-                .all(|(field, value)| patch.set(field, value).is_ok())
-            {
-                return Ok(());
-            }
+        self.change(
+            |patch| {
+                outputs
+                    .iter()
+                    .all(|(field, value)| patch.set(field, value).is_ok())
+                    .then_some(())
+            },
             // Start again from the record, parsed.
-            let record = patch.record();
-            *self = Scanned::Parsed(record.parse()?);
-        }
-        self.parsed()?.set_outputs(outputs)
+            |value| value.set_outputs(outputs.clone()),
+        )
     }
 }
 
@@ -620,16 +577,17 @@ fn number(value: f32) -> Result<Value, Error> {
 /// The transform: reads its model from an assets directory in `init`.
 #[derive(Debug)]
 pub struct ModelApply {
-    assets: PathBuf,
+    assets: Assets,
     predictor: Option<Predictor>,
 }
 
 impl ModelApply {
     /// A transform reading its model from `assets` (the sandbox mounts the
-    /// assets directory at [`ASSETS_DIR`]; native tests pass a local one).
+    /// assets directory at [`Assets::SANDBOX_DIR`]; native tests pass a
+    /// local one).
     pub fn with_assets(assets: impl Into<PathBuf>) -> ModelApply {
         ModelApply {
-            assets: assets.into(),
+            assets: Assets::at(assets),
             predictor: None,
         }
     }
@@ -639,21 +597,15 @@ impl Transform for ModelApply {
     type Config = Config;
 
     fn init(&mut self, config: Config) -> Result<(), Error> {
-        let path = self.assets.join(&config.model);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Error::new(format!(
-                "cannot read the model {}: {e}; give the transform the directory holding it as its assets (`--assets DIR`)",
-                path.display()
-            ))
-        })?;
+        let bytes = self.assets.read("model", &config.model)?;
         self.predictor = Some(Predictor::new(config, &bytes)?);
         Ok(())
     }
 
     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
-        let mut scanned = Scanned::new(record)?;
-        self.predictor()?.predict(&mut scanned)?;
-        scanned.emit(output, record)
+        let mut edit = Edit::new(record)?;
+        self.predictor()?.predict(&mut edit)?;
+        edit.emit(output)
     }
 
     /// Parses every record, runs the model once over the chunk's good ones
@@ -664,11 +616,11 @@ impl Transform for ModelApply {
         output: &mut ChunkOutput,
     ) -> Result<(), Error> {
         let predictor = self.predictor()?;
-        let mut scanned: Vec<Result<Scanned<'_>, Error>> =
-            records.iter().map(|record| Scanned::new(*record)).collect();
-        predictor.predict_all(&mut scanned);
-        for (result, record) in scanned.into_iter().zip(records) {
-            output.record(|writer| result?.emit(writer, *record));
+        let mut edits: Vec<Result<Edit<'_>, Error>> =
+            records.iter().map(|record| Edit::new(*record)).collect();
+        predictor.predict_all(&mut edits);
+        for result in edits {
+            output.record(|writer| result?.emit(writer));
         }
         Ok(())
     }
@@ -684,7 +636,7 @@ impl ModelApply {
 
 /// The transform the component exports, reading `/assets`.
 pub fn transform() -> ModelApply {
-    ModelApply::with_assets(ASSETS_DIR)
+    ModelApply::with_assets(Assets::SANDBOX_DIR)
 }
 
 weir_guest::export!(transform());
@@ -721,7 +673,7 @@ mod tests {
         }
     }
 
-    /// The scanning path ([`Scanned`]) writes what parsing the record
+    /// The scanning path (an [`Edit`]) writes what parsing the record
     /// writes, and fails as it fails: the NLP example's tickets with made-up
     /// category scores through its priority model, in compact and spaced
     /// JSON, and records built to take every turn (a missing feature, one
@@ -766,14 +718,14 @@ mod tests {
         let mut scanned_ok = 0;
         for line in &lines {
             let via_scan = testing::with_record(line, |record, output| {
-                let mut scanned = Scanned::new(record).ok()?;
+                let mut scanned = Edit::new(record).ok()?;
                 let result = predictor
                     .predict(&mut scanned)
-                    .map(|()| matches!(scanned, Scanned::Patch(_)));
+                    .map(|()| scanned.patch().is_some());
                 match result {
                     Ok(patched) => {
                         scanned_ok += usize::from(patched);
-                        scanned.emit(output, record).ok()
+                        scanned.emit(output).ok()
                     }
                     Err(e) => output.emit(&serde_json::json!({"error": e.message()})).ok(),
                 }

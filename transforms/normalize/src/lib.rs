@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use weir_guest::{Error, FieldPath, Transform, Value};
+use weir_guest::{Error, FieldPaths, Transform, Value};
 
 /// The transform's configuration, parsed once by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -18,8 +18,7 @@ use weir_guest::{Error, FieldPath, Transform, Value};
 pub struct Config {
     /// The fields to normalise, as dotted paths (`"notes.body"`); required,
     /// and must name at least one field.
-    #[serde(deserialize_with = "field_paths")]
-    pub fields: Vec<FieldPath>,
+    pub fields: FieldPaths,
     /// Lowercase the text (Unicode-aware). Default `true`.
     #[serde(default = "enabled")]
     pub lowercase: bool,
@@ -33,18 +32,6 @@ pub struct Config {
 
 fn enabled() -> bool {
     true
-}
-
-fn field_paths<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<FieldPath>, D::Error> {
-    let paths = Vec::<FieldPath>::deserialize(deserializer)?;
-    if paths.is_empty() {
-        return Err(serde::de::Error::custom(
-            "`fields` is empty; name at least one field to normalise",
-        ));
-    }
-    Ok(paths)
 }
 
 /// The transform the component exports; tests run the same value.
@@ -186,12 +173,10 @@ mod tests {
 
     #[test]
     fn lowercasing_sees_whole_words() {
-        let config = Config {
-            fields: Vec::new(),
-            lowercase: true,
-            trim: true,
-            collapse_whitespace: true,
-        };
+        // Every step on (the defaults).
+        let config: Config =
+            serde_json::from_str(r#"{"fields":["text"]}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.lowercase && config.trim && config.collapse_whitespace);
         assert_eq!(normalize_text(" ΟΔΟΣ  ΜΑΚΡΑ ", &config), "οδος μακρα");
         assert_eq!(normalize_text("ΟΔΟΣ", &config), "οδος");
         assert_eq!(

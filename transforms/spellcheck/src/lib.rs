@@ -12,7 +12,8 @@
 //! - [`dictionary`]: the frequency dictionary, its delete index and lookup;
 //! - [`distance`]: the bounded Damerau–Levenshtein (OSA) distance;
 //! - [`text`]: which parts of a text are words, and casing;
-//! - `weir_guest::FieldPath`: dotted field paths into a record (the SDK's);
+//! - `weir_guest::FieldPaths`, `Edit`, `Assets`: field paths, the
+//!   patch-or-parse pattern and the assets reader (the SDK's);
 //! - this module: the config and the [`Transform`] joining them.
 
 pub mod dictionary;
@@ -25,14 +26,10 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use weir_guest::{Error, Output, Patch, Record, Transform, Value};
+use weir_guest::{Assets, Edit, Error, FieldPaths, Output, Patch, Record, Transform, Value};
 
 use crate::dictionary::Dictionary;
 use crate::text::{Casing, each_ascii_word, words};
-use weir_guest::FieldPath;
-
-/// Where the sandbox mounts the transform's assets directory.
-pub const ASSETS_DIR: &str = "/assets";
 
 /// The dictionary shipped in `assets/`.
 pub const DEFAULT_DICTIONARY: &str = "frequency_dictionary_en_82_765.txt";
@@ -43,8 +40,7 @@ pub const DEFAULT_DICTIONARY: &str = "frequency_dictionary_en_82_765.txt";
 pub struct Config {
     /// The fields to correct, as dotted paths (`"notes.body"`); required,
     /// and must name at least one field.
-    #[serde(deserialize_with = "field_paths")]
-    pub fields: Vec<FieldPath>,
+    pub fields: FieldPaths,
     /// The largest edit distance a correction may be from its word: 1 or 2.
     /// Default 2.
     #[serde(default = "two", deserialize_with = "edit_distance")]
@@ -75,18 +71,6 @@ fn three() -> usize {
 
 fn default_dictionary() -> String {
     DEFAULT_DICTIONARY.to_owned()
-}
-
-fn field_paths<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<FieldPath>, D::Error> {
-    let paths = Vec::<FieldPath>::deserialize(deserializer)?;
-    if paths.is_empty() {
-        return Err(serde::de::Error::custom(
-            "`fields` is empty; name at least one field to correct",
-        ));
-    }
-    Ok(paths)
 }
 
 fn edit_distance<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
@@ -336,12 +320,11 @@ impl SpellChecker {
     }
 
     /// [`SpellChecker::correct_record`] on the record's text, without
-    /// parsing the rest of it: the corrected record as a patch, or `None`
-    /// when the record must be parsed instead (a field is not a string, the
-    /// text is not simple enough to scan, two fields overlap); the output is
-    /// the same either way.
-    pub fn correct_patch<'a>(&self, record: Record<'a>) -> Option<Patch<'a>> {
-        let mut patch = Patch::new(record.members().ok()?);
+    /// parsing the rest of it: corrects the record in `patch`, or gives up
+    /// (`None`) when the record must be parsed instead (a field is not a
+    /// string, the text is not simple enough to scan, two fields overlap);
+    /// the output is the same either way.
+    pub fn correct_patch(&self, patch: &mut Patch<'_>) -> Option<()> {
         let mut all = Vec::new();
         let listing = self.config.corrections_field.is_some();
         for path in &self.config.fields {
@@ -357,24 +340,24 @@ impl SpellChecker {
         if let Some(key) = &self.config.corrections_field {
             patch.set(key, &all).ok()?;
         }
-        Some(patch)
+        Some(())
     }
 }
 
 /// The transform: reads its dictionary from an assets directory in `init`.
 #[derive(Debug)]
 pub struct SpellCheck {
-    assets: PathBuf,
+    assets: Assets,
     checker: Option<SpellChecker>,
 }
 
 impl SpellCheck {
     /// A transform reading its dictionary from `assets` (the sandbox mounts
-    /// the assets directory at [`ASSETS_DIR`]; native tests pass the
-    /// crate's `assets/`).
+    /// the assets directory at [`Assets::SANDBOX_DIR`]; native tests pass
+    /// the crate's `assets/`).
     pub fn with_assets(assets: impl Into<PathBuf>) -> SpellCheck {
         SpellCheck {
-            assets: assets.into(),
+            assets: Assets::at(assets),
             checker: None,
         }
     }
@@ -384,13 +367,9 @@ impl Transform for SpellCheck {
     type Config = Config;
 
     fn init(&mut self, config: Config) -> Result<(), Error> {
-        let path = self.assets.join(&config.dictionary);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::new(format!(
-                "cannot read the dictionary {}: {e}; give the transform the directory holding it as its assets (`--assets DIR`)",
-                path.display()
-            ))
-        })?;
+        let text = self
+            .assets
+            .read_to_string("dictionary", &config.dictionary)?;
         self.checker = Some(SpellChecker::new(config, &text)?);
         Ok(())
     }
@@ -400,19 +379,18 @@ impl Transform for SpellCheck {
             .checker
             .as_ref()
             .ok_or_else(|| Error::new("process called before init"))?;
-        if let Some(patch) = checker.correct_patch(record) {
-            output.emit_patched(patch);
-            return Ok(());
-        }
-        let mut value: Value = record.parse()?;
-        checker.correct_record(&mut value)?;
-        output.emit_from(&value, record)
+        let mut edit = Edit::new(record)?;
+        edit.change(
+            |patch| checker.correct_patch(patch),
+            |value| checker.correct_record(value),
+        )?;
+        edit.emit(output)
     }
 }
 
 /// The transform the component exports, reading `/assets`.
 pub fn transform() -> SpellCheck {
-    SpellCheck::with_assets(ASSETS_DIR)
+    SpellCheck::with_assets(Assets::SANDBOX_DIR)
 }
 
 weir_guest::export!(transform());
@@ -546,7 +524,8 @@ mod tests {
             let checker = SpellChecker::new(config, &dictionary).unwrap_or_else(|e| panic!("{e}"));
             for line in tickets.lines().chain(built) {
                 let via_patch = testing::with_record(line, |record, output| {
-                    let patch = checker.correct_patch(record)?;
+                    let mut patch = Patch::new(record.members().ok()?);
+                    checker.correct_patch(&mut patch)?;
                     output.emit_patched(patch);
                     Some(())
                 });
@@ -572,7 +551,8 @@ mod tests {
         let checker = SpellChecker::new(config, &dictionary).unwrap_or_else(|e| panic!("{e}"));
         let repeated = r#"{"notes":{"body":"teh"},"notes":{"body":"wrod"}}"#;
         let refused = testing::with_record(repeated, |record, _| {
-            checker.correct_patch(record).is_none().then_some(())
+            let mut patch = Patch::new(record.members().ok()?);
+            checker.correct_patch(&mut patch).is_none().then_some(())
         });
         assert!(refused.is_some());
     }
