@@ -2,8 +2,9 @@
 //! in a temporary directory, read what it staged, and run real pandas and
 //! DuckDB from the test venv.
 //!
-//! The binary is `target/release/weir` (built by `scripts/test`), or
-//! `$WEIR_BIN`. Python is `.venv/bin/python` (made by `scripts/test`), or
+//! The binary is `$WEIR_BIN`, or `target/release/weir` when it is newer
+//! than the sources (`cargo test --release --workspace` builds it), or one
+//! [`weir_bin`] builds itself. Python is `.venv/bin/python` (made by `scripts/test`), or
 //! `$WEIR_PYTHON`. `s3://` stages live on a real S3 server, [`S3Server`]
 //! (s3s-fs, installed by `scripts/setup`), or `$WEIR_S3S_FS`.
 
@@ -19,17 +20,77 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `weir` binary under test.
+/// The `weir` binary under test: `$WEIR_BIN`, or the workspace's release
+/// build when it is newer than every source it is built from (as after
+/// `cargo test --release --workspace`, which builds it), or else one this
+/// harness builds itself, once, into `target/weir-bin` (a target directory
+/// of its own, so it never waits on the lock of the cargo running the tests).
 pub fn weir_bin() -> PathBuf {
-    let p = std::env::var_os("WEIR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/release/weir"));
-    assert!(
-        p.exists(),
-        "{} does not exist: run scripts/test (or cargo build --release -p weir)",
-        p.display()
-    );
-    p
+    use std::sync::OnceLock;
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("WEIR_BIN") {
+            return PathBuf::from(p);
+        }
+        let release = workspace().join("target/release/weir");
+        if is_newer_than_sources(&release) {
+            return release;
+        }
+        let target = workspace().join("target/weir-bin");
+        eprintln!(
+            "weir-tests: {} is missing or older than the sources; building the binary into {}",
+            release.display(),
+            target.display()
+        );
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "weir",
+                "--bin",
+                "weir",
+            ])
+            .arg("--target-dir")
+            .arg(&target)
+            .current_dir(workspace())
+            .status()
+            .unwrap_or_else(|e| panic!("running cargo: {e}"));
+        assert!(status.success(), "building the weir binary failed");
+        target.join("release/weir")
+    })
+    .clone()
+}
+
+/// Whether `binary` exists and was written after every source file of the
+/// crates it is built from.
+fn is_newer_than_sources(binary: &Path) -> bool {
+    let Ok(built) = binary.metadata().and_then(|m| m.modified()) else {
+        return false;
+    };
+    let mut dirs: Vec<PathBuf> = ["runtime", "stage", "extract", "wit"]
+        .iter()
+        .map(|d| workspace().join(d))
+        .collect();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m > built)
+            {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// The test venv's Python, with pandas and DuckDB.
