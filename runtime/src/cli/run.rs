@@ -168,8 +168,9 @@ impl TransformArgs {
         // pool must have room for all of them (isolation re-runs replace an
         // instance, needing no spare slot).
         let live = u32::try_from(workers.saturating_mul(specs.len())).unwrap_or(u32::MAX);
-        let mut config = EngineConfig::default();
-        config = config.with_max_instances(config.max_instances.max(live));
+        let default = EngineConfig::default();
+        let pool = default.max_instances.max(live);
+        let mut config = default.with_max_instances(pool);
         if let Some(dir) = &self.cache_dir {
             config = config.with_cache_dir(dir);
         }
