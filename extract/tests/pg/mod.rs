@@ -16,10 +16,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The superuser's password on test clusters.
-pub const PASSWORD: &str = "weir-test-secret";
+pub(crate) const PASSWORD: &str = "weir-test-secret";
 
 /// A primary and its hot standby on free 127.0.0.1 ports.
-pub struct Cluster {
+pub(crate) struct Cluster {
     /// The primary's port.
     pub primary_port: u16,
     /// The standby's port.
@@ -84,7 +84,7 @@ impl Cluster {
     /// Starts a primary (password auth over TCP) and a hot standby with
     /// `max_standby_streaming_delay = 0`, so recovery conflicts cancel
     /// standby queries at once.
-    pub fn start() -> Cluster {
+    pub(crate) fn start() -> Cluster {
         let temp = tempfile::Builder::new()
             .prefix("weir-pg-")
             .tempdir()
@@ -205,13 +205,13 @@ impl Cluster {
     }
 
     /// The shared cluster of this test binary, started on first use.
-    pub fn shared() -> &'static Cluster {
+    pub(crate) fn shared() -> &'static Cluster {
         static SHARED: OnceLock<Cluster> = OnceLock::new();
         SHARED.get_or_init(Cluster::start)
     }
 
     /// A URL for the standby, without the password (tests pass it by `PGPASSWORD` or the URL).
-    pub fn standby_url(&self) -> String {
+    pub(crate) fn standby_url(&self) -> String {
         format!(
             "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
             self.standby_port
@@ -220,7 +220,7 @@ impl Cluster {
 
     /// Runs SQL on the primary (simple protocol, several statements allowed), then
     /// waits until the standby has replayed it.
-    pub async fn primary_exec(&self, sql: &str) {
+    pub(crate) async fn primary_exec(&self, sql: &str) {
         let client = connect(self.primary_port).await;
         client
             .batch_execute(sql)
@@ -255,7 +255,7 @@ impl Cluster {
     }
 
     /// Stops the primary and the standby now (`-m immediate`).
-    pub fn stop_standby(&self) {
+    pub(crate) fn stop_standby(&self) {
         let s = self.dir.join("standby");
         run_as_postgres(
             &bin("pg_ctl"),
@@ -280,7 +280,7 @@ fn append(path: &Path, text: &str) {
 }
 
 /// A client of one of the cluster's servers.
-pub async fn connect(port: u16) -> tokio_postgres::Client {
+pub(crate) async fn connect(port: u16) -> tokio_postgres::Client {
     let url =
         format!("host=127.0.0.1 port={port} user=postgres password={PASSWORD} dbname=postgres");
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
