@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: {[`write`], [`cleanup`], [`verify`]} → [`stage`] →
+//! Data flows one way: {[`write`](mod@write), [`cleanup`], [`verify`]} → [`stage`] →
 //! {[`read`], [`layout`], [`url`]} → {[`manifest`], [`quarantine`],
 //! [`batch`], [`interval`], [`error`]}.
 //!
@@ -20,7 +20,7 @@
 //! - [`quarantine`]: the format of rejected records.
 //! - [`stage`]: a stage opened over an object store, with its I/O handle.
 //! - [`read`]: verified, decompressing reads of parts and input files.
-//! - [`write`]: one attempt at an interval, its parts and its commit.
+//! - [`write`](mod@write): one attempt at an interval, its parts and its commit.
 //! - [`cleanup`]: deleting what no commit references after a commit.
 //! - [`verify`]: checking stored parts against their manifest.
 //! - [`error`]: [`StageError`], and the one error-chain printer.

@@ -9,13 +9,13 @@
 //!
 //! Data flows one way: {[`ingest`], [`run`], [`shard`], [`replay`],
 //! [`golden`]} → {`attempt`, `chain`, `feed`, [`ordered`]} →
-//! {`chunk`, [`step`], [`plan`]} → {[`settings`], [`file`], [`budget`],
+//! {`chunk`, [`step`], [`plan`]} → {[`settings`], [`file`](mod@file), [`budget`],
 //! [`error`]}.
 //!
 //! - [`error`]: [`PipelineError`], the pipeline's one error type.
 //! - [`budget`]: the error budget.
 //! - [`settings`]: flag > pipeline file > default, resolved once.
-//! - [`file`]: pipeline files (`pipeline.toml`).
+//! - [`file`](mod@file): pipeline files (`pipeline.toml`).
 //! - [`step`]: the seam to the engine: a chain's transforms as traits.
 //! - `chunk`: records as a worker sees them, with their origins.
 //! - `feed`: the serial reader that cuts parts into blocks of lines.

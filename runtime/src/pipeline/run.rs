@@ -3,9 +3,9 @@
 //!
 //! Owns orchestration: reading the input commit, starting every worker's
 //! instances before any output is written, wiring the feeder
-//! ([`super::feed`]), the workers ([`super::chain`]) and the in-order
+//! (`feed`), the workers (`chain`) and the in-order
 //! writer ([`super::ordered`]) into one pass, and committing it through the
-//! one commit sequence ([`super::attempt`]). Output is byte-identical
+//! one commit sequence (`attempt`). Output is byte-identical
 //! whatever the worker count. A shard runs the same pass over its unit's
 //! parts ([`super::shard`]).
 
