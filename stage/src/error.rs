@@ -49,6 +49,19 @@ pub enum StageError {
         /// The manifest object looked for.
         manifest: String,
     },
+    /// A read-modify-commit (replay) found that the interval was committed
+    /// again after it read the commit it amends; nothing was committed.
+    #[error(
+        "interval {interval} of stage {stage} was committed again while this attempt ran ({manifest} is no longer the commit it read); nothing committed, run it again"
+    )]
+    Superseded {
+        /// The stage.
+        stage: String,
+        /// The interval.
+        interval: String,
+        /// The manifest object.
+        manifest: String,
+    },
     /// A manifest that cannot be trusted or understood.
     #[error("manifest {object} on stage {stage}: {reason}")]
     BadManifest {

@@ -7,7 +7,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc,
+};
 
 /// The partition key of interval folders: `interval=20261126T000000Z`.
 pub const PARTITION_KEY: &str = "interval";
@@ -31,8 +33,22 @@ pub struct IntervalError {
 }
 
 impl Interval {
-    /// The interval starting at `start`, which must be a whole second.
+    /// The years an interval may start in. Folder names hold the year in
+    /// four digits (`%Y`); outside this range chrono writes a sign and more
+    /// digits (`+100000101T000000Z`), which does not sort with the rest and
+    /// which [`Interval::from_folder`] does not read back, so `weir ls` and
+    /// `weir verify` would not see the interval.
+    pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+    /// The interval starting at `start`, which must be a whole second in
+    /// the years 1 to 9999 ([`Interval::YEARS`]).
     pub fn from_start(start: DateTime<Utc>) -> Result<Self, IntervalError> {
+        if !Self::YEARS.contains(&start.year()) {
+            return Err(IntervalError {
+                input: start.to_rfc3339(),
+                reason: "interval starts must be in the years 1 to 9999",
+            });
+        }
         if start.nanosecond() != 0 {
             return Err(IntervalError {
                 input: start.to_rfc3339(),
@@ -101,7 +117,7 @@ impl FromStr for Interval {
         } else {
             return Err(err("not a recognised date or time"));
         };
-        Self::from_start(parsed).map_err(|_| err("interval starts must be whole seconds"))
+        Self::from_start(parsed).map_err(|e| err(e.reason))
     }
 }
 
@@ -150,6 +166,29 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(Interval::from_folder(&a.folder()), Some(a));
         assert!(a.folder() < b.folder());
+    }
+
+    #[test]
+    fn rejects_years_outside_1_to_9999() {
+        for bad in [
+            "+10000-01-01T00:00:00Z",
+            "10000-01-01",
+            "0000-12-31T00:00:00Z",
+            "0001-01-01T00:00:00+01:00",
+        ] {
+            match bad.parse::<Interval>() {
+                Ok(i) => panic!("{bad} accepted as {}", i.folder()),
+                Err(e) => assert!(
+                    e.to_string().contains("years 1 to 9999")
+                        || e.to_string().contains("not a recognised"),
+                    "{bad}: {e}"
+                ),
+            }
+        }
+        let e = "+10000-01-01T00:00:00Z".parse::<Interval>().unwrap_err();
+        assert!(e.to_string().contains("years 1 to 9999"), "{e}");
+        assert_eq!(parse("9999-12-31T23:59:59Z"), "interval=99991231T235959Z");
+        assert_eq!(parse("0001-01-01"), "interval=00010101T000000Z");
     }
 
     #[test]

@@ -345,11 +345,18 @@ impl Manifest {
         }
         let own = format!("{}/", self.interval.folder);
         let quarantine = format!("{}/{}/", layout::QUARANTINE, self.interval.folder);
-        for p in &self.parts {
-            layout::check_part_path(&p.path, &own)?;
-        }
-        for p in &self.quarantine.parts {
-            layout::check_part_path(&p.path, &quarantine)?;
+        let mut seen = std::collections::HashSet::new();
+        for (p, folder) in self
+            .parts
+            .iter()
+            .map(|p| (p, &own))
+            .chain(self.quarantine.parts.iter().map(|p| (p, &quarantine)))
+        {
+            layout::check_part_path(&p.path, folder)?;
+            // A part listed twice would be read twice: its records doubled downstream.
+            if !seen.insert(p.path.as_str()) {
+                return Err(format!("part {} is listed twice", p.path));
+            }
         }
         Ok(())
     }
@@ -421,6 +428,39 @@ mod tests {
             Manifest::parse(b"[]")
                 .unwrap_err()
                 .contains("not a Weir manifest")
+        );
+    }
+
+    #[test]
+    fn refuses_a_part_listed_twice_naming_it() {
+        let mut m = sample();
+        m.parts.push(m.parts[0].clone());
+        m.totals.parts = 2;
+        m.totals.records = 4;
+        m.totals.uncompressed_bytes = 20;
+        m.totals.compressed_bytes = 60;
+        let e = Manifest::parse(&m.to_bytes()).unwrap_err();
+        assert!(
+            e.contains("part interval=20261126T000000Z/part-00000-r.ndjson.gz is listed twice"),
+            "{e}"
+        );
+
+        let mut m = sample();
+        let q = PartInfo {
+            path: "_quarantine/interval=20261126T000000Z/part-00000-r.ndjson.gz".into(),
+            ..m.parts[0].clone()
+        };
+        m.quarantine = QuarantineInfo {
+            records: 4,
+            parts: vec![q.clone(), q],
+        };
+        m.totals.quarantined = 4;
+        let e = Manifest::parse(&m.to_bytes()).unwrap_err();
+        assert!(
+            e.contains(
+                "_quarantine/interval=20261126T000000Z/part-00000-r.ndjson.gz is listed twice"
+            ),
+            "{e}"
         );
     }
 

@@ -22,7 +22,7 @@ impl StageUrl {
     /// URL with scheme `file`, `s3`, `gs`, `az` or `memory`.
     pub fn parse(input: &str) -> Result<Self, StageError> {
         let invalid = |reason: String| StageError::InvalidStage {
-            stage: input.to_owned(),
+            stage: redact_credentials(input),
             reason,
         };
         if input.trim().is_empty() {
@@ -67,12 +67,32 @@ impl StageUrl {
                     .into(),
             ));
         }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid(
+                "a stage URL takes no query string (`?...`) or fragment (`#...`); \
+                 options come from the standard environment variables"
+                    .into(),
+            ));
+        }
         Ok(Self(url))
     }
 
     /// The URL.
     pub fn as_url(&self) -> &Url {
         &self.0
+    }
+}
+
+/// `input` with any `user:password@` of a URL's authority replaced by
+/// `REDACTED@`, so an error about a stage never prints a secret.
+fn redact_credentials(input: &str) -> String {
+    let Some((scheme, rest)) = input.split_once("://") else {
+        return input.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://REDACTED{}", &rest[at..]),
+        None => input.to_owned(),
     }
 }
 
@@ -103,6 +123,34 @@ mod tests {
             "",
         ] {
             assert!(StageUrl::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn credentials_never_appear_in_the_error() {
+        for bad in [
+            "s3://AKIAKEY:s3cr3t-value@b/x",
+            "s3://AKIAKEY:s3cr3t-value@b/../x",
+            "s3://AKIAKEY:s3cr3t-value@b/x?y=1",
+            "gs://AKIAKEY@b/x",
+        ] {
+            let e = StageUrl::parse(bad).unwrap_err();
+            let shown = format!("{e:#} {e:?}");
+            assert!(!shown.contains("s3cr3t"), "{bad}: {shown}");
+            assert!(!shown.contains("AKIAKEY"), "{bad}: {shown}");
+            assert!(shown.contains("REDACTED@b"), "{bad}: {shown}");
+        }
+    }
+
+    #[test]
+    fn refuses_query_strings_and_fragments() {
+        for bad in [
+            "s3://b/x?region=eu-west-1",
+            "s3://b/x#frag",
+            "file:///tmp/x?y",
+        ] {
+            let e = StageUrl::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("no query string"), "{bad}: {e}");
         }
     }
 

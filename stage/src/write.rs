@@ -227,6 +227,9 @@ pub struct IntervalWriter {
     shards: Vec<ShardInfo>,
     /// Objects to delete once the commit is made (merged shard results).
     obsolete: Vec<String>,
+    /// For an amend: the sha256 of the manifest it read, which must still
+    /// be the interval's commit when this attempt commits.
+    base_sha256: Option<String>,
 }
 
 /// What a sealed attempt wrote: complete parts, not committed.
@@ -271,6 +274,7 @@ impl IntervalWriter {
             replays: Vec::new(),
             shards: Vec::new(),
             obsolete: Vec::new(),
+            base_sha256: None,
         }
     }
 
@@ -296,15 +300,21 @@ impl IntervalWriter {
     }
 
     /// Starts an attempt that keeps the data parts of `base` (the
-    /// interval's current commit) and adds to them; the quarantine is
-    /// written anew. Used by replay.
+    /// interval's current commit, whose bytes have sha256 `base_sha256`)
+    /// and adds to them; the quarantine is written anew. Used by replay.
+    ///
+    /// Its [`IntervalWriter::commit`] commits only if `base` is still the
+    /// interval's commit, else fails with [`StageError::Superseded`] and
+    /// deletes what it wrote.
     pub fn amend(
         stage: &Stage,
         base: &Manifest,
+        base_sha256: &str,
         interval: Interval,
         options: WriteOptions,
     ) -> Self {
         let mut w = Self::new(stage, interval, options);
+        w.base_sha256 = Some(base_sha256.to_owned());
         w.kept = base.parts.clone();
         w.replays = base.replays.clone();
         w.data.first_index = base.parts.len();
@@ -378,6 +388,13 @@ impl IntervalWriter {
         self.flush_quarantine()?;
         self.data.close()?;
         self.quarantine.close()?;
+        let written: Vec<String> = self
+            .data
+            .done
+            .iter()
+            .chain(&self.quarantine.done)
+            .map(|p| p.path.clone())
+            .collect();
         let mut parts = std::mem::take(&mut self.kept);
         parts.append(&mut self.data.done);
         let mut quarantine_parts = std::mem::take(&mut self.kept_quarantine);
@@ -425,6 +442,22 @@ impl IntervalWriter {
         let previous = self.stage.read_manifest(&self.interval).ok();
         let rel = layout::manifest(&self.interval);
         pause_before_commit(&rel);
+        if let Some(base) = &self.base_sha256 {
+            // Best effort on every store: the window between this read and
+            // the PUT stays open (no conditional put is used), but it is
+            // now the PUT's duration rather than the whole attempt's.
+            let current = self.stage.read_manifest(&self.interval).ok();
+            if current.as_ref().map(|(_, digest)| digest) != Some(base) {
+                if let Err(e) = self.stage.delete_objects(&written) {
+                    tracing::warn!("could not delete the parts of a superseded attempt: {e}");
+                }
+                return Err(StageError::Superseded {
+                    stage: self.stage.url().to_string(),
+                    interval: self.interval.to_string(),
+                    manifest: rel,
+                });
+            }
+        }
         self.stage.write_object(&rel, manifest.to_bytes())?;
         // Committed: from here on the command has done what it was asked,
         // and failing it would make a scheduler redo the work. What
@@ -479,5 +512,99 @@ fn pause_before_commit(manifest: &str) {
     {
         eprintln!("weir: all parts written; pausing {ms} ms before writing {manifest}");
         std::thread::sleep(Duration::from_millis(ms));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stage::RetrySettings;
+    use crate::url::StageUrl;
+
+    fn producer() -> Producer {
+        Producer {
+            name: "weir".into(),
+            version: "0".into(),
+            command: "test".into(),
+            transforms: vec![],
+        }
+    }
+
+    fn commit_records(w: IntervalWriter, lines: &[u8]) -> Result<Commit, StageError> {
+        let mut w = w;
+        w.write_members(gzip::compress_lines(lines, gzip::MEMBER_BYTES, 1))?;
+        let input = InputCounts {
+            input_records: lines.iter().filter(|b| **b == b'\n').count() as u64,
+            ..InputCounts::default()
+        };
+        w.commit(producer(), input, vec![])
+    }
+
+    #[test]
+    fn an_amend_of_a_commit_superseded_meanwhile_commits_nothing_and_deletes_its_parts() {
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        let url = StageUrl::parse("memory:///amend").unwrap_or_else(|e| panic!("{e}"));
+        let stage = Stage::open(&url, &RetrySettings::default(), rt.handle().clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
+        let opts = WriteOptions::default();
+        commit_records(
+            IntervalWriter::new(&stage, interval, opts.clone()),
+            b"{\"a\":1}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (base, base_sha256) = stage
+            .read_manifest(&interval)
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        // A replay-like amend reads the commit, then a rerun commits meanwhile.
+        let mut amend = IntervalWriter::amend(&stage, &base, &base_sha256, interval, opts.clone());
+        amend
+            .write_members(gzip::compress_lines(b"{\"b\":2}\n", gzip::MEMBER_BYTES, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rerun = commit_records(
+            IntervalWriter::new(&stage, interval, opts.clone()),
+            b"{\"c\":3}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+
+        let input = InputCounts {
+            input_records: 1,
+            ..InputCounts::default()
+        };
+        let e = amend
+            .commit(producer(), input, vec![])
+            .map(|_| ())
+            .unwrap_err();
+        assert!(matches!(e, StageError::Superseded { .. }), "{e}");
+        assert!(
+            e.to_string().contains("interval 2026-11-26T00:00:00Z"),
+            "{e}"
+        );
+
+        // The rerun's commit stands, and the amend left no part behind.
+        let (now, _) = stage
+            .read_manifest(&interval)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(now, rerun.manifest);
+        let listed = stage
+            .list_objects(&interval.folder())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut want: Vec<String> = now.parts.iter().map(|p| p.path.clone()).collect();
+        want.push(layout::manifest(&interval));
+        let mut listed = listed;
+        listed.sort();
+        want.sort();
+        assert_eq!(listed, want);
+
+        // Amending the current commit still works.
+        let (base, base_sha256) = stage
+            .read_manifest(&interval)
+            .unwrap_or_else(|e| panic!("{e}"));
+        commit_records(
+            IntervalWriter::amend(&stage, &base, &base_sha256, interval, opts),
+            b"{\"d\":4}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 }

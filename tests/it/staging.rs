@@ -546,3 +546,33 @@ print(len(df), len(rows))
     let r = sb.python(script, &parts_ref).ok();
     assert_eq!(r.stdout.trim(), "3000 3000");
 }
+
+#[test]
+fn a_stage_url_with_credentials_is_refused_without_printing_them() {
+    let sb = Sandbox::new();
+    sb.write("in.ndjson", "{\"a\":1}\n");
+    for stage in [
+        "s3://AKIAEXAMPLEKEY:wJalrXUtnFEMI-secret@lake/raw",
+        "s3://AKIAEXAMPLEKEY:wJalrXUtnFEMI-secret@lake/../raw",
+    ] {
+        let r = sb
+            .weir(&["stage", stage, "--interval", "2026-11-26", "in.ndjson"])
+            .expect_code(2);
+        let shown = format!("{}{}", r.stdout, r.stderr);
+        assert!(!shown.contains("wJalrXUtnFEMI-secret"), "{shown}");
+        assert!(!shown.contains("AKIAEXAMPLEKEY"), "{shown}");
+        assert!(shown.contains("s3://REDACTED@lake"), "{shown}");
+    }
+}
+
+#[test]
+fn a_stage_url_with_a_query_string_is_refused_and_nothing_is_written() {
+    let sb = Sandbox::new();
+    sb.write("in.ndjson", "{\"a\":1}\n");
+    let stage = format!("file://{}?region=x", sb.join("raw").display());
+    let r = sb
+        .weir(&["stage", &stage, "--interval", "2026-11-26", "in.ndjson"])
+        .expect_code(2);
+    assert!(r.stderr.contains("no query string"), "{}", r.stderr);
+    assert!(!sb.join("raw").exists(), "something was written");
+}

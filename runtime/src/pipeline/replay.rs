@@ -92,7 +92,7 @@ pub fn replay(
         options.chunk_records,
         false,
     )?;
-    let writer = IntervalWriter::amend(stage, &base, interval, options.write.clone());
+    let writer = IntervalWriter::amend(stage, &base, &base_sha256, interval, options.write.clone());
     let mut attempt = Attempt::new(stage, &interval, writer);
     let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(cap).unwrap_or(usize::MAX));
     let written = (|| -> Result<(), PipelineError> {
