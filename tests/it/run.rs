@@ -742,7 +742,13 @@ fn flags_beat_the_pipeline_file_for_every_setting_it_also_gives() {
     // --max-batch-bytes over the file's 500MB: many parts, as in the flags form.
     let r = sb
         .weir(&[
-            "run", "p.toml", "clean", "--interval", INTERVAL, "--max-batch-bytes", "20KB",
+            "run",
+            "p.toml",
+            "clean",
+            "--interval",
+            INTERVAL,
+            "--max-batch-bytes",
+            "20KB",
             "--json",
         ])
         .ok();
@@ -750,9 +756,20 @@ fn flags_beat_the_pipeline_file_for_every_setting_it_also_gives() {
     assert!(parts > 10, "{parts} parts");
     let flags_form = sb
         .weir(&[
-            "run", "--input", "raw", "--output", "flags", "--interval", INTERVAL,
-            "--transform", module.to_str().unwrap_or_default(),
-            "--config", r#"{"fields":["text"]}"#, "--max-batch-bytes", "20KB", "--json",
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            "flags",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            r#"{"fields":["text"]}"#,
+            "--max-batch-bytes",
+            "20KB",
+            "--json",
         ])
         .ok();
     assert_eq!(flags_form.json()["totals"]["parts"].as_u64(), Some(parts));
@@ -768,21 +785,38 @@ fn flags_beat_the_pipeline_file_for_every_setting_it_also_gives() {
     };
     let at_9 = size(&sb, &[]);
     let at_1 = size(&sb, &["--compression-level", "1"]);
-    assert!(at_1 > at_9, "level 1 gave {at_1} bytes, the file's level 9 {at_9}");
+    assert!(
+        at_1 > at_9,
+        "level 1 gave {at_1} bytes, the file's level 9 {at_9}"
+    );
 
     // --max-line-bytes under the file's 64MiB: the long lines are quarantined
     // (and --max-rejected over the file's 0 lets the run commit them).
     let r = sb
         .weir(&[
-            "run", "p.toml", "clean", "--interval", INTERVAL, "--max-line-bytes", "50",
-            "--max-rejected", "100%", "--json",
+            "run",
+            "p.toml",
+            "clean",
+            "--interval",
+            INTERVAL,
+            "--max-line-bytes",
+            "50",
+            "--max-rejected",
+            "100%",
+            "--json",
         ])
         .ok();
     assert_eq!(r.json()["totals"]["records"], 0);
     assert_eq!(r.json()["totals"]["quarantined"], 3000);
     // Without the budget flag, the file's budget of 0 refuses the commit.
     sb.weir(&[
-        "run", "p.toml", "clean", "--interval", INTERVAL, "--max-line-bytes", "50",
+        "run",
+        "p.toml",
+        "clean",
+        "--interval",
+        INTERVAL,
+        "--max-line-bytes",
+        "50",
     ])
     .expect_code(3);
 }

@@ -555,4 +555,67 @@ limits = { memory = "64MiB", cpu_time = "2s" }
                 .contains("no stage named \"x\"")
         );
     }
+
+    #[test]
+    fn extract_step_resolves_its_source_and_options() {
+        let f = parse(
+            r#"
+[stages]
+raw = "s3://lake/raw"
+
+[sources.replica]
+url = "postgres://reader:secret@replica:5432/app"
+sslmode = "disable"
+statement_timeout = "30s"
+
+[steps.raw]
+source = "replica"
+output = "raw"
+table = "support.tickets"
+columns = ["id", "body"]
+cursor = "updated_at"
+key = "id"
+lag = "5m"
+page_rows = 500
+"#,
+        );
+        let x = f.extract_step("raw").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            x.url,
+            "postgres://reader:secret@replica:5432/app?sslmode=disable"
+        );
+        assert_eq!(x.statement_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(x.table.as_deref(), Some("support.tickets"));
+        assert_eq!(x.columns, Some(vec!["id".to_owned(), "body".to_owned()]));
+        assert_eq!(x.key, "id");
+        assert_eq!(x.lag, Some(Duration::from_secs(300)));
+        assert_eq!(x.page_rows, Some(500));
+        assert_eq!(x.output, "s3://lake/raw");
+        let e = f.step("raw").unwrap_err().to_string();
+        assert!(e.contains("is an extract step"), "{e}");
+        assert!(!format!("{:?}", f.sources).contains("secret"));
+    }
+
+    #[test]
+    fn extract_steps_refuse_transform_fields_and_need_table_or_query() {
+        let head = "[stages]\nraw='r'\n[sources.db]\nurl='postgres://u@h/d'\n[steps.a]\nsource='db'\noutput='raw'\nkey='id'\n";
+        let err = |extra: &str| {
+            parse(&format!("{head}{extra}"))
+                .extract_step("a")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("table='t'\ninput='raw'\n").contains("cannot also have `input`"));
+        assert!(err("").contains("needs `table` or `query`"));
+        assert!(err("table='t'\nquery='SELECT 1'\n").contains("not both"));
+        assert!(err("query='SELECT 1'\ncolumns=['a']\n").contains("`columns` is for `table`"));
+        assert!(err("table='t'\nlag='5m'\n").contains("`lag` needs `cursor`"));
+        let f = parse("[stages]\nraw='r'\n[steps.a]\noutput='raw'\n");
+        assert!(
+            f.step("a")
+                .unwrap_err()
+                .to_string()
+                .contains("give `input`")
+        );
+    }
 }
