@@ -48,13 +48,15 @@ pub fn extract(
     let mut counts = InputCounts::default();
     let handle = stage.handle().clone();
     let mut summary = None;
-    let pass = handle.block_on(async {
-        let mut x = Extract::start(spec).await?;
+    // Each await runs on the stage's runtime; the writes between them
+    // block on it themselves, so they happen outside `block_on`.
+    let pass = || -> Result<(), PipelineError> {
+        let mut x = handle.block_on(Extract::start(spec))?;
         let object = match (&x.summary().table, &x.summary().query) {
             (Some(t), _) => format!("table {t}"),
             _ => "query".to_owned(),
         };
-        while let Some(page) = x.next_page().await? {
+        while let Some(page) = handle.block_on(x.next_page())? {
             check_page(
                 &object,
                 counts.input_records,
@@ -64,9 +66,10 @@ pub fn extract(
             counts.input_records += page.rows;
             attempt.write_members(gzip::compress_lines(&page.lines, member_cap, level))?;
         }
-        summary = Some(x.finish().await?);
+        summary = Some(handle.block_on(x.finish())?);
         Ok(())
-    });
+    };
+    let pass = pass();
     let attempt = attempt.after_pass(pass)?;
     let summary = summary.ok_or_else(|| missing_summary("the extract ended without a summary"))?;
     let mut producer = weir_producer(command, vec![]);
