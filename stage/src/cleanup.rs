@@ -207,6 +207,7 @@ mod tests {
             version: "0".into(),
             command: "test".into(),
             transforms: vec![],
+            extract: None,
         };
         let commit = writer
             .commit(producer, InputCounts::default(), vec![])

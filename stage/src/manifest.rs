@@ -106,6 +106,11 @@ pub struct Producer {
     /// The transforms applied, in order (empty for `stage`).
     #[serde(default)]
     pub transforms: Vec<TransformInfo>,
+    /// What `weir extract` read (docs/extract.md): the source without its
+    /// password, the table or query, the window, counts and replay
+    /// positions. Absent for every other command, and in older manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<serde_json::Value>,
 }
 
 /// One transform of a run, with its counts.
@@ -389,6 +394,7 @@ mod tests {
                 version: "0".into(),
                 command: "stage".into(),
                 transforms: vec![],
+                extract: None,
             },
             parts: vec![part],
             quarantine: QuarantineInfo::default(),

@@ -14,6 +14,7 @@ use weir_stage::{Interval, RetrySettings, Stage, StageUrl, layout};
 
 mod build;
 mod cat;
+mod extract;
 mod inspect;
 mod ls;
 mod new;
@@ -32,7 +33,9 @@ pub(crate) const EXIT_VERIFY_FAILED: u8 = 4;
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 failure; 2 usage error; 3 more records rejected than
---max-rejected allows (nothing committed); 4 `weir verify` found a mismatch.
+--max-rejected allows (nothing committed); 4 `weir verify` found a mismatch;
+5 `weir extract`: the source failed (connection, authentication, retries
+exhausted, timeout); 6 `weir extract`: the data cannot be extracted exactly.
 
 Stages are local paths (the default), file://, s3://, gs://, az:// or memory://
 URLs. Cloud credentials, region and endpoint come from the standard environment
@@ -59,6 +62,7 @@ pub(crate) struct Cli {
 #[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     Stage(stage::StageCmd),
+    Extract(extract::ExtractCmd),
     Ls(ls::LsCmd),
     Run(run::RunCmd),
     Plan(shard::PlanCmd),
@@ -136,6 +140,7 @@ impl Cli {
         };
         match self.command {
             Command::Stage(c) => c.execute(&ctx),
+            Command::Extract(c) => c.execute(&ctx),
             Command::Ls(c) => c.execute(&ctx),
             Command::Run(c) => {
                 c.execute(&ctx, matches.subcommand_matches("run").unwrap_or(matches))
@@ -158,8 +163,12 @@ impl Cli {
 
 /// The exit code for an error that ended a command.
 pub(crate) fn exit_code_of(e: &anyhow::Error) -> u8 {
+    if let Some(x) = e.downcast_ref::<weir_extract::ExtractError>() {
+        return x.exit_code();
+    }
     match e.downcast_ref::<PipelineError>() {
         Some(p) if p.is_over_budget() => EXIT_OVER_BUDGET,
+        Some(p) => p.extract_exit_code().unwrap_or(1),
         _ => 1,
     }
 }

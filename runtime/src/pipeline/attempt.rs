@@ -144,5 +144,6 @@ pub(crate) fn weir_producer(command: &str, transforms: Vec<TransformInfo>) -> Pr
         version: env!("CARGO_PKG_VERSION").into(),
         command: command.to_owned(),
         transforms,
+        extract: None,
     }
 }

@@ -21,6 +21,9 @@ pub enum PipelineError {
     /// A transform could not be loaded, started or finished.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// Reading the database for `weir extract` failed.
+    #[error(transparent)]
+    Extract(#[from] weir_extract::ExtractError),
     /// The pipeline file cannot be used.
     #[error(transparent)]
     File(#[from] PipelineFileError),
@@ -112,6 +115,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// The exit code docs/extract.md documents for an extract's failure,
+    /// when this is one.
+    pub fn extract_exit_code(&self) -> Option<u8> {
+        match self {
+            PipelineError::Extract(e) => Some(e.exit_code()),
+            _ => None,
+        }
+    }
+
     /// Whether this is the error budget's refusal (exit code 3).
     pub fn is_over_budget(&self) -> bool {
         matches!(self, PipelineError::OverBudget { .. })

@@ -32,6 +32,9 @@ pub struct PipelineFileError {
 pub struct PipelineFile {
     /// Named stages: a path (relative to this file) or URL each.
     pub stages: BTreeMap<String, String>,
+    /// Named database sources, for extract steps.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceDecl>,
     /// Named steps.
     pub steps: BTreeMap<String, StepDecl>,
     #[serde(skip)]
@@ -40,12 +43,71 @@ pub struct PipelineFile {
     path: String,
 }
 
-/// One step: an input stage, an output stage and a chain of transforms.
+impl StepDecl {
+    /// Whether this step extracts from a database (names a source or any
+    /// extract field).
+    pub fn is_extract(&self) -> bool {
+        self.source.is_some()
+            || self.table.is_some()
+            || self.query.is_some()
+            || self.columns.is_some()
+            || self.cursor.is_some()
+            || self.key.is_some()
+            || self.lag.is_some()
+            || self.page_rows.is_some()
+    }
+}
+
+/// A PostgreSQL source (docs/extract.md). The password comes from the
+/// URL, `PGPASSWORD` or `PGPASSFILE` and is never printed.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDecl {
+    /// `postgres://user@host:port/db`.
+    pub url: String,
+    /// libpq's `sslmode`.
+    pub sslmode: Option<String>,
+    /// libpq's `sslrootcert`.
+    pub sslrootcert: Option<String>,
+    /// Bounds each page statement, e.g. `30s`.
+    pub statement_timeout: Option<String>,
+}
+
+impl std::fmt::Debug for SourceDecl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceDecl")
+            .field("url", &"<may hold a password>")
+            .field("sslmode", &self.sslmode)
+            .field("sslrootcert", &self.sslrootcert)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
+}
+
+/// One step: either a transform step (an input stage, an output stage and
+/// a chain of transforms) or an extract step (a source, a table or query,
+/// and an output stage). Fields of the two kinds do not mix.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepDecl {
-    /// The input stage's name.
-    pub input: String,
+    /// The input stage's name (transform steps).
+    pub input: Option<String>,
+    /// The source's name (extract steps).
+    pub source: Option<String>,
+    /// The table to extract, `schema.table`.
+    pub table: Option<String>,
+    /// Only these columns of the table.
+    pub columns: Option<Vec<String>>,
+    /// The query to extract, instead of a table.
+    pub query: Option<String>,
+    /// The column that places a row in an interval.
+    pub cursor: Option<String>,
+    /// The unique, ordered key the extract pages by.
+    pub key: Option<String>,
+    /// How far the window is shifted back, e.g. `5m`.
+    pub lag: Option<String>,
+    /// Rows per page.
+    pub page_rows: Option<usize>,
     /// The output stage's name.
     pub output: String,
     /// The transforms, applied in order in one pass.
@@ -101,6 +163,34 @@ pub struct LimitsDecl {
     pub max_record_output: Option<String>,
     /// Output per call, e.g. `64MiB`.
     pub max_call_output: Option<String>,
+}
+
+/// What an extract step reads, resolved against its file.
+#[derive(Debug, Clone)]
+pub struct ExtractPlan {
+    /// The source's URL (may hold a password: never print it), with its
+    /// `sslmode` and `sslrootcert` as URL options.
+    pub url: String,
+    /// Bounds each page statement.
+    pub statement_timeout: Option<Duration>,
+    /// The table, for the table form.
+    pub table: Option<String>,
+    /// Only these columns of the table.
+    pub columns: Option<Vec<String>>,
+    /// The query, for the query form.
+    pub query: Option<String>,
+    /// The cursor column; none for a snapshot.
+    pub cursor: Option<String>,
+    /// The key column.
+    pub key: String,
+    /// The window's shift.
+    pub lag: Option<Duration>,
+    /// Rows per page.
+    pub page_rows: Option<usize>,
+    /// The output stage (path or URL).
+    pub output: String,
+    /// The settings the step gives; flags beat them.
+    pub overrides: Overrides,
 }
 
 /// A step resolved against its file.
@@ -188,52 +278,144 @@ impl PipelineFile {
                 self.step_names().join(", ")
             ))
         })?;
+        if step.is_extract() {
+            return Err(self.err(format!(
+                "step {name} is an extract step (it names a source): run it with `weir extract`"
+            )));
+        }
+        let input = step.input.as_deref().ok_or_else(|| {
+            self.err(format!(
+                "step {name}: give `input` (a transform step) or `source` (an extract step)"
+            ))
+        })?;
         let transforms = step
             .transforms
             .iter()
             .map(|t| self.transform(name, t))
             .collect::<Result<Vec<_>, _>>()?;
+        Ok(StepPlan {
+            input: self.stage(input)?,
+            output: self.stage(&step.output)?,
+            transforms,
+            overrides: self.overrides(name, step)?,
+        })
+    }
+
+    /// Resolves one extract step.
+    pub fn extract_step(&self, name: &str) -> Result<ExtractPlan, PipelineFileError> {
+        let step = self.steps.get(name).ok_or_else(|| {
+            self.err(format!(
+                "no step named {name:?} (steps: {})",
+                self.step_names().join(", ")
+            ))
+        })?;
+        let ctx = |reason: &str| self.err(format!("step {name}: {reason}"));
+        let source_name = step.source.as_deref().ok_or_else(|| {
+            ctx("not an extract step (it names no source); run it with `weir run`")
+        })?;
+        if step.input.is_some() || !step.transforms.is_empty() {
+            return Err(ctx(
+                "an extract step (source) cannot also have `input` or `transforms`; make them two steps",
+            ));
+        }
+        match (&step.table, &step.query) {
+            (Some(_), Some(_)) => return Err(ctx("give `table` or `query`, not both")),
+            (None, None) => return Err(ctx("an extract step needs `table` or `query`")),
+            (None, Some(_)) if step.columns.is_some() => {
+                return Err(ctx(
+                    "`columns` is for `table`; a query chooses its own columns",
+                ));
+            }
+            _ => {}
+        }
+        let key = step
+            .key
+            .clone()
+            .ok_or_else(|| ctx("an extract step needs `key` (a unique, ordered column)"))?;
+        if step.lag.is_some() && step.cursor.is_none() {
+            return Err(ctx("`lag` needs `cursor`"));
+        }
+        let source = self.sources.get(source_name).ok_or_else(|| {
+            ctx(&format!(
+                "no source named {source_name:?} (sources: {})",
+                self.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let duration = |what: &str, s: &str| {
+            humantime::parse_duration(s).map_err(|e| ctx(&format!("{what} {s:?}: {e}")))
+        };
+        let mut url = source.url.clone();
+        for (option, value) in [
+            ("sslmode", &source.sslmode),
+            ("sslrootcert", &source.sslrootcert),
+        ] {
+            if let Some(v) = value {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+                url = format!("{url}{sep}{option}={v}");
+            }
+        }
+        Ok(ExtractPlan {
+            url,
+            statement_timeout: source
+                .statement_timeout
+                .as_deref()
+                .map(|s| duration("statement_timeout", s))
+                .transpose()?,
+            table: step.table.clone(),
+            columns: step.columns.clone(),
+            query: step.query.clone(),
+            cursor: step.cursor.clone(),
+            key,
+            lag: step
+                .lag
+                .as_deref()
+                .map(|s| duration("lag", s))
+                .transpose()?,
+            page_rows: step.page_rows,
+            output: self.stage(&step.output)?,
+            overrides: self.overrides(name, step)?,
+        })
+    }
+
+    /// The settings a step gives.
+    fn overrides(&self, name: &str, step: &StepDecl) -> Result<Overrides, PipelineFileError> {
         let parse_size = |what: &str, s: &str| -> Result<u64, PipelineFileError> {
             s.parse::<bytesize::ByteSize>()
                 .map(|b| b.as_u64())
                 .map_err(|e| self.err(format!("step {name}: {what} {s:?}: {e}")))
         };
-        Ok(StepPlan {
-            input: self.stage(&step.input)?,
-            output: self.stage(&step.output)?,
-            transforms,
-            overrides: Overrides {
-                max_rejected: step
-                    .max_rejected
-                    .as_deref()
-                    .map(|b| {
-                        b.parse::<Budget>()
-                            .map_err(|e| self.err(format!("step {name}: {e}")))
-                    })
-                    .transpose()?,
-                workers: step.workers,
-                max_batch_bytes: step
-                    .max_batch_bytes
-                    .as_deref()
-                    .map(|s| parse_size("max_batch_bytes", s))
-                    .transpose()?,
-                compression_level: step.compression_level,
-                max_line_bytes: step
-                    .max_line_bytes
-                    .as_deref()
-                    .map(|s| parse_size("max_line_bytes", s))
-                    .transpose()?,
-                orphan_grace: step
-                    .orphan_grace
-                    .as_deref()
-                    .map(|s| {
-                        humantime::parse_duration(s)
-                            .map_err(|e| self.err(format!("step {name}: orphan_grace {s:?}: {e}")))
-                    })
-                    .transpose()?,
-                memory_limit: None,
-                cpu_limit: None,
-            },
+        Ok(Overrides {
+            max_rejected: step
+                .max_rejected
+                .as_deref()
+                .map(|b| {
+                    b.parse::<Budget>()
+                        .map_err(|e| self.err(format!("step {name}: {e}")))
+                })
+                .transpose()?,
+            workers: step.workers,
+            max_batch_bytes: step
+                .max_batch_bytes
+                .as_deref()
+                .map(|s| parse_size("max_batch_bytes", s))
+                .transpose()?,
+            compression_level: step.compression_level,
+            max_line_bytes: step
+                .max_line_bytes
+                .as_deref()
+                .map(|s| parse_size("max_line_bytes", s))
+                .transpose()?,
+            orphan_grace: step
+                .orphan_grace
+                .as_deref()
+                .map(|s| {
+                    humantime::parse_duration(s)
+                        .map_err(|e| self.err(format!("step {name}: orphan_grace {s:?}: {e}")))
+                })
+                .transpose()?,
+            memory_limit: None,
+            cpu_limit: None,
         })
     }
 
@@ -371,6 +553,69 @@ limits = { memory = "64MiB", cpu_time = "2s" }
                 .unwrap_err()
                 .to_string()
                 .contains("no stage named \"x\"")
+        );
+    }
+
+    #[test]
+    fn extract_step_resolves_its_source_and_options() {
+        let f = parse(
+            r#"
+[stages]
+raw = "s3://lake/raw"
+
+[sources.replica]
+url = "postgres://reader:secret@replica:5432/app"
+sslmode = "disable"
+statement_timeout = "30s"
+
+[steps.raw]
+source = "replica"
+output = "raw"
+table = "support.tickets"
+columns = ["id", "body"]
+cursor = "updated_at"
+key = "id"
+lag = "5m"
+page_rows = 500
+"#,
+        );
+        let x = f.extract_step("raw").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            x.url,
+            "postgres://reader:secret@replica:5432/app?sslmode=disable"
+        );
+        assert_eq!(x.statement_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(x.table.as_deref(), Some("support.tickets"));
+        assert_eq!(x.columns, Some(vec!["id".to_owned(), "body".to_owned()]));
+        assert_eq!(x.key, "id");
+        assert_eq!(x.lag, Some(Duration::from_secs(300)));
+        assert_eq!(x.page_rows, Some(500));
+        assert_eq!(x.output, "s3://lake/raw");
+        let e = f.step("raw").unwrap_err().to_string();
+        assert!(e.contains("is an extract step"), "{e}");
+        assert!(!format!("{:?}", f.sources).contains("secret"));
+    }
+
+    #[test]
+    fn extract_steps_refuse_transform_fields_and_need_table_or_query() {
+        let head = "[stages]\nraw='r'\n[sources.db]\nurl='postgres://u@h/d'\n[steps.a]\nsource='db'\noutput='raw'\nkey='id'\n";
+        let err = |extra: &str| {
+            parse(&format!("{head}{extra}"))
+                .extract_step("a")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("table='t'\ninput='raw'\n").contains("cannot also have `input`"));
+        assert!(err("").contains("needs `table` or `query`"));
+        assert!(err("table='t'\nquery='SELECT 1'\n").contains("not both"));
+        assert!(err("query='SELECT 1'\ncolumns=['a']\n").contains("`columns` is for `table`"));
+        assert!(err("table='t'\nlag='5m'\n").contains("`lag` needs `cursor`"));
+        let f = parse("[stages]\nraw='r'\n[steps.a]\noutput='raw'\n");
+        assert!(
+            f.step("a")
+                .unwrap_err()
+                .to_string()
+                .contains("give `input`")
         );
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: {[`ingest`], [`run`], [`shard`], [`replay`],
+//! Data flows one way: {[`ingest`], [`extract`], [`run`], [`shard`], [`replay`],
 //! [`golden`]} → {`attempt`, `chain`, `feed`, [`ordered`]} →
 //! {`chunk`, [`step`], [`plan`]} → {[`settings`], [`file`](mod@file), [`budget`],
 //! [`error`]}.
@@ -23,6 +23,7 @@
 //! - [`ordered`]: the worker pool that keeps output in input order.
 //! - `attempt`: the one commit sequence (rejects, abort, budget, commit).
 //! - [`ingest`]: files into a stage (`weir stage`).
+//! - [`extract`]: PostgreSQL rows into a stage (`weir extract`).
 //! - [`run`]: a stage's interval through a chain (`weir run`).
 //! - [`plan`]: work units of a sharded run (`weir plan`).
 //! - [`shard`]: one unit sealed, and the merge (`weir run --shard`,
@@ -35,6 +36,7 @@ pub mod budget;
 mod chain;
 mod chunk;
 pub mod error;
+pub mod extract;
 mod feed;
 pub mod file;
 pub mod golden;
