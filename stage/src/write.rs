@@ -527,6 +527,7 @@ mod tests {
             version: "0".into(),
             command: "test".into(),
             transforms: vec![],
+            extract: None,
         }
     }
 
