@@ -3,7 +3,7 @@
 //! DuckDB from the test venv.
 //!
 //! The binary is `$WEIR_BIN`, or `target/release/weir` when it is newer
-//! than the sources (`cargo test --release --workspace` builds it), or one
+//! than the sources (`scripts/setup` builds it), or one
 //! [`weir_bin`] builds itself. Python is `.venv/bin/python` (made by `scripts/test`), or
 //! `$WEIR_PYTHON`. `s3://` stages live on a real S3 server, [`S3Server`]
 //! (s3s-fs, installed by `scripts/setup`), or `$WEIR_S3S_FS`.
@@ -22,7 +22,7 @@ pub fn workspace() -> PathBuf {
 
 /// The `weir` binary under test: `$WEIR_BIN`, or the workspace's release
 /// build when it is newer than every source it is built from (as after
-/// `cargo test --release --workspace`, which builds it), or else one this
+/// `scripts/setup`, which builds it: `cargo test` builds only test harnesses), or else one this
 /// harness builds itself, once, into `target/weir-bin` (a target directory
 /// of its own, so it never waits on the lock of the cargo running the tests).
 pub fn weir_bin() -> PathBuf {
