@@ -85,7 +85,7 @@ pub(crate) fn find(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::XorShift;
+    use crate::random::XorShift;
 
     #[test]
     fn eight_at_a_time_finds_what_one_at_a_time_finds() {

@@ -220,6 +220,7 @@ mod function;
 mod outcome;
 mod parse;
 mod patch;
+mod random;
 mod record;
 mod scan;
 mod spelling;

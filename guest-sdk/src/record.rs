@@ -291,10 +291,10 @@ mod tests {
         use serde_json::Value;
 
         use crate::patch::Patch;
+        use crate::random::XorShift;
         use crate::record::{Output, Record};
         use crate::scan::Unsure;
         use crate::scan::tests::{locate, path};
-        use crate::testing::XorShift;
 
         fn emit_from(line: &str, new: &Value) -> String {
             let mut buffer = Vec::new();

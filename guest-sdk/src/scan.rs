@@ -423,7 +423,7 @@ pub(crate) mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::testing::XorShift;
+    use crate::random::XorShift;
 
     pub(crate) fn path(text: &str) -> FieldPath {
         FieldPath::try_from(text.to_owned()).unwrap_or_else(|e| panic!("{e}"))

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::chunk::Instance;
 use crate::error::Error;
 pub use crate::outcome::{Outcome, Processed};
+pub use crate::random::XorShift;
 use crate::record::{Output, Record};
 use crate::transform::Transform;
 
@@ -53,33 +54,6 @@ where
     let mut buffer = Vec::new();
     f(Record::new(line), &mut Output::new(&mut buffer))?;
     String::from_utf8(buffer).ok()
-}
-
-/// A small seeded random generator (xorshift64), for tests that try many
-/// varied inputs and must try the same ones on every run. Not for anything
-/// but tests.
-#[derive(Debug, Clone)]
-pub struct XorShift(u64);
-
-impl XorShift {
-    /// A generator seeded with `seed` (0, which xorshift never leaves, is
-    /// taken as 1).
-    pub fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `0..n`; `n` must not be 0.
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
 }
 
 /// A configured transform that can take several chunks, then finish.
