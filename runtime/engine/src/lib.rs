@@ -40,6 +40,7 @@
 
 mod cache;
 mod config;
+mod contract;
 mod engine;
 mod error;
 mod inspect;
@@ -54,8 +55,9 @@ mod bindings {
 }
 
 pub use config::{EngineConfig, Limits, default_cache_dir, default_cache_key_file};
+pub use contract::{ImportKind, WIT_PACKAGE, WIT_VERSION, WIT_WORLD};
 pub use engine::Engine;
 pub use error::EngineError;
-pub use inspect::{Import, ImportKind, Inspection, WIT_PACKAGE, WIT_VERSION, WIT_WORLD};
+pub use inspect::{Import, Inspection};
 pub use instance::{Instance, Outcome, Processed};
 pub use module::{Module, ModuleSpec};
