@@ -40,5 +40,5 @@ pub mod write;
 
 pub use error::{StageError, error_chain};
 pub use interval::Interval;
-pub use stage::{RetrySettings, Stage};
+pub use stage::{ManifestVersion, RetrySettings, Stage};
 pub use url::StageUrl;

@@ -5,8 +5,10 @@
 //! synchronous and never pass a runtime around. Every method of a stage
 //! lives here: opening it, naming objects beneath it, reading manifests
 //! and parts (verified, see [`crate::read`]), listing, and small-object
-//! reads, writes and deletes. Writing intervals is [`crate::write`]'s job;
-//! the names of objects are [`crate::layout`]'s.
+//! reads, writes and deletes, and the manifest PUT that commits an interval
+//! ([`Stage::put_manifest`], conditional where a commit amends another).
+//! Writing intervals is [`crate::write`]'s job; the names of objects are
+//! [`crate::layout`]'s.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,7 +22,10 @@ use futures::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload, RetryConfig};
+use object_store::{
+    ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutMode, PutOptions, PutPayload, RetryConfig,
+    UpdateVersion,
+};
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
@@ -63,6 +68,26 @@ pub struct Stage {
     url: StageUrl,
     /// Where store calls run.
     handle: Handle,
+}
+
+/// Which commit of an interval a reader saw: the sha256 of its manifest's
+/// bytes, and the store's version of that object (ETag and version id,
+/// where the store has them), for a commit that must amend exactly it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestVersion {
+    /// The sha256 of the manifest's bytes (hex).
+    pub sha256: String,
+    store: UpdateVersion,
+}
+
+/// Takes an exclusive `flock` on a local folder (created if missing), held
+/// until the file is dropped: every commit to an interval on this host
+/// holds its folder's lock over its manifest PUT.
+fn lock_folder(folder: &std::path::Path) -> io::Result<std::fs::File> {
+    std::fs::create_dir_all(folder)?;
+    let dir = std::fs::File::open(folder)?;
+    dir.lock()?;
+    Ok(dir)
 }
 
 /// In-memory stores by name, so every `memory://NAME` in one process is the
@@ -243,20 +268,37 @@ impl Stage {
 
     /// Reads an interval's manifest and the sha256 of its bytes.
     pub fn read_manifest(&self, interval: &Interval) -> Result<(Manifest, String), StageError> {
+        self.read_manifest_version(interval)
+            .map(|(manifest, version)| (manifest, version.sha256))
+    }
+
+    /// Reads an interval's manifest and which version of it this is: for a
+    /// commit that must amend exactly this one ([`Stage::put_manifest`]).
+    pub fn read_manifest_version(
+        &self,
+        interval: &Interval,
+    ) -> Result<(Manifest, ManifestVersion), StageError> {
         let rel = layout::manifest(interval);
-        let bytes =
-            match self.block(async { self.store().get(&self.path(&rel)).await?.bytes().await }) {
-                Ok(b) => b,
-                Err(object_store::Error::NotFound { .. }) => {
-                    return Err(StageError::NotCommitted {
-                        stage: self.url().to_string(),
-                        interval: interval.to_string(),
-                        manifest: rel,
-                    });
-                }
-                Err(e) => return Err(self.store_err("reading", &rel)(e)),
+        let read = self.block(async {
+            let got = self.store().get(&self.path(&rel)).await?;
+            let store = UpdateVersion {
+                e_tag: got.meta.e_tag.clone(),
+                version: got.meta.version.clone(),
             };
-        let digest = hex::encode(Sha256::digest(&bytes));
+            Ok::<_, object_store::Error>((got.bytes().await?, store))
+        });
+        let (bytes, store) = match read {
+            Ok(b) => b,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(StageError::NotCommitted {
+                    stage: self.url().to_string(),
+                    interval: interval.to_string(),
+                    manifest: rel,
+                });
+            }
+            Err(e) => return Err(self.store_err("reading", &rel)(e)),
+        };
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         let manifest = Manifest::parse(&bytes).map_err(|reason| StageError::BadManifest {
             stage: self.url().to_string(),
             object: rel.clone(),
@@ -273,7 +315,97 @@ impl Stage {
                 ),
             });
         }
-        Ok((manifest, digest))
+        Ok((manifest, ManifestVersion { sha256, store }))
+    }
+
+    /// The sha256 of an interval's manifest as it is now; `None` if the
+    /// interval is not committed.
+    fn current_manifest_sha256(&self, interval: &Interval) -> Result<Option<String>, StageError> {
+        let rel = layout::manifest(interval);
+        match self.block(async { self.store().get(&self.path(&rel)).await?.bytes().await }) {
+            Ok(bytes) => Ok(Some(hex::encode(Sha256::digest(&bytes)))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_err("reading", &rel)(e)),
+        }
+    }
+
+    /// Commits an interval: writes its manifest in one PUT. With `base`,
+    /// only while the interval's manifest is still that version, else
+    /// [`StageError::Superseded`] and nothing is written:
+    /// - on a local folder, an exclusive lock on the interval's folder
+    ///   (`flock`, which every commit on this host takes) is held over the
+    ///   check and the PUT, so no commit lands between them;
+    /// - on stores with a conditional put (S3 `If-Match`, GCS, Azure,
+    ///   memory), the PUT is conditional on the version read. If the PUT
+    ///   was applied but its answer lost, the retry finds its own bytes
+    ///   and succeeds;
+    /// - on a store without one (an S3 server with conditional put
+    ///   disabled, `AWS_CONDITIONAL_PUT=disabled`), the check runs just
+    ///   before an unconditional PUT: best effort, logged as such.
+    pub fn put_manifest(
+        &self,
+        interval: &Interval,
+        bytes: Vec<u8>,
+        base: Option<&ManifestVersion>,
+    ) -> Result<(), StageError> {
+        let rel = layout::manifest(interval);
+        let superseded = || StageError::Superseded {
+            stage: self.url().to_string(),
+            interval: interval.to_string(),
+            manifest: rel.clone(),
+        };
+        let still_base = |base: &ManifestVersion| -> Result<(), StageError> {
+            match self.current_manifest_sha256(interval)? {
+                Some(now) if now == base.sha256 => Ok(()),
+                _ => Err(superseded()),
+            }
+        };
+        if let Some(folder) = self.local_path(&interval.folder()) {
+            let _lock = lock_folder(&folder).map_err(|source| StageError::Io {
+                path: folder.display().to_string(),
+                source,
+            })?;
+            if let Some(base) = base {
+                still_base(base)?;
+            }
+            return self.write_object(&rel, bytes);
+        }
+        let Some(base) = base else {
+            return self.write_object(&rel, bytes);
+        };
+        if base.store.e_tag.is_none() && base.store.version.is_none() {
+            tracing::warn!(
+                "the store gave no version of {rel}: checking the commit just before the PUT (best effort)"
+            );
+            still_base(base)?;
+            return self.write_object(&rel, bytes);
+        }
+        let ours = hex::encode(Sha256::digest(&bytes));
+        let options = PutOptions::from(PutMode::Update(base.store.clone()));
+        let put = self.block(self.store().put_opts(
+            &self.path(&rel),
+            PutPayload::from(bytes.clone()),
+            options,
+        ));
+        match put {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::Precondition { .. }) => {
+                // A retried PUT whose first try was applied fails its
+                // precondition against its own bytes: that is a commit.
+                match self.current_manifest_sha256(interval)? {
+                    Some(now) if now == ours => Ok(()),
+                    _ => Err(superseded()),
+                }
+            }
+            Err(object_store::Error::NotImplemented { .. }) => {
+                tracing::warn!(
+                    "the store has no conditional put: checking the commit of {rel} just before the PUT (best effort)"
+                );
+                still_base(base)?;
+                self.write_object(&rel, bytes)
+            }
+            Err(e) => Err(self.store_err("writing", &rel)(e)),
+        }
     }
 
     /// Opens a part for reading: the stored (compressed) bytes, checked

@@ -26,7 +26,7 @@ use crate::manifest::{
     ShardInfo, Totals,
 };
 use crate::quarantine::QuarantineEntry;
-use crate::stage::Stage;
+use crate::stage::{ManifestVersion, Stage};
 
 /// The default batch cap: the most uncompressed bytes in one part.
 pub const DEFAULT_MAX_BATCH_BYTES: u64 = 500_000_000;
@@ -229,7 +229,7 @@ pub struct IntervalWriter {
     obsolete: Vec<String>,
     /// For an amend: the sha256 of the manifest it read, which must still
     /// be the interval's commit when this attempt commits.
-    base_sha256: Option<String>,
+    base: Option<ManifestVersion>,
 }
 
 /// What a sealed attempt wrote: complete parts, not committed.
@@ -274,7 +274,7 @@ impl IntervalWriter {
             replays: Vec::new(),
             shards: Vec::new(),
             obsolete: Vec::new(),
-            base_sha256: None,
+            base: None,
         }
     }
 
@@ -300,21 +300,21 @@ impl IntervalWriter {
     }
 
     /// Starts an attempt that keeps the data parts of `base` (the
-    /// interval's current commit, whose bytes have sha256 `base_sha256`)
-    /// and adds to them; the quarantine is written anew. Used by replay.
+    /// interval's current commit, read as version `version`) and adds to
+    /// them; the quarantine is written anew. Used by replay.
     ///
-    /// Its [`IntervalWriter::commit`] commits only if `base` is still the
-    /// interval's commit, else fails with [`StageError::Superseded`] and
-    /// deletes what it wrote.
+    /// Its [`IntervalWriter::commit`] commits only if `version` is still
+    /// the interval's commit (see [`Stage::put_manifest`]), else fails with
+    /// [`StageError::Superseded`] and deletes what it wrote.
     pub fn amend(
         stage: &Stage,
         base: &Manifest,
-        base_sha256: &str,
+        version: &ManifestVersion,
         interval: Interval,
         options: WriteOptions,
     ) -> Self {
         let mut w = Self::new(stage, interval, options);
-        w.base_sha256 = Some(base_sha256.to_owned());
+        w.base = Some(version.clone());
         w.kept = base.parts.clone();
         w.replays = base.replays.clone();
         w.data.first_index = base.parts.len();
@@ -442,23 +442,19 @@ impl IntervalWriter {
         let previous = self.stage.read_manifest(&self.interval).ok();
         let rel = layout::manifest(&self.interval);
         pause_before_commit(&rel);
-        if let Some(base) = &self.base_sha256 {
-            // Best effort on every store: the window between this read and
-            // the PUT stays open (no conditional put is used), but it is
-            // now the PUT's duration rather than the whole attempt's.
-            let current = self.stage.read_manifest(&self.interval).ok();
-            if current.as_ref().map(|(_, digest)| digest) != Some(base) {
+        match self
+            .stage
+            .put_manifest(&self.interval, manifest.to_bytes(), self.base.as_ref())
+        {
+            Ok(()) => {}
+            Err(superseded @ StageError::Superseded { .. }) => {
                 if let Err(e) = self.stage.delete_objects(&written) {
                     tracing::warn!("could not delete the parts of a superseded attempt: {e}");
                 }
-                return Err(StageError::Superseded {
-                    stage: self.stage.url().to_string(),
-                    interval: self.interval.to_string(),
-                    manifest: rel,
-                });
+                return Err(superseded);
             }
+            Err(e) => return Err(e),
         }
-        self.stage.write_object(&rel, manifest.to_bytes())?;
         // Committed: from here on the command has done what it was asked,
         // and failing it would make a scheduler redo the work. What
         // cleanup leaves is invisible to readers, and deleted by a later
@@ -543,8 +539,17 @@ mod tests {
 
     #[test]
     fn an_amend_of_a_commit_superseded_meanwhile_commits_nothing_and_deletes_its_parts() {
+        // memory: the conditional put; a local folder: the folder lock.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let local = dir.path().join("amend").to_string_lossy().into_owned();
+        for url in ["memory:///amend", local.as_str()] {
+            superseded_amend_commits_nothing(url);
+        }
+    }
+
+    fn superseded_amend_commits_nothing(url: &str) {
         let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
-        let url = StageUrl::parse("memory:///amend").unwrap_or_else(|e| panic!("{e}"));
+        let url = StageUrl::parse(url).unwrap_or_else(|e| panic!("{e}"));
         let stage = Stage::open(&url, &RetrySettings::default(), rt.handle().clone())
             .unwrap_or_else(|e| panic!("{e}"));
         let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
@@ -555,7 +560,7 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let (base, base_sha256) = stage
-            .read_manifest(&interval)
+            .read_manifest_version(&interval)
             .unwrap_or_else(|e| panic!("{e}"));
 
         // A replay-like amend reads the commit, then a rerun commits meanwhile.
@@ -600,7 +605,7 @@ mod tests {
 
         // Amending the current commit still works.
         let (base, base_sha256) = stage
-            .read_manifest(&interval)
+            .read_manifest_version(&interval)
             .unwrap_or_else(|e| panic!("{e}"));
         commit_records(
             IntervalWriter::amend(&stage, &base, &base_sha256, interval, opts),

@@ -498,6 +498,120 @@ fn run_killed_at_random_moments_on_s3_loses_and_mixes_nothing() {
     });
 }
 
+/// A `weir replay` that pauses just before its commit while a rerun of the
+/// interval commits: the replay must find its base superseded, commit
+/// nothing and delete what it wrote; readers see the rerun's commit whole.
+fn replay_during_a_rerun_commits_nothing(store: &Store) {
+    let module = guest("normalize");
+    let module = module.to_string_lossy().into_owned();
+    // Every fourth record's text is a number: normalize fails it.
+    let records: String = (0..40)
+        .map(|i| match i % 4 {
+            1 => format!("{{\"id\":{i},\"text\":{i}}}\n"),
+            _ => format!("{{\"id\":{i},\"text\":\" T{i} \"}}\n"),
+        })
+        .collect();
+    store.sb.write("in.ndjson", records);
+    let (raw, out) = (store.url("raw"), store.url("out"));
+    store
+        .weir(&["stage", &raw, "--interval", INTERVAL, "in.ndjson"])
+        .ok();
+    let run = [
+        "run",
+        "--input",
+        &raw,
+        "--output",
+        &out,
+        "--interval",
+        INTERVAL,
+        "--transform",
+        &module,
+        "--config",
+        r#"{"fields":["text"]}"#,
+        "--max-rejected",
+        "10",
+    ];
+    store.weir(&run).ok();
+
+    // The replay (a config that recovers the failed records) reads the
+    // commit, writes its parts and stops before its manifest PUT.
+    let mut env = store.env();
+    env.push((PAUSE_KNOB, "15000".into()));
+    let replay = [
+        "replay",
+        &out,
+        "--interval",
+        INTERVAL,
+        "--transform",
+        &module,
+        "--config",
+        r#"{"fields":["missing"]}"#,
+    ];
+    let mut child = store.sb.spawn_weir(&replay, &env);
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
+    let (paused, paused_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("all parts written") {
+                let _ = paused.send(());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    paused_rx
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|_| panic!("the replay never reached its commit"));
+
+    // Meanwhile a rerun commits, deleting the parts the replay's base lists.
+    store.weir(&run).ok();
+    let rerun = store
+        .weir(&["ls", &out, "--interval", INTERVAL, "--json"])
+        .ok()
+        .json();
+
+    let status = child
+        .wait()
+        .unwrap_or_else(|e| panic!("waiting for replay: {e}"));
+    let stderr = reader.join().unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "the replay must fail:\n{stderr}");
+    assert!(
+        stderr.contains("was committed again while this attempt ran"),
+        "{stderr}"
+    );
+    // The rerun's commit stands, whole and readable.
+    let now = store
+        .weir(&["ls", &out, "--interval", INTERVAL, "--json"])
+        .ok()
+        .json();
+    assert_eq!(now, rerun);
+    let seen = store
+        .committed("out")
+        .unwrap_or_else(|| panic!("nothing committed"));
+    assert_eq!(seen.lines().count(), 30);
+    // Nothing of the replay's attempt is left: every object is the commit's.
+    let (objects, _) = split_staging_files(store.objects("out"));
+    assert_eq!(objects, store.referenced("out"));
+}
+
+#[test]
+fn a_replay_superseded_by_a_rerun_on_a_local_store_commits_nothing() {
+    let sb = Sandbox::new();
+    replay_during_a_rerun_commits_nothing(&Store { sb: &sb, s3: None });
+}
+
+#[test]
+fn a_replay_superseded_by_a_rerun_on_s3_commits_nothing() {
+    let sb = Sandbox::new();
+    let s3 = S3Server::start();
+    replay_during_a_rerun_commits_nothing(&Store {
+        sb: &sb,
+        s3: Some(&s3),
+    });
+}
+
 /// Starts `weir ARGS` without waiting.
 fn spawn(store: &Store, args: &[String]) -> std::process::Child {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -39,7 +39,7 @@ pub fn replay(
     interval: Interval,
     options: &RunOptions,
 ) -> Result<ReplaySummary, PipelineError> {
-    let (base, base_sha256) = stage.read_manifest(&interval)?;
+    let (base, base_version) = stage.read_manifest_version(&interval)?;
     let mut entries = Vec::new();
     for part in &base.quarantine.parts {
         let mut bytes = Vec::new();
@@ -92,7 +92,8 @@ pub fn replay(
         options.chunk_records,
         false,
     )?;
-    let writer = IntervalWriter::amend(stage, &base, &base_sha256, interval, options.write.clone());
+    let writer =
+        IntervalWriter::amend(stage, &base, &base_version, interval, options.write.clone());
     let mut attempt = Attempt::new(stage, &interval, writer);
     let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(cap).unwrap_or(usize::MAX));
     let written = (|| -> Result<(), PipelineError> {
@@ -111,7 +112,7 @@ pub fn replay(
     let replay = Replay {
         run_id: attempt.writer().run_id().to_owned(),
         created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        previous_manifest_sha256: base_sha256,
+        previous_manifest_sha256: base_version.sha256,
         transforms: outcome.transforms.clone(),
         replayed: replayable.len() as u64,
         recovered: (replayable.len() as u64).saturating_sub(requarantined),
