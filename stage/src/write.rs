@@ -497,16 +497,22 @@ impl IntervalWriter {
     }
 }
 
-/// A test knob, not a feature: with `WEIR_TEST_PAUSE_BEFORE_COMMIT_MS` set,
-/// a commit announces on stderr that every part is written and then sleeps
-/// that long before the manifest PUT, so tests/it/faults.rs can kill the
-/// process exactly between the last part and the commit.
+/// The environment variable of the commit pause, a supported debugging
+/// switch (docs/staging.md, "Watching a commit"): with it set to N, a
+/// commit logs (a warning) that every part is written and then waits N
+/// milliseconds before its manifest PUT. The kill and race tests use it to
+/// stop weir exactly between the last part and the commit; an operator can
+/// use it to watch that nothing of an attempt is visible before its commit.
+pub const PAUSE_BEFORE_COMMIT_ENV: &str = "WEIR_PAUSE_BEFORE_COMMIT_MS";
+
 fn pause_before_commit(manifest: &str) {
-    if let Some(ms) = std::env::var("WEIR_TEST_PAUSE_BEFORE_COMMIT_MS")
+    if let Some(ms) = std::env::var(PAUSE_BEFORE_COMMIT_ENV)
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
     {
-        eprintln!("weir: all parts written; pausing {ms} ms before writing {manifest}");
+        tracing::warn!(
+            "all parts written; pausing {ms} ms before writing {manifest} ({PAUSE_BEFORE_COMMIT_ENV})"
+        );
         std::thread::sleep(Duration::from_millis(ms));
     }
 }

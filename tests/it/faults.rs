@@ -30,7 +30,7 @@ const S3_BATCH: &str = "256KB";
 /// Records per writer's input (about 4 MB: over a hundred parts).
 const RECORDS: usize = 20_000;
 /// What makes `weir` stop between its last part and its manifest PUT.
-const PAUSE_KNOB: &str = "WEIR_TEST_PAUSE_BEFORE_COMMIT_MS";
+const PAUSE_KNOB: &str = "WEIR_PAUSE_BEFORE_COMMIT_MS";
 const SIGKILL: i32 = 9;
 
 /// A seeded xorshift64* generator: the same seed gives the same moments.
