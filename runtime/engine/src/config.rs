@@ -41,6 +41,11 @@ pub struct EngineConfig {
     /// How often the ticker thread advances the epoch (default 10 ms): the
     /// granularity of [`Limits::cpu_time_per_call`].
     pub epoch_tick: Duration,
+    /// The longest a module may take to compile (default 5 minutes; a
+    /// 19 MB componentize-py component takes well under a minute). A
+    /// compilation over it fails the load; Cranelift cannot be
+    /// interrupted, so it finishes on its own thread and is dropped.
+    pub compile_timeout: Duration,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +59,7 @@ impl Default for EngineConfig {
             max_module_bytes: 256 * MIB,
             max_function_bytes: 4 * MIB,
             epoch_tick: Duration::from_millis(10),
+            compile_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -110,6 +116,12 @@ impl EngineConfig {
     /// Sets the epoch tick (the granularity of the CPU-time limit).
     pub fn with_epoch_tick(mut self, tick: Duration) -> Self {
         self.epoch_tick = tick;
+        self
+    }
+
+    /// Fails a load whose compilation takes longer than `timeout`.
+    pub fn with_compile_timeout(mut self, timeout: Duration) -> Self {
+        self.compile_timeout = timeout;
         self
     }
 }

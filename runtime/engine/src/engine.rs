@@ -155,11 +155,14 @@ impl Engine {
         let component = match cached {
             Some(component) => component,
             None => {
-                let component = Component::new(&self.inner.wasmtime, &bytes).map_err(|e| {
-                    EngineError::Compile {
-                        path: path.clone(),
-                        message: format!("{e:#}"),
-                    }
+                let component = compile_within(
+                    &self.inner.wasmtime,
+                    &bytes,
+                    self.inner.config.compile_timeout,
+                )
+                .map_err(|message| EngineError::Compile {
+                    path: path.clone(),
+                    message,
                 })?;
                 if let Some(cache) = &self.inner.cache {
                     cache.put(&sha256, &component)?;
@@ -378,6 +381,35 @@ impl Engine {
             )));
         }
         Ok(())
+    }
+}
+
+/// Compiles a component on a thread of its own and waits for it at most
+/// `deadline`. Past it the load fails; the compilation (which Cranelift
+/// cannot interrupt) runs on and its result is dropped, so a process that
+/// gives up on the module, like `weir`, exits without waiting for it.
+pub(crate) fn compile_within(
+    engine: &wasmtime::Engine,
+    bytes: &[u8],
+    deadline: Duration,
+) -> Result<Component, String> {
+    let (done, result) = std::sync::mpsc::sync_channel(1);
+    let (engine, bytes) = (engine.clone(), bytes.to_vec());
+    std::thread::Builder::new()
+        .name("weir-compile".into())
+        .spawn(move || {
+            let _ = done.send(Component::new(&engine, &bytes).map_err(|e| format!("{e:#}")));
+        })
+        .map_err(|e| format!("cannot start the compiler thread: {e}"))?;
+    match result.recv_timeout(deadline) {
+        Ok(compiled) => compiled,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "it did not compile within the compile deadline of {:?} (EngineConfig::compile_timeout)",
+            deadline
+        )),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err("the compiler thread ended without a result (it panicked)".to_owned())
+        }
     }
 }
 

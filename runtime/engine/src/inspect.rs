@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, types::ComponentItem};
+use wasmtime::component::types::ComponentItem;
 
 use crate::contract::{ImportKind, WIT_PACKAGE, WIT_VERSION};
-use crate::engine::Engine;
+use crate::engine::{Engine, compile_within};
 use crate::error::EngineError;
 use crate::module::ModuleSpec;
 
@@ -87,7 +87,8 @@ impl Engine {
             Err(refused @ EngineError::NotATransform { .. }) => {
                 // A component of another world still compiles; anything
                 // else (a core module, text) keeps `load`'s message.
-                match Component::new(&self.inner.wasmtime, &bytes) {
+                let deadline = self.inner.config.compile_timeout;
+                match compile_within(&self.inner.wasmtime, &bytes, deadline) {
                     Ok(component) => (component, Some(refused_reason(refused))),
                     Err(_) => return Err(refused),
                 }

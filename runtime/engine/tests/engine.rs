@@ -1157,6 +1157,27 @@ fn a_component_importing_what_the_sandbox_lacks_is_refused_naming_it() {
 }
 
 #[test]
+fn a_compilation_over_the_compile_deadline_fails_the_load_naming_it() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let impatient = Engine::new(
+        cache_config(root.path()).with_compile_timeout(std::time::Duration::from_millis(1)),
+    )
+    .expect("engine");
+    let err = impatient.load(spec("pass")).expect_err("over the deadline");
+    assert!(
+        matches!(&err, EngineError::Compile { message, .. }
+            if message.contains("did not compile within the compile deadline of 1ms")),
+        "{err}"
+    );
+    // Nothing half-done is cached, and a patient engine loads the module.
+    assert_eq!(cache_entries(root.path()), Vec::<PathBuf>::new());
+    Engine::new(cache_config(root.path()))
+        .expect("engine")
+        .load(spec("pass"))
+        .expect("within the default deadline");
+}
+
+#[test]
 fn module_and_function_size_limits_refuse_before_compiling() {
     let root = tempfile::tempdir().expect("temp dir");
     let size = std::fs::metadata(hostile_wasm()).expect("stat").len();
