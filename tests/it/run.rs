@@ -230,7 +230,8 @@ fn hostile_run(sb: &Sandbox, mode: &str, extra: &[&str]) -> weir_tests::Run {
         })
         .collect();
     stage_records(sb, "raw", &records);
-    let config = format!("{{\"mode\":\"{mode}\"}}");
+    // `finish` reports what the one instance saw (a record the tests count).
+    let config = format!("{{\"mode\":\"{mode}\",\"finish\":true}}");
     let mut args = vec![
         "run",
         "--input",
@@ -823,11 +824,14 @@ fn flags_beat_the_pipeline_file_for_every_setting_it_also_gives() {
 
 /// Random values a transform draws depend on where its records lie in the
 /// input, never on which worker ran them: the same bytes with 1, 2 and 3
-/// workers, and distinct values throughout.
+/// workers, and distinct values throughout. A `finish` that emits records
+/// (a count of what its instance saw) commits with one worker and, as what
+/// an instance sees depends on scheduling, fails the run with more.
 #[test]
-fn random_values_are_the_same_whatever_the_worker_count() {
+fn output_is_the_same_whatever_the_worker_count_and_finish_needs_one_worker() {
     let sb = Sandbox::new();
     let module = guest("weir-hostile");
+    let module = module.to_str().unwrap_or_default();
     let records: String = (0..30_000)
         .map(|i| {
             format!(
@@ -837,35 +841,55 @@ fn random_values_are_the_same_whatever_the_worker_count() {
         })
         .collect();
     stage_records(&sb, "raw", &records);
-    let mut outputs = Vec::new();
-    for workers in ["1", "2", "3"] {
-        let out = format!("out{workers}");
+    let run = |out: &str, workers: &str, config: &str| {
         sb.weir(&[
             "run",
             "--input",
             "raw",
             "--output",
-            &out,
+            out,
             "--interval",
             INTERVAL,
             "--workers",
             workers,
             "--transform",
-            module.to_str().unwrap_or_default(),
+            module,
             "--config",
-            r#"{"mode":"random"}"#,
+            config,
         ])
-        .ok();
-        // What `finish` emits (a count per worker) depends on the worker
-        // count by design (docs/scaling.md); the records' values must not.
-        let records: String = cat(&sb, &out)
-            .split_inclusive('\n')
-            .filter(|l| !l.contains("records_seen"))
-            .collect();
-        outputs.push(records);
+    };
+    let mut outputs = Vec::new();
+    for workers in ["1", "2", "3"] {
+        let out = format!("out{workers}");
+        run(&out, workers, r#"{"mode":"random"}"#).ok();
+        outputs.push(cat(&sb, &out));
     }
     assert_eq!(outputs[0], outputs[1], "1 and 2 workers differ");
     assert_eq!(outputs[0], outputs[2], "1 and 3 workers differ");
     let values: std::collections::HashSet<&str> = lines(&outputs[0]).into_iter().collect();
     assert_eq!(values.len(), 30_000, "random values repeat");
+
+    let counting = r#"{"mode":"random","finish":true}"#;
+    run("counted1", "1", counting).ok();
+    let counted = cat(&sb, "counted1");
+    assert_eq!(
+        counted.strip_prefix(outputs[0].as_str()),
+        Some("{\"mode\":\"random\",\"records_seen\":30000}\n"),
+        "one worker: every record, then finish's count of all of them"
+    );
+    for workers in ["2", "3"] {
+        let out = format!("counted{workers}");
+        let r = run(&out, workers, counting).expect_code(1);
+        assert!(
+            r.stderr.contains(&format!(
+                "transform weir_hostile emitted records from finish while {workers} workers each ran an instance of it"
+            )) && r.stderr.contains("--workers 1"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            !sb.join(&format!("{out}/{FOLDER}/_manifest.json")).exists(),
+            "{workers} workers: nothing may be committed"
+        );
+    }
 }

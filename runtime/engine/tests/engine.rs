@@ -89,9 +89,10 @@ fn test_limits() -> Limits {
         .with_cpu_time_per_call(Duration::from_secs(1))
 }
 
+/// The hostile guest in `mode`, its `finish` emitting what it saw.
 fn spec(mode: &str) -> ModuleSpec {
     ModuleSpec::new("hostile", hostile_wasm())
-        .with_config_json(format!("{{\"mode\":\"{mode}\"}}"))
+        .with_config_json(format!("{{\"mode\":\"{mode}\",\"finish\":true}}"))
         .with_limits(test_limits())
 }
 

@@ -365,9 +365,17 @@ impl Chain<'_> {
     }
 
     /// Runs every transform's `finish`, passing what each emits through the
-    /// transforms after it.
-    pub(super) fn finish(&self, instances: &mut Instances) -> Result<ChunkResult, PipelineError> {
-        let (text, mut tally) = self.finish_text(instances)?;
+    /// transforms after it. `workers` is how many instances of each
+    /// transform the run has: with more than one, a transform whose
+    /// `finish` emits records fails the run
+    /// ([`PipelineError::FinishWithWorkers`]), as its output would depend
+    /// on which worker got which chunk.
+    pub(super) fn finish(
+        &self,
+        instances: &mut Instances,
+        workers: usize,
+    ) -> Result<ChunkResult, PipelineError> {
+        let (text, mut tally) = self.finish_text(instances, workers)?;
         let members = self.compress(
             text,
             &[],
@@ -388,6 +396,7 @@ impl Chain<'_> {
     pub(super) fn finish_text(
         &self,
         instances: &mut Instances,
+        workers: usize,
     ) -> Result<(String, Tally), PipelineError> {
         let empty = Chunk::from_records(std::iter::empty());
         let mut tally = Tally::new(self.steps.len());
@@ -403,6 +412,12 @@ impl Chain<'_> {
             (text, origins) = self.pass(instances, t..t + 1, flow, &empty, &mut tally)?;
             let extra = instances[t].finish()?;
             let module = self.steps[t];
+            if workers > 1 && extra.split('\n').any(|line| !line.trim().is_empty()) {
+                return Err(PipelineError::FinishWithWorkers {
+                    transform: module.name().to_owned(),
+                    workers,
+                });
+            }
             for line in extra.split_inclusive('\n') {
                 let body = line.strip_suffix('\n').unwrap_or(line);
                 match check_text(body) {

@@ -54,6 +54,18 @@ pub enum PipelineError {
         /// listed above".
         listed: String,
     },
+    /// A transform emitted records from `finish` while several workers each
+    /// ran an instance of it: what each instance saw, and so what it
+    /// emitted, depended on scheduling.
+    #[error(
+        "transform {transform} emitted records from finish while {workers} workers each ran an instance of it; what an instance sees depends on scheduling, so its output would too. Nothing was committed: run it with --workers 1 (docs/scaling.md, \"finish() runs once per instance\")"
+    )]
+    FinishWithWorkers {
+        /// The transform.
+        transform: String,
+        /// How many workers ran.
+        workers: usize,
+    },
     /// Some shards of a plan have no result.
     #[error(
         "{stage}/{folder}: no result for shard(s) {missing} of {count}; run them (weir run ... --shard INDEX/{count}) before committing"

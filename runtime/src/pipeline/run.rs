@@ -230,8 +230,9 @@ pub(super) fn execute(
         |r| sink(r, &mut attempt),
     );
     let pass = result.and_then(|mut states| {
+        let workers = states.len();
         for instances in &mut states {
-            let r = chain.finish(instances)?;
+            let r = chain.finish(instances, workers)?;
             sink(r, &mut attempt)?;
         }
         Ok(())
@@ -296,7 +297,7 @@ pub fn run_records<'r>(
     let (text, origins) = chain.run_chunk(&mut instances, &chunk, &mut tally)?;
     let mut output = chain.drop_oversized(text, &origins, &chunk, &mut tally.rejected);
     if finish {
-        let (extra, extra_tally) = chain.finish_text(&mut instances)?;
+        let (extra, extra_tally) = chain.finish_text(&mut instances, 1)?;
         output.push_str(&extra);
         tally.add(extra_tally);
     }

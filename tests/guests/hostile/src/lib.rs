@@ -16,7 +16,10 @@
 //! clock; `large_output` emits a line of `"bytes"` bytes (a config field) and
 //! `long_reason` fails with a reason of `"bytes"` bytes; `random`
 //! emits a `wasi:random` value. `init_fail` makes
-//! `init` return an error.
+//! `init` return an error. With `"finish": true` in the config, `finish`
+//! emits `{"mode": ..., "records_seen": N}`, a count of what this instance
+//! saw (which depends on scheduling when several workers run); otherwise
+//! it emits nothing, like every shipped transform.
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
@@ -120,11 +123,13 @@ struct State {
     /// `"bytes"` from the config: the size `large_output` and `long_reason`
     /// produce.
     bytes: usize,
+    /// `"finish"` from the config: `finish` emits a summary record.
+    summary: bool,
 }
 
 thread_local! {
     static STATE: RefCell<State> = const {
-        RefCell::new(State { mode: Mode::Pass, records_seen: 0, bytes: 0 })
+        RefCell::new(State { mode: Mode::Pass, records_seen: 0, bytes: 0, summary: false })
     };
 }
 
@@ -140,10 +145,15 @@ impl Guest for Hostile {
         }
         let mode = Mode::parse(name).ok_or_else(|| format!("bad config: unknown mode {name:?}"))?;
         let bytes = config.get("bytes").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let summary = config
+            .get("finish")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         STATE.with(|s| {
             let mut s = s.borrow_mut();
             s.mode = mode;
             s.bytes = bytes;
+            s.summary = summary;
         });
         Ok(())
     }
@@ -165,10 +175,13 @@ impl Guest for Hostile {
     }
 
     fn finish() -> Result<String, String> {
-        let (mode, seen) = STATE.with(|s| {
+        let (mode, seen, summary) = STATE.with(|s| {
             let s = s.borrow();
-            (s.mode, s.records_seen)
+            (s.mode, s.records_seen, s.summary)
         });
+        if !summary {
+            return Ok(String::new());
+        }
         Ok(format!(
             "{}\n",
             json!({"mode": mode.name(), "records_seen": seen})
