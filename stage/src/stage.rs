@@ -80,6 +80,50 @@ pub struct ManifestVersion {
     store: UpdateVersion,
 }
 
+/// The AWS SDKs' and CLI's switch for the instance metadata probe.
+pub const METADATA_DISABLED_ENV: &str = "AWS_EC2_METADATA_DISABLED";
+
+/// With no credentials configured, object_store's S3 client falls back to
+/// the EC2 instance metadata address (169.254.169.254), right on a cloud
+/// worker and a slow failure anywhere else. object_store has no switch for
+/// it, so Weir honours the AWS SDKs' one: with
+/// `AWS_EC2_METADATA_DISABLED=true`, an S3 stage without other credentials
+/// (static keys, web identity, container credentials, or
+/// `AWS_SKIP_SIGNATURE=true` for a public bucket) fails to open at once,
+/// naming what would give it some, and the probe is never made.
+fn check_metadata_probe(
+    url: &StageUrl,
+    builder: &object_store::aws::AmazonS3Builder,
+) -> Result<(), StageError> {
+    use object_store::aws::AmazonS3ConfigKey as Key;
+    let disabled =
+        std::env::var(METADATA_DISABLED_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if !disabled {
+        return Ok(());
+    }
+    let set = |key: Key| builder.get_config_value(&key).is_some();
+    let credentials = set(Key::AccessKeyId)
+        || set(Key::SecretAccessKey)
+        || (set(Key::WebIdentityTokenFile) && set(Key::RoleArn))
+        || set(Key::ContainerCredentialsRelativeUri)
+        || set(Key::ContainerCredentialsFullUri)
+        || builder
+            .get_config_value(&Key::SkipSignature)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if credentials {
+        return Ok(());
+    }
+    Err(StageError::InvalidStage {
+        stage: url.to_string(),
+        reason: format!(
+            "no AWS credentials: {METADATA_DISABLED_ENV}=true turns off the instance metadata probe, \
+             and none of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_WEB_IDENTITY_TOKEN_FILE and \
+             AWS_ROLE_ARN, or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI is set \
+             (AWS_SKIP_SIGNATURE=true reads a public bucket unsigned)"
+        ),
+    })
+}
+
 /// Takes an exclusive `flock` on a local folder (created if missing), held
 /// until the file is dropped: every commit to an interval on this host
 /// holds its folder's lock over its manifest PUT.
@@ -146,13 +190,13 @@ impl Stage {
                 fs
             }
             ObjectStoreScheme::Memory => memory_store(""),
-            ObjectStoreScheme::AmazonS3 => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
+            ObjectStoreScheme::AmazonS3 => {
+                let builder = object_store::aws::AmazonS3Builder::from_env()
                     .with_url(u.as_str())
-                    .with_retry(retry)
-                    .build()
-                    .map_err(open_err)?,
-            ),
+                    .with_retry(retry);
+                check_metadata_probe(url, &builder)?;
+                Arc::new(builder.build().map_err(open_err)?)
+            }
             ObjectStoreScheme::GoogleCloudStorage => Arc::new(
                 object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_url(u.as_str())

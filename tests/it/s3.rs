@@ -103,6 +103,28 @@ fn requests(s3: &S3Server, op: &str) -> usize {
         .count()
 }
 
+/// With the metadata probe turned off the AWS way and no credentials, an
+/// S3 stage fails at once, naming the variables that would give some; it
+/// never waits on the instance metadata address.
+#[test]
+fn an_s3_stage_without_credentials_and_the_metadata_probe_off_fails_at_once() {
+    let sb = Sandbox::new();
+    let r = sb
+        .weir_env(
+            &["ls", "s3://lake/raw"],
+            &[("AWS_EC2_METADATA_DISABLED", "true".to_owned())],
+        )
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("invalid stage \"s3://lake/raw\"")
+            && r.stderr
+                .contains("no AWS credentials: AWS_EC2_METADATA_DISABLED=true")
+            && r.stderr.contains("AWS_ACCESS_KEY_ID"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn stage_ls_cat_verify_round_trip_on_s3() {
     let s3 = S3Server::start();

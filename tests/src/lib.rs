@@ -489,6 +489,8 @@ impl S3Server {
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ALLOW_HTTP", "true".to_owned()),
+            // Tests may reach only 127.0.0.1: never the metadata address.
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ]
     }
 
