@@ -19,6 +19,15 @@ pub enum StageError {
         /// Why it is refused.
         reason: String,
     },
+    /// A stage that is read does not exist: a local folder that is not
+    /// there, or a prefix that holds no object.
+    #[error("stage {stage} does not exist ({reason})")]
+    NoSuchStage {
+        /// The stage.
+        stage: String,
+        /// What was looked for.
+        reason: String,
+    },
     /// The object store could not be set up (bad URL, missing settings).
     #[error("cannot open stage {stage}")]
     OpenStore {

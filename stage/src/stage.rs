@@ -229,6 +229,41 @@ impl Stage {
         })
     }
 
+    /// Opens a stage to read it: as [`Stage::open`], but a local folder
+    /// that does not exist is [`StageError::NoSuchStage`] rather than
+    /// created, so a mistyped path says so instead of leaving an empty
+    /// folder behind. (An object store has no folders: whether a prefix
+    /// holds anything is the caller's question, see
+    /// [`Stage::holds_objects`].)
+    pub fn open_existing(
+        url: &StageUrl,
+        retry: &RetrySettings,
+        handle: Handle,
+    ) -> Result<Self, StageError> {
+        if let Ok(dir) = url.as_url().to_file_path()
+            && url.as_url().scheme() == "file"
+            && !dir.is_dir()
+        {
+            return Err(StageError::NoSuchStage {
+                stage: url.to_string(),
+                reason: format!("there is no folder {}", dir.display()),
+            });
+        }
+        Self::open(url, retry, handle)
+    }
+
+    /// Whether anything at all lies under the stage's prefix (one listing
+    /// request on an object store).
+    pub fn holds_objects(&self) -> Result<bool, StageError> {
+        let prefix = self.prefix.clone();
+        self.block(async {
+            let mut listing = self.store().list(Some(&prefix));
+            listing.next().await.transpose()
+        })
+        .map(|first| first.is_some())
+        .map_err(self.store_err("listing", ""))
+    }
+
     /// A stage over an existing store (tests, embedding). It is not seen as
     /// a local folder, even over a `LocalFileSystem`: cleanup leaves its
     /// in-progress upload files alone.

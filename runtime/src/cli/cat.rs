@@ -31,7 +31,7 @@ pub(super) struct CatCmd {
 
 impl CatCmd {
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let stage = self.store.open(g, &self.stage)?;
+        let stage = self.store.open_existing(g, &self.stage)?;
         let (manifest, _) = stage.read_manifest(&self.interval)?;
         let parts = if self.quarantine {
             &manifest.quarantine.parts

@@ -30,7 +30,7 @@ pub(super) struct LsCmd {
 
 impl LsCmd {
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let stage = self.store.open(g, &self.stage)?;
+        let stage = self.store.open_existing(g, &self.stage)?;
         let mut sealed_by_interval = unmerged(&stage, self.interval.as_ref())?;
         let names =
             |shards: &[Shard]| -> Vec<String> { shards.iter().map(ToString::to_string).collect() };
@@ -107,6 +107,15 @@ impl LsCmd {
             return Ok(ExitCode::SUCCESS);
         }
         let mut intervals = stage.list_intervals()?;
+        if intervals.is_empty() && sealed_by_interval.is_empty() && !stage.holds_objects()? {
+            // A mistyped path or prefix, most likely: say so, not an
+            // empty table.
+            return Err(StageError::NoSuchStage {
+                stage: stage.url().to_string(),
+                reason: "nothing is stored under it".into(),
+            }
+            .into());
+        }
         intervals.extend(sealed_by_interval.keys().copied());
         intervals.sort();
         intervals.dedup();

@@ -92,11 +92,29 @@ impl StoreArgs {
     /// command's I/O runtime.
     pub(crate) fn open(&self, g: &Globals, stage: &str) -> anyhow::Result<Stage> {
         let url = StageUrl::parse(stage)?;
-        let retry = RetrySettings {
+        Ok(Stage::open(
+            &url,
+            &self.retry(),
+            g.runtime.handle().clone(),
+        )?)
+    }
+
+    /// Opens a stage that is only read: a local folder that does not exist
+    /// is an error naming it, and is not created.
+    pub(crate) fn open_existing(&self, g: &Globals, stage: &str) -> anyhow::Result<Stage> {
+        let url = StageUrl::parse(stage)?;
+        Ok(Stage::open_existing(
+            &url,
+            &self.retry(),
+            g.runtime.handle().clone(),
+        )?)
+    }
+
+    fn retry(&self) -> RetrySettings {
+        RetrySettings {
             max_retries: self.retries,
             retry_timeout: self.retry_timeout.into(),
-        };
-        Ok(Stage::open(&url, &retry, g.runtime.handle().clone())?)
+        }
     }
 }
 

@@ -75,7 +75,7 @@ impl ReplayCmd {
         settings.apply_limits(&mut specs);
         let modules = self.transform.load(specs, 1)?;
         let steps: Vec<&dyn Step> = modules.iter().map(|m| m as &dyn Step).collect();
-        let stage = self.store.open(g, &stage)?;
+        let stage = self.store.open_existing(g, &stage)?;
         let options = RunOptions {
             write: settings.write_options(None),
             command: command_line(),

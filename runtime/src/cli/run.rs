@@ -217,7 +217,7 @@ impl RunCmd {
         settings.apply_limits(&mut specs);
         let started = Instant::now();
         let modules = self.transform.load(specs, settings.workers)?;
-        let input_stage = self.store.open(g, &step.input)?;
+        let input_stage = self.store.open_existing(g, &step.input)?;
         let output_stage = self.store.open(g, &output)?;
         let options = RunOptions {
             write: settings.write_options(self.interval_end),

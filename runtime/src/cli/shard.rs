@@ -42,7 +42,7 @@ impl PlanCmd {
             bail!("--parts-per-shard must be at least 1");
         }
         let r = self.target.resolve(None, false)?;
-        let input = self.store.open(g, &r.input)?;
+        let input = self.store.open_existing(g, &r.input)?;
         let plan = plan::plan(&input, self.interval, self.parts_per_shard)?;
         // The plan is for machines: JSON with or without --json.
         print_json(&serde_json::to_value(&plan)?)?;
@@ -93,7 +93,7 @@ impl CommitCmd {
         }
         let r = self.target.resolve(self.output.as_ref(), false)?;
         let output = r.output.context("--output is required with --input")?;
-        let input_stage = self.store.open(g, &r.input)?;
+        let input_stage = self.store.open_existing(g, &r.input)?;
         let output_stage = self.store.open(g, &output)?;
         let mut flags = Overrides::default();
         self.budget.apply(&mut flags);

@@ -27,7 +27,7 @@ pub(super) struct VerifyCmd {
 
 impl VerifyCmd {
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let stage = self.store.open(g, &self.stage)?;
+        let stage = self.store.open_existing(g, &self.stage)?;
         let intervals = match self.interval {
             Some(i) => vec![i],
             None => stage.list_intervals()?,
