@@ -31,6 +31,10 @@ pub(super) struct StageCmd {
     interval_end: Option<Interval>,
     /// Input files (plain or gzip NDJSON); none or `-` reads stdin.
     files: Vec<PathBuf>,
+    /// Commit the interval even if the input holds no record (by default
+    /// an empty input fails: it is most often a wrong file or query).
+    #[arg(long)]
+    allow_empty: bool,
     #[command(flatten)]
     write: WriteArgs,
     #[command(flatten)]
@@ -71,6 +75,7 @@ impl StageCmd {
             max_line_bytes: settings.max_line_bytes,
             max_rejected: settings.max_rejected,
             workers: settings.workers,
+            allow_empty: self.allow_empty,
         };
         let commit = ingest::ingest(&stage, self.interval, &inputs, &options)?;
         let m = &commit.manifest;

@@ -66,6 +66,17 @@ pub enum PipelineError {
         /// How many workers ran.
         workers: usize,
     },
+    /// `weir stage` read no record at all, and an empty commit was not
+    /// asked for.
+    #[error(
+        "no records to stage into interval {interval} of stage {stage}: the input is empty; nothing was committed. Pass --allow-empty to commit an interval with no records"
+    )]
+    EmptyInput {
+        /// The stage.
+        stage: String,
+        /// The interval.
+        interval: String,
+    },
     /// Some shards of a plan have no result.
     #[error(
         "{stage}/{folder}: no result for shard(s) {missing} of {count}; run them (weir run ... --shard INDEX/{count}) before committing"

@@ -36,6 +36,9 @@ pub struct IngestOptions {
     pub max_rejected: Budget,
     /// Worker threads checking and compressing.
     pub workers: usize,
+    /// Commit an interval even when the input holds no record (default
+    /// false: an empty input is most often a mistake).
+    pub allow_empty: bool,
 }
 
 impl Default for IngestOptions {
@@ -45,6 +48,7 @@ impl Default for IngestOptions {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_rejected: Budget::Count(0),
             workers: super::settings::default_workers(),
+            allow_empty: false,
         }
     }
 }
@@ -106,7 +110,16 @@ pub fn ingest(
             Ok(())
         },
     )
-    .map(|_| ());
+    .map(|_| ())
+    .and_then(|()| {
+        if counts.input_records == 0 && !options.allow_empty {
+            return Err(PipelineError::EmptyInput {
+                stage: stage.url().to_string(),
+                interval: interval.to_string(),
+            });
+        }
+        Ok(())
+    });
     attempt.after_pass(pass)?.commit(
         &options.max_rejected,
         weir_producer("stage", vec![]),
@@ -130,6 +143,7 @@ fn feed(
         let object: Arc<str> = input.name().into();
         let mut lines = input.lines(max_line)?;
         let mut block = new_block(&object);
+        let mut first = true;
         loop {
             let start = block.data.len();
             let Some(event) = lines.next_into(&mut block.data)? else {
@@ -138,6 +152,9 @@ fn feed(
             match event.kind {
                 LineKind::Content => {
                     let end = block.data.len();
+                    if std::mem::take(&mut first) {
+                        refuse_delimited(&object, event.number, &block.data[start..end])?;
+                    }
                     block.data.push(b'\n');
                     block.spans.push(Span::Content {
                         number: event.number,
@@ -164,6 +181,45 @@ fn feed(
         }
     }
     Ok(())
+}
+
+/// Refuses an input whose first record is not JSON but reads as a CSV or
+/// TSV header (the most common wrong file to stage): every one of its
+/// lines would be quarantined, and the message would only say "invalid
+/// JSON".
+fn refuse_delimited(object: &str, line: u64, first: &[u8]) -> Result<(), PipelineError> {
+    if check_record(first).is_ok() {
+        return Ok(());
+    }
+    let Some(kind) = delimited_kind(first) else {
+        return Ok(());
+    };
+    let shown: String = String::from_utf8_lossy(first).chars().take(80).collect();
+    Err(PipelineError::BadInput {
+        object: object.to_owned(),
+        line,
+        reason: format!(
+            "this looks like {kind} (`{shown}`), not NDJSON: weir stage takes one JSON object per line. \
+             Convert it first, e.g. pandas.read_csv(path).to_json(out, orient=\"records\", lines=True), \
+             or stage the frame with weir.write_stage; nothing was committed"
+        ),
+    })
+}
+
+/// `Some("CSV")` or `Some("TSV")` if `line` reads as a header or row of
+/// delimited text: not a JSON value, and two or more fields.
+fn delimited_kind(line: &[u8]) -> Option<&'static str> {
+    let text = std::str::from_utf8(line)
+        .ok()?
+        .trim_start_matches('\u{feff}')
+        .trim();
+    if text.is_empty() || matches!(text.as_bytes()[0], b'{' | b'[' | b'"') {
+        return None;
+    }
+    [("TSV", '\t'), ("CSV", ','), ("CSV", ';')]
+        .into_iter()
+        .find(|(_, sep)| text.split(*sep).filter(|f| !f.trim().is_empty()).count() >= 2)
+        .map(|(kind, _)| kind)
 }
 
 fn check_block(block: RawBlock, cap: u64, max_line: usize, level: u32) -> CheckedBlock {
@@ -217,5 +273,35 @@ fn check_block(block: RawBlock, cap: u64, max_line: usize, level: u32) -> Checke
         lines: block.spans.len() as u64,
         blank: block.blank,
         rejected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_and_tsv_headers_are_told_from_json_and_plain_text() {
+        assert_eq!(delimited_kind(b"id,text,updated_at"), Some("CSV"));
+        assert_eq!(delimited_kind("\u{feff}id;text".as_bytes()), Some("CSV"));
+        assert_eq!(delimited_kind(b"id\ttext"), Some("TSV"));
+        assert_eq!(delimited_kind(b"1,hello"), Some("CSV"));
+        assert_eq!(delimited_kind(b"{\"id\":1,\"text\":\"a,b\"}"), None);
+        assert_eq!(delimited_kind(b"[1,2]"), None);
+        assert_eq!(delimited_kind(b"\"a\",\"b\""), None);
+        assert_eq!(delimited_kind(b"not json at all"), None);
+        assert_eq!(delimited_kind(b"trailing,"), None);
+    }
+
+    #[test]
+    fn only_a_first_line_that_is_not_a_record_is_refused() {
+        assert!(refuse_delimited("a.csv", 1, b"{\"a\":1}").is_ok());
+        assert!(refuse_delimited("a.ndjson", 1, b"oops").is_ok());
+        let e = refuse_delimited("a.csv", 1, b"id,text").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("a.csv:1: this looks like CSV (`id,text`), not NDJSON"),
+            "{text}"
+        );
     }
 }
