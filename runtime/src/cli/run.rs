@@ -56,6 +56,10 @@ pub(super) struct RunCmd {
     /// the shards. The error budget is then checked by `weir commit`.
     #[arg(long, value_name = "INDEX/COUNT")]
     shard: Option<Shard>,
+    /// Allow the output stage to be the input stage (the run then replaces
+    /// the interval it reads; without this flag that is refused).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     write: WriteArgs,
     #[command(flatten)]
@@ -202,6 +206,12 @@ impl RunCmd {
             .output
             .clone()
             .context("--output is required with --input")?;
+        if !self.force && same_stage(&step.input, &output)? {
+            bail!(
+                "the output stage {output} is also its input: the run would replace the interval it reads. \
+                 Give another --output, or pass --force to replace the input in place"
+            );
+        }
         let mut specs = if step.transforms.is_empty() {
             self.transform.specs(m)?
         } else {
@@ -348,4 +358,16 @@ impl Progress for ProgressReport {
                 .unwrap_or(0);
         self.bar.set_message(format!("{done} records"));
     }
+}
+
+/// Whether two stage arguments name the same stage (`./s/` and `s` do).
+fn same_stage(a: &str, b: &str) -> anyhow::Result<bool> {
+    let url = |s: &str| -> anyhow::Result<String> {
+        Ok(weir_stage::StageUrl::parse(s)?
+            .as_url()
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned())
+    };
+    Ok(url(a)? == url(b)?)
 }
