@@ -291,11 +291,92 @@ fn broken_gzip_inputs_fail_naming_the_file_and_commit_nothing() {
         );
     }
     assert!(sb.files("s").is_empty(), "left behind: {:?}", sb.files("s"));
-    // An empty plain file is an interval with no records.
+    // An empty plain file is refused unless an empty commit is asked for;
+    // then it is an interval with no records.
     sb.write("empty.ndjson", b"");
-    sb.weir(&["stage", "s", "--interval", INTERVAL, "empty.ndjson"])
-        .ok();
+    let r = sb
+        .weir(&["stage", "s", "--interval", INTERVAL, "empty.ndjson"])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("no records to stage") && r.stderr.contains("--allow-empty"),
+        "{}",
+        r.stderr
+    );
+    assert!(sb.files("s").is_empty(), "left behind: {:?}", sb.files("s"));
+    sb.weir(&[
+        "stage",
+        "s",
+        "--interval",
+        INTERVAL,
+        "--allow-empty",
+        "empty.ndjson",
+    ])
+    .ok();
     assert_eq!(manifest(&sb, "s")["totals"]["records"], 0);
+}
+
+/// The mistakes of a first day: a CSV file staged as NDJSON, a mistyped
+/// stage path, a run writing over its own input.
+#[test]
+fn day_one_mistakes_are_named_and_change_nothing() {
+    let sb = Sandbox::new();
+    sb.write("tickets.csv", "id,text\n1,hello\n");
+    let r = sb
+        .weir(&["stage", "s", "--interval", INTERVAL, "tickets.csv"])
+        .expect_code(1);
+    assert!(
+        r.stderr
+            .contains("tickets.csv:1: this looks like CSV (`id,text`), not NDJSON"),
+        "{}",
+        r.stderr
+    );
+    assert!(sb.files("s").is_empty(), "left behind: {:?}", sb.files("s"));
+
+    for args in [
+        vec!["ls", "nope"],
+        vec!["cat", "nope", "--interval", INTERVAL],
+    ] {
+        let r = sb.weir(&args).expect_code(1);
+        assert!(
+            r.stderr.contains("stage") && r.stderr.contains("does not exist"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(!sb.join("nope").exists(), "{args:?} created the folder");
+    }
+
+    sb.write("in.ndjson", "{\"text\":\" A \"}\n");
+    sb.weir(&["stage", "s", "--interval", INTERVAL, "in.ndjson"])
+        .ok();
+    let before = manifest(&sb, "s");
+    let module = weir_tests::guest("normalize");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--input",
+            "s",
+            "--output",
+            "./s/",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            r#"{"fields":["text"]}"#,
+        ];
+        args.extend_from_slice(extra);
+        sb.weir(&args)
+    };
+    let r = run(&[]).expect_code(1);
+    assert!(
+        r.stderr.contains("is also its input") && r.stderr.contains("--force"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(manifest(&sb, "s"), before, "the input changed");
+    run(&["--force"]).ok();
+    let r = sb.weir(&["cat", "s", "--interval", INTERVAL]).ok();
+    assert_eq!(r.stdout, "{\"text\":\"a\"}\n");
 }
 
 #[test]

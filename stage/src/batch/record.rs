@@ -80,7 +80,7 @@ pub fn check_record_by_parse(line: &[u8]) -> Result<(), RecordProblem> {
 fn check_parsed(text: &str) -> Result<(), RecordProblem> {
     let mut de = serde_json::Deserializer::from_str(text);
     de.deserialize_any(NestedVisitor)
-        .map_err(|e| RecordProblem::BadJson(e.to_string()))?;
+        .map_err(|e| RecordProblem::BadJson(explain(text, &e)))?;
     de.end()
         .map_err(|e| RecordProblem::BadJson(e.to_string()))?;
     numbers_in_range(text.as_bytes()).map_err(RecordProblem::BadJson)?;
@@ -95,6 +95,52 @@ fn check_parsed(text: &str) -> Result<(), RecordProblem> {
         Some(b'n') => Err(RecordProblem::NotAnObject("null")),
         _ => Err(RecordProblem::NotAnObject("number")),
     }
+}
+
+/// serde_json's message, and for the non-numbers Python's `json` and
+/// pandas write (`NaN`, `Infinity`, `-Infinity`) what it is and the field
+/// it is the value of, so a transform or export that emits one is told
+/// where.
+fn explain(text: &str, e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if e.line() != 1 {
+        return message;
+    }
+    // The column is 1-based and counts bytes; serde_json stops at or just
+    // after the token's first byte.
+    let at = e.column().saturating_sub(1).min(text.len());
+    let Some((start, token)) = ["-Infinity", "Infinity", "NaN"].iter().find_map(|t| {
+        (at.saturating_sub(2)..=at)
+            .find(|&i| text.get(i..).is_some_and(|rest| rest.starts_with(t)))
+            .map(|i| (i, *t))
+    }) else {
+        return message;
+    };
+    match field_before(&text[..start]) {
+        Some(field) => format!(
+            "{token} is not a JSON number (the value of field \"{field}\"); write null or a string instead ({message})"
+        ),
+        None => format!("{token} is not a JSON number; write null or a string instead ({message})"),
+    }
+}
+
+/// The key of the member whose value starts after `before`: the string
+/// just before the last `:`, if `before` ends with `"key":`.
+fn field_before(before: &str) -> Option<&str> {
+    let key = before
+        .trim_end()
+        .strip_suffix(':')?
+        .trim_end()
+        .strip_suffix('"')?;
+    let bytes = key.as_bytes();
+    let mut i = bytes.len();
+    while i > 0 {
+        i -= 1;
+        if bytes[i] == b'"' && (i == 0 || bytes[i - 1] != b'\\') {
+            return Some(&key[i + 1..]);
+        }
+    }
+    None
 }
 
 /// Whether a JSON number token's value is finite as a double: the rule for
@@ -577,6 +623,33 @@ fn special_in_string(bytes: &[u8], from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_numbers_name_the_field_they_are_the_value_of() {
+        for (line, want) in [
+            (
+                r#"{"id":1,"score":NaN}"#,
+                r#"NaN is not a JSON number (the value of field "score")"#,
+            ),
+            (
+                r#"{"a": {"b" : -Infinity}}"#,
+                r#"-Infinity is not a JSON number (the value of field "b")"#,
+            ),
+            (
+                r#"{"x":Infinity,"y":1}"#,
+                r#"Infinity is not a JSON number (the value of field "x")"#,
+            ),
+            (r#"{"v":[1,NaN]}"#, "NaN is not a JSON number; write null"),
+        ] {
+            let got = check_record(line.as_bytes()).unwrap_err().to_string();
+            assert!(
+                got.starts_with(&format!("invalid JSON: {want}")),
+                "{line}: {got}"
+            );
+        }
+        let plain = check_record(b"{\"a\":nope}").unwrap_err().to_string();
+        assert!(!plain.contains("not a JSON number"), "{plain}");
+    }
 
     fn problem(line: &[u8]) -> String {
         match check_record(line) {
