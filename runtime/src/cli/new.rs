@@ -49,7 +49,7 @@ const SDK_WIT_PATH: &str = r#"path: "../wit","#;
 const VENDORED_WIT_PATH: &str = r#"path: "../../wit","#;
 
 /// The guest SDK's sources, by file name under `src/`.
-const SDK_SOURCES: [(&str, &str); 17] = [
+const SDK_SOURCES: [(&str, &str); 18] = [
     (
         "assets.rs",
         include_str!("../../../guest-sdk/src/assets.rs"),
@@ -74,6 +74,10 @@ const SDK_SOURCES: [(&str, &str); 17] = [
     ),
     ("parse.rs", include_str!("../../../guest-sdk/src/parse.rs")),
     ("patch.rs", include_str!("../../../guest-sdk/src/patch.rs")),
+    (
+        "random.rs",
+        include_str!("../../../guest-sdk/src/random.rs"),
+    ),
     (
         "record.rs",
         include_str!("../../../guest-sdk/src/record.rs"),
@@ -337,6 +341,24 @@ fn vendor_source(file: &str, text: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_sdk_source_file_is_vendored() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".rs"))
+            .collect();
+        on_disk.sort();
+        let mut vendored: Vec<String> = SDK_SOURCES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        vendored.sort();
+        assert_eq!(
+            vendored, on_disk,
+            "SDK_SOURCES must list every guest-sdk/src file"
+        );
+    }
 
     #[test]
     fn vendored_sdk_reads_the_project_wit() {
