@@ -460,6 +460,8 @@ impl Stage {
             return self.write_object(&rel, bytes);
         }
         let ours = hex::encode(Sha256::digest(&bytes));
+        // Bytes: the fallback below re-sends them without a copy.
+        let bytes = Bytes::from(bytes);
         let options = PutOptions::from(PutMode::Update(base.store.clone()));
         let put = self.block(self.store().put_opts(
             &self.path(&rel),
@@ -636,8 +638,8 @@ impl Stage {
     }
 
     /// Writes a small object (relative to the stage) in one PUT.
-    pub fn write_object(&self, rel: &str, bytes: Vec<u8>) -> Result<(), StageError> {
-        self.block(self.store().put(&self.path(rel), PutPayload::from(bytes)))
+    pub fn write_object(&self, rel: &str, bytes: impl Into<PutPayload>) -> Result<(), StageError> {
+        self.block(self.store().put(&self.path(rel), bytes.into()))
             .map(|_| ())
             .map_err(self.store_err("writing", rel))
     }
