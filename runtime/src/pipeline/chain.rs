@@ -412,7 +412,7 @@ impl Chain<'_> {
             (text, origins) = self.pass(instances, t..t + 1, flow, &empty, &mut tally)?;
             let extra = instances[t].finish()?;
             let module = self.steps[t];
-            if workers > 1 && extra.split('\n').any(|line| !line.trim().is_empty()) {
+            if workers > 1 && !extra.trim().is_empty() {
                 return Err(PipelineError::FinishWithWorkers {
                     transform: module.name().to_owned(),
                     workers,
