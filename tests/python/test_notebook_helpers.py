@@ -74,10 +74,18 @@ def test_read_stage_refuses_a_part_that_does_not_match_its_manifest(lake, weir_c
         weir.read_stage(str(lake / "raw"), "2026-11-26")
 
 
-def test_read_stage_of_an_uncommitted_interval_raises_the_binarys_message(lake):
+def test_read_stage_of_an_uncommitted_interval_raises_the_binarys_message(lake, weir_cli):
+    weir_cli("stage", lake / "raw", "--interval", "2026-11-25", "-", stdin='{"a":1}\n')
     with pytest.raises(weir.WeirError, match="is not committed") as err:
         weir.read_stage(str(lake / "raw"), "2026-11-26")
     assert err.value.code == 1
+
+
+def test_read_stage_of_a_missing_stage_says_it_does_not_exist_and_creates_nothing(lake):
+    with pytest.raises(weir.WeirError, match="does not exist") as err:
+        weir.read_stage(str(lake / "typo"), "2026-11-26")
+    assert err.value.code == 1
+    assert not (lake / "typo").exists()
 
 
 def test_write_stage_round_trips_a_dataframe(lake, weir_cli):
