@@ -141,4 +141,14 @@ pub enum EngineError {
         /// The transform's own message, the trap, or the malformation.
         message: String,
     },
+
+    /// The run's [`Stop`](crate::Stop) said to stop while a chunk was being
+    /// re-run record by record; the chunk's outcomes are lost with the run.
+    #[error("transform {transform}: stopped re-running a chunk record by record: {reason}")]
+    Stopped {
+        /// The transform's name.
+        transform: String,
+        /// Why, as [`StopReason`](crate::StopReason) says.
+        reason: crate::StopReason,
+    },
 }

@@ -15,6 +15,7 @@ use crate::config::{ByteSize, Seconds};
 use crate::error::EngineError;
 use crate::module::{Module, ModuleInner};
 use crate::sandbox::{HostState, MemoryLimitExceeded, SeededRandom};
+use crate::stop::Stop;
 
 /// What became of one input record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Instance {
     live: Option<Live>,
     /// Set by [`Instance::seed_next_chunk`], taken by the next `process`.
     next_chunk_key: Option<u64>,
+    /// Counts this instance's failed records; checked during isolation.
+    stop: Stop,
 }
 
 impl std::fmt::Debug for Instance {
@@ -64,6 +67,7 @@ impl Module {
             module: self.clone(),
             live: Some(Live::start(&self.inner)?),
             next_chunk_key: None,
+            stop: Stop::default(),
         })
     }
 }
@@ -87,6 +91,13 @@ impl Instance {
     /// module's sha256 when it is created and runs on across calls.
     pub fn seed_next_chunk(&mut self, chunk_key: u64) {
         self.next_chunk_key = Some(chunk_key);
+    }
+
+    /// Shares `stop` with this instance: every record it fails from now on
+    /// is counted there, and a chunk re-run record by record ends as soon
+    /// as `stop` says so ([`EngineError::Stopped`]).
+    pub fn stop_when(&mut self, stop: Stop) {
+        self.stop = stop;
     }
 
     /// Runs one chunk. `input` must be `records` lines of NDJSON, each ending
@@ -116,7 +127,10 @@ impl Instance {
         reseed(live, 0);
         let failure = match live.process(inner, input) {
             Ok(raw) => match check_result(inner, raw, records) {
-                Ok(processed) => return Ok(processed),
+                Ok(processed) => {
+                    self.stop.add_failures(failed_in(&processed));
+                    return Ok(processed);
+                }
                 Err(malformed) => malformed,
             },
             Err(trapped) => trapped,
@@ -131,6 +145,7 @@ impl Instance {
         if records == 1 {
             // Nothing to isolate: re-running the record alone would only
             // repeat the failure (and, for a loop, the wait).
+            self.stop.add_failures(1);
             return Ok(Processed {
                 output: String::new(),
                 outcomes: vec![Outcome::Failed(failure)],
@@ -142,6 +157,12 @@ impl Instance {
             outcomes: Vec::with_capacity(records),
         };
         for (record, line) in (1..).zip(input.split_inclusive('\n')) {
+            if let Some(reason) = self.stop.reason() {
+                return Err(EngineError::Stopped {
+                    transform: inner.name.clone(),
+                    reason,
+                });
+            }
             let live = self.live()?;
             reseed(live, record);
             let result = match live.process(inner, line) {
@@ -153,6 +174,7 @@ impl Instance {
                 // records re-run one by one return no more than the chunk
                 // could have.
                 Ok(one) if (processed.output.len() + one.output.len()) as u64 > call_limit => {
+                    self.stop.add_failures(1);
                     processed.outcomes.push(Outcome::Failed(format!(
                         "output of {} bytes does not fit in what is left of the per-call limit \
                          of {call_limit} bytes (the chunk was re-run record by record, and the \
@@ -162,10 +184,12 @@ impl Instance {
                     )));
                 }
                 Ok(one) => {
+                    self.stop.add_failures(failed_in(&one));
                     processed.output.push_str(&one.output);
                     processed.outcomes.extend(one.outcomes);
                 }
                 Err(reason) => {
+                    self.stop.add_failures(1);
                     processed.outcomes.push(Outcome::Failed(reason));
                     self.restart()?;
                 }
@@ -428,6 +452,15 @@ fn check_result(
         output: kept.unwrap_or(raw.output),
         outcomes,
     })
+}
+
+/// How many records of `processed` failed.
+fn failed_in(processed: &Processed) -> u64 {
+    processed
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failed(_)))
+        .count() as u64
 }
 
 fn record_too_large(bytes: u64, limit: u64) -> String {

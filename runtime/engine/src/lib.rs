@@ -34,6 +34,8 @@
 //! - `instance`: [`Instance`], running chunks with per-record isolation.
 //! - `sandbox`: the guest's view of the host: WASI with nothing granted,
 //!   fixed clocks and seeds, captured stdio, the memory limiter.
+//! - `stop`: [`Stop`], the signal that ends a lost run early (too many
+//!   failed records, or its time up).
 //! - `error`: [`EngineError`].
 //!
 //! See `docs/engine.md` for the sandbox, the limits and the cache.
@@ -48,6 +50,7 @@ mod instance;
 mod module;
 mod outline;
 mod sandbox;
+mod stop;
 
 /// Host bindings generated from `wit/weir.wit`, the same file guests use.
 mod bindings {
@@ -61,3 +64,4 @@ pub use error::EngineError;
 pub use inspect::{Import, Inspection};
 pub use instance::{Instance, Outcome, Processed};
 pub use module::{Module, ModuleSpec};
+pub use stop::{Stop, StopReason};
