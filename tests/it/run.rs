@@ -257,6 +257,81 @@ fn hostile_run(sb: &Sandbox, mode: &str, extra: &[&str]) -> weir_tests::Run {
     sb.weir(&args)
 }
 
+/// Runs the hostile guest in `mode` over `n` records that all trigger it,
+/// one worker, a 1 s limit per call.
+fn runaway_run(sb: &Sandbox, mode: &str, n: usize, extra: &[&str]) -> weir_tests::Run {
+    let module = guest("weir-hostile");
+    let records: String = (0..n)
+        .map(|i| format!("{{\"id\":{i},\"trigger\":true}}\n"))
+        .collect();
+    stage_records(sb, "raw", &records);
+    let config = format!("{{\"mode\":\"{mode}\"}}");
+    let mut args = vec![
+        "run",
+        "--input",
+        "raw",
+        "--output",
+        "out",
+        "--interval",
+        INTERVAL,
+        "--workers",
+        "1",
+        "--cpu-limit",
+        "1s",
+        "--transform",
+        module.to_str().unwrap_or_default(),
+        "--config",
+        &config,
+    ];
+    args.extend_from_slice(extra);
+    sb.weir(&args)
+}
+
+#[test]
+fn a_run_over_its_budget_stops_at_once_instead_of_re_running_every_runaway_record() {
+    let sb = Sandbox::new();
+    // Every record spins until its 1 s deadline. Read to the end, the run
+    // would take 200 s (the chunk, then each record alone); it stops at the
+    // third failure, over a budget of 2.
+    let r = runaway_run(&sb, "loop", 200, &["--max-rejected", "2"]).expect_code(3);
+    assert!(
+        r.stderr
+            .contains("3 of 200 records were rejected, over the budget of 2 records")
+            && r.stderr
+                .contains("the run stopped as soon as the budget was exceeded"),
+        "{}",
+        r.stderr
+    );
+    assert!(!sb.join(&format!("out/{FOLDER}/_manifest.json")).exists());
+}
+
+#[test]
+fn a_run_over_its_time_limit_stops_commits_nothing_and_logs_progress_meanwhile() {
+    let sb = Sandbox::new();
+    // Every record may fail (100%), so only the time limit stops the run.
+    let r = runaway_run(
+        &sb,
+        "loop",
+        200,
+        &["--max-rejected", "100%", "--max-run-time", "6s"],
+    )
+    .expect_code(7);
+    assert!(
+        r.stderr.contains(
+            "the run took longer than its time limit of 6s (--max-run-time, or max_run_time in the pipeline file) and stopped after 0 of 200 records; nothing was committed"
+        ),
+        "{}",
+        r.stderr
+    );
+    // stderr is not a terminal here, as under Airflow: a line every 5 s.
+    assert!(
+        r.stderr.contains("progress: 0 of 200 records (0%)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!sb.join(&format!("out/{FOLDER}/_manifest.json")).exists());
+}
+
 /// The committed records other than the guest's `finish` summary.
 fn survivors(sb: &Sandbox) -> Vec<Value> {
     lines(&cat(sb, "out"))

@@ -30,6 +30,8 @@ mod verify;
 pub(crate) const EXIT_OVER_BUDGET: u8 = 3;
 /// Exit code: verification found a mismatch.
 pub(crate) const EXIT_VERIFY_FAILED: u8 = 4;
+/// Exit code: the run's time limit (`--max-run-time`) stopped it.
+pub(crate) const EXIT_OUT_OF_TIME: u8 = 7;
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 failure; 2 usage error; 3 more records rejected than
@@ -186,6 +188,7 @@ pub(crate) fn exit_code_of(e: &anyhow::Error) -> u8 {
     }
     match e.downcast_ref::<PipelineError>() {
         Some(p) if p.is_over_budget() => EXIT_OVER_BUDGET,
+        Some(p) if p.is_out_of_time() => EXIT_OUT_OF_TIME,
         Some(p) => p.extract_exit_code().unwrap_or(1),
         _ => 1,
     }

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{ArgMatches, Args};
@@ -17,7 +19,7 @@ use weir_engine::{Engine, EngineConfig, ModuleSpec};
 use weir_stage::{Interval, layout};
 
 use super::settings::{BudgetArgs, LineArgs, Target, WorkerArgs, WriteArgs};
-use super::{Globals, StoreArgs, command_line, parse_interval, print_commit, print_json};
+use super::{Globals, StoreArgs, command_line, human, parse_interval, print_commit, print_json};
 
 /// Run an interval's committed records through WebAssembly transforms and
 /// commit the results as the same interval of the output stage.
@@ -56,6 +58,11 @@ pub(super) struct RunCmd {
     /// the shards. The error budget is then checked by `weir commit`.
     #[arg(long, value_name = "INDEX/COUNT")]
     shard: Option<Shard>,
+    /// The longest the run may take (e.g. 20m); past it the run stops and
+    /// commits nothing (exit code 7). A transform call already running
+    /// ends at its own --cpu-limit first. [default: none]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    max_run_time: Option<Duration>,
     /// Allow the output stage to be the input stage (the run then replaces
     /// the interval it reads; without this flag that is refused).
     #[arg(long)]
@@ -223,6 +230,7 @@ impl RunCmd {
         self.budget.apply(&mut flags);
         self.workers.apply(&mut flags);
         self.transform.apply(&mut flags);
+        flags.max_run_time = self.max_run_time;
         let settings = resolve(&step.file, &flags);
         settings.apply_limits(&mut specs);
         let started = Instant::now();
@@ -234,14 +242,19 @@ impl RunCmd {
             max_rejected: settings.max_rejected,
             workers: settings.workers,
             max_line_bytes: settings.max_line_bytes,
+            max_run_time: settings.max_run_time,
             command: command_line(),
             ..RunOptions::default()
         };
-        let bar =
-            ProgressReport::new(!g.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
-        let progress: &dyn Progress = match &bar {
-            Some(b) => b,
-            None => &NoProgress,
+        // A bar on a terminal; where stderr is a log (Airflow), a line every
+        // few seconds instead, so a long run never looks like a hang.
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = ProgressReport::new(!g.json && terminal);
+        let lines = (!terminal).then(ProgressLog::start);
+        let progress: &dyn Progress = match (&bar, &lines) {
+            (Some(b), _) => b,
+            (None, Some(l)) => l,
+            (None, None) => &NoProgress,
         };
         if let Some(unit) = self.shard {
             let steps: Vec<&dyn Step> = modules.iter().map(|m| m as &dyn Step).collect();
@@ -343,7 +356,7 @@ impl ProgressReport {
 }
 
 impl Progress for ProgressReport {
-    fn start(&self, total: u64) {
+    fn start(&self, total: u64, _records: u64) {
         self.bar.set_length(total);
     }
     fn advance(&self, bytes: u64, records: u64) {
@@ -357,6 +370,78 @@ impl Progress for ProgressReport {
                 .and_then(|n| n.parse::<u64>().ok())
                 .unwrap_or(0);
         self.bar.set_message(format!("{done} records"));
+    }
+}
+
+/// How often [`ProgressLog`] writes a line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Progress as lines on stderr, one every [`PROGRESS_EVERY`], for when
+/// stderr is a log rather than a terminal. A thread of its own writes them:
+/// the run itself reports only when a chunk is done, and a chunk of slow
+/// records can take minutes.
+struct ProgressLog {
+    counts: Arc<ProgressCounts>,
+    /// Dropped with the log, which ends the thread.
+    _stop: mpsc::Sender<()>,
+}
+
+#[derive(Default)]
+struct ProgressCounts {
+    total_bytes: AtomicU64,
+    total_records: AtomicU64,
+    bytes: AtomicU64,
+    records: AtomicU64,
+}
+
+impl ProgressLog {
+    fn start() -> Self {
+        let counts = Arc::new(ProgressCounts::default());
+        let (stop, stopped) = mpsc::channel::<()>();
+        let shared = Arc::clone(&counts);
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(PROGRESS_EVERY) {
+                eprintln!("{}", shared.line(started.elapsed()));
+            }
+        });
+        Self {
+            counts,
+            _stop: stop,
+        }
+    }
+}
+
+impl ProgressCounts {
+    /// `progress: 1200 of 3000 records (40%), 1.2 MiB of 3.0 MiB, 240 records/s, 5 s`
+    fn line(&self, elapsed: Duration) -> String {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (records, total) = (get(&self.records), get(&self.total_records));
+        let percent = if total == 0 {
+            100.0
+        } else {
+            records as f64 * 100.0 / total as f64
+        };
+        let seconds = elapsed.as_secs_f64();
+        format!(
+            "progress: {records} of {total} records ({percent:.0}%), {} of {}, {:.0} records/s, {seconds:.0} s",
+            human(get(&self.bytes)),
+            human(get(&self.total_bytes)),
+            records as f64 / seconds.max(1e-9),
+        )
+    }
+}
+
+impl Progress for ProgressLog {
+    fn start(&self, total_bytes: u64, total_records: u64) {
+        let c = &self.counts;
+        c.total_bytes.store(total_bytes, Ordering::Relaxed);
+        c.total_records.store(total_records, Ordering::Relaxed);
+    }
+    fn advance(&self, bytes: u64, records: u64) {
+        let c = &self.counts;
+        c.bytes.fetch_add(bytes, Ordering::Relaxed);
+        c.records.fetch_add(records, Ordering::Relaxed);
     }
 }
 

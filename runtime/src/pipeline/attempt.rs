@@ -103,20 +103,33 @@ impl Attempt {
         if !budget.exceeded(self.rejected, input_records) {
             return Ok(self);
         }
+        let error = self.over_budget(budget, self.rejected, input_records, false);
+        self.writer.abort();
+        Err(error)
+    }
+
+    /// The refusal of `rejected` records of `total`, over `budget`;
+    /// `stopped` when the run stopped there without reading the rest.
+    pub(crate) fn over_budget(
+        &self,
+        budget: &Budget,
+        rejected: u64,
+        total: u64,
+        stopped: bool,
+    ) -> PipelineError {
         let listed = match self.logged {
             0 => "They were logged by the runs that rejected them".to_owned(),
-            n if n == self.rejected => "They are listed above".to_owned(),
+            n if n == rejected => "They are listed above".to_owned(),
             n => format!("The first {n} are listed above"),
         };
-        let error = PipelineError::OverBudget {
-            rejected: self.rejected,
-            total: input_records,
+        PipelineError::OverBudget {
+            rejected,
+            total,
+            stopped,
             budget: budget.to_string(),
             quarantine: self.quarantine.clone(),
             listed,
-        };
-        self.writer.abort();
-        Err(error)
+        }
     }
 
     /// Checks the budget, then commits with `producer`.

@@ -33,6 +33,18 @@ impl Budget {
     }
 }
 
+impl Budget {
+    /// The most records of `total` that may be rejected: one more and
+    /// [`Budget::exceeded`] holds.
+    pub fn most_rejected(&self, total: u64) -> u64 {
+        match *self {
+            Budget::Count(n) => n,
+            // rejected > r·total holds exactly when rejected > ⌊r·total⌋.
+            Budget::Ratio(r) => (r * total as f64).floor() as u64,
+        }
+    }
+}
+
 impl FromStr for Budget {
     type Err = String;
 
@@ -91,5 +103,28 @@ mod tests {
         assert!(Budget::Count(0).exceeded(1, 10));
         assert!(!Budget::Ratio(0.1).exceeded(1, 10));
         assert!(Budget::Ratio(0.1).exceeded(2, 10));
+    }
+
+    #[test]
+    fn the_most_rejected_is_the_last_count_within_the_budget() {
+        for budget in [
+            Budget::Count(0),
+            Budget::Count(3),
+            Budget::Ratio(0.1),
+            Budget::Ratio(0.025),
+            Budget::Ratio(1.0),
+        ] {
+            for total in [0, 1, 9, 10, 40, 1000, 1001] {
+                let most = budget.most_rejected(total);
+                assert!(
+                    !budget.exceeded(most.min(total), total) || total == 0,
+                    "{budget:?} {total}"
+                );
+                assert!(
+                    budget.exceeded(most + 1, total) || total == 0,
+                    "{budget:?} {total}"
+                );
+            }
+        }
     }
 }

@@ -21,7 +21,7 @@ use weir_stage::quarantine::QuarantineEntry;
 use super::chunk::{Chunk, LongLine};
 use super::error::PipelineError;
 use super::feed::Block;
-use super::step::{Instances, Step};
+use super::step::{Instances, Step, Stop};
 
 /// What a worker made of a block.
 pub(super) struct ChunkResult {
@@ -98,6 +98,9 @@ pub(super) struct Chain<'a> {
     /// Check every input record as staging does: for parts another tool
     /// committed (Weir checked its own when it wrote them).
     pub(super) check_input: bool,
+    /// The run's stop signal: the engine counts the records a transform
+    /// fails, the chain counts those it rejects itself.
+    pub(super) stop: Stop,
 }
 
 impl Chain<'_> {
@@ -198,6 +201,7 @@ impl Chain<'_> {
                             Some(reason) => {
                                 next_text.truncate(start);
                                 c.quarantined += 1;
+                                self.stop.add_failures(1);
                                 tally.rejected.push(self.reject(
                                     chunk,
                                     *origin,
@@ -241,6 +245,7 @@ impl Chain<'_> {
         let mut kept = String::with_capacity(text.len());
         for (line, origin) in text.split_inclusive('\n').zip(origins) {
             if line.len() as u64 > self.cap {
+                self.stop.add_failures(1);
                 rejected.push(self.reject(
                     chunk,
                     *origin,
@@ -274,12 +279,15 @@ impl Chain<'_> {
         for i in 0..chunk.len() {
             match check_text(chunk.record(i)) {
                 Ok(()) => keep.push(i),
-                Err(p) => rejected.push(self.reject(
-                    &chunk,
-                    Some(i as u32),
-                    None,
-                    format!("invalid record in a committed part: {p}"),
-                )),
+                Err(p) => {
+                    self.stop.add_failures(1);
+                    rejected.push(self.reject(
+                        &chunk,
+                        Some(i as u32),
+                        None,
+                        format!("invalid record in a committed part: {p}"),
+                    ));
+                }
             }
         }
         if keep.len() == chunk.len() {
@@ -352,6 +360,7 @@ impl Chain<'_> {
         };
         let mut tally = Tally::new(self.steps.len());
         tally.rejected = long.iter().map(|l| self.reject_long(l)).collect();
+        self.stop.add_failures(long.len() as u64);
         let read = chunk.len();
         let chunk = self.drop_invalid(chunk, &mut tally.rejected);
         let (text, origins) = self.run_chunk(instances, &chunk, &mut tally)?;
@@ -426,15 +435,18 @@ impl Chain<'_> {
                         origins.push(None);
                         tally.counts[t].emitted += 1;
                     }
-                    Err(p) => tally.rejected.push(self.reject(
-                        &empty,
-                        None,
-                        Some(module),
-                        format!(
-                            "transform {} produced an invalid record in finish: {p}",
-                            module.name()
-                        ),
-                    )),
+                    Err(p) => {
+                        self.stop.add_failures(1);
+                        tally.rejected.push(self.reject(
+                            &empty,
+                            None,
+                            Some(module),
+                            format!(
+                                "transform {} produced an invalid record in finish: {p}",
+                                module.name()
+                            ),
+                        ));
+                    }
                 }
             }
         }

@@ -39,13 +39,17 @@ pub enum PipelineError {
     },
     /// More records were rejected than the error budget allows.
     #[error(
-        "{rejected} of {total} records were rejected, over the budget of {budget}; nothing was committed. {listed}; rerun with a larger --max-rejected to commit them to {quarantine}"
+        "{rejected} of {total} records were rejected, over the budget of {budget}; nothing was committed{}. {listed}; rerun with a larger --max-rejected to commit them to {quarantine}",
+        stopped_note(*.stopped)
     )]
     OverBudget {
-        /// How many were rejected.
+        /// How many were rejected (when `stopped`, before the run stopped).
         rejected: u64,
-        /// How many records were read.
+        /// How many records the input holds.
         total: u64,
+        /// Whether the run stopped as soon as the budget was exceeded,
+        /// without reading the rest.
+        stopped: bool,
         /// The budget, as given.
         budget: String,
         /// Where the quarantine would have gone.
@@ -53,6 +57,18 @@ pub enum PipelineError {
         /// Which rejected records the log lists, e.g. "The first 20 are
         /// listed above".
         listed: String,
+    },
+    /// The run's time limit (`--max-run-time`) passed before it was done.
+    #[error(
+        "the run took longer than its time limit of {limit} (--max-run-time, or max_run_time in the pipeline file) and stopped after {read} of {total} records; nothing was committed"
+    )]
+    OutOfTime {
+        /// The limit, as a duration (e.g. `90s`).
+        limit: String,
+        /// Records done when it stopped.
+        read: u64,
+        /// How many records the input holds.
+        total: u64,
     },
     /// A transform emitted records from `finish` while several workers each
     /// ran an instance of it: what each instance saw, and so what it
@@ -150,5 +166,19 @@ impl PipelineError {
     /// Whether this is the error budget's refusal (exit code 3).
     pub fn is_over_budget(&self) -> bool {
         matches!(self, PipelineError::OverBudget { .. })
+    }
+
+    /// Whether the run's time limit stopped it (exit code 7).
+    pub fn is_out_of_time(&self) -> bool {
+        matches!(self, PipelineError::OutOfTime { .. })
+    }
+}
+
+/// What an over-budget message adds when the run stopped at once.
+fn stopped_note(stopped: bool) -> &'static str {
+    if stopped {
+        " (the run stopped as soon as the budget was exceeded, so the rest were not read)"
+    } else {
+        ""
     }
 }

@@ -127,6 +127,9 @@ pub struct StepDecl {
     /// Leftovers of other attempts younger than this survive cleanup,
     /// e.g. `1h`.
     pub orphan_grace: Option<String>,
+    /// The longest a run of the step may take, e.g. `20m`; past it the run
+    /// stops and commits nothing.
+    pub max_run_time: Option<String>,
 }
 
 /// One transform of a step.
@@ -416,6 +419,14 @@ impl PipelineFile {
                 .transpose()?,
             memory_limit: None,
             cpu_limit: None,
+            max_run_time: step
+                .max_run_time
+                .as_deref()
+                .map(|s| {
+                    humantime::parse_duration(s)
+                        .map_err(|e| self.err(format!("step {name}: max_run_time {s:?}: {e}")))
+                })
+                .transpose()?,
         })
     }
 
@@ -507,6 +518,7 @@ output = "clean"
 max_rejected = "1%"
 max_line_bytes = "1MiB"
 max_batch_bytes = "10MB"
+max_run_time = "20m"
 
 [[steps.clean.transforms]]
 module = "t/normalize.wasm"
@@ -523,6 +535,7 @@ limits = { memory = "64MiB", cpu_time = "2s" }
         assert_eq!(s.overrides.max_rejected, Some(Budget::Ratio(0.01)));
         assert_eq!(s.overrides.max_line_bytes, Some(1024 * 1024));
         assert_eq!(s.overrides.max_batch_bytes, Some(10_000_000));
+        assert_eq!(s.overrides.max_run_time, Some(Duration::from_secs(20 * 60)));
         let t = &s.transforms[0];
         assert_eq!(t.name, "normalize");
         assert_eq!(t.config_json, r#"{"fields":["text"],"lowercase":true}"#);

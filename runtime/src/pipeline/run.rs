@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use weir_engine::{EngineError, Module};
 use weir_stage::batch::lines::DEFAULT_MAX_LINE_BYTES;
@@ -27,7 +28,7 @@ use super::error::PipelineError;
 use super::feed::feed;
 use super::ordered::run_ordered;
 use super::plan::Shard;
-use super::step::{Instances, Step, transform_infos};
+use super::step::{Instances, Step, Stop, StopReason, transform_infos};
 
 /// Records per chunk handed to a transform call.
 pub const CHUNK_RECORDS: usize = 1000;
@@ -49,6 +50,9 @@ pub struct RunOptions {
     /// Input lines longer than this are quarantined without being held in
     /// memory whole.
     pub max_line_bytes: usize,
+    /// The longest the run may take; past it, it stops and commits
+    /// nothing. A call already running ends at its own per-call limit.
+    pub max_run_time: Option<Duration>,
     /// The command line, recorded in the manifest.
     pub command: String,
 }
@@ -62,6 +66,7 @@ impl Default for RunOptions {
             chunk_records: CHUNK_RECORDS,
             chunk_bytes: CHUNK_BYTES,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_run_time: None,
             command: "run".into(),
         }
     }
@@ -69,8 +74,9 @@ impl Default for RunOptions {
 
 /// Observes progress (a progress bar, a log line).
 pub trait Progress: Sync {
-    /// The run is about to read this many uncompressed bytes.
-    fn start(&self, _total_bytes: u64) {}
+    /// The run is about to read this many uncompressed bytes, holding
+    /// this many records.
+    fn start(&self, _total_bytes: u64, _total_records: u64) {}
     /// Another chunk of `bytes` input bytes and `records` records is done.
     fn advance(&self, _bytes: u64, _records: u64) {}
 }
@@ -156,17 +162,36 @@ pub(super) fn execute(
         Some(s) => s.parts(manifest.parts.len()),
         None => 0..manifest.parts.len(),
     };
+    // The budget is known in records before the first is read (the input's
+    // manifest counts them), so a run stops as soon as it is exceeded: a
+    // chunk of runaway records re-run one by one would otherwise cost one
+    // per-call deadline each, hours for a few thousand. A shard stops on the
+    // whole interval's budget, which its own rejections count towards.
+    let total: u64 = manifest.parts.iter().map(|p| p.records).sum();
+    // What this pass reads (all of it, or the shard's parts): once all is
+    // read, the budget and the deadline are left to the commit, which
+    // reports the whole count.
+    let to_read: u64 = manifest.parts[range.clone()]
+        .iter()
+        .map(|p| p.records)
+        .sum();
+    let stop = Stop::new(
+        Some(options.max_rejected.most_rejected(total)),
+        options.max_run_time,
+    );
     // Every worker's instances are started before any output is written, so
     // a transform that rejects its config fails the run with nothing staged.
     let workers = options.workers.max(1);
     let mut chains = Vec::with_capacity(workers);
     for _ in 0..workers {
-        chains.push(Some(
-            steps
-                .iter()
-                .map(|s| s.start())
-                .collect::<Result<Instances, _>>()?,
-        ));
+        let mut instances = steps
+            .iter()
+            .map(|s| s.start())
+            .collect::<Result<Instances, _>>()?;
+        for instance in &mut instances {
+            instance.stop_when(&stop);
+        }
+        chains.push(Some(instances));
     }
     let chains = Mutex::new(chains);
     let parts: Vec<String> = manifest.parts.iter().map(|p| p.path.clone()).collect();
@@ -179,29 +204,44 @@ pub(super) fn execute(
         chunk_records: options.chunk_records.max(1),
         max_line: options.max_line_bytes,
         check_input: manifest.producer.name != WEIR_PRODUCER,
+        stop: stop.clone(),
     };
     progress.start(
         manifest.parts[range.clone()]
             .iter()
             .map(|p| p.uncompressed_bytes)
             .sum(),
+        to_read,
     );
 
     let writer = IntervalWriter::new(output, interval, options.write.clone());
     let mut attempt = Attempt::new(output, &interval, writer);
     let mut counts = vec![Counts::default(); steps.len()];
     let mut input_records = 0u64;
+    let stopped = |reason: StopReason, attempt: &Attempt, read: u64| match reason {
+        StopReason::Failures { failed, .. } => {
+            attempt.over_budget(&options.max_rejected, failed, total, true)
+        }
+        StopReason::Deadline { limit } => PipelineError::OutOfTime {
+            limit: humantime::format_duration(limit).to_string(),
+            read,
+            total: to_read,
+        },
+    };
     let mut sink = |r: ChunkResult, attempt: &mut Attempt| -> Result<(), PipelineError> {
         input_records += r.input_records;
-        for (total, c) in counts.iter_mut().zip(&r.tally.counts) {
-            total.add(c);
+        for (sum, c) in counts.iter_mut().zip(&r.tally.counts) {
+            sum.add(c);
         }
         attempt.write_members(r.members)?;
         for entry in &r.tally.rejected {
             attempt.reject(entry)?;
         }
         progress.advance(r.input_bytes, r.input_records);
-        Ok(())
+        match stop.reason() {
+            Some(reason) if input_records < to_read => Err(stopped(reason, attempt, input_records)),
+            _ => Ok(()),
+        }
     };
 
     let result = run_ordered(
@@ -236,6 +276,14 @@ pub(super) fn execute(
             sink(r, &mut attempt)?;
         }
         Ok(())
+    });
+    // A worker that gave up a record-by-record re-run because the run was
+    // stopping reports why the run stopped, not the re-run it left.
+    let pass = pass.map_err(|e| match e {
+        PipelineError::Engine(EngineError::Stopped { reason, .. }) => {
+            stopped(reason, &attempt, input_records)
+        }
+        e => e,
     });
     let attempt = attempt.after_pass(pass)?;
     Ok(Executed {
@@ -287,6 +335,7 @@ pub fn run_records<'r>(
         // Records come whole, not as lines of a part.
         max_line: usize::MAX,
         check_input: false,
+        stop: Stop::default(),
     };
     let chunk = Chunk::from_records(records);
     let mut instances: Instances = steps.iter().map(|s| s.start()).collect::<Result<_, _>>()?;

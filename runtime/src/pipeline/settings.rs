@@ -45,6 +45,8 @@ pub struct Overrides {
     pub memory_limit: Option<u64>,
     /// Wall-clock time per transform call (the command line only).
     pub cpu_limit: Option<Duration>,
+    /// Wall-clock time for a whole run (`--max-run-time`, `max_run_time`).
+    pub max_run_time: Option<Duration>,
 }
 
 impl Overrides {
@@ -59,6 +61,7 @@ impl Overrides {
             orphan_grace: self.orphan_grace.or(lower.orphan_grace),
             memory_limit: self.memory_limit.or(lower.memory_limit),
             cpu_limit: self.cpu_limit.or(lower.cpu_limit),
+            max_run_time: self.max_run_time.or(lower.max_run_time),
         }
     }
 }
@@ -82,6 +85,9 @@ pub struct Settings {
     pub memory_limit: Option<u64>,
     /// Time per transform call, over the file's limits.
     pub cpu_limit: Option<Duration>,
+    /// Time for a whole run; none by default (an Airflow task has its
+    /// own `execution_timeout`, which kills rather than stops).
+    pub max_run_time: Option<Duration>,
 }
 
 /// Resolves a step's settings: `flags` beat `file`, which beats the
@@ -99,6 +105,7 @@ pub fn resolve(file: &Overrides, flags: &Overrides) -> Settings {
         orphan_grace: o.orphan_grace.unwrap_or(DEFAULT_ORPHAN_GRACE),
         memory_limit: o.memory_limit,
         cpu_limit: o.cpu_limit,
+        max_run_time: o.max_run_time,
     }
 }
 
@@ -231,6 +238,18 @@ mod tests {
             m1,
             m2,
             DEFAULT_ORPHAN_GRACE,
+        );
+    }
+
+    #[test]
+    fn max_run_time_flag_beats_file_and_there_is_none_by_default() {
+        let (m1, m2) = (Duration::from_secs(60), Duration::from_secs(120));
+        three_ways(
+            |o, flag| o.max_run_time = Some(if flag { m1 } else { m2 }),
+            |s| s.max_run_time,
+            Some(m1),
+            Some(m2),
+            None,
         );
     }
 

@@ -8,6 +8,7 @@
 
 use sha2::{Digest, Sha256};
 use weir_engine::{Instance, Module, Processed};
+pub(crate) use weir_engine::{Stop, StopReason};
 use weir_stage::manifest::{Counts, TransformInfo};
 
 use super::error::PipelineError;
@@ -34,6 +35,10 @@ pub trait StepInstance: Send {
     /// random values never depend on which worker got which chunk. Native
     /// steps draw no random values and ignore it.
     fn seed_next_chunk(&mut self, _key: u64) {}
+    /// Shares the run's stop signal: the instance counts the records it
+    /// fails there and gives up a record-by-record re-run once it says
+    /// stop. Native steps fail no record on their own and ignore it.
+    fn stop_when(&mut self, _stop: &Stop) {}
     /// Ends the instance, returning extra NDJSON records.
     fn finish(&mut self) -> Result<String, PipelineError>;
 }
@@ -75,6 +80,9 @@ impl StepInstance for Instance {
     }
     fn seed_next_chunk(&mut self, key: u64) {
         Instance::seed_next_chunk(self, key);
+    }
+    fn stop_when(&mut self, stop: &Stop) {
+        Instance::stop_when(self, stop.clone());
     }
     fn finish(&mut self) -> Result<String, PipelineError> {
         Ok(Instance::finish(self)?)
