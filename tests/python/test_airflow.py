@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -206,7 +207,10 @@ def test_operator_runs_the_data_interval_not_ds(weir_bin):
     import pendulum
     from weir.airflow import WeirRunOperator
 
-    op = WeirRunOperator(task_id="clean", pipeline="p.toml", step="clean", max_rejected="1%", workers=2)
+    op = WeirRunOperator(
+        task_id="clean", pipeline="p.toml", step="clean", max_rejected="1%", workers=2,
+        max_run_time=timedelta(minutes=20),
+    )
     argv = op.command({
         "data_interval_start": pendulum.datetime(2026, 11, 26, 6, tz="UTC"),
         "data_interval_end": pendulum.datetime(2026, 11, 26, 7, tz="UTC"),
@@ -215,7 +219,7 @@ def test_operator_runs_the_data_interval_not_ds(weir_bin):
     assert argv == [
         weir_bin, "run", "p.toml", "clean",
         "--interval", "2026-11-26T06:00:00+00:00", "--interval-end", "2026-11-26T07:00:00+00:00",
-        "--max-rejected", "1%", "--workers", "2", "--json",
+        "--max-rejected", "1%", "--workers", "2", "--max-run-time", "1200s", "--json",
     ]
 
 

@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import threading
+from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
 from airflow.sdk import BaseOperator, TaskGroup
@@ -114,6 +115,8 @@ class _WeirCommand(BaseOperator):
             if code == binary.EXIT_OVER_BUDGET and hasattr(self, "max_rejected"):
                 # The binary's hint names its flag; here the setting is the operator's.
                 message += f" (here: the {type(self).__name__}'s max_rejected= setting)"
+            if code == binary.EXIT_OUT_OF_TIME and hasattr(self, "max_run_time"):
+                message += f" (here: the {type(self).__name__}'s max_run_time= setting)"
             self.log.error("weir %s failed (exit %d): %s", self.subcommand, code, message)
             if code in (binary.EXIT_USAGE, binary.EXIT_OVER_BUDGET):
                 raise AirflowFailException(message)
@@ -209,6 +212,11 @@ class WeirRunOperator(_WeirOperator):
     :param step: the step to run.
     :param max_rejected: overrides the step's error budget (`10`, `"1%"`, `0.01`).
     :param workers: overrides the number of worker threads.
+    :param max_run_time: the longest the run may take (`"20m"` or a
+        `timedelta`); past it the run stops between records, commits nothing
+        and exits 7 (`AirflowException`, so retries apply). Unlike Airflow's
+        `execution_timeout`, which kills the task, the run ends cleanly and says
+        where it was. Overrides the step's `max_run_time`.
     :param shard: one work unit of `WeirPlanOperator` (`"INDEX/COUNT"`): the
         run seals that unit's output instead of committing it (map over the
         plan: `.partial(...).expand(shard=plan.output)`), and the error budget
@@ -219,30 +227,35 @@ class WeirRunOperator(_WeirOperator):
     :param weir_bin: the binary to run; default: `$WEIR_BIN`, then the
         installed wheel's, then `weir` on `PATH`.
 
-    Exit 1 (a failure: store, module, config) raises `AirflowException`, so
-    the task's retries apply; exit 2 (usage) and 3 (more records rejected than
-    the budget allows; nothing committed) raise `AirflowFailException`: a retry
-    over the same input would fail the same way.
+    Exit 1 (a failure: store, module, config) and 7 (over `max_run_time`)
+    raise `AirflowException`, so the task's retries apply; exit 2 (usage) and
+    3 (more records rejected than the budget allows; nothing committed) raise
+    `AirflowFailException`: a retry over the same input would fail the same way.
     """
 
     subcommand = "run"
-    template_fields: Sequence[str] = ("pipeline", "step", "max_rejected", "shard", "extra_args", "env")
+    template_fields: Sequence[str] = ("pipeline", "step", "max_rejected", "max_run_time", "shard", "extra_args", "env")
 
     def __init__(
         self,
         *,
         max_rejected: str | int | float | None = None,
         workers: int | None = None,
+        max_run_time: str | timedelta | None = None,
         shard: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.max_rejected = max_rejected
         self.workers = workers
+        self.max_run_time = max_run_time
         self.shard = shard
 
     def _options(self) -> dict[str, Any]:
-        return {"max_rejected": self.max_rejected, "workers": self.workers, "shard": self.shard}
+        run_time = self.max_run_time
+        if isinstance(run_time, timedelta):
+            run_time = f"{run_time.total_seconds():g}s"
+        return {"max_rejected": self.max_rejected, "workers": self.workers, "max_run_time": run_time, "shard": self.shard}
 
     def execute(self, context: Any) -> dict[str, Any]:
         summary = self._run(context)
