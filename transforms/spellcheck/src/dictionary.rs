@@ -59,6 +59,13 @@ pub struct Dictionary {
     short: ShortWords,
     /// Length in characters of the longest word.
     max_length: usize,
+    /// The characters the words are spelt with: bit `c` for ASCII `c`,
+    /// and the others, sorted.
+    ascii_alphabet: u128,
+    other_alphabet: Vec<char>,
+    /// The words with an apostrophe (`don't`), keyed by their spelling
+    /// without it (`dont`); the most frequent, then the first, wins.
+    without_apostrophes: FastMap<Box<str>, WordId>,
     /// The distinct delete keys, each with where its words lie in
     /// `postings`.
     keys: KeyTable,
@@ -148,6 +155,9 @@ impl Dictionary {
             ids: FastMap::default(),
             short: ShortWords::default(),
             max_length: 0,
+            ascii_alphabet: 0,
+            other_alphabet: Vec::new(),
+            without_apostrophes: FastMap::default(),
             keys: KeyTable::default(),
             postings: Vec::new(),
             scratch: RefCell::default(),
@@ -187,6 +197,25 @@ impl Dictionary {
             self.short.insert(packed, id);
         }
         self.counts.push(count);
+        for c in word.chars() {
+            match u8::try_from(c) {
+                Ok(b) if b.is_ascii() => self.ascii_alphabet |= 1 << b,
+                _ => {
+                    if let Err(at) = self.other_alphabet.binary_search(&c) {
+                        self.other_alphabet.insert(at, c);
+                    }
+                }
+            }
+        }
+        if word.contains('\'') {
+            let bare: Box<str> = word.replace('\'', "").into();
+            match self.without_apostrophes.get(&bare) {
+                Some(&other) if self.counts[other as usize] >= count => {}
+                _ => {
+                    self.without_apostrophes.insert(bare, id);
+                }
+            }
+        }
         let before = self.chars.len();
         self.chars.extend(word.chars());
         self.max_length = self.max_length.max(self.chars.len() - before);
@@ -241,6 +270,23 @@ impl Dictionary {
     /// words of a text need to know, without touching the word's entry.
     pub fn contains(&self, word: &str) -> bool {
         self.id(word).is_some()
+    }
+
+    /// Whether every character of `word` is one some dictionary word
+    /// holds.
+    pub fn spells(&self, word: &str) -> bool {
+        word.chars().all(|c| match u8::try_from(c) {
+            Ok(b) if b.is_ascii() => self.ascii_alphabet & (1 << b) != 0,
+            _ => self.other_alphabet.binary_search(&c).is_ok(),
+        })
+    }
+
+    /// The dictionary word that is `bare` with apostrophes put in
+    /// (`dont` → `don't`), if there is one.
+    pub fn with_apostrophes(&self, bare: &str) -> Option<&str> {
+        self.without_apostrophes
+            .get(bare)
+            .map(|&id| &*self.words[id as usize])
     }
 
     /// Whether the word of at most seven bytes packed by [`packed_word`] is in the
@@ -808,6 +854,20 @@ mod tests {
             );
         }
         assert_eq!(d.lookup("qzxjvkw", 2), None);
+    }
+
+    #[test]
+    fn knows_its_alphabet_and_its_words_without_apostrophes() {
+        let d =
+            Dictionary::parse("don't 5\ndont 1\nwon't 2\nwo'nt 3\ncafé 1\n", 2).expect("parses");
+        assert!(d.spells("cat'n"), "cat'n");
+        assert!(d.spells("éa"), "éa");
+        assert!(!d.spells("über") && !d.spells("x"));
+        // A word spelt without its apostrophe is still offered the
+        // contraction; of two, the more frequent.
+        assert_eq!(d.with_apostrophes("dont"), Some("don't"));
+        assert_eq!(d.with_apostrophes("wont"), Some("wo'nt"));
+        assert_eq!(d.with_apostrophes("cafe"), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 pub mod dictionary;
 pub mod distance;
+pub mod rules;
 pub mod text;
 
 use std::borrow::Cow;
@@ -28,7 +29,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use weir_guest::{Assets, Edit, Error, FieldPaths, Output, Patch, Record, Transform, Value};
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::dictionary::Dictionary;
+use crate::rules::{CONTRACTION_ENDINGS, ELISIONS, Mode, RuleSettings, Rules};
 use crate::text::{Casing, each_ascii_word, words};
 
 /// The dictionary shipped in `assets/`.
@@ -59,6 +63,67 @@ pub struct Config {
     /// [`DEFAULT_DICTIONARY`].
     #[serde(default = "default_dictionary")]
     pub dictionary: String,
+    /// The defaults of the rules below: `careful` (the default) or
+    /// `symspellpy`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// [`Rules::contractions`]; the mode's default if unset.
+    #[serde(default)]
+    pub contractions: Option<bool>,
+    /// [`Rules::keep_names`]; the mode's default if unset.
+    #[serde(default)]
+    pub keep_names: Option<bool>,
+    /// [`Rules::keep_foreign`]; the mode's default if unset.
+    #[serde(default)]
+    pub keep_foreign: Option<bool>,
+    /// [`Rules::normalize`]; the mode's default if unset.
+    #[serde(default)]
+    pub normalize: Option<bool>,
+    /// [`Rules::letters_per_edit`]; the mode's default if unset.
+    #[serde(default)]
+    pub letters_per_edit: Option<usize>,
+}
+
+impl Config {
+    /// The rules in force: the mode's defaults, with what the config sets
+    /// in their place.
+    pub fn rules(&self) -> Rules {
+        Rules::resolve(
+            self.mode,
+            RuleSettings {
+                contractions: self.contractions,
+                keep_names: self.keep_names,
+                keep_foreign: self.keep_foreign,
+                normalize: self.normalize,
+                letters_per_edit: self.letters_per_edit,
+            },
+        )
+    }
+}
+
+/// Where a word stands in its text, which some rules look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// It starts a sentence ([`text::starts_sentence`]).
+    pub sentence_start: bool,
+    /// An apostrophe comes just before it ([`text::after_apostrophe`]).
+    pub after_apostrophe: bool,
+}
+
+impl Place {
+    /// A word on its own: at the start of a sentence, no apostrophe before.
+    pub const ALONE: Place = Place {
+        sentence_start: true,
+        after_apostrophe: false,
+    };
+
+    /// The place of the word at byte `at` of `text`.
+    pub fn of(text: &str, at: usize) -> Place {
+        Place {
+            sentence_start: text::starts_sentence(text, at),
+            after_apostrophe: text::after_apostrophe(text, at),
+        }
+    }
 }
 
 fn two() -> usize {
@@ -104,6 +169,7 @@ pub struct SpellChecker {
     dictionary: Dictionary,
     /// The allowlist, lowercased.
     allowed: HashSet<String>,
+    rules: Rules,
 }
 
 impl SpellChecker {
@@ -123,11 +189,18 @@ impl SpellChecker {
             )));
         }
         let allowed = config.allowlist.iter().map(|w| w.to_lowercase()).collect();
+        let rules = config.rules();
         Ok(SpellChecker {
             config,
             dictionary,
             allowed,
+            rules,
         })
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Rules {
+        self.rules
     }
 
     /// The loaded dictionary.
@@ -135,8 +208,23 @@ impl SpellChecker {
         &self.dictionary
     }
 
-    /// The correction of one word, or `None` to leave it as it is.
-    pub fn correct_word(&self, word: &str) -> Option<String> {
+    /// The correction of one word standing at `place` in its text, or
+    /// `None` to leave it as it is.
+    pub fn correct_word(&self, word: &str, place: Place) -> Option<String> {
+        if self.rules.normalize && !word.is_ascii() {
+            // Looked up in NFKC form (`ﬁ` is `fi`, `e` + U+0301 is `é`);
+            // a word kept stays as it was written.
+            let normal: String = word.nfkc().collect();
+            if normal != word {
+                return self.correct_normal_word(&normal, place);
+            }
+        }
+        self.correct_normal_word(word, place)
+    }
+
+    /// [`correct_word`](Self::correct_word) once the word is in the form
+    /// it is looked up in.
+    fn correct_normal_word(&self, word: &str, place: Place) -> Option<String> {
         let ascii = word.is_ascii();
         let length = if ascii {
             word.len()
@@ -168,19 +256,71 @@ impl SpellChecker {
         if self.dictionary.contains(&key) {
             return None;
         }
-        let suggestion = self
-            .dictionary
-            .lookup(&key, self.config.max_edit_distance)?;
-        if suggestion.distance == 0 {
+        let rules = &self.rules;
+        if rules.keep_foreign && !self.dictionary.spells(&key) {
             return None;
         }
-        let term = if curly {
-            suggestion.term.replace('\'', "\u{2019}")
+        if rules.keep_names && casing == Casing::Capitalised && !place.sentence_start {
+            return None;
+        }
+        let term = if rules.contractions {
+            match self.contraction(&key, length, place)? {
+                Some(term) => term,
+                None => self.closest(&key, length)?,
+            }
         } else {
-            suggestion.term.to_owned()
+            self.closest(&key, length)?
+        };
+        let term = if curly {
+            term.replace('\'', "\u{2019}")
+        } else {
+            term
         };
         let corrected = casing.apply(&term);
         (corrected != word).then_some(corrected)
+    }
+
+    /// The closest dictionary word to `key` (lowercase, not in the
+    /// dictionary, `length` characters) within the distance the rules allow
+    /// it, if it is not `key` itself.
+    fn closest(&self, key: &str, length: usize) -> Option<String> {
+        let max_distance = self
+            .rules
+            .max_distance(length, self.config.max_edit_distance);
+        if max_distance == 0 {
+            return None;
+        }
+        let suggestion = self.dictionary.lookup(key, max_distance)?;
+        (suggestion.distance != 0).then(|| suggestion.term.to_owned())
+    }
+
+    /// The contraction rules on `key` (lowercase, with `'` for
+    /// apostrophes, not in the dictionary): `None` to keep the word,
+    /// `Some(Some(term))` for its correction, `Some(None)` when they do not
+    /// apply.
+    fn contraction(&self, key: &str, length: usize, place: Place) -> Option<Option<String>> {
+        if place.after_apostrophe && ELISIONS.contains(&key) {
+            return None;
+        }
+        if let Some(term) = self.dictionary.with_apostrophes(key) {
+            return Some(Some(term.to_owned()));
+        }
+        let Some((stem, ending)) = CONTRACTION_ENDINGS.iter().find_map(|ending| {
+            let stem = key.strip_suffix(ending)?;
+            (!stem.is_empty() && !stem.ends_with('\'')).then_some((stem, ending))
+        }) else {
+            return Some(None);
+        };
+        if self.dictionary.contains(stem) {
+            return None;
+        }
+        // A misspelt stem is corrected as a word of its own, the ending kept.
+        let stem_length = length - ending.chars().count();
+        if stem_length < self.config.min_word_length {
+            return None;
+        }
+        let term = self.closest(stem, stem_length)?;
+        Some(Some(format!("{term}{ending}")))
     }
 
     /// For a word of ASCII letters and apostrophes (as [`words`] cuts them
@@ -261,7 +401,12 @@ impl SpellChecker {
         let mut copied = 0;
         let mut correct = |bytes: Range<usize>, offset: usize| {
             let original = &text[bytes.clone()];
-            let Some(replacement) = self.correct_word(original) else {
+            let place = if self.rules.none() {
+                Place::ALONE
+            } else {
+                Place::of(text, bytes.start)
+            };
+            let Some(replacement) = self.correct_word(original, place) else {
                 return;
             };
             let out = corrected.get_or_insert_with(|| String::with_capacity(text.len() + 16));
@@ -286,7 +431,7 @@ impl SpellChecker {
                 }
             });
         } else {
-            for word in words(text) {
+            for word in words(text, self.rules.normalize) {
                 correct(word.bytes, word.offset);
             }
         }
@@ -482,7 +627,11 @@ mod tests {
                     assert_eq!(alone, in_text, "{variant}");
                     if alone {
                         kept += 1;
-                        assert_eq!(checker.correct_word(variant), None, "{variant} (word {i})");
+                        assert_eq!(
+                            checker.correct_word(variant, Place::ALONE),
+                            None,
+                            "{variant} (word {i})"
+                        );
                     }
                 }
             }
@@ -609,6 +758,53 @@ mod tests {
         );
     }
 
+    /// Each rule of the careful mode, turned off alone, gives the word
+    /// back to symspellpy's answer; turned on alone in the symspellpy mode,
+    /// it keeps the word.
+    #[test]
+    fn each_rule_keeps_its_words_and_can_be_set_alone() {
+        for (rule, text, symspellpy) in [
+            ("contractions", "the company's car", "the company car"),
+            ("keep_names", "we met Smtih", "we met Smith"),
+            ("keep_foreign", "Straße", "Strafe"),
+            ("normalize", "a \u{fb01}le", "a ale"),
+        ] {
+            let record = |t: &str| serde_json::json!({ "text": t }).to_string();
+            let careful = format!(r#"{{"fields":["text"],"{rule}":false}}"#);
+            let off = run(&careful, &[&record(text)]);
+            let symspellpy_mode = r#"{"fields":["text"],"mode":"symspellpy"}"#;
+            assert_eq!(
+                run(symspellpy_mode, &[&record(text)]),
+                [one(&record(symspellpy))],
+                "{rule}"
+            );
+            let alone = format!(r#"{{"fields":["text"],"mode":"symspellpy","{rule}":true}}"#);
+            assert_eq!(
+                run(&alone, &[&record(text)]),
+                [one(&record(text))],
+                "{rule} alone"
+            );
+            assert_eq!(
+                run(r#"{"fields":["text"]}"#, &[&record(text)]),
+                [one(&record(text))],
+                "{rule}"
+            );
+            if rule != "normalize" {
+                assert_eq!(off, [one(&record(symspellpy))], "{rule} off");
+            }
+        }
+        // A far suggestion: `emoji` is two edits from `emo`.
+        let record = r#"{"text":"emoji"}"#;
+        assert_eq!(run(r#"{"fields":["text"]}"#, &[record]), [one(record)]);
+        let no_limit = r#"{"fields":["text"],"letters_per_edit":0}"#;
+        assert_eq!(run(no_limit, &[record]), [one(r#"{"text":"emo"}"#)]);
+        let strict = r#"{"fields":["text"],"letters_per_edit":4}"#;
+        assert_eq!(
+            run(strict, &[r#"{"text":"teh speling"}"#]),
+            [one(r#"{"text":"teh spelling"}"#)]
+        );
+    }
+
     #[test]
     fn non_string_field_fails_naming_it() {
         let results = run(r#"{"fields":["notes.body"]}"#, &[r#"{"notes":{"body":7}}"#]);
@@ -631,6 +827,11 @@ mod tests {
     fn bad_config_fails_init() {
         let distance = config_error(assets(), r#"{"fields":["text"],"max_edit_distance":3}"#);
         assert!(distance.contains("must be 1 or 2"), "{distance}");
+        let mode = config_error(assets(), r#"{"fields":["text"],"mode":"strict"}"#);
+        assert!(
+            mode.contains("unknown variant `strict`") && mode.contains("careful"),
+            "{mode}"
+        );
         let unknown = config_error(assets(), r#"{"fields":["text"],"allow":["x"]}"#);
         assert!(unknown.contains("unknown field `allow`"), "{unknown}");
         let empty = config_error(assets(), r#"{"fields":[]}"#);
