@@ -32,7 +32,10 @@ use weir_guest::{Assets, Edit, Error, FieldPaths, Output, Patch, Record, Transfo
 use unicode_normalization::UnicodeNormalization;
 
 use crate::dictionary::Dictionary;
-use crate::rules::{CONTRACTION_ENDINGS, ELISIONS, Mode, RuleSettings, Rules};
+use crate::rules::{
+    CONTRACTION_ENDINGS, ELISIONS, INFLECTION_BEGINNINGS, INFLECTION_ENDINGS, Mode, RuleSettings,
+    Rules,
+};
 use crate::text::{Casing, each_ascii_word, words};
 
 /// The dictionary shipped in `assets/`.
@@ -82,6 +85,12 @@ pub struct Config {
     /// [`Rules::letters_per_edit`]; the mode's default if unset.
     #[serde(default)]
     pub letters_per_edit: Option<usize>,
+    /// [`Rules::rank_typos`]; the mode's default if unset.
+    #[serde(default)]
+    pub rank_typos: Option<bool>,
+    /// [`Rules::inflections`]; the mode's default if unset.
+    #[serde(default)]
+    pub inflections: Option<bool>,
 }
 
 impl Config {
@@ -96,6 +105,8 @@ impl Config {
                 keep_foreign: self.keep_foreign,
                 normalize: self.normalize,
                 letters_per_edit: self.letters_per_edit,
+                rank_typos: self.rank_typos,
+                inflections: self.inflections,
             },
         )
     }
@@ -108,6 +119,8 @@ pub struct Place {
     pub sentence_start: bool,
     /// An apostrophe comes just before it ([`text::after_apostrophe`]).
     pub after_apostrophe: bool,
+    /// Most letters of its text are capitals ([`text::shouting`]).
+    pub shouting: bool,
 }
 
 impl Place {
@@ -115,13 +128,16 @@ impl Place {
     pub const ALONE: Place = Place {
         sentence_start: true,
         after_apostrophe: false,
+        shouting: true,
     };
 
-    /// The place of the word at byte `at` of `text`.
-    pub fn of(text: &str, at: usize) -> Place {
+    /// The place of the word at byte `at` of `text`, whose letters are
+    /// mostly capitals if `shouting`.
+    pub fn of(text: &str, at: usize, shouting: bool) -> Place {
         Place {
             sentence_start: text::starts_sentence(text, at),
             after_apostrophe: text::after_apostrophe(text, at),
+            shouting,
         }
     }
 }
@@ -260,7 +276,16 @@ impl SpellChecker {
         if rules.keep_foreign && !self.dictionary.spells(&key) {
             return None;
         }
-        if rules.keep_names && casing == Casing::Capitalised && !place.sentence_start {
+        if rules.keep_names
+            && match casing {
+                Casing::Capitalised => !place.sentence_start,
+                Casing::Upper => !place.shouting,
+                _ => false,
+            }
+        {
+            return None;
+        }
+        if rules.inflections && self.inflected(&key, length) {
             return None;
         }
         let term = if rules.contractions {
@@ -290,8 +315,26 @@ impl SpellChecker {
         if max_distance == 0 {
             return None;
         }
-        let suggestion = self.dictionary.lookup(key, max_distance)?;
+        let suggestion = if self.rules.rank_typos {
+            self.dictionary.lookup_ranked(key, max_distance)?
+        } else {
+            self.dictionary.lookup(key, max_distance)?
+        };
         (suggestion.distance != 0).then(|| suggestion.term.to_owned())
+    }
+
+    /// Whether `key` (lowercase, `length` characters) is a dictionary word
+    /// of four letters or more with one of the [`Rules::inflections`]
+    /// added.
+    fn inflected(&self, key: &str, length: usize) -> bool {
+        let known =
+            |stem: &str, added: &str| length >= added.len() + 4 && self.dictionary.contains(stem);
+        INFLECTION_ENDINGS
+            .iter()
+            .any(|e| key.strip_suffix(e).is_some_and(|stem| known(stem, e)))
+            || INFLECTION_BEGINNINGS
+                .iter()
+                .any(|b| key.strip_prefix(b).is_some_and(|stem| known(stem, b)))
     }
 
     /// The contraction rules on `key` (lowercase, with `'` for
@@ -399,12 +442,15 @@ impl SpellChecker {
     ) -> Option<String> {
         let mut corrected: Option<String> = None;
         let mut copied = 0;
+        // Counted once a text, when a word first needs it.
+        let mut shouting = None;
         let mut correct = |bytes: Range<usize>, offset: usize| {
             let original = &text[bytes.clone()];
             let place = if self.rules.none() {
                 Place::ALONE
             } else {
-                Place::of(text, bytes.start)
+                let shouting = *shouting.get_or_insert_with(|| text::shouting(text));
+                Place::of(text, bytes.start, shouting)
             };
             let Some(replacement) = self.correct_word(original, place) else {
                 return;
@@ -562,13 +608,19 @@ mod tests {
     fn corrects_words_and_keeps_everything_else() {
         let results = run(
             r#"{"fields":["text"]}"#,
-            &[r#"{"id":1,"text":"Teh QUIKC brown fox, 3 tmies!","n":1.50}"#],
+            &[
+                r#"{"id":1,"text":"Teh QUIKC BROWN FOX, 3 tmies!","n":1.50}"#,
+                r#"{"id":2,"text":"Teh QUIKC brown fox, 3 tmies!"}"#,
+            ],
         );
+        // Capitals in a text of mostly capitals are shouted, and
+        // corrected; among small letters they are an acronym, and kept.
         assert_eq!(
             results,
-            [one(
-                r#"{"id":1,"text":"The QUICK brown fox, 3 times!","n":1.50}"#
-            )]
+            [
+                one(r#"{"id":1,"text":"The QUICK BROWN FOX, 3 times!","n":1.50}"#),
+                one(r#"{"id":2,"text":"The QUIKC brown fox, 3 times!"}"#)
+            ]
         );
     }
 
@@ -768,6 +820,8 @@ mod tests {
             ("keep_names", "we met Smtih", "we met Smith"),
             ("keep_foreign", "Straße", "Strafe"),
             ("normalize", "a \u{fb01}le", "a ale"),
+            ("keep_names", "the GPL text", "the GEL text"),
+            ("inflections", "the executables", "the executable"),
         ] {
             let record = |t: &str| serde_json::json!({ "text": t }).to_string();
             let careful = format!(r#"{{"fields":["text"],"{rule}":false}}"#);
@@ -793,6 +847,19 @@ mod tests {
                 assert_eq!(off, [one(&record(symspellpy))], "{rule} off");
             }
         }
+        // Of `field` and `files`, one edit each from `fiels`, `field` is
+        // the more frequent; two letters swapped is the likelier typo.
+        let record = r#"{"text":"the fiels"}"#;
+        assert_eq!(
+            run(r#"{"fields":["text"]}"#, &[record]),
+            [one(r#"{"text":"the files"}"#)]
+        );
+        assert_eq!(
+            run(r#"{"fields":["text"],"rank_typos":false}"#, &[record]),
+            [one(r#"{"text":"the field"}"#)]
+        );
+        let record = r#"{"text":"a subfolder of subtasks, nonempty"}"#;
+        assert_eq!(run(r#"{"fields":["text"]}"#, &[record]), [one(record)]);
         // A far suggestion: `emoji` is two edits from `emo`.
         let record = r#"{"text":"emoji"}"#;
         assert_eq!(run(r#"{"fields":["text"]}"#, &[record]), [one(record)]);

@@ -273,6 +273,17 @@ pub fn starts_sentence(text: &str, at: usize) -> bool {
     true
 }
 
+/// Whether most letters of `text` are capitals: then a word in capitals
+/// is shouted, not an acronym.
+pub fn shouting(text: &str) -> bool {
+    let (mut upper, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        upper += usize::from(c.is_uppercase());
+    }
+    upper * 2 > letters
+}
+
 /// Whether an apostrophe (`'` or `’`) comes just before byte `at` of
 /// `text`.
 pub fn after_apostrophe(text: &str, at: usize) -> bool {
