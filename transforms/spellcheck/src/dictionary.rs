@@ -521,7 +521,7 @@ impl Dictionary {
             let mut best_score = score(best);
             for &id in &scratch.closest[1..] {
                 let s = score(id);
-                if s.0 > best_score.0 || (s.0 == best_score.0 && s.1 > best_score.1) {
+                if s > best_score {
                     (best, best_score) = (id, s);
                 }
             }
