@@ -3,15 +3,20 @@
 //!
 //! `init` reads a word-frequency dictionary from the assets directory
 //! (`/assets` in the sandbox) and builds its delete index once per instance;
-//! `process` corrects each word of the configured fields to the dictionary
-//! word symspellpy's `lookup(word, Verbosity.TOP, max_edit_distance)` would
-//! pick for it, keeping the word's casing, and can list the corrections it
-//! made. See README.md for the config and an example.
+//! `process` corrects the misspelt words of the configured fields to the
+//! closest dictionary word, keeping the word's casing, and can list the
+//! corrections it made. The [`rules`] decide which words are left alone
+//! (by default, whatever is likely correct); with all of them off (`"mode":
+//! "symspellpy"`) each word becomes what symspellpy's `lookup(word,
+//! Verbosity.TOP, max_edit_distance)` would pick. See README.md for the
+//! config and an example.
 //!
 //! Layout:
 //! - [`dictionary`]: the frequency dictionary, its delete index and lookup;
 //! - [`distance`]: the bounded Damerau–Levenshtein (OSA) distance;
-//! - [`text`]: which parts of a text are words, and casing;
+//! - [`rules`]: the rules that keep correct text, and the mode setting
+//!   their defaults;
+//! - [`text`]: which parts of a text are words, where they stand, and casing;
 //! - `weir_guest::FieldPaths`, `Edit`, `Assets`: field paths, the
 //!   patch-or-parse pattern and the assets reader (the SDK's);
 //! - this module: the config and the [`Transform`] joining them.
