@@ -191,6 +191,8 @@ pub struct SpellChecker {
     /// The allowlist, lowercased.
     allowed: HashSet<String>,
     rules: Rules,
+    /// Every rule is off: no word needs its [`Place`].
+    placeless: bool,
 }
 
 impl SpellChecker {
@@ -216,6 +218,7 @@ impl SpellChecker {
             dictionary,
             allowed,
             rules,
+            placeless: rules.none(),
         })
     }
 
@@ -451,7 +454,7 @@ impl SpellChecker {
         let mut shouting = None;
         let mut correct = |bytes: Range<usize>, offset: usize| {
             let original = &text[bytes.clone()];
-            let place = if self.rules.none() {
+            let place = if self.placeless {
                 Place::ALONE
             } else {
                 let shouting = *shouting.get_or_insert_with(|| text::shouting(text));
