@@ -21,9 +21,26 @@ use spellcheck::{Config, SpellChecker};
 
 const DICTIONARY: &str = include_str!("../assets/frequency_dictionary_en_82_765.txt");
 
-/// The configs measured: the default and the symspellpy mode.
-const CONFIGS: [(&str, &str); 2] = [
+/// The configs measured: the default, the default with one rule changed
+/// (what each rule is worth), and the symspellpy mode.
+const CONFIGS: [(&str, &str); 6] = [
     ("weir default (careful)", r#"{"fields":["text"]}"#),
+    (
+        "careful, `letters_per_edit` 2",
+        r#"{"fields":["text"],"letters_per_edit":2}"#,
+    ),
+    (
+        "careful, `letters_per_edit` 4",
+        r#"{"fields":["text"],"letters_per_edit":4}"#,
+    ),
+    (
+        "careful, `rank_typos` off",
+        r#"{"fields":["text"],"rank_typos":false}"#,
+    ),
+    (
+        "careful, `inflections` off",
+        r#"{"fields":["text"],"inflections":false}"#,
+    ),
     (
         "weir, mode symspellpy",
         r#"{"fields":["text"],"mode":"symspellpy"}"#,

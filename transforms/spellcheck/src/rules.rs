@@ -113,10 +113,11 @@ impl Rules {
 }
 
 /// `careful`'s `letters_per_edit`: a word of three to five characters may
-/// be one edit from its correction, of six or more two. Measured on
-/// codespell's misspellings and on correct text (docs/benchmarks.md): a
-/// four- or five-letter word two edits from the closest dictionary word is
-/// more often a correct word the dictionary lacks (`emoji`) than a typo.
+/// be one edit from its correction, of six or more two (`emoji` is not
+/// made `emo`). Measured on codespell's misspellings and the licence texts
+/// (`scripts/bench spelling`): against 2, it makes 6 fewer corrections
+/// right of 57,248 but 68 fewer wrong, and damages one correct word fewer;
+/// 4 makes 354 fewer right.
 pub const CAREFUL_LETTERS_PER_EDIT: usize = 3;
 
 /// The endings a contraction or possessive adds to a word, as the
