@@ -129,7 +129,8 @@ pub struct Place {
 }
 
 impl Place {
-    /// A word on its own: at the start of a sentence, no apostrophe before.
+    /// A word on its own: at the start of a sentence, no apostrophe
+    /// before, its capitals (if any) shouted rather than an acronym.
     pub const ALONE: Place = Place {
         sentence_start: true,
         after_apostrophe: false,
