@@ -143,7 +143,7 @@ fn spellcheck_top_suggestion_agrees_with_symspellpy() {
     let (output, quarantined) = spellcheck(
         &sb,
         &input,
-        r#"{"fields":["text"],"max_edit_distance":2,"min_word_length":1}"#,
+        r#"{"fields":["text"],"max_edit_distance":2,"min_word_length":1,"mode":"symspellpy"}"#,
     );
     let weir_seconds = started.elapsed().as_secs_f64();
     assert!(quarantined.is_empty(), "{quarantined:?}");

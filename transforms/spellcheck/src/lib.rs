@@ -3,21 +3,27 @@
 //!
 //! `init` reads a word-frequency dictionary from the assets directory
 //! (`/assets` in the sandbox) and builds its delete index once per instance;
-//! `process` corrects each word of the configured fields to the dictionary
-//! word symspellpy's `lookup(word, Verbosity.TOP, max_edit_distance)` would
-//! pick for it, keeping the word's casing, and can list the corrections it
-//! made. See README.md for the config and an example.
+//! `process` corrects the misspelt words of the configured fields to the
+//! closest dictionary word, keeping the word's casing, and can list the
+//! corrections it made. The [`rules`] decide which words are left alone
+//! (by default, whatever is likely correct); with all of them off (`"mode":
+//! "symspellpy"`) each word becomes what symspellpy's `lookup(word,
+//! Verbosity.TOP, max_edit_distance)` would pick. See README.md for the
+//! config and an example.
 //!
 //! Layout:
 //! - [`dictionary`]: the frequency dictionary, its delete index and lookup;
 //! - [`distance`]: the bounded Damerau–Levenshtein (OSA) distance;
-//! - [`text`]: which parts of a text are words, and casing;
+//! - [`rules`]: the rules that keep correct text, and the mode setting
+//!   their defaults;
+//! - [`text`]: which parts of a text are words, where they stand, and casing;
 //! - `weir_guest::FieldPaths`, `Edit`, `Assets`: field paths, the
 //!   patch-or-parse pattern and the assets reader (the SDK's);
 //! - this module: the config and the [`Transform`] joining them.
 
 pub mod dictionary;
 pub mod distance;
+pub mod rules;
 pub mod text;
 
 use std::borrow::Cow;
@@ -28,7 +34,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use weir_guest::{Assets, Edit, Error, FieldPaths, Output, Patch, Record, Transform, Value};
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::dictionary::Dictionary;
+use crate::rules::{
+    CONTRACTION_ENDINGS, ELISIONS, INFLECTION_BEGINNINGS, INFLECTION_ENDINGS, Mode, RuleSettings,
+    Rules,
+};
 use crate::text::{Casing, each_ascii_word, words};
 
 /// The dictionary shipped in `assets/`.
@@ -59,6 +71,81 @@ pub struct Config {
     /// [`DEFAULT_DICTIONARY`].
     #[serde(default = "default_dictionary")]
     pub dictionary: String,
+    /// The defaults of the rules below: `careful` (the default) or
+    /// `symspellpy`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// [`Rules::contractions`]; the mode's default if unset.
+    #[serde(default)]
+    pub contractions: Option<bool>,
+    /// [`Rules::keep_names`]; the mode's default if unset.
+    #[serde(default)]
+    pub keep_names: Option<bool>,
+    /// [`Rules::keep_foreign`]; the mode's default if unset.
+    #[serde(default)]
+    pub keep_foreign: Option<bool>,
+    /// [`Rules::normalize`]; the mode's default if unset.
+    #[serde(default)]
+    pub normalize: Option<bool>,
+    /// [`Rules::letters_per_edit`]; the mode's default if unset.
+    #[serde(default)]
+    pub letters_per_edit: Option<usize>,
+    /// [`Rules::rank_typos`]; the mode's default if unset.
+    #[serde(default)]
+    pub rank_typos: Option<bool>,
+    /// [`Rules::inflections`]; the mode's default if unset.
+    #[serde(default)]
+    pub inflections: Option<bool>,
+}
+
+impl Config {
+    /// The rules in force: the mode's defaults, with what the config sets
+    /// in their place.
+    pub fn rules(&self) -> Rules {
+        Rules::resolve(
+            self.mode,
+            RuleSettings {
+                contractions: self.contractions,
+                keep_names: self.keep_names,
+                keep_foreign: self.keep_foreign,
+                normalize: self.normalize,
+                letters_per_edit: self.letters_per_edit,
+                rank_typos: self.rank_typos,
+                inflections: self.inflections,
+            },
+        )
+    }
+}
+
+/// Where a word stands in its text, which some rules look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// It starts a sentence ([`text::starts_sentence`]).
+    pub sentence_start: bool,
+    /// An apostrophe comes just before it ([`text::after_apostrophe`]).
+    pub after_apostrophe: bool,
+    /// Most letters of its text are capitals ([`text::shouting`]).
+    pub shouting: bool,
+}
+
+impl Place {
+    /// A word on its own: at the start of a sentence, no apostrophe
+    /// before, its capitals (if any) shouted rather than an acronym.
+    pub const ALONE: Place = Place {
+        sentence_start: true,
+        after_apostrophe: false,
+        shouting: true,
+    };
+
+    /// The place of the word at byte `at` of `text`, whose letters are
+    /// mostly capitals if `shouting`.
+    pub fn of(text: &str, at: usize, shouting: bool) -> Place {
+        Place {
+            sentence_start: text::starts_sentence(text, at),
+            after_apostrophe: text::after_apostrophe(text, at),
+            shouting,
+        }
+    }
 }
 
 fn two() -> usize {
@@ -104,6 +191,9 @@ pub struct SpellChecker {
     dictionary: Dictionary,
     /// The allowlist, lowercased.
     allowed: HashSet<String>,
+    rules: Rules,
+    /// Every rule is off: no word needs its [`Place`].
+    placeless: bool,
 }
 
 impl SpellChecker {
@@ -123,11 +213,19 @@ impl SpellChecker {
             )));
         }
         let allowed = config.allowlist.iter().map(|w| w.to_lowercase()).collect();
+        let rules = config.rules();
         Ok(SpellChecker {
             config,
             dictionary,
             allowed,
+            rules,
+            placeless: rules.none(),
         })
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Rules {
+        self.rules
     }
 
     /// The loaded dictionary.
@@ -135,8 +233,23 @@ impl SpellChecker {
         &self.dictionary
     }
 
-    /// The correction of one word, or `None` to leave it as it is.
-    pub fn correct_word(&self, word: &str) -> Option<String> {
+    /// The correction of one word standing at `place` in its text, or
+    /// `None` to leave it as it is.
+    pub fn correct_word(&self, word: &str, place: Place) -> Option<String> {
+        if self.rules.normalize && !word.is_ascii() {
+            // Looked up in NFKC form (`ﬁ` is `fi`, `e` + U+0301 is `é`);
+            // a word kept stays as it was written.
+            let normal: String = word.nfkc().collect();
+            if normal != word {
+                return self.correct_normal_word(&normal, place);
+            }
+        }
+        self.correct_normal_word(word, place)
+    }
+
+    /// [`correct_word`](Self::correct_word) once the word is in the form
+    /// it is looked up in.
+    fn correct_normal_word(&self, word: &str, place: Place) -> Option<String> {
         let ascii = word.is_ascii();
         let length = if ascii {
             word.len()
@@ -168,19 +281,98 @@ impl SpellChecker {
         if self.dictionary.contains(&key) {
             return None;
         }
-        let suggestion = self
-            .dictionary
-            .lookup(&key, self.config.max_edit_distance)?;
-        if suggestion.distance == 0 {
+        let rules = &self.rules;
+        if rules.keep_foreign && !self.dictionary.spells(&key) {
             return None;
         }
-        let term = if curly {
-            suggestion.term.replace('\'', "\u{2019}")
+        if rules.keep_names
+            && match casing {
+                Casing::Capitalised => !place.sentence_start,
+                Casing::Upper => !place.shouting,
+                _ => false,
+            }
+        {
+            return None;
+        }
+        if rules.inflections && self.inflected(&key, length) {
+            return None;
+        }
+        let term = if rules.contractions {
+            match self.contraction(&key, length, place)? {
+                Some(term) => term,
+                None => self.closest(&key, length)?,
+            }
         } else {
-            suggestion.term.to_owned()
+            self.closest(&key, length)?
+        };
+        let term = if curly {
+            term.replace('\'', "\u{2019}")
+        } else {
+            term
         };
         let corrected = casing.apply(&term);
         (corrected != word).then_some(corrected)
+    }
+
+    /// The closest dictionary word to `key` (lowercase, not in the
+    /// dictionary, `length` characters) within the distance the rules allow
+    /// it, if it is not `key` itself.
+    fn closest(&self, key: &str, length: usize) -> Option<String> {
+        let max_distance = self
+            .rules
+            .max_distance(length, self.config.max_edit_distance);
+        if max_distance == 0 {
+            return None;
+        }
+        let suggestion = if self.rules.rank_typos {
+            self.dictionary.lookup_ranked(key, max_distance)?
+        } else {
+            self.dictionary.lookup(key, max_distance)?
+        };
+        (suggestion.distance != 0).then(|| suggestion.term.to_owned())
+    }
+
+    /// Whether `key` (lowercase, `length` characters) is a dictionary word
+    /// of four letters or more with one of the [`Rules::inflections`]
+    /// added.
+    fn inflected(&self, key: &str, length: usize) -> bool {
+        let known =
+            |stem: &str, added: &str| length >= added.len() + 4 && self.dictionary.contains(stem);
+        INFLECTION_ENDINGS
+            .iter()
+            .any(|e| key.strip_suffix(e).is_some_and(|stem| known(stem, e)))
+            || INFLECTION_BEGINNINGS
+                .iter()
+                .any(|b| key.strip_prefix(b).is_some_and(|stem| known(stem, b)))
+    }
+
+    /// The contraction rules on `key` (lowercase, with `'` for
+    /// apostrophes, not in the dictionary): `None` to keep the word,
+    /// `Some(Some(term))` for its correction, `Some(None)` when they do not
+    /// apply.
+    fn contraction(&self, key: &str, length: usize, place: Place) -> Option<Option<String>> {
+        if place.after_apostrophe && ELISIONS.contains(&key) {
+            return None;
+        }
+        if let Some(term) = self.dictionary.with_apostrophes(key) {
+            return Some(Some(term.to_owned()));
+        }
+        let Some((stem, ending)) = CONTRACTION_ENDINGS.iter().find_map(|ending| {
+            let stem = key.strip_suffix(ending)?;
+            (!stem.is_empty() && !stem.ends_with('\'')).then_some((stem, ending))
+        }) else {
+            return Some(None);
+        };
+        if self.dictionary.contains(stem) {
+            return None;
+        }
+        // A misspelt stem is corrected as a word of its own, the ending kept.
+        let stem_length = length - ending.chars().count();
+        if stem_length < self.config.min_word_length {
+            return None;
+        }
+        let term = self.closest(stem, stem_length)?;
+        Some(Some(format!("{term}{ending}")))
     }
 
     /// For a word of ASCII letters and apostrophes (as [`words`] cuts them
@@ -259,9 +451,17 @@ impl SpellChecker {
     ) -> Option<String> {
         let mut corrected: Option<String> = None;
         let mut copied = 0;
+        // Counted once a text, when a word first needs it.
+        let mut shouting = None;
         let mut correct = |bytes: Range<usize>, offset: usize| {
             let original = &text[bytes.clone()];
-            let Some(replacement) = self.correct_word(original) else {
+            let place = if self.placeless {
+                Place::ALONE
+            } else {
+                let shouting = *shouting.get_or_insert_with(|| text::shouting(text));
+                Place::of(text, bytes.start, shouting)
+            };
+            let Some(replacement) = self.correct_word(original, place) else {
                 return;
             };
             let out = corrected.get_or_insert_with(|| String::with_capacity(text.len() + 16));
@@ -286,7 +486,7 @@ impl SpellChecker {
                 }
             });
         } else {
-            for word in words(text) {
+            for word in words(text, self.rules.normalize) {
                 correct(word.bytes, word.offset);
             }
         }
@@ -417,13 +617,19 @@ mod tests {
     fn corrects_words_and_keeps_everything_else() {
         let results = run(
             r#"{"fields":["text"]}"#,
-            &[r#"{"id":1,"text":"Teh QUIKC brown fox, 3 tmies!","n":1.50}"#],
+            &[
+                r#"{"id":1,"text":"Teh QUIKC BROWN FOX, 3 tmies!","n":1.50}"#,
+                r#"{"id":2,"text":"Teh QUIKC brown fox, 3 tmies!"}"#,
+            ],
         );
+        // Capitals in a text of mostly capitals are shouted, and
+        // corrected; among small letters they are an acronym, and kept.
         assert_eq!(
             results,
-            [one(
-                r#"{"id":1,"text":"The QUICK brown fox, 3 times!","n":1.50}"#
-            )]
+            [
+                one(r#"{"id":1,"text":"The QUICK BROWN FOX, 3 times!","n":1.50}"#),
+                one(r#"{"id":2,"text":"The QUIKC brown fox, 3 times!"}"#)
+            ]
         );
     }
 
@@ -482,7 +688,11 @@ mod tests {
                     assert_eq!(alone, in_text, "{variant}");
                     if alone {
                         kept += 1;
-                        assert_eq!(checker.correct_word(variant), None, "{variant} (word {i})");
+                        assert_eq!(
+                            checker.correct_word(variant, Place::ALONE),
+                            None,
+                            "{variant} (word {i})"
+                        );
                     }
                 }
             }
@@ -609,6 +819,68 @@ mod tests {
         );
     }
 
+    /// Each rule of the careful mode, turned off alone, gives the word
+    /// back to symspellpy's answer; turned on alone in the symspellpy mode,
+    /// it keeps the word.
+    #[test]
+    fn each_rule_keeps_its_words_and_can_be_set_alone() {
+        for (rule, text, symspellpy) in [
+            ("contractions", "the company's car", "the company car"),
+            ("keep_names", "we met Smtih", "we met Smith"),
+            ("keep_foreign", "Straße", "Strafe"),
+            ("normalize", "a \u{fb01}le", "a ale"),
+            ("keep_names", "the GPL text", "the GEL text"),
+            ("inflections", "the executables", "the executable"),
+        ] {
+            let record = |t: &str| serde_json::json!({ "text": t }).to_string();
+            let careful = format!(r#"{{"fields":["text"],"{rule}":false}}"#);
+            let off = run(&careful, &[&record(text)]);
+            let symspellpy_mode = r#"{"fields":["text"],"mode":"symspellpy"}"#;
+            assert_eq!(
+                run(symspellpy_mode, &[&record(text)]),
+                [one(&record(symspellpy))],
+                "{rule}"
+            );
+            let alone = format!(r#"{{"fields":["text"],"mode":"symspellpy","{rule}":true}}"#);
+            assert_eq!(
+                run(&alone, &[&record(text)]),
+                [one(&record(text))],
+                "{rule} alone"
+            );
+            assert_eq!(
+                run(r#"{"fields":["text"]}"#, &[&record(text)]),
+                [one(&record(text))],
+                "{rule}"
+            );
+            if rule != "normalize" {
+                assert_eq!(off, [one(&record(symspellpy))], "{rule} off");
+            }
+        }
+        // Of `field` and `files`, one edit each from `fiels`, `field` is
+        // the more frequent; two letters swapped is the likelier typo.
+        let record = r#"{"text":"the fiels"}"#;
+        assert_eq!(
+            run(r#"{"fields":["text"]}"#, &[record]),
+            [one(r#"{"text":"the files"}"#)]
+        );
+        assert_eq!(
+            run(r#"{"fields":["text"],"rank_typos":false}"#, &[record]),
+            [one(r#"{"text":"the field"}"#)]
+        );
+        let record = r#"{"text":"a subfolder of subtasks, nonempty"}"#;
+        assert_eq!(run(r#"{"fields":["text"]}"#, &[record]), [one(record)]);
+        // A far suggestion: `emoji` is two edits from `emo`.
+        let record = r#"{"text":"emoji"}"#;
+        assert_eq!(run(r#"{"fields":["text"]}"#, &[record]), [one(record)]);
+        let no_limit = r#"{"fields":["text"],"letters_per_edit":0}"#;
+        assert_eq!(run(no_limit, &[record]), [one(r#"{"text":"emo"}"#)]);
+        let strict = r#"{"fields":["text"],"letters_per_edit":4}"#;
+        assert_eq!(
+            run(strict, &[r#"{"text":"teh speling"}"#]),
+            [one(r#"{"text":"teh spelling"}"#)]
+        );
+    }
+
     #[test]
     fn non_string_field_fails_naming_it() {
         let results = run(r#"{"fields":["notes.body"]}"#, &[r#"{"notes":{"body":7}}"#]);
@@ -631,6 +903,11 @@ mod tests {
     fn bad_config_fails_init() {
         let distance = config_error(assets(), r#"{"fields":["text"],"max_edit_distance":3}"#);
         assert!(distance.contains("must be 1 or 2"), "{distance}");
+        let mode = config_error(assets(), r#"{"fields":["text"],"mode":"strict"}"#);
+        assert!(
+            mode.contains("unknown variant `strict`") && mode.contains("careful"),
+            "{mode}"
+        );
         let unknown = config_error(assets(), r#"{"fields":["text"],"allow":["x"]}"#);
         assert!(unknown.contains("unknown field `allow`"), "{unknown}");
         let empty = config_error(assets(), r#"{"fields":[]}"#);

@@ -8,9 +8,15 @@
 //! a URL (`https://...`, `www....`), an e-mail address or @-mention (any
 //! `@`), a path (`/`, `\`), an identifier (`_`) or a dotted name
 //! (`example.com`, `U.S.`, `lib.rs`). A word glued to a digit (`3rd`,
-//! `abc123`) is left alone too. Knows nothing of dictionaries or records.
+//! `abc123`) is left alone too. With combining marks on, a combining mark
+//! (U+0301 and the like) continues the word it follows, so that a
+//! decomposed accent does not cut a word in two. Also: whether a word starts
+//! a sentence, and whether an apostrophe comes just before it. Knows
+//! nothing of dictionaries or records.
 
 use std::ops::Range;
+
+use unicode_normalization::char::is_combining_mark;
 
 /// A word found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +28,9 @@ pub struct Word {
     pub offset: usize,
 }
 
-/// The words of `text` that may be corrected, in order.
-pub fn words(text: &str) -> Vec<Word> {
+/// The words of `text` that may be corrected, in order; with `marks`, a
+/// combining mark after a letter belongs to the word.
+pub fn words(text: &str, marks: bool) -> Vec<Word> {
     // About one word in six bytes of prose: room for most texts at once.
     let mut words = Vec::with_capacity(text.len() / 6 + 1);
     if text.is_ascii() {
@@ -34,7 +41,7 @@ pub fn words(text: &str) -> Vec<Word> {
             });
         });
     } else {
-        unicode_words(text, &mut words);
+        unicode_words(text, marks, &mut words);
     }
     words
 }
@@ -49,7 +56,7 @@ pub fn each_ascii_word(text: &[u8], found: impl FnMut(Range<usize>)) {
 }
 
 /// The rules on any text, character by character.
-fn unicode_words(text: &str, words: &mut Vec<Word>) {
+fn unicode_words(text: &str, marks: bool, words: &mut Vec<Word>) {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -63,7 +70,7 @@ fn unicode_words(text: &str, words: &mut Vec<Word>) {
         }
         let chunk = &chars[chunk_start..i];
         if !looks_like_address(chunk) {
-            words_of_chunk(chunk, chunk_start, words);
+            words_of_chunk(chunk, chunk_start, marks, words);
         }
     }
 }
@@ -188,14 +195,16 @@ mod ascii {
     }
 }
 
-fn is_apostrophe(c: char) -> bool {
+/// `'` or `’`.
+pub fn is_apostrophe(c: char) -> bool {
     c == '\'' || c == '\u{2019}'
 }
 
 /// Pushes the words of one whitespace-free chunk, which starts at
 /// character `first` of its text.
-fn words_of_chunk(chunk: &[(usize, char)], first: usize, words: &mut Vec<Word>) {
+fn words_of_chunk(chunk: &[(usize, char)], first: usize, marks: bool, words: &mut Vec<Word>) {
     let letter = |j: usize| chunk.get(j).is_some_and(|&(_, c)| c.is_alphabetic());
+    let mark = |j: usize| marks && chunk.get(j).is_some_and(|&(_, c)| is_combining_mark(c));
     let glued = |j: Option<usize>| {
         j.and_then(|j| chunk.get(j))
             .is_some_and(|&(_, c)| c.is_numeric() || c == '_')
@@ -207,7 +216,10 @@ fn words_of_chunk(chunk: &[(usize, char)], first: usize, words: &mut Vec<Word>) 
             continue;
         }
         let start = i;
-        while letter(i) || (chunk.get(i).is_some_and(|&(_, c)| is_apostrophe(c)) && letter(i + 1)) {
+        while letter(i)
+            || mark(i)
+            || (chunk.get(i).is_some_and(|&(_, c)| is_apostrophe(c)) && letter(i + 1))
+        {
             i += 1;
         }
         if glued(start.checked_sub(1)) || glued(Some(i)) {
@@ -242,6 +254,40 @@ fn looks_like_address(chunk: &[(usize, char)]) -> bool {
     }
     core.windows(3)
         .any(|w| w[1] == '.' && w[0].is_alphanumeric() && w[2].is_alphanumeric())
+}
+
+/// Whether the word at byte `at` of `text` starts a sentence: nothing but
+/// spaces and opening punctuation (quotes, brackets, dashes, bullets) lies
+/// between it and the start of the text, a line break, or a `.`, `!`, `?`
+/// or `…`.
+pub fn starts_sentence(text: &str, at: usize) -> bool {
+    for c in text[..at].chars().rev() {
+        match c {
+            '\n' | '\r' | '.' | '!' | '?' | '…' => return true,
+            c if c.is_whitespace() => {}
+            '"' | '\'' | '“' | '‘' | '„' | '«' | '(' | '[' | '{' | '-' | '–' | '—' | '•' | '*'
+            | '¿' | '¡' => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Whether most letters of `text` are capitals: then a word in capitals
+/// is shouted, not an acronym.
+pub fn shouting(text: &str) -> bool {
+    let (mut upper, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        upper += usize::from(c.is_uppercase());
+    }
+    upper * 2 > letters
+}
+
+/// Whether an apostrophe (`'` or `’`) comes just before byte `at` of
+/// `text`.
+pub fn after_apostrophe(text: &str, at: usize) -> bool {
+    text[..at].chars().next_back().is_some_and(is_apostrophe)
 }
 
 /// How a word is capitalised.
@@ -329,7 +375,42 @@ mod tests {
     use super::*;
 
     fn found(text: &str) -> Vec<&str> {
-        words(text).into_iter().map(|w| &text[w.bytes]).collect()
+        words(text, false)
+            .into_iter()
+            .map(|w| &text[w.bytes])
+            .collect()
+    }
+
+    #[test]
+    fn combining_marks_continue_a_word_when_asked() {
+        let text = "re\u{301}cieve cafe\u{301}. \u{301}x";
+        let cut = |marks| -> Vec<&str> {
+            words(text, marks)
+                .into_iter()
+                .map(|w| &text[w.bytes])
+                .collect()
+        };
+        assert_eq!(cut(false), ["re", "cieve", "cafe", "x"]);
+        assert_eq!(cut(true), ["re\u{301}cieve", "cafe\u{301}", "x"]);
+    }
+
+    #[test]
+    fn sentence_starts_and_apostrophes_are_told() {
+        let text = "Ann met Bob. \"Carl\" (Dan)\n- Eve and 'tis… Fay";
+        let at = |w: &str| text.find(w).unwrap_or_else(|| panic!("{w}"));
+        let starts: Vec<bool> = [
+            "Ann", "met", "Bob", "Carl", "Dan", "Eve", "and", "tis", "Fay",
+        ]
+        .iter()
+        .map(|w| starts_sentence(text, at(w)))
+        .collect();
+        assert_eq!(
+            starts,
+            [true, false, false, true, false, true, false, false, true]
+        );
+        assert!(after_apostrophe(text, at("tis")));
+        assert!(!after_apostrophe(text, at("Eve")));
+        assert!(!after_apostrophe(text, 0));
     }
 
     #[test]
@@ -345,7 +426,7 @@ mod tests {
     #[test]
     fn offsets_count_characters() {
         let text = "héllo wörld";
-        let offsets: Vec<usize> = words(text).iter().map(|w| w.offset).collect();
+        let offsets: Vec<usize> = words(text, false).iter().map(|w| w.offset).collect();
         assert_eq!(offsets, [0, 6]);
     }
 
@@ -379,8 +460,8 @@ mod tests {
                 .map(|_| pieces[rng.below(pieces.len())].as_str())
                 .collect();
             let mut unicode = Vec::new();
-            unicode_words(&text, &mut unicode);
-            assert_eq!(words(&text), unicode, "{text:?}");
+            unicode_words(&text, false, &mut unicode);
+            assert_eq!(words(&text, false), unicode, "{text:?}");
             for word in &unicode {
                 let word = &text[word.bytes.clone()];
                 assert_eq!(Casing::of(word), Casing::of_unicode(word), "{word:?}");
