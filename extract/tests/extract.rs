@@ -290,6 +290,51 @@ async fn snapshot_mode_reads_every_row_in_key_order() {
     assert_eq!(ids, want);
 }
 
+/// The plan of the page statement `summary.sql` (snapshot mode: `$1` is
+/// the last key) for a page after key 10, on the standby.
+fn page_plan(summary: &weir_extract::Summary) -> String {
+    Cluster::shared().psql(
+        Cluster::shared().standby_port,
+        &format!("PREPARE page AS {}; EXPLAIN EXECUTE page(10);", summary.sql),
+    )
+}
+
+/// What docs/extract.md says of volatile functions: a page of a plain
+/// query is read from the key's index, but a volatile function in the
+/// select list puts a sort over a scan of every row under each page.
+#[tokio::test]
+async fn a_volatile_function_in_the_select_list_makes_each_page_sort_the_whole_query() {
+    let t = table_name();
+    Cluster::shared().primary_exec(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY, body text);
+         INSERT INTO {t} SELECT i, md5(i::text) FROM generate_series(1, 20000) i;
+         ANALYZE {t};"
+    ));
+    let plan_of = async |query: String| {
+        let (_, summary) =
+            extract_all(ExtractSpec::query(standby(), &query, "id").with_page_rows(1000))
+                .await
+                .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(summary.rows, 20000);
+        page_plan(&summary)
+    };
+    let plain = plan_of(format!("SELECT id, body, now() AS at FROM {t}")).await;
+    assert!(
+        plain.contains("Index Scan") && !plain.contains("Sort"),
+        "{plain}"
+    );
+    let volatile = plan_of(format!("SELECT id, body, random() AS r FROM {t}")).await;
+    assert!(
+        volatile.contains("Sort") && volatile.contains("Seq Scan"),
+        "{volatile}"
+    );
+    let in_where = plan_of(format!("SELECT id, body FROM {t} WHERE random() < 2")).await;
+    assert!(
+        in_where.contains("Index Scan") && !in_where.contains("Sort"),
+        "{in_where}"
+    );
+}
+
 #[tokio::test]
 async fn a_non_unique_key_across_a_page_boundary_is_detected() {
     let t = table_name();
