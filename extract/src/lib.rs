@@ -17,5 +17,5 @@ pub mod reader;
 pub mod source;
 
 pub use error::ExtractError;
-pub use reader::{Extract, ExtractSpec, Page, RetryPolicy, Summary, Window};
+pub use reader::{Extract, ExtractSpec, Page, PartKeys, RetryPolicy, Summary, Window};
 pub use source::{Source, SourceInfo};

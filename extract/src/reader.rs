@@ -145,6 +145,9 @@ pub struct Page {
     pub first_key: String,
     /// The last row's key, as JSON.
     pub last_key: String,
+    /// Every row's key, as JSON, in the order of `lines` (what a stage
+    /// writer needs to record the key range of each part).
+    pub keys: Vec<String>,
 }
 
 /// Where a standby's replay stood, read at the start and end of a run.
@@ -195,6 +198,23 @@ pub struct Summary {
     pub warnings: Vec<String>,
     /// How bytea is written: `"base64"`.
     pub bytea: &'static str,
+    /// The key range of each part the rows were written to, in part
+    /// order. The reader leaves it empty; the stage writer fills it.
+    pub parts: Vec<PartKeys>,
+}
+
+/// The rows of one part of the extract's commit: its path and key range.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PartKeys {
+    /// The part's path relative to the stage, as the manifest lists it.
+    pub path: String,
+    /// Its first row's key, as JSON text (a `numeric` or `float8` key keeps
+    /// its exact spelling, which a JSON number in the manifest would not).
+    pub first_key: String,
+    /// Its last row's key, as JSON text.
+    pub last_key: String,
+    /// Rows in the part.
+    pub rows: u64,
 }
 
 /// The last key seen, sent back to the server in the binary form it came in.
@@ -498,6 +518,7 @@ impl Extract {
             retries,
             warnings,
             bytea: "base64",
+            parts: Vec::new(),
         };
         Ok(Extract {
             spec,
@@ -623,6 +644,7 @@ impl Extract {
             .map_err(PageError::Db)?;
         pin_mut!(rows);
         let mut lines = Vec::new();
+        let mut keys = Vec::new();
         let mut count = 0u64;
         let mut first_key = None;
         let mut prev: Option<(Vec<u8>, String)> = None;
@@ -669,6 +691,7 @@ impl Extract {
                 .map_err(PageError::Fatal)?;
             count += 1;
             first_key.get_or_insert_with(|| key_json.clone());
+            keys.push(key_json.clone());
             prev = Some((key_raw, key_json));
         }
         let Some(first_key) = first_key else {
@@ -681,6 +704,7 @@ impl Extract {
             rows: count,
             first_key,
             last_key,
+            keys,
         }))
     }
 

@@ -1,13 +1,11 @@
-//! The extract against a real primary and hot standby (tests/pg): types one
-//! at a time, paging and windows, and each documented error.
-
-#[allow(dead_code)] // each test binary uses part of the harness
-mod pg;
+//! The extract against a real primary and hot standby (the shared
+//! harness, `weir_tests::pg`): types one at a time, paging and windows, and
+//! each documented error.
 
 use chrono::{TimeZone as _, Utc};
-use pg::Cluster;
 use std::sync::atomic::{AtomicU32, Ordering};
 use weir_extract::{Extract, ExtractError, ExtractSpec, RetryPolicy, Source, Window};
+use weir_tests::pg::{self, Cluster};
 
 fn table_name() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -40,8 +38,7 @@ async fn extract_all(spec: ExtractSpec) -> Result<(String, weir_extract::Summary
 async fn value_of(sql_type: &str, literal: &str) -> String {
     let t = table_name();
     Cluster::shared()
-        .primary_exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, v {sql_type}); INSERT INTO {t} VALUES (1, {literal});"))
-        .await;
+        .primary_exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, v {sql_type}); INSERT INTO {t} VALUES (1, {literal});"));
     let (lines, _) = extract_all(ExtractSpec::table(standby(), &t, "id"))
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
@@ -118,8 +115,7 @@ async fn timestamps_are_rfc3339_utc_with_z() {
 async fn timestamps_beyond_year_9999_are_an_error_naming_column_and_key() {
     let t = table_name();
     Cluster::shared()
-        .primary_exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, born timestamp); INSERT INTO {t} VALUES (17, '10000-01-01');"))
-        .await;
+        .primary_exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, born timestamp); INSERT INTO {t} VALUES (17, '10000-01-01');"));
     let e = extract_all(ExtractSpec::table(standby(), &t, "id"))
         .await
         .err()
@@ -199,18 +195,16 @@ async fn text_uuid_inet_and_enums_are_strings() {
     assert_eq!(value_of("cidr", "'10.0.0.0/8'").await, "\"10.0.0.0/8\"");
     assert_eq!(value_of("bool", "true").await, "true");
     let e = table_name();
-    Cluster::shared()
-        .primary_exec(&format!("CREATE TYPE mood_{e} AS ENUM ('sad', 'ok');"))
-        .await;
+    Cluster::shared().primary_exec(&format!("CREATE TYPE mood_{e} AS ENUM ('sad', 'ok');"));
     assert_eq!(value_of(&format!("mood_{e}"), "'ok'").await, "\"ok\"");
 }
 
 #[tokio::test]
 async fn unknown_types_are_their_text_form_with_a_warning_naming_the_column() {
     let t = table_name();
-    Cluster::shared()
-        .primary_exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, r int4range); INSERT INTO {t} VALUES (1, '[1,10)');"))
-        .await;
+    Cluster::shared().primary_exec(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY, r int4range); INSERT INTO {t} VALUES (1, '[1,10)');"
+    ));
     let (lines, summary) = extract_all(ExtractSpec::table(standby(), &t, "id"))
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
@@ -226,15 +220,14 @@ async fn unknown_types_are_their_text_form_with_a_warning_naming_the_column() {
 }
 
 /// 1000 rows, an hour apart from 2026-01-01, keys not in cursor order.
-async fn hourly_table() -> String {
+fn hourly_table() -> String {
     let t = table_name();
     Cluster::shared()
         .primary_exec(&format!(
             "CREATE TABLE {t} (id int PRIMARY KEY, at timestamptz, body text);
              INSERT INTO {t} SELECT (i * 7919) % 1000, '2026-01-01'::timestamptz + i * interval '1 hour', 'row ' || i
              FROM generate_series(0, 999) i;"
-        ))
-        .await;
+        ));
     t
 }
 
@@ -251,7 +244,7 @@ fn window(from_hour: i64, to_hour: i64) -> Window {
 
 #[tokio::test]
 async fn pages_cover_the_closed_open_window_without_duplicates_or_gaps() {
-    let t = hourly_table().await;
+    let t = hourly_table();
     let spec = |w| {
         ExtractSpec::table(standby(), &t, "id")
             .with_cursor("at", w)
@@ -285,7 +278,7 @@ async fn pages_cover_the_closed_open_window_without_duplicates_or_gaps() {
 
 #[tokio::test]
 async fn snapshot_mode_reads_every_row_in_key_order() {
-    let t = hourly_table().await;
+    let t = hourly_table();
     let (lines, _) = extract_all(ExtractSpec::table(standby(), &t, "id").with_page_rows(64))
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
@@ -297,12 +290,57 @@ async fn snapshot_mode_reads_every_row_in_key_order() {
     assert_eq!(ids, want);
 }
 
+/// The plan of the page statement `summary.sql` (snapshot mode: `$1` is
+/// the last key) for a page after key 10, on the standby.
+fn page_plan(summary: &weir_extract::Summary) -> String {
+    Cluster::shared().psql(
+        Cluster::shared().standby_port,
+        &format!("PREPARE page AS {}; EXPLAIN EXECUTE page(10);", summary.sql),
+    )
+}
+
+/// What docs/extract.md says of volatile functions: a page of a plain
+/// query is read from the key's index, but a volatile function in the
+/// select list puts a sort over a scan of every row under each page.
+#[tokio::test]
+async fn a_volatile_function_in_the_select_list_makes_each_page_sort_the_whole_query() {
+    let t = table_name();
+    Cluster::shared().primary_exec(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY, body text);
+         INSERT INTO {t} SELECT i, md5(i::text) FROM generate_series(1, 20000) i;
+         ANALYZE {t};"
+    ));
+    let plan_of = async |query: String| {
+        let (_, summary) =
+            extract_all(ExtractSpec::query(standby(), &query, "id").with_page_rows(1000))
+                .await
+                .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(summary.rows, 20000);
+        page_plan(&summary)
+    };
+    let plain = plan_of(format!("SELECT id, body, now() AS at FROM {t}")).await;
+    assert!(
+        plain.contains("Index Scan") && !plain.contains("Sort"),
+        "{plain}"
+    );
+    let volatile = plan_of(format!("SELECT id, body, random() AS r FROM {t}")).await;
+    assert!(
+        volatile.contains("Sort") && volatile.contains("Seq Scan"),
+        "{volatile}"
+    );
+    let in_where = plan_of(format!("SELECT id, body FROM {t} WHERE random() < 2")).await;
+    assert!(
+        in_where.contains("Index Scan") && !in_where.contains("Sort"),
+        "{in_where}"
+    );
+}
+
 #[tokio::test]
 async fn a_non_unique_key_across_a_page_boundary_is_detected() {
     let t = table_name();
-    Cluster::shared()
-        .primary_exec(&format!("CREATE TABLE {t} (id int, v text); INSERT INTO {t} VALUES (1,'a'),(2,'b'),(2,'c'),(3,'d');"))
-        .await;
+    Cluster::shared().primary_exec(&format!(
+        "CREATE TABLE {t} (id int, v text); INSERT INTO {t} VALUES (1,'a'),(2,'b'),(2,'c'),(3,'d');"
+    ));
     let e = extract_all(ExtractSpec::table(standby(), &t, "id").with_page_rows(2))
         .await
         .err()
@@ -315,7 +353,7 @@ async fn a_non_unique_key_across_a_page_boundary_is_detected() {
 
 #[tokio::test]
 async fn the_query_form_needs_the_key_column() {
-    let t = hourly_table().await;
+    let t = hourly_table();
     let e = extract_all(ExtractSpec::query(
         standby(),
         &format!("SELECT body FROM {t};"),
@@ -341,7 +379,7 @@ async fn the_query_form_needs_the_key_column() {
 
 #[tokio::test]
 async fn schema_errors_name_what_is_wrong() {
-    let t = hourly_table().await;
+    let t = hourly_table();
     let e = extract_all(ExtractSpec::table(standby(), "no_such_table", "id"))
         .await
         .err()

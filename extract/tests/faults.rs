@@ -2,31 +2,38 @@
 //! conflicts on the standby are retried with an exact result, and a standby
 //! stopped mid-extract fails cleanly.
 
-#[allow(dead_code)] // each test binary uses part of the harness
-mod pg;
-
-use pg::Cluster;
 use std::time::Duration;
 use weir_extract::{Extract, ExtractSpec, RetryPolicy, Source};
+use weir_tests::pg::{Cluster, PASSWORD};
 
-async fn setup(cluster: &Cluster) {
-    cluster
-        .primary_exec(
-            "CREATE TABLE stable (id int PRIMARY KEY, body text);
+/// A client of one of the cluster's servers, for SQL that must run while
+/// an extract does.
+async fn connect(port: u16) -> tokio_postgres::Client {
+    let url =
+        format!("host=127.0.0.1 port={port} user=postgres password={PASSWORD} dbname=postgres");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(conn);
+    client
+}
+
+fn setup(cluster: &Cluster) {
+    cluster.primary_exec(
+        "CREATE TABLE stable (id int PRIMARY KEY, body text);
              INSERT INTO stable SELECT i, 'row ' || i FROM generate_series(1, 300) i;
              CREATE TABLE churn (id int PRIMARY KEY, v int);
              INSERT INTO churn SELECT i, 0 FROM generate_series(1, 50) i;
              CREATE FUNCTION slow(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
                $$ BEGIN PERFORM pg_sleep(0.02); RETURN i; END $$;",
-        )
-        .await;
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_conflicts_are_retried_and_the_result_is_exact() {
     let cluster = Cluster::start();
-    setup(&cluster).await;
-    let churn = pg::connect(cluster.primary_port).await;
+    setup(&cluster);
+    let churn = connect(cluster.primary_port).await;
     let source = Source::from_url(&cluster.standby_url()).unwrap_or_else(|e| panic!("{e}"));
     let retry = RetryPolicy {
         max_retries: 20,
@@ -79,7 +86,7 @@ async fn recovery_conflicts_are_retried_and_the_result_is_exact() {
 #[tokio::test]
 async fn a_standby_stopped_mid_extract_fails_cleanly() {
     let cluster = Cluster::start();
-    setup(&cluster).await;
+    setup(&cluster);
     let source = Source::from_url(&cluster.standby_url()).unwrap_or_else(|e| panic!("{e}"));
     let retry = RetryPolicy {
         max_retries: 3,

@@ -341,6 +341,13 @@ impl IntervalWriter {
         members.into_iter().try_for_each(|m| self.data.add(m))
     }
 
+    /// The path (relative to the stage) of the data part the last member
+    /// went to, while it is open: a writer that records what each part
+    /// holds (an extract's key ranges) asks after each member.
+    pub fn open_data_part(&self) -> Option<&str> {
+        self.data.open.as_ref().map(|o| o.rel.as_str())
+    }
+
     /// Appends a quarantine entry.
     pub fn quarantine(&mut self, entry: &QuarantineEntry) -> Result<(), StageError> {
         self.quarantine_buf.extend_from_slice(&entry.to_line());
@@ -541,6 +548,43 @@ mod tests {
             ..InputCounts::default()
         };
         w.commit(producer(), input, vec![])
+    }
+
+    #[test]
+    fn open_data_part_names_the_part_each_member_went_to_across_rolls() {
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        let url = StageUrl::parse("memory:///parts").unwrap_or_else(|e| panic!("{e}"));
+        let stage = Stage::open(&url, &RetrySettings::default(), rt.handle().clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
+        let opts = WriteOptions {
+            max_batch_bytes: 20,
+            ..WriteOptions::default()
+        };
+        let mut w = IntervalWriter::new(&stage, interval, opts);
+        assert_eq!(w.open_data_part(), None);
+        // Members of 8 bytes under a cap of 20: two per part.
+        let mut seen = Vec::new();
+        for line in [b"{\"a\":1}\n", b"{\"a\":2}\n", b"{\"a\":3}\n"] {
+            w.write_members(gzip::compress_lines(line, gzip::MEMBER_BYTES, 1))
+                .unwrap_or_else(|e| panic!("{e}"));
+            seen.push(w.open_data_part().map(str::to_owned));
+        }
+        let input = InputCounts {
+            input_records: 3,
+            ..InputCounts::default()
+        };
+        let commit = w
+            .commit(producer(), input, vec![])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let parts: Vec<Option<String>> = commit
+            .manifest
+            .parts
+            .iter()
+            .map(|p| Some(p.path.clone()))
+            .collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(seen, [parts[0].clone(), parts[0].clone(), parts[1].clone()]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use weir_tests::pg::Cluster;
 use weir_tests::{Run, S3Server, Sandbox, guest};
 
 const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
@@ -496,6 +497,120 @@ fn run_killed_at_random_moments_on_s3_loses_and_mixes_nothing() {
         sb: &sb,
         s3: Some(&s3),
     });
+}
+
+/// `weir extract` killed at random moments, on `store`: writer 0 extracts
+/// a table of the shared cluster's standby, writer 1 a query over it with
+/// other rows and bodies, both paged 200 rows at a time into small parts.
+/// First, one attempt is killed once its log shows it has written a part
+/// (mid-extract): nothing is committed, and a rerun commits the whole
+/// interval, every row once.
+fn extract_survives_kills(store: &Store, table: &str) {
+    let cluster = Cluster::shared();
+    cluster.primary_exec(&format!(
+        "CREATE TABLE {table} (id int PRIMARY KEY, body text, n numeric);
+         INSERT INTO {table} SELECT i, repeat(md5(i::text), 4), i / 7.0
+           FROM generate_series(1, {}) i;",
+        store.records() / 2
+    ));
+    let url = cluster.standby_url();
+    let query = format!("SELECT id, upper(body) AS body, n FROM {table} WHERE id % 3 <> 0");
+    let command = |k: usize, output: &str, grace: &str| {
+        let mut args = strings(&["extract", "--source", &url]);
+        if k == 0 {
+            args.extend(strings(&["--table", table]));
+        } else {
+            args.extend(strings(&["--query", &query]));
+        }
+        args.extend(strings(&[
+            "--key",
+            "id",
+            "--output",
+            &store.url(output),
+            "--interval",
+            INTERVAL,
+            "--page-rows",
+            "200",
+            "--max-batch-bytes",
+            store.batch(),
+            "--orphan-grace",
+            grace,
+        ]));
+        args
+    };
+    let expected = [0, 1].map(|k| {
+        let reference = format!("reference-{k}");
+        let args = command(k, &reference, "1h");
+        store
+            .weir(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .ok();
+        store
+            .committed(&reference)
+            .unwrap_or_else(|| panic!("reference extract {k} committed nothing"))
+    });
+    assert!(expected[0].lines().count() > expected[1].lines().count());
+
+    // Killed mid-extract, once a part is written: after the third page of
+    // about 38 KB (the 12th on S3, whose parts are 256 KB).
+    let kill_after = if store.s3.is_some() { 12 } else { 3 };
+    let mut args = command(0, "first", "0s");
+    args.insert(0, "-v".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = store.sb.spawn_weir(&args, &store.env());
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
+    let reached = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains(&format!(": page {kill_after}: ")));
+    assert!(reached, "weir extract ended before page {kill_after}");
+    let _ = child.kill();
+    let status = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for weir: {e}"))
+        .status;
+    assert_eq!(status.signal(), Some(SIGKILL), "{status:?}");
+    assert!(
+        !store.objects("first").is_empty(),
+        "the killed extract wrote no part: the kill came too early to test anything"
+    );
+    assert_eq!(store.committed("first"), None, "a killed extract committed");
+    let rerun = command(0, "first", "0s");
+    store
+        .weir(&rerun.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok();
+    assert_eq!(store.committed("first").as_ref(), Some(&expected[0]));
+
+    let t = survive_kills(
+        store,
+        "raw",
+        &|k, grace| command(k, "raw", grace),
+        &expected,
+        SEED + 2,
+    );
+    assert!(t.before_commit > 0, "{t:?}");
+    assert!(
+        t.kills > t.before_commit + t.after_commit,
+        "no kill landed while the extract read: {t:?}"
+    );
+}
+
+#[test]
+fn extract_killed_at_random_moments_on_local_store_loses_and_mixes_nothing() {
+    let sb = Sandbox::new();
+    extract_survives_kills(&Store { sb: &sb, s3: None }, "killed_extract_local");
+}
+
+#[test]
+fn extract_killed_at_random_moments_on_s3_loses_and_mixes_nothing() {
+    let sb = Sandbox::new();
+    let s3 = S3Server::start();
+    extract_survives_kills(
+        &Store {
+            sb: &sb,
+            s3: Some(&s3),
+        },
+        "killed_extract_s3",
+    );
 }
 
 /// A `weir replay` that pauses just before its commit while a rerun of the

@@ -4,6 +4,7 @@
 
 mod authoring;
 mod categorize;
+mod extract;
 mod faults;
 mod layout;
 mod model_apply;

@@ -6,7 +6,11 @@
 //! than the sources (`scripts/setup` builds it), or one
 //! [`weir_bin`] builds itself. Python is `.venv/bin/python` (made by `scripts/test`), or
 //! `$WEIR_PYTHON`. `s3://` stages live on a real S3 server, [`S3Server`]
-//! (s3s-fs, installed by `scripts/setup`), or `$WEIR_S3S_FS`.
+//! (s3s-fs, installed by `scripts/setup`), or `$WEIR_S3S_FS`. PostgreSQL
+//! primaries and hot standbys are [`pg::Cluster`]s (also what extract/tests
+//! use).
+
+pub mod pg;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -11,13 +11,13 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use weir::pipeline::extract::extract;
-use weir::pipeline::file::{ExtractPlan, PipelineFile};
+use weir::pipeline::file::{ExtractFlags, ExtractPlan, PipelineFile};
 use weir::pipeline::{Overrides, resolve};
-use weir_extract::{ExtractSpec, Source, Window};
+use weir_extract::{ExtractSpec, RetryPolicy, Source, Window};
 use weir_stage::Interval;
 
 use super::settings::WriteArgs;
-use super::{Globals, StoreArgs, command_line, parse_interval, print_commit, print_json};
+use super::{Globals, StoreArgs, parse_interval, print_commit, print_json};
 
 /// Extract rows from PostgreSQL (usually a read replica) into an interval
 /// of a stage, exactly typed and committed like every stage
@@ -67,6 +67,11 @@ pub(super) struct ExtractCmd {
     /// Rows per page [default: 10000].
     #[arg(long, value_name = "N")]
     page_rows: Option<usize>,
+    /// Retries of a page that failed transiently (a standby's recovery
+    /// conflict, a dropped connection), with backoff from 100 ms doubling
+    /// to 10 s [default: 10].
+    #[arg(long, value_name = "N")]
+    max_retries: Option<u32>,
     /// Bound each page statement, e.g. 30s.
     #[arg(long, value_name = "DURATION")]
     statement_timeout: Option<humantime::Duration>,
@@ -87,16 +92,26 @@ impl ExtractCmd {
     fn plan(&self) -> anyhow::Result<ExtractPlan> {
         match (self.target.as_slice(), &self.source) {
             ([file, step], None) => {
-                let file = PipelineFile::load(&PathBuf::from(file))?;
-                let mut plan = file.extract_step(step)?;
-                if let Some(t) = self.statement_timeout {
-                    plan.statement_timeout = Some(t.into());
+                for (flag, given) in [
+                    ("--table", self.table.is_some()),
+                    ("--columns", self.columns.is_some()),
+                    ("--query", self.query.is_some()),
+                    ("--cursor", self.cursor.is_some()),
+                    ("--key", self.key.is_some()),
+                    ("--output", self.output.is_some()),
+                ] {
+                    if given {
+                        bail!(
+                            "{flag} is for the flags form (--source URL); step {step} of {file} sets what it extracts"
+                        );
+                    }
                 }
-                Ok(plan)
+                let file = PipelineFile::load(&PathBuf::from(file))?;
+                Ok(file.extract_step(step)?.with_flags(self.flags()))
             }
             ([], Some(url)) => Ok(ExtractPlan {
                 url: url.clone(),
-                statement_timeout: self.statement_timeout.map(Into::into),
+                statement_timeout: None,
                 table: self.table.clone(),
                 columns: self.columns.clone(),
                 query: self.query.clone(),
@@ -105,16 +120,28 @@ impl ExtractCmd {
                     .key
                     .clone()
                     .context("--key is required (a unique, ordered column to page by)")?,
-                lag: self.lag.map(Into::into),
-                page_rows: self.page_rows,
+                lag: None,
+                page_rows: None,
+                max_retries: None,
                 output: self
                     .output
                     .clone()
                     .context("--output is required (the stage to write)")?,
                 overrides: Overrides::default(),
-            }),
+            }
+            .with_flags(self.flags())),
             ([_], None) => bail!("give the step to run after the pipeline file"),
             _ => bail!("give PIPELINE.toml STEP, or --source URL with --table or --query"),
+        }
+    }
+
+    /// The settings these flags give (each beats the step's value).
+    fn flags(&self) -> ExtractFlags {
+        ExtractFlags {
+            statement_timeout: self.statement_timeout.map(Into::into),
+            lag: self.lag.map(Into::into),
+            page_rows: self.page_rows,
+            max_retries: self.max_retries,
         }
     }
 
@@ -150,6 +177,12 @@ impl ExtractCmd {
         }
         if let Some(n) = plan.page_rows {
             spec = spec.with_page_rows(n);
+        }
+        if let Some(n) = plan.max_retries {
+            spec = spec.with_retry(RetryPolicy {
+                max_retries: n,
+                ..RetryPolicy::default()
+            });
         }
         Ok(spec)
     }
@@ -206,18 +239,67 @@ impl ExtractCmd {
     }
 }
 
-/// The command line as the manifest records it, with any password in a
-/// `postgres://` URL replaced by `***`.
+/// The command line as the manifest records it, with the password of any
+/// `postgres://` URL in it replaced by `***`, wherever the URL stands
+/// (`--source URL`, `--source=URL`, inside a quoted argument).
 fn command_line_without_password() -> String {
-    command_line()
-        .split(' ')
-        .map(|word| match url::Url::parse(word) {
-            Ok(mut u) if u.password().is_some() && u.scheme().starts_with("postgres") => {
-                let _ = u.set_password(Some("***"));
-                u.to_string()
-            }
-            _ => word.to_owned(),
-        })
+    std::env::args()
+        .map(|arg| without_password(&arg))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `text` with the password of every `postgres://` or `postgresql://` URL
+/// in it replaced by `***`. A URL runs to the next whitespace or quote.
+fn without_password(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("postgres") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        let (word, after) = tail.split_at(end);
+        match url::Url::parse(word) {
+            Ok(mut u)
+                if matches!(u.scheme(), "postgres" | "postgresql") && u.password().is_some() =>
+            {
+                let _ = u.set_password(Some("***"));
+                out.push_str(u.as_str());
+            }
+            // Not a URL with a password: keep it, and look further on.
+            _ => out.push_str(word),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn passwords_of_postgres_urls_are_replaced_wherever_they_stand() {
+        for (given, recorded) in [
+            (
+                "postgres://u:s3cret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            (
+                "--source=postgresql://u:s3cret@h/db?sslmode=disable",
+                "--source=postgresql://u:***@h/db?sslmode=disable",
+            ),
+            (
+                "see 'postgres://a:p%40ss@h/d' and postgres://b:x@h/d",
+                "see 'postgres://a:***@h/d' and postgres://b:***@h/d",
+            ),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("SELECT postgres FROM t", "SELECT postgres FROM t"),
+        ] {
+            assert_eq!(without_password(given), recorded);
+        }
+    }
 }

@@ -5,13 +5,14 @@
 //! turning its pages into a commit through the one commit sequence
 //! (`attempt`): every line is checked like a staged one, compressed into
 //! gzip members, appended to parts, and committed with Weir as the producer
-//! and the extract's summary (never the password) in the manifest. A record
+//! and the extract's summary (never the password, and with the key range
+//! of each part) in the manifest; `-v` logs a line per page. A record
 //! that fails the check is an error naming the table or query and the row,
 //! not a quarantined record: the database is the source of truth, so a row
 //! Weir cannot hold is a bug to report (docs/extract.md). Reading
 //! PostgreSQL is weir-extract's; writing the stage is weir-stage's.
 
-use weir_extract::{Extract, ExtractSpec, Summary};
+use weir_extract::{Extract, ExtractSpec, PartKeys, Summary};
 use weir_stage::batch::gzip;
 use weir_stage::batch::record::check_record;
 use weir_stage::write::{Commit, InputCounts, IntervalWriter, WriteOptions};
@@ -56,6 +57,7 @@ pub fn extract(
             (Some(t), _) => format!("table {t}"),
             _ => "query".to_owned(),
         };
+        let mut parts: Vec<PartKeys> = Vec::new();
         while let Some(page) = handle.block_on(x.next_page())? {
             check_page(
                 &object,
@@ -64,9 +66,44 @@ pub fn extract(
                 write.max_batch_bytes,
             )?;
             counts.input_records += page.rows;
-            attempt.write_members(gzip::compress_lines(&page.lines, member_cap, level))?;
+            let s = x.summary();
+            tracing::info!(
+                "{object}: page {}: {} rows, keys {} to {} ({} rows so far, {} retries)",
+                s.pages,
+                page.rows,
+                page.first_key,
+                page.last_key,
+                s.rows,
+                s.retries
+            );
+            // Members hold whole rows in order, so each member's rows are
+            // the next `records` keys of the page.
+            let mut keys = page.keys.iter();
+            for member in gzip::compress_lines(&page.lines, member_cap, level) {
+                let rows = member.records;
+                let member_keys: Vec<&String> = keys.by_ref().take(rows as usize).collect();
+                attempt.write_members(vec![member])?;
+                let (Some(first), Some(last)) = (member_keys.first(), member_keys.last()) else {
+                    continue;
+                };
+                let path = attempt.writer().open_data_part().unwrap_or_default();
+                match parts.last_mut() {
+                    Some(p) if p.path == path => {
+                        p.last_key.clone_from(last);
+                        p.rows += rows;
+                    }
+                    _ => parts.push(PartKeys {
+                        path: path.to_owned(),
+                        first_key: (*first).clone(),
+                        last_key: (*last).clone(),
+                        rows,
+                    }),
+                }
+            }
         }
-        summary = Some(handle.block_on(x.finish())?);
+        let mut done = handle.block_on(x.finish())?;
+        done.parts = parts;
+        summary = Some(done);
         Ok(())
     };
     let pass = pass();

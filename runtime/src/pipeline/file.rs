@@ -55,6 +55,7 @@ impl StepDecl {
             || self.key.is_some()
             || self.lag.is_some()
             || self.page_rows.is_some()
+            || self.max_retries.is_some()
     }
 }
 
@@ -108,6 +109,9 @@ pub struct StepDecl {
     pub lag: Option<String>,
     /// Rows per page.
     pub page_rows: Option<usize>,
+    /// Retries of a page that failed transiently (a recovery conflict, a
+    /// dropped connection).
+    pub max_retries: Option<u32>,
     /// The output stage's name.
     pub output: String,
     /// The transforms, applied in order in one pass.
@@ -190,10 +194,40 @@ pub struct ExtractPlan {
     pub lag: Option<Duration>,
     /// Rows per page.
     pub page_rows: Option<usize>,
+    /// Retries of a page that failed transiently.
+    pub max_retries: Option<u32>,
     /// The output stage (path or URL).
     pub output: String,
     /// The settings the step gives; flags beat them.
     pub overrides: Overrides,
+}
+
+/// The settings of an extract that a flag can also give.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtractFlags {
+    /// `--statement-timeout`.
+    pub statement_timeout: Option<Duration>,
+    /// `--lag`.
+    pub lag: Option<Duration>,
+    /// `--page-rows`.
+    pub page_rows: Option<usize>,
+    /// `--max-retries`.
+    pub max_retries: Option<u32>,
+}
+
+impl ExtractPlan {
+    /// This plan with `flags` over the step's values: a flag beats the
+    /// step, which beats the default (the reader's, for what neither
+    /// gives). The one place an extract's settings are merged.
+    pub fn with_flags(self, flags: ExtractFlags) -> ExtractPlan {
+        ExtractPlan {
+            statement_timeout: flags.statement_timeout.or(self.statement_timeout),
+            lag: flags.lag.or(self.lag),
+            page_rows: flags.page_rows.or(self.page_rows),
+            max_retries: flags.max_retries.or(self.max_retries),
+            ..self
+        }
+    }
 }
 
 /// A step resolved against its file.
@@ -376,6 +410,7 @@ impl PipelineFile {
                 .map(|s| duration("lag", s))
                 .transpose()?,
             page_rows: step.page_rows,
+            max_retries: step.max_retries,
             output: self.stage(&step.output)?,
             overrides: self.overrides(name, step)?,
         })
@@ -590,6 +625,7 @@ cursor = "updated_at"
 key = "id"
 lag = "5m"
 page_rows = 500
+max_retries = 3
 "#,
         );
         let x = f.extract_step("raw").unwrap_or_else(|e| panic!("{e}"));
@@ -603,10 +639,58 @@ page_rows = 500
         assert_eq!(x.key, "id");
         assert_eq!(x.lag, Some(Duration::from_secs(300)));
         assert_eq!(x.page_rows, Some(500));
+        assert_eq!(x.max_retries, Some(3));
         assert_eq!(x.output, "s3://lake/raw");
         let e = f.step("raw").unwrap_err().to_string();
         assert!(e.contains("is an extract step"), "{e}");
         assert!(!format!("{:?}", f.sources).contains("secret"));
+    }
+
+    #[test]
+    fn extract_flags_beat_the_step_which_beats_the_default() {
+        let file = |settings: &str| {
+            parse(&format!(
+                "[stages]\nraw='r'\n[sources.db]\nurl='postgres://u@h/d'\n{}\n\
+                 [steps.a]\nsource='db'\noutput='raw'\ntable='t'\nkey='id'\ncursor='at'\n{}",
+                if settings.is_empty() {
+                    ""
+                } else {
+                    "statement_timeout='30s'"
+                },
+                settings
+            ))
+            .extract_step("a")
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let step = "lag='5m'\npage_rows=500\nmax_retries=3\n";
+        let flags = ExtractFlags {
+            statement_timeout: Some(Duration::from_secs(7)),
+            lag: Some(Duration::from_secs(60)),
+            page_rows: Some(42),
+            max_retries: Some(0),
+        };
+        let settings = |p: &ExtractPlan| ExtractFlags {
+            statement_timeout: p.statement_timeout,
+            lag: p.lag,
+            page_rows: p.page_rows,
+            max_retries: p.max_retries,
+        };
+        // Flag over step, flag over nothing, step over nothing, neither.
+        assert_eq!(settings(&file(step).with_flags(flags)), flags);
+        assert_eq!(settings(&file("").with_flags(flags)), flags);
+        assert_eq!(
+            settings(&file(step).with_flags(ExtractFlags::default())),
+            ExtractFlags {
+                statement_timeout: Some(Duration::from_secs(30)),
+                lag: Some(Duration::from_secs(300)),
+                page_rows: Some(500),
+                max_retries: Some(3),
+            }
+        );
+        assert_eq!(
+            settings(&file("").with_flags(ExtractFlags::default())),
+            ExtractFlags::default()
+        );
     }
 
     #[test]

@@ -1,25 +1,30 @@
-//! A real PostgreSQL for the extract tests: a primary and a hot standby
-//! streaming from it (`pg_basebackup -R`), in a temporary directory, run as
-//! the unprivileged `postgres` user when the tests run as root (initdb
-//! refuses root). Binaries from `$WEIR_PG_BIN` or /usr/lib/postgresql/15/bin
+//! A real PostgreSQL for the tests that extract from it (extract/tests and
+//! the end-to-end tests): a primary and a hot standby streaming from it
+//! (`pg_basebackup -R`), in a temporary directory, run as the unprivileged
+//! `postgres` user when the tests run as root (initdb refuses root).
+//! Binaries from `$WEIR_PG_BIN` or /usr/lib/postgresql/15/bin
 //! (scripts/setup installs the Debian package).
+//!
+//! Synchronous, and built on the PostgreSQL binaries alone (`psql` runs
+//! the SQL), so this crate pulls no database driver or async runtime into
+//! the builds of the tests that use it.
 //!
 //! Cleanup: every cluster has a watchdog shell holding the read end of a
 //! pipe; dropping the cluster, or the test process ending in any way
 //! (panic, SIGKILL), closes the pipe and the watchdog stops both servers
 //! and removes the directory.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The superuser's password on test clusters.
-pub(crate) const PASSWORD: &str = "weir-test-secret";
+/// The superuser's password on test clusters: recognisable, so tests can
+/// assert it never shows up in output, logs or manifests.
+pub const PASSWORD: &str = "weir-test-secret";
 
 /// A primary and its hot standby on free 127.0.0.1 ports.
-pub(crate) struct Cluster {
+pub struct Cluster {
     /// The primary's port.
     pub primary_port: u16,
     /// The standby's port.
@@ -29,7 +34,8 @@ pub(crate) struct Cluster {
     _temp: tempfile::TempDir,
 }
 
-fn bin(name: &str) -> PathBuf {
+/// A PostgreSQL binary: `$WEIR_PG_BIN/NAME` or /usr/lib/postgresql/15/bin/NAME.
+pub fn bin(name: &str) -> PathBuf {
     std::env::var_os("WEIR_PG_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
@@ -37,11 +43,14 @@ fn bin(name: &str) -> PathBuf {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0\n"))
+            .unwrap_or(false)
+    })
 }
 
 /// Runs a command as the postgres user when we are root; panics with its stderr on failure.
@@ -80,11 +89,16 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
+/// A path as a `&str` argument (test paths are UTF-8).
+fn s(p: &Path) -> String {
+    p.to_str().unwrap_or_default().to_owned()
+}
+
 impl Cluster {
     /// Starts a primary (password auth over TCP) and a hot standby with
     /// `max_standby_streaming_delay = 0`, so recovery conflicts cancel
     /// standby queries at once.
-    pub(crate) fn start() -> Cluster {
+    pub fn start() -> Cluster {
         let temp = tempfile::Builder::new()
             .prefix("weir-pg-")
             .tempdir()
@@ -101,7 +115,6 @@ impl Cluster {
         std::fs::write(&pwfile, PASSWORD).unwrap_or_else(|e| panic!("{e}"));
         let (primary, standby) = (dir.join("primary"), dir.join("standby"));
         let (primary_port, standby_port) = (free_port(), free_port());
-        let s = |p: &Path| p.to_str().unwrap_or_default().to_string();
         run_as_postgres(
             &bin("initdb"),
             &[
@@ -205,57 +218,87 @@ impl Cluster {
     }
 
     /// The shared cluster of this test binary, started on first use.
-    pub(crate) fn shared() -> &'static Cluster {
+    pub fn shared() -> &'static Cluster {
         static SHARED: OnceLock<Cluster> = OnceLock::new();
         SHARED.get_or_init(Cluster::start)
     }
 
-    /// A URL for the standby, without the password (tests pass it by `PGPASSWORD` or the URL).
-    pub(crate) fn standby_url(&self) -> String {
+    /// A URL for the standby, with the password in it.
+    pub fn standby_url(&self) -> String {
         format!(
             "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
             self.standby_port
         )
     }
 
-    /// Runs SQL on the primary (simple protocol, several statements allowed), then
-    /// waits until the standby has replayed it.
-    pub(crate) async fn primary_exec(&self, sql: &str) {
-        let client = connect(self.primary_port).await;
-        client
-            .batch_execute(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-        let lsn: String = client
-            .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
-            .await
-            .map(|r| r.get(0))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let standby = connect(self.standby_port).await;
+    /// A URL for the standby without the password (give it by
+    /// `PGPASSWORD` or `PGPASSFILE`).
+    pub fn standby_url_without_password(&self) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/postgres",
+            self.standby_port
+        )
+    }
+
+    /// Runs `sql` with `psql` on the server at `port` (given on stdin, so
+    /// it may be of any size; several statements allowed, in one
+    /// transaction) and returns what it prints, unaligned and without
+    /// headers; panics with psql's message when the SQL fails.
+    pub fn psql(&self, port: u16, sql: &str) -> String {
+        use std::io::Write as _;
+        let mut child = Command::new(bin("psql"))
+            .args(["-X", "-q", "-A", "-t", "-1", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-f", "-"])
+            .env("PGPASSWORD", PASSWORD)
+            .env_remove("PGPASSFILE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{}: {e} (scripts/setup installs it)", bin("psql").display())
+            });
+        let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("psql stdin"));
+        let script = sql.to_owned();
+        let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("waiting for psql: {e}"));
+        let _ = writer.join();
+        assert!(
+            out.status.success(),
+            "psql on port {port}: {sql}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+    }
+
+    /// Runs SQL on the primary (several statements allowed), then waits
+    /// until the standby has replayed it.
+    pub fn primary_exec(&self, sql: &str) {
+        self.psql(self.primary_port, sql);
+        self.wait_for_standby();
+    }
+
+    /// Waits until the standby has replayed everything the primary has
+    /// written so far.
+    pub fn wait_for_standby(&self) {
+        let lsn = self.psql(self.primary_port, "SELECT pg_current_wal_insert_lsn()");
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let caught_up: bool = standby
-                .query_one(
-                    "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
-                    &[&lsn],
-                )
-                .await
-                .map(|r| r.get(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-            if caught_up {
-                return;
-            }
+        let check = format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn");
+        while self.psql(self.standby_port, &check) != "t" {
             assert!(
                 Instant::now() < deadline,
                 "standby did not replay {lsn}; see {}",
                 self.dir.display()
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    /// Stops the primary and the standby now (`-m immediate`).
-    pub(crate) fn stop_standby(&self) {
+    /// Stops the standby now (`-m immediate`).
+    pub fn stop_standby(&self) {
         let s = self.dir.join("standby");
         run_as_postgres(
             &bin("pg_ctl"),
@@ -271,23 +314,13 @@ impl Cluster {
 }
 
 fn append(path: &Path, text: &str) {
+    use std::io::Write as _;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     f.write_all(text.as_bytes())
         .unwrap_or_else(|e| panic!("{e}"));
-}
-
-/// A client of one of the cluster's servers.
-pub(crate) async fn connect(port: u16) -> tokio_postgres::Client {
-    let url =
-        format!("host=127.0.0.1 port={port} user=postgres password={PASSWORD} dbname=postgres");
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(conn);
-    client
 }
 
 impl Drop for Cluster {
