@@ -116,13 +116,13 @@ pub fn render(report: &LakeReport) -> String {
 
 fn page(o: &mut String, r: &LakeReport) -> fmt::Result {
     let names: Vec<&str> = r.stages.iter().map(|s| s.name()).collect();
-    write!(
+    writeln!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"generator\" content=\"weir report\">\
-         <title>Weir report: {}</title><style>{STYLE}</style></head><body>\n",
+         <title>Weir report: {}</title><style>{STYLE}</style></head><body>",
         Text(&names.join(", "))
     )?;
     let range = match (r.range.from, r.range.to) {
@@ -131,9 +131,9 @@ fn page(o: &mut String, r: &LakeReport) -> fmt::Result {
         (None, Some(t)) => format!("intervals up to {t}"),
         (Some(f), Some(t)) => format!("intervals from {f} to {t}"),
     };
-    write!(
+    writeln!(
         o,
-        "<header><h1>Weir lake report</h1><p class=\"mut\">{} stage{}, {}; made {} from the stages' manifests.</p></header>\n",
+        "<header><h1>Weir lake report</h1><p class=\"mut\">{} stage{}, {}; made {} from the stages' manifests.</p></header>",
         r.stages.len(),
         if r.stages.len() == 1 { "" } else { "s" },
         Text(&range),
@@ -169,10 +169,10 @@ fn lineage(o: &mut String, g: &LineageGraph) -> fmt::Result {
     let width = per_layer.len().max(1) * COL;
     let height = per_layer.iter().max().copied().unwrap_or(1) * ROW + 10;
     let pos = |i: usize| (10 + g.nodes[i].layer * COL, 10 + row_of[i] * ROW);
-    write!(
+    writeln!(
         o,
         "<div class=\"scroll\"><svg id=\"lineage-graph\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"lineage graph\">\
-         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#495057\"/></marker></defs>\n"
+         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#495057\"/></marker></defs>"
     )?;
     for e in &g.edges {
         let (x1, y1) = pos(e.from);
@@ -206,10 +206,10 @@ fn lineage(o: &mut String, g: &LineageGraph) -> fmt::Result {
         let (x, y) = pos(i);
         let url: String = n.url.chars().take(34).collect();
         let more = if url.len() < n.url.len() { "…" } else { "" };
-        write!(
+        writeln!(
             o,
             "<g class=\"node{}\"><title>{}{}</title><rect x=\"{x}\" y=\"{y}\" width=\"{W}\" height=\"{H}\" rx=\"6\"/>\
-             <text class=\"name\" x=\"{}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\">{}{more}</text></g>\n",
+             <text class=\"name\" x=\"{}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\">{}{more}</text></g>",
             if n.in_report { "" } else { " ext" },
             Text(&n.url),
             if n.in_report {
@@ -237,10 +237,10 @@ fn overview(o: &mut String, stages: &[StageReport]) -> fmt::Result {
     );
     for (k, s) in stages.iter().enumerate() {
         let m = &s.summary;
-        write!(
+        writeln!(
             o,
             "<tr data-stage=\"{}\"><td><a href=\"#stage-{k}\">{}</a></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             Text(&s.url),
             Text(s.name()),
             s.every.map(describe).unwrap_or_else(|| "?".into()),
@@ -299,9 +299,9 @@ fn stage(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
         )?;
     }
     o.push_str("</dl>\n");
-    write!(
+    writeln!(
         o,
-        "<p class=\"mut\">Cadence: {}.</p>\n",
+        "<p class=\"mut\">Cadence: {}.</p>",
         match s.every {
             Some(e) => format!("one interval every {}", describe(e)),
             None => "unknown".into(),
@@ -433,9 +433,9 @@ fn calendar(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
         + 1;
     let width = LEFT + cols * (CELL + GAP) + 4;
     let height = TOP + rows * (CELL + GAP) + 4;
-    write!(
+    writeln!(
         o,
-        "<div class=\"scroll\"><svg class=\"calendar\" id=\"calendar-{k}\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"intervals of {}\">\n",
+        "<div class=\"scroll\"><svg class=\"calendar\" id=\"calendar-{k}\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"intervals of {}\">",
         Text(s.name())
     )?;
     // Row labels: weekdays, or times of day.
@@ -564,9 +564,9 @@ fn reasons(o: &mut String, s: &StageReport) -> fmt::Result {
         o.push_str("<p class=\"mut\">Nothing quarantined in the range.</p>\n");
         return Ok(());
     }
-    write!(
+    writeln!(
         o,
-        "<p class=\"mut\">From {} of {} quarantine part{} ({} entries read of {} quarantined records; the intervals with the most first).{}</p>\n",
+        "<p class=\"mut\">From {} of {} quarantine part{} ({} entries read of {} quarantined records; the intervals with the most first).{}</p>",
         thousands(c.parts_read),
         thousands(c.parts),
         if c.parts == 1 { "" } else { "s" },
@@ -627,9 +627,9 @@ fn modules(o: &mut String, s: &StageReport) -> fmt::Result {
     }
     o.push_str("<table class=\"modules\"><thead><tr><th>transform</th><th>module sha256</th><th class=\"n\">intervals</th><th>first</th><th>last</th></tr></thead><tbody>\n");
     for m in &s.modules {
-        write!(
+        writeln!(
             o,
-            "<tr><td>{}{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             Text(&m.name),
             if m.replay { " (replay)" } else { "" },
             Text(&m.sha256),
@@ -666,10 +666,10 @@ fn modules(o: &mut String, s: &StageReport) -> fmt::Result {
 fn intervals_table(o: &mut String, s: &StageReport) -> fmt::Result {
     let n = s.timeline.len();
     let shown = &s.timeline[n.saturating_sub(TABLE_ROWS)..];
-    write!(
+    writeln!(
         o,
         "<details><summary>All intervals ({}{})</summary><div class=\"scroll\"><table class=\"intervals\"><thead><tr><th>interval</th><th>state</th>\
-         <th class=\"n\">records</th><th class=\"n\">bytes</th><th class=\"n\">quarantined</th><th class=\"n\">rate</th><th>committed at</th></tr></thead><tbody>\n",
+         <th class=\"n\">records</th><th class=\"n\">bytes</th><th class=\"n\">quarantined</th><th class=\"n\">rate</th><th>committed at</th></tr></thead><tbody>",
         thousands(n as u64),
         if shown.len() < n {
             format!("; the latest {TABLE_ROWS}")
@@ -700,9 +700,9 @@ fn intervals_table(o: &mut String, s: &StageReport) -> fmt::Result {
             )?,
             None => o.push_str("<td></td><td></td><td></td><td></td>"),
         }
-        write!(
+        writeln!(
             o,
-            "<td>{}</td></tr>\n",
+            "<td>{}</td></tr>",
             Text(r.created.as_deref().unwrap_or(""))
         )?;
     }
