@@ -151,7 +151,8 @@ fn page(o: &mut String, r: &LakeReport) -> fmt::Result {
 fn lineage(o: &mut String, g: &LineageGraph) -> fmt::Result {
     const W: usize = 210;
     const H: usize = 46;
-    const COL: usize = 300;
+    // Room between columns for an edge's two labels.
+    const COL: usize = 400;
     const ROW: usize = 70;
     o.push_str("<section id=\"lineage\"><h2>Stages and lineage</h2>\n");
     if g.edges.is_empty() {
@@ -431,7 +432,8 @@ fn calendar(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
         .max()
         .unwrap_or(0)
         + 1;
-    let width = LEFT + cols * (CELL + GAP) + 4;
+    // At least room for one column label (a date).
+    let width = (LEFT + cols * (CELL + GAP) + 4).max(LEFT + 80);
     let height = TOP + rows * (CELL + GAP) + 4;
     writeln!(
         o,
