@@ -10,6 +10,7 @@ mod layout;
 mod model_apply;
 mod nlp_example;
 mod python;
+mod report;
 mod run;
 mod s3;
 mod shard;

@@ -19,6 +19,7 @@ mod inspect;
 mod ls;
 mod new;
 mod replay;
+mod report;
 mod run;
 mod settings;
 mod shard;
@@ -72,6 +73,7 @@ enum Command {
     Replay(replay::ReplayCmd),
     Cat(cat::CatCmd),
     Verify(verify::VerifyCmd),
+    Report(report::ReportCmd),
     New(new::NewCmd),
     Build(build::BuildCmd),
     Test(test::TestCmd),
@@ -173,6 +175,7 @@ impl Cli {
             ),
             Command::Cat(c) => c.execute(&ctx),
             Command::Verify(c) => c.execute(&ctx),
+            Command::Report(c) => c.execute(&ctx),
             Command::New(c) => c.execute(&ctx),
             Command::Build(c) => c.execute(&ctx),
             Command::Test(c) => c.execute(&ctx),
