@@ -259,6 +259,256 @@ fn inspect_refuses_core_modules_and_text_clearly() {
     );
 }
 
+/// `WEIR_PYTHON` for `weir test` on a Python project: the test venv's.
+fn native_python() -> Vec<(&'static str, String)> {
+    vec![("WEIR_PYTHON", weir_tests::python().display().to_string())]
+}
+
+/// The test venv Python's version, `3.11.7`.
+fn host_python_version() -> String {
+    let out = std::process::Command::new(weir_tests::python())
+        .args(["-c", "import sys; print(sys.version.split()[0])"])
+        .output()
+        .unwrap_or_else(|e| panic!("python: {e}"));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+#[test]
+fn python_project_cases_run_natively_without_a_build() {
+    let sb = Sandbox::new();
+    let new = sb.weir(&["new", "py-fast", "--lang", "python"]).ok();
+    // `weir new` says how the loop goes and why the clock is frozen.
+    assert!(
+        new.stdout.contains("weir test --component"),
+        "{}",
+        new.stdout
+    );
+    assert!(
+        new.stdout.contains("frozen at 2000-01-01"),
+        "{}",
+        new.stdout
+    );
+    let readme = std::fs::read_to_string(sb.join("py-fast/README.md")).unwrap_or_default();
+    assert!(
+        readme.contains("frozen at **2000-01-01T00:00:00Z**"),
+        "{readme}"
+    );
+    assert!(readme.contains("**seeded**"), "{readme}");
+
+    let started = std::time::Instant::now();
+    let run = sb.weir_env(&["test", "py-fast"], &native_python()).ok();
+    eprintln!(
+        "weir test natively: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("2 passed, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    assert!(!sb.join("py-fast/target").exists(), "nothing was built");
+    let version = host_python_version();
+    if !version.starts_with("3.14.") {
+        assert_eq!(
+            run.stderr
+                .matches("note: ran natively under Python")
+                .count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!(
+                "Python {version}; the component embeds CPython 3.14"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    let json = sb
+        .weir_env(&["test", "py-fast", "--json"], &native_python())
+        .ok()
+        .json();
+    assert_eq!(json["runner"], "native-python");
+    assert_eq!(json["python"], version.as_str());
+    assert_eq!(json["component_python"], "3.14");
+
+    // A wrong output fails with the same diff as against a component.
+    edit(
+        &sb.join("py-fast/app.py"),
+        "record[config[\"field\"]] = config.get(\"value\")",
+        "record[config[\"field\"]] = \"seven\"",
+    );
+    let failed = sb
+        .weir_env(&["test", "py-fast"], &native_python())
+        .expect_code(1);
+    assert!(failed.stdout.contains("FAIL basic"), "{}", failed.stdout);
+    assert!(
+        failed
+            .stdout
+            .contains("+ 1 | {\"id\":1,\"batch\":\"seven\"}"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(
+        failed.stdout.lines().last(),
+        Some("0 passed, 2 failed"),
+        "{}",
+        failed.stdout
+    );
+
+    // A syntax error is Python's message: file, line and caret.
+    std::fs::write(
+        sb.join("py-fast/app.py"),
+        "import weir_guest\n\ndef tag(record):\n    return record[\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let broken = sb
+        .weir_env(&["test", "py-fast"], &native_python())
+        .expect_code(1);
+    assert!(
+        broken.stdout.contains("cannot import app.py"),
+        "{}",
+        broken.stdout
+    );
+    assert!(
+        broken.stdout.contains("app.py\", line 4"),
+        "{}",
+        broken.stdout
+    );
+    assert!(broken.stdout.contains("^"), "{}", broken.stdout);
+    assert!(
+        broken.stdout.contains("SyntaxError: '[' was never closed"),
+        "{}",
+        broken.stdout
+    );
+}
+
+#[test]
+fn blessed_python_reasons_survive_a_line_added_above() {
+    let sb = Sandbox::new();
+    sb.weir(&["new", "py-bless", "--lang", "python"]).ok();
+    let quarantine = sb.join("py-bless/cases/missing-id/expected-quarantine.ndjson");
+    std::fs::remove_file(&quarantine).unwrap_or_else(|e| panic!("{e}"));
+    let blessed = sb
+        .weir_env(&["test", "py-bless", "--bless"], &native_python())
+        .ok();
+    assert!(
+        blessed
+            .stdout
+            .contains("ok   missing-id (blessed expected-quarantine.ndjson)"),
+        "{}",
+        blessed.stdout
+    );
+    // The reason without `(at app.py:N)`: where it was raised moves.
+    assert_eq!(
+        std::fs::read_to_string(&quarantine).unwrap_or_default(),
+        "{\"line\": 2, \"reason\": \"KeyError: 'record has no `id`'\"}\n"
+    );
+    let app = sb.join("py-bless/app.py");
+    edit(
+        &app,
+        "import weir_guest\n",
+        "import weir_guest\n\n# a comment moves every line\n",
+    );
+    let run = sb.weir_env(&["test", "py-bless"], &native_python()).ok();
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("2 passed, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    // A reason blessed with a line number, as before, still matches.
+    std::fs::write(
+        &quarantine,
+        "{\"line\": 2, \"reason\": \"KeyError: 'record has no `id`' (at app.py:3)\"}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let run = sb.weir_env(&["test", "py-bless"], &native_python()).ok();
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("2 passed, 0 failed"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The app of a Python project that stamps each record with what it reads
+/// of the clock and of the random sources.
+const CLOCK_APP: &str = r#"import datetime
+import os
+import random
+import time
+import uuid
+
+import weir_guest
+
+
+def stamp(record: dict) -> dict:
+    record["now"] = datetime.datetime.now().isoformat()
+    record["utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    record["today"] = datetime.date.today().isoformat()
+    record["time"] = time.time()
+    record["strftime"] = time.strftime("%Y-%m-%d %H:%M")
+    record["monotonic"] = time.monotonic()
+    return record
+
+
+def draw(record: dict) -> dict:
+    record["random"] = random.random()
+    record["urandom"] = os.urandom(4).hex()
+    record["uuid"] = str(uuid.uuid4())
+    return record
+
+
+WitWorld = weir_guest.export(stamp)
+"#;
+
+#[test]
+fn native_python_sees_the_frozen_clock_and_repeatable_random_numbers() {
+    let sb = Sandbox::new();
+    sb.weir(&["new", "py-clock", "--lang", "python"]).ok();
+    sb.write(
+        "py-clock/app.py",
+        CLOCK_APP.replace("export(stamp)", "export(lambda r: draw(stamp(r)))"),
+    );
+    for case in ["basic", "missing-id"] {
+        sb.write(&format!("py-clock/cases/{case}/config.json"), "{}");
+        let _ = std::fs::remove_file(
+            sb.join(&format!("py-clock/cases/{case}/expected-quarantine.ndjson")),
+        );
+    }
+    sb.weir_env(&["test", "py-clock", "--bless"], &native_python())
+        .ok();
+    let expected = std::fs::read_to_string(sb.join("py-clock/cases/basic/expected.ndjson"))
+        .unwrap_or_default();
+    let first: serde_json::Value =
+        serde_json::from_str(expected.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {expected}"));
+    assert_eq!(first["now"], "2000-01-01T00:00:00", "{expected}");
+    assert_eq!(first["utc"], "2000-01-01T00:00:00+00:00", "{expected}");
+    assert_eq!(first["today"], "2000-01-01", "{expected}");
+    assert_eq!(first["time"], 946_684_800.0, "{expected}");
+    assert_eq!(first["strftime"], "2000-01-01 00:00", "{expected}");
+    assert_eq!(first["monotonic"], 0.0, "{expected}");
+    // Seeded: every run draws the same numbers, so the blessed cases pass.
+    let again = sb.weir_env(&["test", "py-clock"], &native_python()).ok();
+    assert_eq!(
+        again.stdout.lines().last(),
+        Some("2 passed, 0 failed"),
+        "{}",
+        again.stdout
+    );
+}
+
 #[test]
 fn new_python_project_builds_with_componentize_py_and_passes_weir_test() {
     let sb = Sandbox::new();
@@ -271,26 +521,71 @@ fn new_python_project_builds_with_componentize_py_and_passes_weir_test() {
     ] {
         assert!(sb.join(&format!("py-thing/{f}")).exists(), "{f} missing");
     }
+    // The transform stamps what it reads of the clock; its cases are
+    // blessed natively, and must then pass against the component: the
+    // native clock is the sandbox's.
+    sb.write("py-thing/app.py", CLOCK_APP);
+    for case in ["basic", "missing-id"] {
+        sb.write(&format!("py-thing/cases/{case}/config.json"), "{}");
+        let _ = std::fs::remove_file(
+            sb.join(&format!("py-thing/cases/{case}/expected-quarantine.ndjson")),
+        );
+    }
+    sb.weir_env(&["test", "py-thing", "--bless"], &native_python())
+        .ok();
     // componentize-py from the test venv (scripts/setup installs it).
     let tool = weir_tests::python().with_file_name("componentize-py");
     let env = [("COMPONENTIZE_PY", tool.display().to_string())];
-    let built = sb
-        .weir_env(&["build", "py-thing", "--json"], &env)
+    let digest = sb
+        .weir_env(&["build", "py-thing", "--print-sha256"], &env)
         .ok()
-        .json();
-    let module = built["module"].as_str().unwrap_or_default().to_owned();
-    assert!(
-        module.ends_with("py-thing/target/py-thing.wasm"),
-        "{module}"
+        .stdout;
+    let module = sb.join("py-thing/target/py-thing.wasm");
+    assert_eq!(
+        digest,
+        format!("{}\n", sha256(&std::fs::read(&module).unwrap_or_default())),
+        "--print-sha256 prints the digest alone"
     );
-    let run = sb
-        .weir(&["test", &module, "--cases", "py-thing/cases"])
-        .ok();
+    let run = sb.weir_env(&["test", "py-thing", "--component"], &env).ok();
     assert!(
         run.stdout.trim_end().ends_with("2 passed, 0 failed"),
-        "{}",
-        run.stdout
+        "{}\n{}",
+        run.stdout,
+        run.stderr
     );
+    // The first read of the clock is logged, once for all the cases.
+    assert_eq!(
+        run.stderr.matches("the transform read the clock").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("2000-01-01T00:00:00Z"),
+        "{}",
+        run.stderr
+    );
+
+    // A syntax error is Python's message, not componentize-py's backtrace.
+    sb.write(
+        "py-thing/app.py",
+        "import weir_guest\n\ndef tag(record):\n    return record[\n",
+    );
+    let broken = sb.weir_env(&["build", "py-thing"], &env).expect_code(1);
+    assert!(
+        broken.stderr.contains("File \"app.py\", line 4"),
+        "{}",
+        broken.stderr
+    );
+    assert!(
+        broken.stderr.contains("SyntaxError: '[' was never closed"),
+        "{}",
+        broken.stderr
+    );
+    for noise in ["Stack backtrace", "Caused by", "AssertionError"] {
+        assert!(!broken.stderr.contains(noise), "{}", broken.stderr);
+    }
+
     // Without componentize-py, the message says how to get it.
     let env = [("COMPONENTIZE_PY", "/nonexistent/componentize-py".to_owned())];
     let r = sb.weir_env(&["build", "py-thing"], &env).expect_code(1);

@@ -14,7 +14,7 @@ use crate::bindings::weir::transform::types as wit;
 use crate::config::{ByteSize, Seconds};
 use crate::error::EngineError;
 use crate::module::{Module, ModuleInner};
-use crate::sandbox::{HostState, MemoryLimitExceeded, SeededRandom};
+use crate::sandbox::{ClockNotice, HostState, MemoryLimitExceeded, SeededRandom};
 use crate::stop::Stop;
 
 /// What became of one input record.
@@ -273,12 +273,18 @@ impl Live {
             message,
         };
         let random = SeededRandom::new(random_seed(module, b"init", 0, 0));
-        let state = HostState::new(module.limits.memory_bytes, module.assets.as_deref(), random)
-            .map_err(|source| EngineError::Assets {
-                transform: module.name.clone(),
-                path: module.assets.clone().unwrap_or_default(),
-                source,
-            })?;
+        let clock = ClockNotice::new(&module.name, &module.sha256);
+        let state = HostState::new(
+            module.limits.memory_bytes,
+            module.assets.as_deref(),
+            random,
+            clock,
+        )
+        .map_err(|source| EngineError::Assets {
+            transform: module.name.clone(),
+            path: module.assets.clone().unwrap_or_default(),
+            source,
+        })?;
         let mut store = Store::new(&module.engine.inner.wasmtime, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();

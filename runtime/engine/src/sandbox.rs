@@ -64,13 +64,14 @@ impl HostState {
         memory_bytes: u64,
         assets: Option<&Path>,
         random: SeededRandom,
+        clock: ClockNotice,
     ) -> std::io::Result<HostState> {
         let stdout = CapturedOutput::default();
         let stderr = CapturedOutput::default();
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout.clone())
             .stderr(stderr.clone())
-            .wall_clock(FixedWallClock)
+            .wall_clock(FixedWallClock(clock))
             .monotonic_clock(FixedMonotonicClock)
             .secure_random(random.clone())
             .insecure_random(random.clone())
@@ -368,7 +369,9 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-struct FixedWallClock;
+/// The guest's wall clock: 2000-01-01T00:00:00Z forever. The first read
+/// of a module's guests is logged ([`ClockNotice`]).
+struct FixedWallClock(ClockNotice);
 
 impl HostWallClock for FixedWallClock {
     fn resolution(&self) -> Duration {
@@ -376,7 +379,44 @@ impl HostWallClock for FixedWallClock {
     }
 
     fn now(&self) -> Duration {
+        self.0.read();
         FIXED_WALL_CLOCK
+    }
+}
+
+/// Says once per module (by sha256) and process, at the first read of the
+/// wall clock by any of its instances, that guests see a frozen clock and
+/// seeded random numbers: an author who calls `datetime.now()` otherwise
+/// finds 2000-01-01 in the output with no word why.
+#[derive(Clone)]
+pub(crate) struct ClockNotice {
+    transform: Arc<str>,
+    sha256: Arc<str>,
+}
+
+impl ClockNotice {
+    pub(crate) fn new(transform: &str, sha256: &str) -> ClockNotice {
+        ClockNotice {
+            transform: transform.into(),
+            sha256: sha256.into(),
+        }
+    }
+
+    /// Whether the notice is new for this module (and so was logged).
+    fn read(&self) -> bool {
+        static TOLD: Mutex<Vec<Arc<str>>> = Mutex::new(Vec::new());
+        let mut told = TOLD.lock().unwrap_or_else(PoisonError::into_inner);
+        if told.contains(&self.sha256) {
+            return false;
+        }
+        told.push(Arc::clone(&self.sha256));
+        tracing::warn!(
+            transform = %self.transform,
+            "the transform read the clock: guests see a frozen clock (2000-01-01T00:00:00Z, \
+             and a monotonic clock that reads 0) and seeded random numbers, so the same input \
+             and config give the same output whenever and wherever it runs"
+        );
+        true
     }
 }
 
@@ -501,6 +541,18 @@ mod tests {
         assert_eq!(draw(&mut random), first);
         random.reseed([2; 32]);
         assert_ne!(draw(&mut random), first);
+    }
+
+    #[test]
+    fn clock_notice_is_told_once_per_module() {
+        let first = ClockNotice::new("a", "sha-of-a-clock-notice-test");
+        let again = ClockNotice::new("a", "sha-of-a-clock-notice-test");
+        let other = ClockNotice::new("b", "sha-of-b-clock-notice-test");
+        assert!(first.read());
+        assert!(!first.read());
+        assert!(!again.read());
+        assert!(other.read());
+        assert_eq!(FixedWallClock(again).now(), FIXED_WALL_CLOCK);
     }
 
     #[test]

@@ -21,6 +21,7 @@ const EXAMPLES: &str = "\
 Examples:
   weir build                       # the project in the current folder
   weir build path/to/my-transform --json
+  weir build --print-sha256        # only the digest, for `sha256 = \"…\"`
 
 Then pin the printed sha256 in the pipeline file (`sha256 = \"…\"`).";
 
@@ -34,27 +35,23 @@ pub(super) struct BuildCmd {
     /// The project folder.
     #[arg(default_value = ".")]
     dir: PathBuf,
+    /// Print only the component's sha256 (hex), for pinning it in a
+    /// pipeline file or a script (`sha=$(weir build --print-sha256)`).
+    #[arg(long, conflicts_with = "json")]
+    print_sha256: bool,
 }
 
 impl BuildCmd {
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let dir = std::path::absolute(&self.dir)
-            .with_context(|| format!("cannot resolve {}", self.dir.display()))?;
-        let wasm = if dir.join("Cargo.toml").is_file() {
-            build_rust(&dir)?
-        } else if dir.join("app.py").is_file() {
-            build_python(&dir)?
-        } else {
-            bail!(
-                "{} is not a transform project: no Cargo.toml or app.py (create one with `weir new`)",
-                dir.display()
-            );
-        };
+        let project = Project::open(&self.dir)?;
+        let wasm = build_project(&project)?;
         let bytes =
             std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let shown = wasm.strip_prefix(&dir).unwrap_or(&wasm);
-        if g.json {
+        let shown = wasm.strip_prefix(&project.dir).unwrap_or(&wasm);
+        if self.print_sha256 {
+            println!("{sha256}");
+        } else if g.json {
             print_json(&json!({
                 "module": wasm.display().to_string(),
                 "size": bytes.len(),
@@ -70,6 +67,56 @@ impl BuildCmd {
             println!("  sha256  {sha256}");
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// A transform project's folder, as `weir new` makes it.
+#[derive(Debug)]
+pub(super) struct Project {
+    /// The folder, absolute.
+    pub(super) dir: PathBuf,
+    /// The folder's name: the transform's.
+    pub(super) name: String,
+    python: bool,
+}
+
+impl Project {
+    /// The project in `dir`: a Rust crate (`Cargo.toml`) or a Python app
+    /// (`app.py`).
+    pub(super) fn open(dir: &Path) -> anyhow::Result<Project> {
+        let dir = std::path::absolute(dir)
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
+        let python = if dir.join("Cargo.toml").is_file() {
+            false
+        } else if dir.join("app.py").is_file() {
+            true
+        } else {
+            bail!(
+                "{} is not a transform project: no Cargo.toml or app.py (create one with `weir new`)",
+                dir.display()
+            );
+        };
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("the project folder has no name")?
+            .to_owned();
+        Ok(Project { dir, name, python })
+    }
+
+    /// Whether it is a Python app.
+    pub(super) fn is_python(&self) -> bool {
+        self.python
+    }
+}
+
+/// Builds `project`'s component and returns its path. What the build tool
+/// prints goes to stderr, so stdout holds only weir's own lines.
+pub(super) fn build_project(project: &Project) -> anyhow::Result<PathBuf> {
+    if project.python {
+        build_python(&project.dir, &project.name)
+    } else {
+        build_rust(&project.dir)
     }
 }
 
@@ -97,6 +144,7 @@ fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
         .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
         .env_remove("RUSTFLAGS")
         .current_dir(dir)
+        .stdout(std::io::stderr())
         .status()
         .context("cannot run cargo")?;
     if !status.success() {
@@ -115,15 +163,11 @@ fn build_rust(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(wasm)
 }
 
-/// `--remap-path-prefix` flags for the paths a build would otherwise embed:
-/// the project folder and cargo's home (registry sources).
 /// Builds `app.py` (with the vendored `weir_guest.py`) into
 /// `target/NAME.wasm` with componentize-py against the project's `wit/`.
-fn build_python(dir: &Path) -> anyhow::Result<PathBuf> {
-    let name = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .context("the project folder has no name")?;
+/// When the app does not import, the error is Python's message
+/// ([`componentize_failure`]), not componentize-py's backtrace.
+fn build_python(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     if !dir.join("wit/weir.wit").is_file() {
         bail!(
             "{} has no wit/weir.wit (create the project with `weir new --lang python`)",
@@ -135,24 +179,144 @@ fn build_python(dir: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let wasm = out_dir.join(format!("{name}.wasm"));
     let tool = std::env::var_os("COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
-    let status = Command::new(&tool)
+    let out = Command::new(&tool)
         .args(["--quiet", "-d", "wit", "-w", "transform", "componentize", "-p", ".", "app", "-o"])
         .arg(&wasm)
         .env_remove("VIRTUAL_ENV")
+        // Its error then ends at Python's message, without a Rust backtrace.
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
         .current_dir(dir)
-        .status()
+        .stdin(std::process::Stdio::null())
+        .output()
         .with_context(|| {
             format!(
                 "cannot run {}: install it with `pip install componentize-py==0.25.1` or set COMPONENTIZE_PY",
                 Path::new(&tool).display()
             )
         })?;
-    if !status.success() {
-        bail!("componentize-py failed in {} ({status})", dir.display());
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        bail!(componentize_failure(dir, &stderr, out.status));
     }
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
     Ok(wasm)
 }
 
+/// Packages whose import needs compiled C extensions, which a component
+/// cannot load (componentize-py bundles CPython and pure-Python code only),
+/// by the top-level module name an app imports.
+const C_EXTENSION_PACKAGES: [(&str, &str); 14] = [
+    ("numpy", "numpy"),
+    ("pandas", "pandas"),
+    ("sklearn", "scikit-learn"),
+    ("scipy", "scipy"),
+    ("torch", "torch"),
+    ("tensorflow", "tensorflow"),
+    ("pyarrow", "pyarrow"),
+    ("polars", "polars"),
+    ("onnxruntime", "onnxruntime"),
+    ("lxml", "lxml"),
+    ("regex", "regex"),
+    ("ujson", "ujson"),
+    ("orjson", "orjson"),
+    ("duckdb", "duckdb"),
+];
+
+/// What to say when componentize-py failed in `dir` with `stderr`: one line
+/// for an import of a package with C extensions, else the Python error the
+/// app raised while componentize-py imported it (file, line, caret), else
+/// componentize-py's own output.
+fn componentize_failure(dir: &Path, stderr: &str, status: std::process::ExitStatus) -> String {
+    let Some(python) = python_error(stderr) else {
+        return format!(
+            "componentize-py failed in {} ({status}):\n{}",
+            dir.display(),
+            stderr.trim_end()
+        );
+    };
+    if let Some((module, package)) = c_extension_import(&python) {
+        let sklearn = if module == "sklearn" {
+            "; to apply a scikit-learn model, export it and use a shipped transform instead: \
+             transforms/categorize (text classifiers, export_sklearn.py) or \
+             transforms/model-apply (ONNX, via skl2onnx)"
+        } else {
+            ""
+        };
+        return format!(
+            "app.py imports {module} ({package}), a package with C extensions, which cannot run \
+             in the sandbox: a Python component holds CPython and pure-Python packages only{sklearn}"
+        );
+    }
+    format!("app.py failed to import while building the component:\n{python}")
+}
+
+/// The Python error inside componentize-py's report (`AssertionError:
+/// <Python's lines>` up to `Caused by:`), with its in-component paths
+/// (`/0/app.py`) made the project's (`app.py`).
+fn python_error(stderr: &str) -> Option<String> {
+    let start = stderr.find("AssertionError: ")? + "AssertionError: ".len();
+    let rest = &stderr[start..];
+    let end = rest.find("\nCaused by:").unwrap_or(rest.len());
+    let text = rest[..end].trim_end();
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = match line.find("File \"/") {
+            Some(at) => {
+                let path = &line[at + "File \"/".len()..];
+                match path.split_once('/') {
+                    Some((mount, tail)) if mount.chars().all(|c| c.is_ascii_digit()) => {
+                        format!("{}File \"{tail}", &line[..at])
+                    }
+                    _ => line.to_owned(),
+                }
+            }
+            None => line.to_owned(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    Some(out.trim_end().to_owned())
+}
+
+/// The module and package of a C-extension package whose import failed in
+/// `python` (a traceback), if that is what failed.
+fn c_extension_import(python: &str) -> Option<(&'static str, &'static str)> {
+    // The last traceback starts at the app's frame (a chained cause,
+    // printed first, is the package's inside).
+    let last_traceback = python
+        .rfind("Traceback (most recent call last):")
+        .map_or(python, |at| &python[at..]);
+    let import_failed = last_traceback
+        .lines()
+        .any(|l| l.starts_with("ModuleNotFoundError") || l.starts_with("ImportError"));
+    if !import_failed {
+        return None;
+    }
+    // The app's own `import X` / `from X import` lines, and the modules
+    // named as missing.
+    let named = last_traceback.lines().filter_map(|line| {
+        let line = line.trim();
+        let module = line
+            .strip_prefix("import ")
+            .or_else(|| line.strip_prefix("from "))
+            .or_else(|| {
+                line.split_once("No module named '")
+                    .map(|(_, m)| m.trim_end_matches('\''))
+            })?;
+        module.split(['.', ' ', ',', '\'']).next()
+    });
+    for module in named {
+        if let Some(&found) = C_EXTENSION_PACKAGES.iter().find(|(m, _)| *m == module) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// `--remap-path-prefix` flags for the paths a build would otherwise embed:
+/// the project folder and cargo's home (registry sources).
 fn remap_flags(dir: &Path) -> Vec<String> {
     let mut flags = vec![format!("--remap-path-prefix={}=/build", dir.display())];
     let cargo_home = std::env::var_os("CARGO_HOME")
@@ -211,4 +375,76 @@ fn cargo_metadata(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
             )
         })?;
     Ok((target_dir, package.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(fixture: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/cli/testdata")
+            .join(fixture);
+        let stderr =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let status = Command::new("false")
+            .status()
+            .unwrap_or_else(|e| panic!("false: {e}"));
+        componentize_failure(Path::new("/p/app"), &stderr, status)
+    }
+
+    #[test]
+    fn numpy_bundled_from_a_venv_is_one_line_naming_it() {
+        let message = failure("componentize-numpy-in-venv.txt");
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(
+            message.starts_with("app.py imports numpy (numpy), a package with C extensions"),
+            "{message}"
+        );
+        assert!(!message.contains("model-apply"), "{message}");
+    }
+
+    #[test]
+    fn numpy_missing_from_the_build_is_one_line_naming_it() {
+        let message = failure("componentize-no-numpy.txt");
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(message.contains("imports numpy"), "{message}");
+    }
+
+    #[test]
+    fn scikit_learn_points_to_the_shipped_model_transforms() {
+        let stderr = "AssertionError: Traceback (most recent call last):\n  File \"/0/app.py\", \
+                      line 3, in <module>\n    from sklearn.linear_model import LogisticRegression\n\
+                      ModuleNotFoundError: No module named 'sklearn'\n\nCaused by:\n    x\n";
+        let status = Command::new("false")
+            .status()
+            .unwrap_or_else(|e| panic!("false: {e}"));
+        let message = componentize_failure(Path::new("/p"), stderr, status);
+        assert!(
+            message.contains("imports sklearn (scikit-learn)"),
+            "{message}"
+        );
+        assert!(message.contains("transforms/categorize"), "{message}");
+        assert!(message.contains("transforms/model-apply"), "{message}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_pythons_message_without_a_backtrace() {
+        let message = failure("componentize-syntax-error.txt");
+        assert_eq!(
+            message,
+            "app.py failed to import while building the component:\n  \
+             File \"app.py\", line 4\n    return record[\n                 ^\n\
+             SyntaxError: '[' was never closed"
+        );
+    }
+
+    #[test]
+    fn an_error_componentize_py_reports_itself_is_kept_whole() {
+        let status = Command::new("false")
+            .status()
+            .unwrap_or_else(|e| panic!("false: {e}"));
+        let message = componentize_failure(Path::new("/p"), "error: unknown world `x`\n", status);
+        assert!(message.contains("error: unknown world `x`"), "{message}");
+    }
 }

@@ -200,6 +200,12 @@ const PYTHON_TEMPLATE: [(&str, &str); 11] = [
     ),
 ];
 
+/// What `weir new` says about time and randomness in the sandbox.
+const CLOCK_NOTE: &str = "\
+note: in the sandbox the clock is frozen at 2000-01-01T00:00:00Z and random numbers are
+      seeded, so a transform gives the same output for the same input whenever it runs
+      (a replay, a backfill); take times from the records, not from the clock";
+
 /// The Python guest SDK, vendored into Python projects.
 const PYTHON_SDK: &str = include_str!("../../../guest-sdk/python/weir_guest.py");
 
@@ -250,11 +256,19 @@ impl NewCmd {
             println!("  cd {}", self.path.display());
             if let Lang::Rust = self.lang {
                 println!("  cargo test                # natively, fast");
+                println!("  weir build                # the component, its size and sha256");
+                println!("  weir test {wasm} --cases cases");
             } else {
-                println!("  pip install componentize-py==0.25.1   # once");
+                println!(
+                    "  weir test                 # the cases, natively under python3: no build"
+                );
+                println!("  pip install componentize-py==0.25.1   # once, to build");
+                println!("  weir build                # the component, its size and sha256");
+                println!(
+                    "  weir test --component     # the cases against the component, in the sandbox"
+                );
             }
-            println!("  weir build                # the component, its size and sha256");
-            println!("  weir test {wasm} --cases cases");
+            println!("{CLOCK_NOTE}");
         }
         Ok(ExitCode::SUCCESS)
     }

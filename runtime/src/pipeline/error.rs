@@ -4,7 +4,7 @@
 //! Owns [`PipelineError`], which wraps the staging and engine errors and
 //! adds what only the pipeline decides: the error budget, input no Weir
 //! stage holds, and shard results that cannot be merged. Imports no other
-//! pipeline module.
+//! pipeline module but the error types of `file` and `python`.
 
 use weir_engine::EngineError;
 use weir_stage::StageError;
@@ -27,6 +27,9 @@ pub enum PipelineError {
     /// The pipeline file cannot be used.
     #[error(transparent)]
     File(#[from] PipelineFileError),
+    /// A Python transform run natively (`weir test` on a Python project).
+    #[error(transparent)]
+    Python(#[from] super::python::PythonError),
     /// The input holds something a Weir stage never does.
     #[error("{object}:{line}: {reason}")]
     BadInput {

@@ -9,7 +9,7 @@
 //!
 //! Data flows one way: {[`ingest`], [`extract`], [`run`], [`shard`], [`replay`],
 //! [`golden`]} → {`attempt`, `chain`, `feed`, [`ordered`]} →
-//! {`chunk`, [`step`], [`plan`]} → {[`settings`], [`file`](mod@file), [`budget`],
+//! {`chunk`, [`step`], [`python`], [`plan`]} → {[`settings`], [`file`](mod@file), [`budget`],
 //! [`error`]}.
 //!
 //! - [`error`]: [`PipelineError`], the pipeline's one error type.
@@ -30,6 +30,8 @@
 //!   `weir commit`).
 //! - [`replay`]: the quarantine re-run (`weir replay`).
 //! - [`golden`]: golden cases of a transform (`weir test`).
+//! - [`python`]: a Python transform run natively, as a step (`weir test`
+//!   on a Python project).
 
 mod attempt;
 pub mod budget;
@@ -43,6 +45,7 @@ pub mod golden;
 pub mod ingest;
 pub mod ordered;
 pub mod plan;
+pub mod python;
 pub mod replay;
 pub mod run;
 pub mod settings;
