@@ -46,7 +46,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -309,7 +309,7 @@ fn stage(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
         }
     )?;
     if let Some(note) = &s.cadence_note {
-        write!(o, "<p class=\"note\">{}</p>\n", Text(note))?;
+        writeln!(o, "<p class=\"note\">{}</p>", Text(note))?;
     }
     calendar(o, k, s)?;
     changes(o, s)?;
@@ -327,7 +327,7 @@ fn cell_class(r: &IntervalRow) -> String {
     if let Some(counts) = &r.counts {
         let rate = counts.quarantine_rate();
         c.push_str(match rate {
-            x if x == 0.0 => "",
+            0.0 => "",
             x if x < 0.01 => " q1",
             x if x < 0.05 => " q2",
             _ => " q3",
@@ -372,6 +372,9 @@ fn cell_title(r: &IntervalRow) -> String {
 /// The calendar: one cell per interval. Daily intervals lie in weeks
 /// (a column a week, Monday on top), shorter ones in days (a column a
 /// day), others in columns of 12.
+/// Where an interval's cell sits in the calendar: its row and column.
+type CellPlace = dyn Fn(usize, &IntervalRow) -> (i64, i64);
+
 fn calendar(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
     const CELL: i64 = 11;
     const GAP: i64 = 2;
@@ -388,7 +391,7 @@ fn calendar(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
     }
     let day = TimeDelta::days(1);
     let first = s.timeline[0].interval.start();
-    let (rows, place): (i64, Box<dyn Fn(usize, &IntervalRow) -> (i64, i64)>) = match s.every {
+    let (rows, place): (i64, Box<CellPlace>) = match s.every {
         Some(e) if e == day => {
             let monday = first.date_naive()
                 - chrono::Days::new(u64::from(first.weekday().num_days_from_monday()));

@@ -68,7 +68,7 @@ pub fn producers(manifests: &[(&Interval, &Manifest)]) -> Vec<ProducerUse> {
             }),
         }
     }
-    out.sort_by(|a, b| b.intervals.cmp(&a.intervals));
+    out.sort_by_key(|b| std::cmp::Reverse(b.intervals));
     out
 }
 

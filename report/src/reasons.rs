@@ -142,8 +142,7 @@ impl ReasonTally {
         });
         groups.truncate(n);
         for g in &mut groups {
-            g.examples
-                .sort_by(|a, b| (a.interval, a.line).cmp(&(b.interval, b.line)));
+            g.examples.sort_by_key(|a| (a.interval, a.line));
         }
         groups
     }
