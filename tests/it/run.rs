@@ -219,7 +219,6 @@ fn hostile_run(sb: &Sandbox, mode: &str, extra: &[&str]) -> weir_tests::Run {
     } else {
         "64MiB"
     };
-    let module = guest("weir-hostile");
     let records: String = (1..=5)
         .map(|i| {
             if i == 3 {
@@ -232,6 +231,14 @@ fn hostile_run(sb: &Sandbox, mode: &str, extra: &[&str]) -> weir_tests::Run {
     stage_records(sb, "raw", &records);
     // `finish` reports what the one instance saw (a record the tests count).
     let config = format!("{{\"mode\":\"{mode}\",\"finish\":true}}");
+    let limits = ["--memory-limit", memory, "--max-rejected", "1"];
+    run_hostile(sb, &config, &[&limits[..], extra].concat())
+}
+
+/// Runs the hostile guest with `config` over the staged `raw` into `out`:
+/// one worker, a 1 s limit per call, then `extra` flags.
+fn run_hostile(sb: &Sandbox, config: &str, extra: &[&str]) -> weir_tests::Run {
+    let module = guest("weir-hostile");
     let mut args = vec![
         "run",
         "--input",
@@ -242,16 +249,12 @@ fn hostile_run(sb: &Sandbox, mode: &str, extra: &[&str]) -> weir_tests::Run {
         INTERVAL,
         "--workers",
         "1",
-        "--memory-limit",
-        memory,
         "--cpu-limit",
         "1s",
-        "--max-rejected",
-        "1",
         "--transform",
         module.to_str().unwrap_or_default(),
         "--config",
-        &config,
+        config,
     ];
     args.extend_from_slice(extra);
     sb.weir(&args)
@@ -260,31 +263,11 @@ fn hostile_run(sb: &Sandbox, mode: &str, extra: &[&str]) -> weir_tests::Run {
 /// Runs the hostile guest in `mode` over `n` records that all trigger it,
 /// one worker, a 1 s limit per call.
 fn runaway_run(sb: &Sandbox, mode: &str, n: usize, extra: &[&str]) -> weir_tests::Run {
-    let module = guest("weir-hostile");
     let records: String = (0..n)
         .map(|i| format!("{{\"id\":{i},\"trigger\":true}}\n"))
         .collect();
     stage_records(sb, "raw", &records);
-    let config = format!("{{\"mode\":\"{mode}\"}}");
-    let mut args = vec![
-        "run",
-        "--input",
-        "raw",
-        "--output",
-        "out",
-        "--interval",
-        INTERVAL,
-        "--workers",
-        "1",
-        "--cpu-limit",
-        "1s",
-        "--transform",
-        module.to_str().unwrap_or_default(),
-        "--config",
-        &config,
-    ];
-    args.extend_from_slice(extra);
-    sb.weir(&args)
+    run_hostile(sb, &format!("{{\"mode\":\"{mode}\"}}"), extra)
 }
 
 #[test]
