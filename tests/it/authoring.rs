@@ -596,6 +596,102 @@ fn new_python_project_builds_with_componentize_py_and_passes_weir_test() {
     );
 }
 
+/// A rebuilt Python app is a new module (a new sha256) holding the same
+/// CPython. `weir build` compiles it into the module cache, taking the
+/// interpreter's functions from the function cache instead of compiling
+/// them again, and the `weir test` of the built module then loads it
+/// without compiling.
+#[test]
+fn a_rebuilt_python_app_compiles_only_what_changed_and_then_loads_from_the_cache() {
+    let sb = Sandbox::new();
+    sb.weir(&["new", "py-cache", "--lang", "python"]).ok();
+    let tool = weir_tests::python().with_file_name("componentize-py");
+    let env = [
+        ("COMPONENTIZE_PY", tool.display().to_string()),
+        ("WEIR_CACHE_DIR", sb.join("cache").display().to_string()),
+        ("XDG_CONFIG_HOME", sb.join("config").display().to_string()),
+    ];
+    let counts = |build: &serde_json::Value| {
+        let reused = build["functions_reused"].as_u64().unwrap_or_default();
+        let compiled = build["functions_compiled"].as_u64().unwrap_or_default();
+        (reused, compiled)
+    };
+
+    let first = sb
+        .weir_env(&["build", "py-cache", "--json"], &env)
+        .ok()
+        .json();
+    // An empty cache: only functions the module holds twice are reused.
+    let (reused, compiled) = counts(&first);
+    assert!(
+        compiled > 1000,
+        "CPython is thousands of functions: {first}"
+    );
+    assert!(reused < compiled, "{first}");
+
+    let app = sb.join("py-cache/app.py");
+    let source = std::fs::read_to_string(&app).unwrap_or_default();
+    sb.write("py-cache/app.py", format!("{source}\nREVISION = 2\n"));
+    let second = sb
+        .weir_env(&["build", "py-cache", "--json"], &env)
+        .ok()
+        .json();
+    assert_ne!(
+        first["sha256"], second["sha256"],
+        "the rebuilt app is a new module"
+    );
+    let (reused, compiled_again) = counts(&second);
+    assert!(
+        reused * 10 >= (reused + compiled_again) * 9,
+        "the interpreter's functions come from the function cache: {second}"
+    );
+
+    let test = sb
+        .weir_env(
+            &[
+                "-v",
+                "test",
+                "py-cache/target/py-cache.wasm",
+                "--cases",
+                "py-cache/cases",
+            ],
+            &env,
+        )
+        .ok();
+    assert!(test.stdout.contains("passed, 0 failed"), "{}", test.stdout);
+    assert!(
+        test.stderr.contains("from_cache=true") && !test.stderr.contains("note: compiled"),
+        "weir build left the compiled module in the cache: {}",
+        test.stderr
+    );
+
+    // A damaged function entry is never used: the next compile makes it again.
+    let functions = sb.join("cache/functions");
+    let entry = std::fs::read_dir(&functions)
+        .ok()
+        .and_then(|mut dirs| dirs.find_map(Result::ok))
+        .and_then(|dir| std::fs::read_dir(dir.path()).ok()?.find_map(Result::ok))
+        .map(|e| e.path())
+        .unwrap_or_else(|| panic!("no function entries under {}", functions.display()));
+    let mut bytes = std::fs::read(&entry).unwrap_or_default();
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 0x55;
+    }
+    std::fs::write(&entry, &bytes).unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+    sb.write("py-cache/app.py", format!("{source}\nREVISION = 3\n"));
+    let third = sb.weir_env(&["build", "py-cache", "--json"], &env).ok();
+    assert!(
+        third.stderr.contains("ignoring a cached compiled function"),
+        "{}",
+        third.stderr
+    );
+    let (_, compiled_third) = counts(&third.json());
+    assert!(
+        compiled_third >= 1,
+        "the damaged function is compiled again"
+    );
+}
+
 /// Compiles a fresh guest crate (about a minute on a small machine).
 #[test]
 fn new_project_builds_passes_weir_test_and_rebuilds_to_the_same_digest() {

@@ -44,8 +44,16 @@ const KEY_BYTES: usize = 32;
 /// Separates this use of the key from any other.
 const TAG_DOMAIN: &[u8] = b"weir compiled-module cache v1\0";
 
-/// The cache directory, the key entries are tagged with, and the
-/// engine-settings part of every key.
+/// The cache folder, opened and checked, and the key its entries are
+/// tagged with: what the module cache and the function cache
+/// ([`crate::function_cache`]) share.
+pub(crate) struct CacheRoot {
+    pub(crate) dir: PathBuf,
+    pub(crate) key: [u8; KEY_BYTES],
+}
+
+/// The compiled-module cache: the cache folder, the key entries are tagged
+/// with, and the engine-settings part of every key.
 pub(crate) struct ModuleCache {
     dir: PathBuf,
     key: [u8; KEY_BYTES],
@@ -61,7 +69,7 @@ pub(crate) struct UnsafeCache {
     problem: String,
 }
 
-impl ModuleCache {
+impl CacheRoot {
     /// Opens (creating them if needed) the cache folder `dir`, mode 0700, and
     /// the key in `key_file`, mode 0600.
     ///
@@ -72,11 +80,7 @@ impl ModuleCache {
     pub(crate) fn open(
         dir: PathBuf,
         key_file: Option<&Path>,
-        engine: &wasmtime::Engine,
-    ) -> Result<Option<ModuleCache>, EngineError> {
-        let mut hasher = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let engine_key = format!("{:016x}", hasher.finish());
+    ) -> Result<Option<CacheRoot>, EngineError> {
         let opened = open_private_dir(&dir).and_then(|()| match key_file {
             None => Err(Refusal::Unsafe(UnsafeCache {
                 path: dir.clone(),
@@ -99,11 +103,7 @@ impl ModuleCache {
             }
         });
         match opened {
-            Ok(key) => Ok(Some(ModuleCache {
-                dir,
-                key,
-                engine_key,
-            })),
+            Ok(key) => Ok(Some(CacheRoot { dir, key })),
             Err(Refusal::Unsafe(reason)) => {
                 tracing::warn!(
                     "not using the compiled-module cache: {reason}; modules are compiled in memory"
@@ -119,6 +119,19 @@ impl ModuleCache {
                 message,
                 source: Some(source),
             }),
+        }
+    }
+}
+
+impl ModuleCache {
+    /// The module cache in `root`, for modules compiled by `engine`.
+    pub(crate) fn new(root: &CacheRoot, engine: &wasmtime::Engine) -> ModuleCache {
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        ModuleCache {
+            dir: root.dir.clone(),
+            key: root.key,
+            engine_key: format!("{:016x}", hasher.finish()),
         }
     }
 

@@ -12,11 +12,12 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, types::ComponentItem};
 
 use crate::bindings::TransformPre;
-use crate::cache::ModuleCache;
+use crate::cache::{CacheRoot, ModuleCache};
 use crate::config::{ByteSize, EngineConfig};
 use crate::contract::ImportKind;
 use crate::error::EngineError;
-use crate::module::{Module, ModuleInner, ModuleSpec};
+use crate::function_cache::{FunctionCache, FunctionCounts};
+use crate::module::{Compiled, Module, ModuleInner, ModuleSpec};
 use crate::outline::Outline;
 use crate::sandbox::HostState;
 
@@ -36,6 +37,7 @@ pub(crate) struct EngineInner {
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: EngineConfig,
     cache: Option<ModuleCache>,
+    functions: Option<Arc<FunctionCache>>,
     pooling: bool,
     _ticker: EpochTicker,
 }
@@ -56,8 +58,13 @@ impl Engine {
         let setup = |e: wasmtime::Error| EngineError::Setup {
             message: format!("{e:#}"),
         };
+        let root = match config.cache_dir.clone() {
+            Some(dir) => CacheRoot::open(dir, config.cache_key_file.as_deref())?,
+            None => None,
+        };
+        let functions = root.as_ref().map(|root| Arc::new(FunctionCache::new(root)));
         let pooled = if config.pooling {
-            wasmtime::Engine::new(&wasmtime_config(&config, true))
+            wasmtime::Engine::new(&wasmtime_config(&config, true, functions.as_ref()))
                 .inspect_err(|e| {
                     tracing::warn!(
                         error = %format!("{e:#}"),
@@ -71,15 +78,13 @@ impl Engine {
         let pooling = pooled.is_some();
         let wasmtime = match pooled {
             Some(engine) => engine,
-            None => wasmtime::Engine::new(&wasmtime_config(&config, false)).map_err(setup)?,
+            None => wasmtime::Engine::new(&wasmtime_config(&config, false, functions.as_ref()))
+                .map_err(setup)?,
         };
         let mut linker = Linker::new(&wasmtime);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;
         crate::sandbox::link_sandbox_clock(&mut linker).map_err(setup)?;
-        let cache = match config.cache_dir.clone() {
-            Some(dir) => ModuleCache::open(dir, config.cache_key_file.as_deref(), &wasmtime)?,
-            None => None,
-        };
+        let cache = root.as_ref().map(|root| ModuleCache::new(root, &wasmtime));
         let ticker = EpochTicker::start(wasmtime.clone(), config.epoch_tick).map_err(|e| {
             EngineError::Setup {
                 message: format!("cannot start the epoch ticker thread: {e}"),
@@ -91,10 +96,21 @@ impl Engine {
                 linker,
                 config,
                 cache,
+                functions,
                 pooling,
                 _ticker: ticker,
             }),
         })
+    }
+
+    /// What the function cache did since the engine started (zero without a
+    /// cache).
+    fn function_counts(&self) -> FunctionCounts {
+        self.inner
+            .functions
+            .as_ref()
+            .map(|f| f.counts())
+            .unwrap_or_default()
     }
 
     /// Whether instances come from wasmtime's pooling allocator: false if
@@ -146,6 +162,7 @@ impl Engine {
         self.check_outline(&path, &bytes)?;
 
         let started = Instant::now();
+        let counts_before = self.function_counts();
         let cached = self
             .inner
             .cache
@@ -170,13 +187,24 @@ impl Engine {
                 component
             }
         };
+        let load_time = started.elapsed();
+        let compile = (!from_cache).then(|| {
+            let functions = self.function_counts().since(counts_before);
+            Compiled {
+                elapsed: load_time,
+                functions_reused: functions.reused,
+                functions_compiled: functions.compiled,
+            }
+        });
         tracing::info!(
             transform = %spec.name,
             module = %path.display(),
             sha256 = %sha256,
             size = bytes.len(),
             from_cache,
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            elapsed_ms = load_time.as_secs_f64() * 1000.0,
+            functions_reused = compile.map(|c| c.functions_reused),
+            functions_compiled = compile.map(|c| c.functions_compiled),
             "loaded transform module"
         );
 
@@ -200,6 +228,7 @@ impl Engine {
                 sha256,
                 size: bytes.len() as u64,
                 from_cache,
+                compiled: compile,
                 config_json: spec.config_json,
                 assets: spec.assets,
                 limits: spec.limits,
@@ -209,12 +238,23 @@ impl Engine {
     }
 }
 
-fn wasmtime_config(config: &EngineConfig, pooling: bool) -> wasmtime::Config {
+fn wasmtime_config(
+    config: &EngineConfig,
+    pooling: bool,
+    functions: Option<&Arc<FunctionCache>>,
+) -> wasmtime::Config {
     let mut wasmtime = wasmtime::Config::new();
     wasmtime
         .wasm_component_model(true)
         .epoch_interruption(true)
         .parallel_compilation(true);
+    if let Some(functions) = functions {
+        // Infallible in wasmtime 48 (it only stores the handle); the store
+        // is also an optimisation, so a refusal would only cost time.
+        if let Err(e) = wasmtime.enable_incremental_compilation(functions.clone()) {
+            tracing::warn!(error = %format!("{e:#}"), "compiling without the function cache");
+        }
+    }
     if pooling {
         let instances = config.max_instances.max(1);
         let mut pool = wasmtime::PoolingAllocationConfig::new();

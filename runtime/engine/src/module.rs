@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::Engine;
 use crate::bindings::TransformPre;
@@ -67,6 +68,19 @@ impl ModuleSpec {
     }
 }
 
+/// How a module that was not in the module cache was compiled: how long it
+/// took, and how many of its functions came from the function cache (both
+/// counts are 0 when the engine has no cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compiled {
+    /// Compiling, with the function cache's reads and writes.
+    pub elapsed: Duration,
+    /// Functions whose compiled form the function cache held.
+    pub functions_reused: u64,
+    /// Functions Cranelift compiled.
+    pub functions_compiled: u64,
+}
+
 /// A compiled transform whose exports and imports have been checked; create
 /// instances of it with [`Module::instantiate`]. Cloning is cheap.
 #[derive(Clone)]
@@ -81,6 +95,7 @@ pub(crate) struct ModuleInner {
     pub(crate) sha256: String,
     pub(crate) size: u64,
     pub(crate) from_cache: bool,
+    pub(crate) compiled: Option<Compiled>,
     pub(crate) config_json: String,
     pub(crate) assets: Option<PathBuf>,
     pub(crate) limits: Limits,
@@ -95,6 +110,7 @@ impl std::fmt::Debug for Module {
             .field("sha256", &self.inner.sha256)
             .field("size", &self.inner.size)
             .field("from_cache", &self.inner.from_cache)
+            .field("compiled", &self.inner.compiled)
             .finish()
     }
 }
@@ -123,6 +139,12 @@ impl Module {
     /// Whether the compiled code came from the disk cache (no compilation).
     pub fn from_cache(&self) -> bool {
         self.inner.from_cache
+    }
+
+    /// How this module was compiled, if it was not loaded from the module
+    /// cache.
+    pub fn compiled(&self) -> Option<Compiled> {
+        self.inner.compiled
     }
 
     /// The limits its instances run under.

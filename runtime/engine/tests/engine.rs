@@ -77,7 +77,11 @@ fn cache_config(root: &Path) -> EngineConfig {
 /// The files in the cache folder of [`cache_config`]`(root)`.
 fn cache_entries(root: &Path) -> Vec<PathBuf> {
     match std::fs::read_dir(root.join("modules")) {
-        Ok(entries) => entries.map(|e| e.expect("entry").path()).collect(),
+        // Compiled modules; the function cache is the `functions` folder.
+        Ok(entries) => entries
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.is_file())
+            .collect(),
         Err(_) => Vec::new(),
     }
 }

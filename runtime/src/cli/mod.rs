@@ -266,3 +266,37 @@ pub(crate) fn command_line() -> String {
 pub(crate) fn human(bytes: u64) -> String {
     bytesize::ByteSize::b(bytes).display().si().to_string()
 }
+
+/// What compiling `module` cost, when it was compiled rather than loaded from
+/// the module cache: `compiled NAME (SIZE) in 12.3 s, 9876 of 10012 functions
+/// from the function cache`.
+pub(crate) fn compile_summary(module: &weir_engine::Module) -> Option<String> {
+    let compiled = module.compiled()?;
+    let functions = compiled.functions_reused + compiled.functions_compiled;
+    let reuse = if functions == 0 {
+        String::from(" (no cache)")
+    } else {
+        format!(
+            ", {} of {functions} functions from the function cache",
+            compiled.functions_reused
+        )
+    };
+    Some(format!(
+        "compiled {} ({}) in {:.1} s{reuse}",
+        module.name(),
+        human(module.size()),
+        compiled.elapsed.as_secs_f64()
+    ))
+}
+
+/// Prints [`compile_summary`] to stderr when the compile took long enough to
+/// be noticed (a second or more); `weir run -v` logs every load.
+pub(crate) fn note_slow_compile(module: &weir_engine::Module) {
+    if let Some(summary) = compile_summary(module)
+        && module
+            .compiled()
+            .is_some_and(|c| c.elapsed >= std::time::Duration::from_secs(1))
+    {
+        eprintln!("note: {summary}; later runs load it from the module cache");
+    }
+}

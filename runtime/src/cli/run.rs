@@ -189,10 +189,12 @@ impl TransformArgs {
             config = config.without_cache();
         }
         let engine = Engine::new(config)?;
-        Ok(specs
+        let modules = specs
             .into_iter()
             .map(|s| engine.load(s))
-            .collect::<Result<Vec<_>, _>>()?)
+            .collect::<Result<Vec<_>, _>>()?;
+        modules.iter().for_each(super::note_slow_compile);
+        Ok(modules)
     }
 }
 

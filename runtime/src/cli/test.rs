@@ -169,7 +169,7 @@ fn test_component(
     let engine = Engine::new(EngineConfig::default())?;
     let name = module_name(module);
     // A module that is not a transform fails the command, not each case.
-    engine.load(ModuleSpec::new(&name, module))?;
+    super::note_slow_compile(&engine.load(ModuleSpec::new(&name, module))?);
     let component = Component {
         engine: &engine,
         name: &name,
