@@ -116,6 +116,39 @@ fn parts_roll_before_the_cap_and_match_the_manifest() {
     assert_eq!(m["totals"]["parts"], parts.len() as u64);
 }
 
+/// Without `--max-batch-bytes` a part holds at most 128 MiB, so an interval
+/// of a few hundred MB is several parts: several units for a sharded step.
+#[test]
+fn by_default_a_part_holds_128_mib_so_a_large_interval_is_several_parts() {
+    let sb = Sandbox::new();
+    let line = format!("{{\"id\":0,\"text\":\"{}\"}}\n", "lorem ipsum ".repeat(80));
+    let records = 150 * 1024 * 1024 / line.len() + 1;
+    sb.write("big.ndjson", line.repeat(records));
+    sb.weir(&[
+        "stage",
+        "s",
+        "--interval",
+        INTERVAL,
+        "--compression-level",
+        "1",
+        "big.ndjson",
+    ])
+    .ok();
+    let m = manifest(&sb, "s");
+    let parts = m["parts"].as_array().unwrap_or_else(|| panic!("parts"));
+    let sizes: Vec<u64> = parts
+        .iter()
+        .map(|p| p["uncompressed_bytes"].as_u64().unwrap_or_default())
+        .collect();
+    assert_eq!(sizes.len(), 2, "{sizes:?}");
+    let cap = 128 * 1024 * 1024;
+    assert!(
+        sizes[0] <= cap && sizes[0] > cap - 2 * 1024 * 1024,
+        "the first part fills the default cap: {sizes:?}"
+    );
+    assert_eq!(sizes.iter().sum::<u64>(), (records * line.len()) as u64);
+}
+
 #[test]
 fn a_record_larger_than_the_cap_is_rejected_with_its_location() {
     let sb = Sandbox::new();

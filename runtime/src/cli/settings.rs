@@ -18,14 +18,12 @@ use weir_stage::batch::gzip;
 use weir_stage::batch::lines::DEFAULT_MAX_LINE_BYTES;
 use weir_stage::write::{DEFAULT_MAX_BATCH_BYTES, DEFAULT_ORPHAN_GRACE};
 
-use super::human;
-
 /// How output batches are written (`stage`, `run`, `commit`, `replay`).
 #[derive(Debug, Args, Clone)]
 pub(super) struct WriteArgs {
     #[arg(long, value_name = "SIZE", help = format!(
         "The most uncompressed bytes in one part, e.g. 500MB, 64MiB [default: {}]",
-        human(DEFAULT_MAX_BATCH_BYTES)
+        bytesize::ByteSize::b(DEFAULT_MAX_BATCH_BYTES).display().iec()
     ))]
     max_batch_bytes: Option<bytesize::ByteSize>,
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9), help = format!(
