@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 use weir_stage::manifest::Manifest;
+use weir_stage::write::Commit;
 use weir_stage::{Interval, StageUrl};
 
 use crate::event::facet;
@@ -192,6 +193,48 @@ impl StageDataset {
                 "partitions": [ { "identifier": start.folder(), "dimensions": dimensions } ]
             }}),
         ))
+    }
+}
+
+/// The datasets of a commit: the inputs its manifest names (and any
+/// others, e.g. an extract's table) and the committed output.
+#[derive(Debug, Clone)]
+pub struct CommitDatasets {
+    /// What it read.
+    pub inputs: Vec<StageDataset>,
+    /// What it committed.
+    pub outputs: Vec<StageDataset>,
+}
+
+impl CommitDatasets {
+    /// The datasets of `commit` of `interval` (ending at `end`) of `output`.
+    pub fn of(
+        output: &StageUrl,
+        commit: &Commit,
+        interval: Interval,
+        end: Option<Interval>,
+        more_inputs: Vec<StageDataset>,
+    ) -> Self {
+        let mut inputs = StageDataset::inputs_of(&commit.manifest);
+        inputs.extend(more_inputs);
+        Self {
+            inputs,
+            outputs: vec![StageDataset::committed(
+                output,
+                interval,
+                end,
+                &commit.manifest,
+            )],
+        }
+    }
+
+    /// As the event has them: `{"inputs": [...], "outputs": [...]}` (what
+    /// `--json` prints for the Airflow provider).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "inputs": self.inputs.iter().map(StageDataset::to_input).collect::<Vec<_>>(),
+            "outputs": self.outputs.iter().map(StageDataset::to_output).collect::<Vec<_>>(),
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use weir_stage::write::Commit;
 use weir_stage::{Interval, StageUrl, layout};
 
-use crate::dataset::StageDataset;
+use crate::dataset::{CommitDatasets, StageDataset};
 use crate::error::LineageError;
 use crate::event::{EventType, RunEvent, RunFacts};
 use crate::parent::ParentRun;
@@ -105,20 +105,12 @@ impl Emitter {
         }));
     }
 
-    /// Sends COMPLETE for `commit` of `output`: the committed manifest's
-    /// counts, its inputs (the manifest's lineage, and `more_inputs`, e.g.
-    /// an extract's table) and modules. Returns once it is sent or failed.
-    pub fn complete(self, output: &StageUrl, commit: &Commit, more_inputs: Vec<StageDataset>) {
+    /// Sends COMPLETE for `commit` of `output`, with its `datasets`, the
+    /// committed manifest's counts and modules. Returns once it is sent or
+    /// failed.
+    pub fn complete(self, output: &StageUrl, commit: &Commit, datasets: &CommitDatasets) {
         let Some(mut on) = self.on else { return };
         let m = &commit.manifest;
-        let mut inputs = StageDataset::inputs_of(m);
-        inputs.extend(more_inputs);
-        let outputs = vec![StageDataset::committed(
-            output,
-            on.job.interval,
-            on.job.interval_end,
-            m,
-        )];
         let t = &m.totals;
         let mut weir = Map::new();
         weir.insert("manifestRunId".into(), json!(m.run_id));
@@ -154,7 +146,13 @@ impl Emitter {
                     .collect(),
             ),
         );
-        let event = on.event(EventType::Complete, &inputs, &outputs, weir, None);
+        let event = on.event(
+            EventType::Complete,
+            &datasets.inputs,
+            &datasets.outputs,
+            weir,
+            None,
+        );
         on.finish("COMPLETE", event);
     }
 

@@ -29,7 +29,7 @@ pub mod parent;
 pub mod settings;
 pub mod transport;
 
-pub use dataset::{DatasetName, StageDataset};
+pub use dataset::{CommitDatasets, DatasetName, StageDataset};
 pub use emitter::{Emitter, Job};
 pub use error::LineageError;
 pub use parent::ParentRun;
