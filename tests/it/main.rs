@@ -7,6 +7,7 @@ mod categorize;
 mod extract;
 mod faults;
 mod layout;
+mod lineage;
 mod model_apply;
 mod nlp_example;
 mod python;

@@ -73,7 +73,7 @@ fn is_newer_than_sources(binary: &Path) -> bool {
     let Ok(built) = binary.metadata().and_then(|m| m.modified()) else {
         return false;
     };
-    let mut dirs: Vec<PathBuf> = ["runtime", "stage", "extract", "report", "wit"]
+    let mut dirs: Vec<PathBuf> = ["runtime", "stage", "extract", "report", "lineage", "wit"]
         .iter()
         .map(|d| workspace().join(d))
         .collect();

@@ -14,8 +14,10 @@ use weir::pipeline::extract::extract;
 use weir::pipeline::file::{ExtractFlags, ExtractPlan, PipelineFile};
 use weir::pipeline::{Overrides, resolve};
 use weir_extract::{ExtractSpec, RetryPolicy, Source, Window};
+use weir_lineage::{DatasetName, StageDataset};
 use weir_stage::Interval;
 
+use super::lineage::{FileLineage, LineageArgs};
 use super::settings::WriteArgs;
 use super::{Globals, StoreArgs, parse_interval, print_commit, print_json};
 
@@ -85,11 +87,14 @@ pub(super) struct ExtractCmd {
     write: WriteArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    lineage: LineageArgs,
 }
 
 impl ExtractCmd {
-    /// The extract to run: the pipeline file's step, or the flags.
-    fn plan(&self) -> anyhow::Result<ExtractPlan> {
+    /// The extract to run: the pipeline file's step, or the flags; and what
+    /// the file says of its lineage.
+    fn plan(&self) -> anyhow::Result<(ExtractPlan, FileLineage)> {
         match (self.target.as_slice(), &self.source) {
             ([file, step], None) => {
                 for (flag, given) in [
@@ -107,29 +112,35 @@ impl ExtractCmd {
                     }
                 }
                 let file = PipelineFile::load(&PathBuf::from(file))?;
-                Ok(file.extract_step(step)?.with_flags(self.flags()))
+                Ok((
+                    file.extract_step(step)?.with_flags(self.flags()),
+                    FileLineage::of(&file, step),
+                ))
             }
-            ([], Some(url)) => Ok(ExtractPlan {
-                url: url.clone(),
-                statement_timeout: None,
-                table: self.table.clone(),
-                columns: self.columns.clone(),
-                query: self.query.clone(),
-                cursor: self.cursor.clone(),
-                key: self
-                    .key
-                    .clone()
-                    .context("--key is required (a unique, ordered column to page by)")?,
-                lag: None,
-                page_rows: None,
-                max_retries: None,
-                output: self
-                    .output
-                    .clone()
-                    .context("--output is required (the stage to write)")?,
-                overrides: Overrides::default(),
-            }
-            .with_flags(self.flags())),
+            ([], Some(url)) => Ok((
+                ExtractPlan {
+                    url: url.clone(),
+                    statement_timeout: None,
+                    table: self.table.clone(),
+                    columns: self.columns.clone(),
+                    query: self.query.clone(),
+                    cursor: self.cursor.clone(),
+                    key: self
+                        .key
+                        .clone()
+                        .context("--key is required (a unique, ordered column to page by)")?,
+                    lag: None,
+                    page_rows: None,
+                    max_retries: None,
+                    output: self
+                        .output
+                        .clone()
+                        .context("--output is required (the stage to write)")?,
+                    overrides: Overrides::default(),
+                }
+                .with_flags(self.flags()),
+                FileLineage::default(),
+            )),
             ([_], None) => bail!("give the step to run after the pipeline file"),
             _ => bail!("give PIPELINE.toml STEP, or --source URL with --table or --query"),
         }
@@ -188,35 +199,54 @@ impl ExtractCmd {
     }
 
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
-        let plan = self.plan()?;
+        let (plan, file_lineage) = self.plan()?;
         let spec = self.spec(&plan)?;
-        let stage = self.store.open(g, &plan.output)?;
-        let mut flags = Overrides::default();
-        self.write.apply(&mut flags);
-        let settings = resolve(&plan.overrides, &flags);
-        let started = std::time::Instant::now();
-        let done = extract(
-            &stage,
+        // The table as the spec names a PostgreSQL dataset; a query has no
+        // input dataset (it is not parsed).
+        let table = |plan: &ExtractPlan| -> Vec<StageDataset> {
+            match (&plan.table, Source::from_url(&plan.url)) {
+                (Some(t), Ok(source)) => {
+                    let s = source.info();
+                    vec![StageDataset::named(DatasetName::postgres_table(
+                        &s.host,
+                        s.port,
+                        &s.database,
+                        t,
+                    ))]
+                }
+                _ => Vec::new(),
+            }
+        };
+        let run = self.lineage.start(
+            g,
+            &file_lineage,
+            "extract",
+            &[],
+            table(&plan),
+            &plan.output,
             self.interval,
-            spec,
-            &settings.write_options(self.interval_end),
-            &command_line_without_password(),
-        )?;
+            self.interval_end,
+        );
+        let started = std::time::Instant::now();
+        let (done, run) = run.check(self.extract(g, &plan, spec))?;
+        let stage_url = weir_stage::StageUrl::parse(&plan.output)?;
+        let lineage = run.complete(&stage_url, &done.commit, table(&plan));
         let m = &done.commit.manifest;
         if g.json {
             print_json(&serde_json::json!({
                 "stage": m.stage,
                 "interval": m.interval,
-                "manifest": format!("{}/{}", stage.url(), done.commit.manifest_path),
+                "manifest": format!("{stage_url}/{}", done.commit.manifest_path),
                 "run_id": m.run_id,
                 "totals": m.totals,
                 "extract": m.producer.extract,
                 "deleted": done.commit.deleted,
+                "openlineage": lineage,
             }))?;
         } else {
             print_commit(
                 "extracted",
-                stage.url(),
+                &stage_url,
                 m,
                 Some(started.elapsed().as_secs_f64()),
             );
@@ -236,6 +266,26 @@ impl ExtractCmd {
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// Opens the stage, extracts and commits.
+    fn extract(
+        &self,
+        g: &Globals,
+        plan: &ExtractPlan,
+        spec: ExtractSpec,
+    ) -> anyhow::Result<weir::pipeline::extract::Extracted> {
+        let stage = self.store.open(g, &plan.output)?;
+        let mut flags = Overrides::default();
+        self.write.apply(&mut flags);
+        let settings = resolve(&plan.overrides, &flags);
+        Ok(extract(
+            &stage,
+            self.interval,
+            spec,
+            &settings.write_options(self.interval_end),
+            &command_line_without_password(),
+        )?)
     }
 }
 

@@ -16,6 +16,7 @@ mod build;
 mod cat;
 mod extract;
 mod inspect;
+mod lineage;
 mod ls;
 mod new;
 mod replay;

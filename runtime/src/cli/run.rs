@@ -18,7 +18,8 @@ use weir::pipeline::{Overrides, resolve};
 use weir_engine::{Engine, EngineConfig, ModuleSpec};
 use weir_stage::{Interval, layout};
 
-use super::settings::{BudgetArgs, LineArgs, Target, WorkerArgs, WriteArgs};
+use super::lineage::LineageArgs;
+use super::settings::{BudgetArgs, LineArgs, Resolved, Target, WorkerArgs, WriteArgs};
 use super::{Globals, StoreArgs, command_line, human, parse_interval, print_commit, print_json};
 
 /// Run an interval's committed records through WebAssembly transforms and
@@ -73,6 +74,8 @@ pub(super) struct RunCmd {
     line: LineArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    lineage: LineageArgs,
 }
 
 /// The transforms of a chain, given as flags (shared by `run` and `replay`).
@@ -221,6 +224,69 @@ impl RunCmd {
                  Give another --output, or pass --force to replace the input in place"
             );
         }
+        // A sealed shard commits nothing: only `weir commit` is a run of
+        // the step for OpenLineage.
+        let lineage = self.shard.is_none().then(|| {
+            self.lineage.start(
+                g,
+                &step.lineage,
+                "run",
+                &[&step.input],
+                Vec::new(),
+                &output,
+                self.interval,
+                self.interval_end,
+            )
+        });
+        let outcome = self.work(g, m, step, &output);
+        let (outcome, lineage) = match lineage {
+            Some(l) => {
+                let (o, l) = l.check(outcome)?;
+                (o, Some(l))
+            }
+            None => (outcome?, None),
+        };
+        let Outcome::Committed {
+            summary,
+            input,
+            output,
+            seconds,
+        } = outcome
+        else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        let lineage = lineage.map(|l| l.complete(&output, &summary.commit, Vec::new()));
+        let m = &summary.commit.manifest;
+        if g.json {
+            print_json(&serde_json::json!({
+                "ok": true,
+                "input": input,
+                "output": output.to_string(),
+                "interval": m.interval,
+                "manifest": format!("{output}/{}", summary.commit.manifest_path),
+                "run_id": m.run_id,
+                "totals": m.totals,
+                "transforms": m.producer.transforms,
+                "quarantine": format!("{output}/{}", layout::quarantine_dir(&self.interval)),
+                "seconds": seconds,
+                "openlineage": lineage,
+            }))?;
+        } else {
+            print_commit("committed", &output, m, Some(seconds));
+            println!("read it: weir cat {output} --interval {}", self.interval);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Loads the transforms, opens the stages and runs: a shard is sealed
+    /// (and its summary printed), anything else committed.
+    fn work(
+        &self,
+        g: &Globals,
+        m: &ArgMatches,
+        step: Resolved,
+        output: &str,
+    ) -> anyhow::Result<Outcome> {
         let mut specs = if step.transforms.is_empty() {
             self.transform.specs(m)?
         } else {
@@ -238,7 +304,7 @@ impl RunCmd {
         let started = Instant::now();
         let modules = self.transform.load(specs, settings.workers)?;
         let input_stage = self.store.open_existing(g, &step.input)?;
-        let output_stage = self.store.open(g, &output)?;
+        let output_stage = self.store.open(g, output)?;
         let options = RunOptions {
             write: settings.write_options(self.interval_end),
             max_rejected: settings.max_rejected,
@@ -299,7 +365,7 @@ impl RunCmd {
                 );
                 println!("not committed yet: run `weir commit` once every shard is done");
             }
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Outcome::Sealed);
         }
         let summary = run::run(
             &modules,
@@ -312,31 +378,26 @@ impl RunCmd {
         if let Some(b) = &bar {
             b.bar.finish_and_clear();
         }
-        let m = &summary.commit.manifest;
-        let seconds = started.elapsed().as_secs_f64();
-        if g.json {
-            print_json(&serde_json::json!({
-                "ok": true,
-                "input": input_stage.url().to_string(),
-                "output": output_stage.url().to_string(),
-                "interval": m.interval,
-                "manifest": format!("{}/{}", output_stage.url(), summary.commit.manifest_path),
-                "run_id": m.run_id,
-                "totals": m.totals,
-                "transforms": m.producer.transforms,
-                "quarantine": format!("{}/{}", output_stage.url(), layout::quarantine_dir(&self.interval)),
-                "seconds": seconds,
-            }))?;
-        } else {
-            print_commit("committed", output_stage.url(), m, Some(seconds));
-            println!(
-                "read it: weir cat {} --interval {}",
-                output_stage.url(),
-                self.interval
-            );
-        }
-        Ok(ExitCode::SUCCESS)
+        Ok(Outcome::Committed {
+            summary,
+            input: input_stage.url().to_string(),
+            output: output_stage.url().clone(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
+}
+
+/// How a run ended.
+enum Outcome {
+    /// A shard was sealed (and its summary printed).
+    Sealed,
+    /// The interval was committed.
+    Committed {
+        summary: run::RunSummary,
+        input: String,
+        output: weir_stage::StageUrl,
+        seconds: f64,
+    },
 }
 
 /// A progress bar on stderr: records, MB/s and ETA from input bytes.

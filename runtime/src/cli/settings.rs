@@ -18,6 +18,8 @@ use weir_stage::batch::gzip;
 use weir_stage::batch::lines::DEFAULT_MAX_LINE_BYTES;
 use weir_stage::write::{DEFAULT_MAX_BATCH_BYTES, DEFAULT_ORPHAN_GRACE};
 
+use super::lineage::FileLineage;
+
 /// How output batches are written (`stage`, `run`, `commit`, `replay`).
 #[derive(Debug, Args, Clone)]
 pub(super) struct WriteArgs {
@@ -119,6 +121,9 @@ pub(super) struct Resolved {
     pub transforms: Vec<ModuleSpec>,
     /// The settings the pipeline file gives (none in the flags form).
     pub file: Overrides,
+    /// The file's OpenLineage table and the step's job name (none in the
+    /// flags form).
+    pub lineage: FileLineage,
 }
 
 impl Target {
@@ -136,12 +141,14 @@ impl Target {
                         "give either a pipeline file and step, or --input, --output (and --transform)"
                     );
                 }
-                let plan = PipelineFile::load(file)?.step(step)?;
+                let file = PipelineFile::load(file)?;
+                let plan = file.step(step)?;
                 Ok(Resolved {
                     input: plan.input,
                     output: Some(plan.output),
                     transforms: plan.transforms,
                     file: plan.overrides,
+                    lineage: FileLineage::of(&file, step),
                 })
             }
             (Some(_), None) => bail!("give the step after the pipeline file"),
@@ -153,6 +160,7 @@ impl Target {
                 output: output.cloned(),
                 transforms: Vec::new(),
                 file: Overrides::default(),
+                lineage: FileLineage::default(),
             }),
         }
     }

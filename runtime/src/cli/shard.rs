@@ -7,9 +7,10 @@ use anyhow::{Context, bail};
 use clap::Args;
 use weir::pipeline::shard::{self, CommitOptions, CommitOutcome};
 use weir::pipeline::{Overrides, plan, resolve};
-use weir_stage::Interval;
+use weir_stage::{Interval, Stage};
 
-use super::settings::{BudgetArgs, Target, WriteArgs};
+use super::lineage::LineageArgs;
+use super::settings::{BudgetArgs, Resolved, Target, WriteArgs};
 use super::{Globals, StoreArgs, command_line, parse_interval, print_commit, print_json};
 
 /// List an interval's work units for a sharded run, as JSON.
@@ -84,6 +85,8 @@ pub(super) struct CommitCmd {
     write: WriteArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    lineage: LineageArgs,
 }
 
 impl CommitCmd {
@@ -92,23 +95,25 @@ impl CommitCmd {
             bail!("--shards must be at least 1");
         }
         let r = self.target.resolve(self.output.as_ref(), false)?;
-        let output = r.output.context("--output is required with --input")?;
-        let input_stage = self.store.open_existing(g, &r.input)?;
-        let output_stage = self.store.open(g, &output)?;
-        let mut flags = Overrides::default();
-        self.budget.apply(&mut flags);
-        self.write.apply(&mut flags);
-        let settings = resolve(&r.file, &flags);
-        let options = CommitOptions {
-            write: settings.write_options(self.interval_end),
-            max_rejected: settings.max_rejected,
-            count: self.shards,
-            command: command_line(),
-        };
-        let outcome = shard::commit(&input_stage, &output_stage, self.interval, &options)?;
+        let output = r
+            .output
+            .clone()
+            .context("--output is required with --input")?;
+        let run = self.lineage.start(
+            g,
+            &r.lineage,
+            "commit",
+            &[&r.input],
+            Vec::new(),
+            &output,
+            self.interval,
+            self.interval_end,
+        );
+        let ((outcome, input_stage, output_stage), run) = run.check(self.merge(g, &r, &output))?;
         let c = outcome.commit();
         let m = &c.manifest;
         let again = matches!(outcome, CommitOutcome::AlreadyCommitted(_));
+        let lineage = run.complete(output_stage.url(), c, Vec::new());
         if g.json {
             print_json(&serde_json::json!({
                 "ok": true,
@@ -121,6 +126,7 @@ impl CommitCmd {
                 "shards": m.shards,
                 "totals": m.totals,
                 "transforms": m.producer.transforms,
+                "openlineage": lineage,
             }))?;
         } else {
             let what = format!(
@@ -135,5 +141,28 @@ impl CommitCmd {
             print_commit(&what, output_stage.url(), m, None);
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// Opens the stages and merges the shards.
+    fn merge(
+        &self,
+        g: &Globals,
+        r: &Resolved,
+        output: &str,
+    ) -> anyhow::Result<(CommitOutcome, Stage, Stage)> {
+        let input_stage = self.store.open_existing(g, &r.input)?;
+        let output_stage = self.store.open(g, output)?;
+        let mut flags = Overrides::default();
+        self.budget.apply(&mut flags);
+        self.write.apply(&mut flags);
+        let settings = resolve(&r.file, &flags);
+        let options = CommitOptions {
+            write: settings.write_options(self.interval_end),
+            max_rejected: settings.max_rejected,
+            count: self.shards,
+            command: command_line(),
+        };
+        let outcome = shard::commit(&input_stage, &output_stage, self.interval, &options)?;
+        Ok((outcome, input_stage, output_stage))
     }
 }

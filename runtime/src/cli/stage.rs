@@ -9,6 +9,7 @@ use weir::pipeline::{Overrides, resolve};
 use weir_stage::read::Input;
 use weir_stage::{Interval, layout};
 
+use super::lineage::{FileLineage, LineageArgs};
 use super::settings::{BudgetArgs, LineArgs, WorkerArgs, WriteArgs};
 use super::{Globals, StoreArgs, parse_interval, print_commit, print_json};
 
@@ -45,10 +46,45 @@ pub(super) struct StageCmd {
     workers: WorkerArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    lineage: LineageArgs,
 }
 
 impl StageCmd {
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
+        let run = self.lineage.start(
+            g,
+            &FileLineage::default(),
+            "stage",
+            &[],
+            Vec::new(),
+            &self.stage,
+            self.interval,
+            self.interval_end,
+        );
+        let (commit, run) = run.check(self.commit(g))?;
+        let stage_url = weir_stage::StageUrl::parse(&self.stage)?;
+        let lineage = run.complete(&stage_url, &commit, Vec::new());
+        let m = &commit.manifest;
+        if g.json {
+            print_json(&serde_json::json!({
+                "stage": m.stage,
+                "interval": m.interval,
+                "manifest": format!("{stage_url}/{}", commit.manifest_path),
+                "run_id": m.run_id,
+                "totals": m.totals,
+                "quarantine": format!("{stage_url}/{}", layout::quarantine_dir(&self.interval)),
+                "deleted": commit.deleted,
+                "openlineage": lineage,
+            }))?;
+        } else {
+            print_commit("committed", &stage_url, m, None);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Stages the input and commits it.
+    fn commit(&self, g: &Globals) -> anyhow::Result<weir_stage::write::Commit> {
         let stage = self.store.open(g, &self.stage)?;
         let inputs: Vec<Input> = if self.files.is_empty() {
             vec![Input::Stdin]
@@ -77,21 +113,6 @@ impl StageCmd {
             workers: settings.workers,
             allow_empty: self.allow_empty,
         };
-        let commit = ingest::ingest(&stage, self.interval, &inputs, &options)?;
-        let m = &commit.manifest;
-        if g.json {
-            print_json(&serde_json::json!({
-                "stage": m.stage,
-                "interval": m.interval,
-                "manifest": format!("{}/{}", stage.url(), commit.manifest_path),
-                "run_id": m.run_id,
-                "totals": m.totals,
-                "quarantine": format!("{}/{}", stage.url(), layout::quarantine_dir(&self.interval)),
-                "deleted": commit.deleted,
-            }))?;
-        } else {
-            print_commit("committed", stage.url(), m, None);
-        }
-        Ok(ExitCode::SUCCESS)
+        Ok(ingest::ingest(&stage, self.interval, &inputs, &options)?)
     }
 }

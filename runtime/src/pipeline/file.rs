@@ -37,6 +37,10 @@ pub struct PipelineFile {
     pub sources: BTreeMap<String, SourceDecl>,
     /// Named steps.
     pub steps: BTreeMap<String, StepDecl>,
+    /// Where OpenLineage events go (docs/lineage.md); the environment's
+    /// `OPENLINEAGE_*` variables beat it.
+    #[serde(default)]
+    pub openlineage: Option<weir_lineage::LineageFile>,
     #[serde(skip)]
     dir: PathBuf,
     #[serde(skip)]
@@ -260,6 +264,21 @@ impl PipelineFile {
             .unwrap_or_else(|| PathBuf::from("."));
         file.path = path.display().to_string();
         Ok(file)
+    }
+
+    /// The folder relative paths in this file are relative to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The OpenLineage job name of a step: the file's stem and the step,
+    /// `pipeline.clean` for step `clean` of `pipeline.toml`.
+    pub fn job_name(&self, step: &str) -> String {
+        let stem = Path::new(&self.path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "pipeline".into());
+        format!("{stem}.{step}")
     }
 
     /// The names of the steps, for messages.
