@@ -18,11 +18,14 @@ const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
 /// GradientBoostingClassifier, MLPClassifier (after StandardScaler),
 /// LogisticRegression after MinMaxScaler, SGDClassifier (after
 /// StandardScaler), GaussianNB, RidgeClassifier, LinearSVC (both written
-/// with `outputs.scores`) and SimpleImputer + Normalizer +
-/// LogisticRegression on iris, wine, breast_cancer and digits (and
-/// OneHotEncoder + LogisticRegression on digits, whose pixels are small
-/// integers), and LinearRegression, RandomForestRegressor, MLPRegressor
-/// (after MinMaxScaler) and SVR (after StandardScaler) on diabetes (fixed
+/// with `outputs.scores`), SimpleImputer + Normalizer +
+/// LogisticRegression and SVC (after StandardScaler; RBF and polynomial
+/// kernels with decision scores, linear and sigmoid with probabilities) on
+/// iris, wine, breast_cancer and digits (and OneHotEncoder +
+/// LogisticRegression on digits, whose pixels are small integers), and
+/// LinearRegression, RandomForestRegressor, MLPRegressor (after
+/// MinMaxScaler) and SVR (after StandardScaler; RBF, linear, polynomial and
+/// sigmoid kernels) on diabetes (fixed
 /// seeds, 20 trees per forest), on 70% of each dataset. Writes each model
 /// to `models/<case>.onnx`, the held-out rows to `<case>.ndjson` (as an array
 /// field `x`, or as fields `f0`, `f1`, ... in alternate cases, so both
@@ -40,7 +43,7 @@ try:
                                   RandomForestRegressor)
     from sklearn.linear_model import (LinearRegression, LogisticRegression, RidgeClassifier,
                                       SGDClassifier)
-    from sklearn.svm import SVR, LinearSVC
+    from sklearn.svm import SVC, SVR, LinearSVC
     from sklearn.model_selection import train_test_split
     from sklearn.naive_bayes import GaussianNB
     from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -68,6 +71,14 @@ classifiers = {
     "linear_svc": lambda: LinearSVC(random_state=SEED),
     "imputer_normalizer": lambda: make_pipeline(
         SimpleImputer(), Normalizer(), LogisticRegression(max_iter=300)),
+    # SVC: decision scores (one-vs-rest, as scikit-learn's decision_function)
+    # without probability=True, libsvm's probabilities with it.
+    "svc_rbf": lambda: make_pipeline(StandardScaler(), SVC()),
+    "svc_poly": lambda: make_pipeline(StandardScaler(), SVC(kernel="poly")),
+    "svc_linear_proba": lambda: make_pipeline(StandardScaler(), SVC(
+        kernel="linear", probability=True, random_state=SEED)),
+    "svc_sigmoid_proba": lambda: make_pipeline(StandardScaler(), SVC(
+        kernel="sigmoid", probability=True, random_state=SEED)),
 }
 # Digits' pixels are small integers (0 to 16): a natural categorical input.
 digits_classifiers = {**classifiers, "one_hot": lambda: make_pipeline(
@@ -78,6 +89,9 @@ regressors = {
     "mlp": lambda: make_pipeline(MinMaxScaler(), MLPRegressor(
         hidden_layer_sizes=(32,), max_iter=500, random_state=SEED)),
     "svr": lambda: make_pipeline(StandardScaler(), SVR(C=50.0)),
+    "svr_linear": lambda: make_pipeline(StandardScaler(), SVR(kernel="linear", C=5.0)),
+    "svr_poly": lambda: make_pipeline(StandardScaler(), SVR(kernel="poly", C=5.0)),
+    "svr_sigmoid": lambda: make_pipeline(StandardScaler(), SVR(kernel="sigmoid", C=5.0)),
 }
 loaders = {
     "iris": (datasets.load_iris, classifiers),
@@ -182,8 +196,8 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         .unwrap_or_else(|| panic!("reference.json has no cases"));
     assert_eq!(
         cases.len(),
-        45,
-        "5 datasets: 4 × 10 classifiers, one more on digits, 1 × 4 regressors"
+        64,
+        "5 datasets: 4 × 14 classifiers, one more on digits, 1 × 7 regressors"
     );
     let assets = sb.join("models").to_string_lossy().into_owned();
 
@@ -204,8 +218,10 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         // Decision scores are written with `scores` (into the same record
         // field, so the comparison below is one); `probabilities` refuses
         // the models it can tell give them.
-        let decision_scores =
-            matches!(case["model"].as_str(), Some("ridge" | "linear_svc" | "sgd"));
+        let decision_scores = matches!(
+            case["model"].as_str(),
+            Some("ridge" | "linear_svc" | "sgd" | "svc_rbf" | "svc_poly")
+        );
         config["outputs"] = if decision_scores {
             serde_json::json!({"label": "label", "scores": "probabilities"})
         } else if classifier {
@@ -240,7 +256,10 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         ])
         .ok();
         let weir_seconds = started.elapsed().as_secs_f64();
-        if matches!(case["model"].as_str(), Some("ridge" | "linear_svc")) {
+        if matches!(
+            case["model"].as_str(),
+            Some("ridge" | "linear_svc" | "svc_rbf" | "svc_poly")
+        ) {
             let mut asked = config.clone();
             asked["outputs"] = serde_json::json!({"probabilities": "p"});
             let refused = sb.weir(&[

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use thiserror::Error;
 
 use crate::onnx::{DecodeError, ModelProto, ValueType};
+use crate::operators::dense::{Dense, Function};
 use crate::operators::{Operator, OperatorError};
 use crate::tensor::{ClassLabels, Tensor};
 
@@ -183,27 +184,43 @@ impl Model {
             });
             if let Some(labels) = labels {
                 let scores = match operator {
-                    Operator::LinearClassifier(_) | Operator::TreeEnsembleClassifier(_) => {
-                        outputs.get(1)
-                    }
+                    Operator::LinearClassifier(_)
+                    | Operator::TreeEnsembleClassifier(_)
+                    | Operator::SvmClassifier(_) => outputs.get(1),
                     _ => outputs.first(),
                 };
                 if let Some(&slot) = scores {
                     classes_of.insert(slot, labels);
                 }
             }
-            // Raw decision scores stay such through the glue after them.
+            // Raw decision scores stay such through the glue after them, and
+            // through the arithmetic skl2onnx turns SVC's pairwise scores
+            // into scikit-learn's one-vs-rest `decision_function` with.
             let decision = match &operator {
                 Operator::LinearClassifier(op) => {
+                    op.gives_decision_scores().then(|| outputs.get(1)).flatten()
+                }
+                Operator::SvmClassifier(op) => {
                     op.gives_decision_scores().then(|| outputs.get(1)).flatten()
                 }
                 Operator::Identity
                 | Operator::Cast(_)
                 | Operator::ZipMap(_)
-                | Operator::Dense(crate::operators::dense::Dense::ArrayFeatureExtractor) => inputs
-                    .first()
-                    .filter(|slot| decision_slots.contains(slot))
-                    .and(outputs.first()),
+                | Operator::Dense(
+                    Dense::ArrayFeatureExtractor
+                    | Dense::Arithmetic(_)
+                    | Dense::Sum
+                    | Dense::Function(Function::Neg | Function::Abs)
+                    | Dense::Compare(_)
+                    | Dense::Concat { .. }
+                    | Dense::Reshape { .. }
+                    | Dense::Flatten { .. }
+                    | Dense::Squeeze { .. },
+                ) => inputs
+                    .iter()
+                    .any(|slot| decision_slots.contains(slot))
+                    .then(|| outputs.first())
+                    .flatten(),
                 _ => None,
             };
             decision_slots.extend(decision);
@@ -365,7 +382,7 @@ fn looked_up_labels(
                 return match labels {
                     Tensor::Int64 { data, .. } => Some(ClassLabels::Ints(data.clone())),
                     Tensor::Text { data, .. } => Some(ClassLabels::Strings(data.clone())),
-                    Tensor::Float { .. } => None,
+                    Tensor::Float { .. } | Tensor::Bool { .. } => None,
                 };
             }
             _ => return None,
@@ -375,7 +392,7 @@ fn looked_up_labels(
 
 /// An initializer as a tensor; element types other than float and int64
 /// become empty float tensors, which any operator reading them rejects.
-fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
+pub(crate) fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
     let shape: Vec<usize> = proto
         .dims
         .iter()
@@ -409,6 +426,15 @@ fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
                     .chunks_exact(4)
                     .map(|word| i64::from(i32::from_le_bytes([word[0], word[1], word[2], word[3]])))
                     .collect()
+            },
+        },
+        // bool, one byte each in `raw_data` or one int32 each.
+        9 => Tensor::Bool {
+            shape,
+            data: if proto.raw_data.is_empty() {
+                proto.int32_data.iter().map(|&value| value != 0).collect()
+            } else {
+                proto.raw_data.iter().map(|&byte| byte != 0).collect()
             },
         },
         8 => Tensor::Text {
