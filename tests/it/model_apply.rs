@@ -20,12 +20,14 @@ const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
 /// StandardScaler), GaussianNB, RidgeClassifier, LinearSVC (both written
 /// with `outputs.scores`), SimpleImputer + Normalizer +
 /// LogisticRegression and SVC (after StandardScaler; RBF and polynomial
-/// kernels with decision scores, linear and sigmoid with probabilities) on
+/// kernels with decision scores, linear and sigmoid with probabilities) and
+/// KNeighborsClassifier (after StandardScaler; and with distance weights) on
 /// iris, wine, breast_cancer and digits (and OneHotEncoder +
 /// LogisticRegression on digits, whose pixels are small integers), and
 /// LinearRegression, RandomForestRegressor, MLPRegressor (after
-/// MinMaxScaler) and SVR (after StandardScaler; RBF, linear, polynomial and
-/// sigmoid kernels) on diabetes (fixed
+/// MinMaxScaler), SVR (after StandardScaler; RBF, linear, polynomial and
+/// sigmoid kernels) and KNeighborsRegressor (plain, and with distance weights
+/// after StandardScaler) on diabetes (fixed
 /// seeds, 20 trees per forest), on 70% of each dataset. Writes each model
 /// to `models/<case>.onnx`, the held-out rows to `<case>.ndjson` (as an array
 /// field `x`, or as fields `f0`, `f1`, ... in alternate cases, so both
@@ -41,6 +43,7 @@ try:
     from sklearn import datasets
     from sklearn.ensemble import (GradientBoostingClassifier, RandomForestClassifier,
                                   RandomForestRegressor)
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.linear_model import (LinearRegression, LogisticRegression, RidgeClassifier,
                                       SGDClassifier)
     from sklearn.svm import SVC, SVR, LinearSVC
@@ -79,6 +82,9 @@ classifiers = {
         kernel="linear", probability=True, random_state=SEED)),
     "svc_sigmoid_proba": lambda: make_pipeline(StandardScaler(), SVC(
         kernel="sigmoid", probability=True, random_state=SEED)),
+    # skl2onnx computes the distances with Scan, picks neighbours with TopK.
+    "knn": lambda: make_pipeline(StandardScaler(), KNeighborsClassifier()),
+    "knn_distance": lambda: KNeighborsClassifier(n_neighbors=7, weights="distance"),
 }
 # Digits' pixels are small integers (0 to 16): a natural categorical input.
 digits_classifiers = {**classifiers, "one_hot": lambda: make_pipeline(
@@ -92,6 +98,9 @@ regressors = {
     "svr_linear": lambda: make_pipeline(StandardScaler(), SVR(kernel="linear", C=5.0)),
     "svr_poly": lambda: make_pipeline(StandardScaler(), SVR(kernel="poly", C=5.0)),
     "svr_sigmoid": lambda: make_pipeline(StandardScaler(), SVR(kernel="sigmoid", C=5.0)),
+    "knn": lambda: KNeighborsRegressor(),
+    "knn_distance": lambda: make_pipeline(StandardScaler(), KNeighborsRegressor(
+        n_neighbors=7, weights="distance")),
 }
 loaders = {
     "iris": (datasets.load_iris, classifiers),
@@ -196,8 +205,8 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         .unwrap_or_else(|| panic!("reference.json has no cases"));
     assert_eq!(
         cases.len(),
-        64,
-        "5 datasets: 4 × 14 classifiers, one more on digits, 1 × 7 regressors"
+        74,
+        "5 datasets: 4 × 16 classifiers, one more on digits, 1 × 9 regressors"
     );
     let assets = sb.join("models").to_string_lossy().into_owned();
 

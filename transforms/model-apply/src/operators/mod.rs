@@ -18,6 +18,7 @@
 pub mod dense;
 pub mod linear;
 pub mod preprocess;
+pub mod scan;
 pub mod svm;
 pub mod tree_ensemble;
 
@@ -55,9 +56,9 @@ pub enum OperatorError {
     Input(String),
 }
 
-/// An operator's name with its domain, as ONNX writes it: `ai.onnx.Scan`
+/// An operator's name with its domain, as ONNX writes it: `ai.onnx.Loop`
 /// for the default domain (which a node leaves empty),
-/// `ai.onnx.ml.SVMClassifier` for the ML one.
+/// `ai.onnx.ml.TreeEnsemble` for the ML one.
 pub fn qualified(domain: &str, op_type: &str) -> String {
     let domain = if domain.is_empty() { "ai.onnx" } else { domain };
     format!("{domain}.{op_type}")
@@ -134,6 +135,7 @@ pub const SUPPORTED: &[&str] = &[
     "ai.onnx.Min",
     "ai.onnx.ConstantOfShape",
     "ai.onnx.TopK",
+    "ai.onnx.Scan",
 ];
 
 /// A built operator.
@@ -169,6 +171,8 @@ pub enum Operator {
     Dense(dense::Dense),
     /// `ai.onnx.ml.SVMClassifier`.
     SvmClassifier(svm::SvmClassifier),
+    /// `Scan`, with its body.
+    Scan(Box<scan::Scan>),
     /// `ai.onnx.ml.SVMRegressor`.
     SvmRegressor(svm::SvmRegressor),
     /// `ai.onnx.ml.Imputer`.
@@ -247,6 +251,11 @@ impl<'a> Attributes<'a> {
         self.get(name)
             .and_then(|attribute| attribute.t.as_ref())
             .map(crate::graph::constant)
+    }
+
+    /// A subgraph attribute (`g`).
+    pub(crate) fn graph(&self, name: &str) -> Option<&'a crate::onnx::GraphProto> {
+        self.get(name).and_then(|attribute| attribute.g.as_deref())
     }
 
     pub(crate) fn floats(&self, name: &str) -> Vec<f32> {
@@ -360,6 +369,7 @@ impl Operator {
                 }
             }),
             ("Identity", _, true) => Operator::Identity,
+            ("Scan", _, true) => Operator::Scan(Box::new(scan::Scan::new(&attributes)?)),
             ("SVMClassifier", true, _) => {
                 Operator::SvmClassifier(svm::SvmClassifier::new(&attributes)?)
             }
@@ -459,6 +469,7 @@ impl Operator {
             Operator::Identity => Ok(vec![first.clone()]),
             Operator::Dense(op) => op.run(inputs),
             Operator::SvmClassifier(op) => op.run(first),
+            Operator::Scan(op) => op.run(inputs),
             Operator::SvmRegressor(op) => Ok(vec![op.run(first)?]),
             Operator::Imputer(op) => Ok(vec![op.run(first)?]),
             Operator::Binarizer(threshold) => Ok(vec![preprocess::binarize(*threshold, first)?]),
@@ -620,9 +631,9 @@ mod tests {
 
     #[test]
     fn an_unsupported_operator_is_named_with_its_domain() {
-        for (domain, qualified) in [("", "ai.onnx.Scan"), ("ai.onnx.ml", "ai.onnx.ml.Scan")] {
+        for (domain, qualified) in [("", "ai.onnx.Loop"), ("ai.onnx.ml", "ai.onnx.ml.Loop")] {
             let node = NodeProto {
-                op_type: "Scan".into(),
+                op_type: "Loop".into(),
                 domain: domain.into(),
                 ..NodeProto::default()
             };
