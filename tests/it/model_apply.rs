@@ -21,13 +21,14 @@ const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
 /// with `outputs.scores`), SimpleImputer + Normalizer +
 /// LogisticRegression and SVC (after StandardScaler; RBF and polynomial
 /// kernels with decision scores, linear and sigmoid with probabilities) and
-/// KNeighborsClassifier (after StandardScaler; and with distance weights) on
-/// iris, wine, breast_cancer and digits (and OneHotEncoder +
+/// KNeighborsClassifier (after StandardScaler; and with distance weights),
+/// AdaBoostClassifier and SGDClassifier(loss="log_loss") on iris, wine,
+/// breast_cancer and digits (and OneHotEncoder +
 /// LogisticRegression on digits, whose pixels are small integers), and
 /// LinearRegression, RandomForestRegressor, MLPRegressor (after
 /// MinMaxScaler), SVR (after StandardScaler; RBF, linear, polynomial and
 /// sigmoid kernels) and KNeighborsRegressor (plain, and with distance weights
-/// after StandardScaler) on diabetes (fixed
+/// after StandardScaler) and AdaBoostRegressor on diabetes (fixed
 /// seeds, 20 trees per forest), on 70% of each dataset. Writes each model
 /// to `models/<case>.onnx`, the held-out rows to `<case>.ndjson` (as an array
 /// field `x`, or as fields `f0`, `f1`, ... in alternate cases, so both
@@ -41,7 +42,8 @@ try:
     import sklearn
     import skl2onnx
     from sklearn import datasets
-    from sklearn.ensemble import (GradientBoostingClassifier, RandomForestClassifier,
+    from sklearn.ensemble import (AdaBoostClassifier, AdaBoostRegressor,
+                                  GradientBoostingClassifier, RandomForestClassifier,
                                   RandomForestRegressor)
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.linear_model import (LinearRegression, LogisticRegression, RidgeClassifier,
@@ -85,6 +87,11 @@ classifiers = {
     # skl2onnx computes the distances with Scan, picks neighbours with TopK.
     "knn": lambda: make_pipeline(StandardScaler(), KNeighborsClassifier()),
     "knn_distance": lambda: KNeighborsClassifier(n_neighbors=7, weights="distance"),
+    # SAMME over trees: Equal, Where, ConstantOfShape...
+    "adaboost": lambda: AdaBoostClassifier(n_estimators=20, random_state=SEED),
+    # Probabilities from the logistic, with a Not of the binary case.
+    "sgd_log": lambda: make_pipeline(StandardScaler(), SGDClassifier(
+        loss="log_loss", random_state=SEED)),
 }
 # Digits' pixels are small integers (0 to 16): a natural categorical input.
 digits_classifiers = {**classifiers, "one_hot": lambda: make_pipeline(
@@ -101,6 +108,9 @@ regressors = {
     "knn": lambda: KNeighborsRegressor(),
     "knn_distance": lambda: make_pipeline(StandardScaler(), KNeighborsRegressor(
         n_neighbors=7, weights="distance")),
+    # The weighted median of the trees' predictions: TopK, CumSum, ArgMin,
+    # GatherElements.
+    "adaboost": lambda: AdaBoostRegressor(n_estimators=20, random_state=SEED),
 }
 loaders = {
     "iris": (datasets.load_iris, classifiers),
@@ -205,8 +215,8 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         .unwrap_or_else(|| panic!("reference.json has no cases"));
     assert_eq!(
         cases.len(),
-        74,
-        "5 datasets: 4 × 16 classifiers, one more on digits, 1 × 9 regressors"
+        83,
+        "5 datasets: 4 × 18 classifiers, one more on digits, 1 × 10 regressors"
     );
     let assets = sb.join("models").to_string_lossy().into_owned();
 

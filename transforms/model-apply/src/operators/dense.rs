@@ -128,8 +128,10 @@ pub enum Dense {
         /// `axis` (default -1, opset 13 and later).
         axis: i64,
     },
-    /// `ArgMax` along `axis`.
+    /// `ArgMax` (or, with `min`, `ArgMin`) along `axis`.
     ArgMax {
+        /// `ArgMin` instead.
+        min: bool,
         /// `axis`.
         axis: i64,
         /// `keepdims`.
@@ -210,6 +212,18 @@ pub enum Dense {
         /// `largest`.
         largest: bool,
     },
+    /// `CumSum` along the axis the second input names.
+    CumSum {
+        /// `exclusive`.
+        exclusive: bool,
+        /// `reverse`.
+        reverse: bool,
+    },
+    /// `GatherElements` along `axis`: each index picks one element.
+    GatherElements {
+        /// `axis`.
+        axis: i64,
+    },
     /// `ai.onnx.ml.ArrayFeatureExtractor`: the last axis picked at the
     /// second input's indices.
     ArrayFeatureExtractor,
@@ -269,7 +283,8 @@ impl Dense {
             "Softmax" => Dense::Softmax {
                 axis: int("axis", -1),
             },
-            "ArgMax" => Dense::ArgMax {
+            "ArgMax" | "ArgMin" => Dense::ArgMax {
+                min: op_type == "ArgMin",
                 axis: int("axis", 0),
                 keepdims: int("keepdims", 1) != 0,
                 last: int("select_last_index", 0) != 0,
@@ -320,6 +335,13 @@ impl Dense {
                     shape: vec![1],
                     data: vec![0.0],
                 }),
+            },
+            "CumSum" => Dense::CumSum {
+                exclusive: int("exclusive", 0) != 0,
+                reverse: int("reverse", 0) != 0,
+            },
+            "GatherElements" => Dense::GatherElements {
+                axis: int("axis", 0),
             },
             "TopK" => Dense::TopK {
                 axis: int("axis", -1),
@@ -417,10 +439,11 @@ impl Dense {
                 }
             }
             Dense::ArgMax {
+                min,
                 axis,
                 keepdims,
                 last,
-            } => argmax(first, *axis, *keepdims, *last)?,
+            } => argmax(first, *min, *axis, *keepdims, *last)?,
             Dense::Reduce {
                 reduction,
                 axes,
@@ -599,6 +622,76 @@ impl Dense {
                     return Err(input_error("`value` has no element"));
                 }
                 value.take(&vec![0; count], shape)
+            }
+            Dense::CumSum { exclusive, reverse } => {
+                let (_, axis) = ints(second()?)?;
+                let axis = axis
+                    .first()
+                    .copied()
+                    .ok_or_else(|| input_error("no axis given"))?;
+                let (shape, data) = float(first)?;
+                let axis = resolve_axis(axis, shape.len())?;
+                let mut out = vec![0.0f32; data.len()];
+                for_each_lane(shape, axis, |mut lane| {
+                    if *reverse {
+                        lane.reverse();
+                    }
+                    let mut sum = 0.0f32;
+                    for &i in &lane {
+                        if *exclusive {
+                            out[i] = sum;
+                            sum += data[i];
+                        } else {
+                            sum += data[i];
+                            out[i] = sum;
+                        }
+                    }
+                });
+                Tensor::Float {
+                    shape: shape.to_vec(),
+                    data: out,
+                }
+            }
+            Dense::GatherElements { axis } => {
+                let (index_shape, index_data) = ints(second()?)?;
+                let shape = first.shape();
+                let axis = resolve_axis(*axis, shape.len())?;
+                if index_shape.len() != shape.len() {
+                    return Err(input_error(format!(
+                        "indices of shape {index_shape:?} for a tensor of shape {shape:?}"
+                    )));
+                }
+                let size = shape[axis];
+                let own = strides(shape);
+                let index_strides = strides(index_shape);
+                let mut picks = Vec::with_capacity(index_data.len());
+                for (position, &index) in index_data.iter().enumerate() {
+                    let resolved = if index < 0 {
+                        index + size as i64
+                    } else {
+                        index
+                    };
+                    let index = usize::try_from(resolved)
+                        .ok()
+                        .filter(|&i| i < size)
+                        .ok_or_else(|| {
+                            input_error(format!("index {index} is out of range for {size}"))
+                        })?;
+                    let mut offset = 0;
+                    let mut rest = position;
+                    for (dim, &stride) in index_strides.iter().enumerate() {
+                        let coordinate = rest / stride;
+                        rest %= stride;
+                        if dim != axis && coordinate >= shape[dim] {
+                            return Err(input_error(format!(
+                                "indices of shape {index_shape:?} exceed {shape:?}"
+                            )));
+                        }
+                        offset += own[dim] * if dim == axis { index } else { coordinate };
+                    }
+                    picks.push(offset);
+                }
+                first.take(&picks, index_shape.to_vec())
             }
             Dense::TopK { axis, largest } => {
                 let (_, k) = ints(second()?)?;
@@ -968,7 +1061,13 @@ fn for_each_lane(shape: &[usize], axis: usize, mut f: impl FnMut(Vec<usize>)) {
     }
 }
 
-fn argmax(tensor: &Tensor, axis: i64, keepdims: bool, last: bool) -> Result<Tensor, OperatorError> {
+fn argmax(
+    tensor: &Tensor,
+    min: bool,
+    axis: i64,
+    keepdims: bool,
+    last: bool,
+) -> Result<Tensor, OperatorError> {
     let (shape, data) = float(tensor)?;
     let axis = resolve_axis(axis, shape.len())?;
     let mut out = Vec::new();
@@ -976,7 +1075,8 @@ fn argmax(tensor: &Tensor, axis: i64, keepdims: bool, last: bool) -> Result<Tens
         let mut best = 0;
         for (k, &i) in lane.iter().enumerate().skip(1) {
             let (value, top) = (data[i], data[lane[best]]);
-            if value > top || (last && value == top) {
+            let better = if min { value < top } else { value > top };
+            if better || (last && value == top) {
                 best = k;
             }
         }

@@ -135,6 +135,9 @@ pub const SUPPORTED: &[&str] = &[
     "ai.onnx.Min",
     "ai.onnx.ConstantOfShape",
     "ai.onnx.TopK",
+    "ai.onnx.ArgMin",
+    "ai.onnx.CumSum",
+    "ai.onnx.GatherElements",
     "ai.onnx.Scan",
 ];
 
@@ -203,6 +206,8 @@ pub enum CastTo {
     Int64,
     /// `to = 9`.
     Bool,
+    /// `to = 6`: held as int64, as int32 constants are.
+    Int32,
 }
 
 /// The score transform of the classifiers and regressors
@@ -359,11 +364,12 @@ impl Operator {
                 Some(1) => CastTo::Float,
                 Some(7) => CastTo::Int64,
                 Some(9) => CastTo::Bool,
+                Some(6) => CastTo::Int32,
                 other => {
                     return Err(OperatorError::Attribute {
                         name: "to",
                         problem: format!(
-                            "casting to element type {other:?} is not supported (only 1, float, 7, int64, and 9, bool)"
+                            "casting to element type {other:?} is not supported (only 1, float, 6, int32, 7, int64, and 9, bool)"
                         ),
                     });
                 }
@@ -529,6 +535,20 @@ fn cast(tensor: &Tensor, to: CastTo) -> Result<Tensor, OperatorError> {
         (Tensor::Int64 { data, .. }, CastTo::Bool) => Tensor::Bool {
             shape,
             data: data.iter().map(|&value| value != 0).collect(),
+        },
+        // int32 is held as int64: truncated toward zero (saturating, for
+        // floats) and wrapped to 32 bits.
+        (Tensor::Float { data, .. }, CastTo::Int32) => Tensor::Int64 {
+            shape,
+            data: data.iter().map(|&value| i64::from(value as i32)).collect(),
+        },
+        (Tensor::Int64 { data, .. }, CastTo::Int32) => Tensor::Int64 {
+            shape,
+            data: data.iter().map(|&value| i64::from(value as i32)).collect(),
+        },
+        (Tensor::Bool { data, .. }, CastTo::Int32) => Tensor::Int64 {
+            shape,
+            data: data.iter().map(|&value| i64::from(value)).collect(),
         },
         (Tensor::Text { .. }, _) => {
             return Err(OperatorError::Input(
