@@ -18,11 +18,17 @@ const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
 /// GradientBoostingClassifier, MLPClassifier (after StandardScaler),
 /// LogisticRegression after MinMaxScaler, SGDClassifier (after
 /// StandardScaler), GaussianNB, RidgeClassifier, LinearSVC (both written
-/// with `outputs.scores`) and SimpleImputer + Normalizer +
-/// LogisticRegression on iris, wine, breast_cancer and digits (and
-/// OneHotEncoder + LogisticRegression on digits, whose pixels are small
-/// integers), and LinearRegression, RandomForestRegressor, MLPRegressor
-/// (after MinMaxScaler) and SVR (after StandardScaler) on diabetes (fixed
+/// with `outputs.scores`), SimpleImputer + Normalizer +
+/// LogisticRegression and SVC (after StandardScaler; RBF and polynomial
+/// kernels with decision scores, linear and sigmoid with probabilities) and
+/// KNeighborsClassifier (after StandardScaler; and with distance weights),
+/// AdaBoostClassifier and SGDClassifier(loss="log_loss") on iris, wine,
+/// breast_cancer and digits (and OneHotEncoder +
+/// LogisticRegression on digits, whose pixels are small integers), and
+/// LinearRegression, RandomForestRegressor, MLPRegressor (after
+/// MinMaxScaler), SVR (after StandardScaler; RBF, linear, polynomial and
+/// sigmoid kernels) and KNeighborsRegressor (plain, and with distance weights
+/// after StandardScaler) and AdaBoostRegressor on diabetes (fixed
 /// seeds, 20 trees per forest), on 70% of each dataset. Writes each model
 /// to `models/<case>.onnx`, the held-out rows to `<case>.ndjson` (as an array
 /// field `x`, or as fields `f0`, `f1`, ... in alternate cases, so both
@@ -36,11 +42,13 @@ try:
     import sklearn
     import skl2onnx
     from sklearn import datasets
-    from sklearn.ensemble import (GradientBoostingClassifier, RandomForestClassifier,
+    from sklearn.ensemble import (AdaBoostClassifier, AdaBoostRegressor,
+                                  GradientBoostingClassifier, RandomForestClassifier,
                                   RandomForestRegressor)
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.linear_model import (LinearRegression, LogisticRegression, RidgeClassifier,
                                       SGDClassifier)
-    from sklearn.svm import SVR, LinearSVC
+    from sklearn.svm import SVC, SVR, LinearSVC
     from sklearn.model_selection import train_test_split
     from sklearn.naive_bayes import GaussianNB
     from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -68,6 +76,22 @@ classifiers = {
     "linear_svc": lambda: LinearSVC(random_state=SEED),
     "imputer_normalizer": lambda: make_pipeline(
         SimpleImputer(), Normalizer(), LogisticRegression(max_iter=300)),
+    # SVC: decision scores (one-vs-rest, as scikit-learn's decision_function)
+    # without probability=True, libsvm's probabilities with it.
+    "svc_rbf": lambda: make_pipeline(StandardScaler(), SVC()),
+    "svc_poly": lambda: make_pipeline(StandardScaler(), SVC(kernel="poly")),
+    "svc_linear_proba": lambda: make_pipeline(StandardScaler(), SVC(
+        kernel="linear", probability=True, random_state=SEED)),
+    "svc_sigmoid_proba": lambda: make_pipeline(StandardScaler(), SVC(
+        kernel="sigmoid", probability=True, random_state=SEED)),
+    # skl2onnx computes the distances with Scan, picks neighbours with TopK.
+    "knn": lambda: make_pipeline(StandardScaler(), KNeighborsClassifier()),
+    "knn_distance": lambda: KNeighborsClassifier(n_neighbors=7, weights="distance"),
+    # SAMME over trees: Equal, Where, ConstantOfShape...
+    "adaboost": lambda: AdaBoostClassifier(n_estimators=20, random_state=SEED),
+    # Probabilities from the logistic, with a Not of the binary case.
+    "sgd_log": lambda: make_pipeline(StandardScaler(), SGDClassifier(
+        loss="log_loss", random_state=SEED)),
 }
 # Digits' pixels are small integers (0 to 16): a natural categorical input.
 digits_classifiers = {**classifiers, "one_hot": lambda: make_pipeline(
@@ -78,6 +102,15 @@ regressors = {
     "mlp": lambda: make_pipeline(MinMaxScaler(), MLPRegressor(
         hidden_layer_sizes=(32,), max_iter=500, random_state=SEED)),
     "svr": lambda: make_pipeline(StandardScaler(), SVR(C=50.0)),
+    "svr_linear": lambda: make_pipeline(StandardScaler(), SVR(kernel="linear", C=5.0)),
+    "svr_poly": lambda: make_pipeline(StandardScaler(), SVR(kernel="poly", C=5.0)),
+    "svr_sigmoid": lambda: make_pipeline(StandardScaler(), SVR(kernel="sigmoid", C=5.0)),
+    "knn": lambda: KNeighborsRegressor(),
+    "knn_distance": lambda: make_pipeline(StandardScaler(), KNeighborsRegressor(
+        n_neighbors=7, weights="distance")),
+    # The weighted median of the trees' predictions: TopK, CumSum, ArgMin,
+    # GatherElements.
+    "adaboost": lambda: AdaBoostRegressor(n_estimators=20, random_state=SEED),
 }
 loaders = {
     "iris": (datasets.load_iris, classifiers),
@@ -182,8 +215,8 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         .unwrap_or_else(|| panic!("reference.json has no cases"));
     assert_eq!(
         cases.len(),
-        45,
-        "5 datasets: 4 × 10 classifiers, one more on digits, 1 × 4 regressors"
+        83,
+        "5 datasets: 4 × 18 classifiers, one more on digits, 1 × 10 regressors"
     );
     let assets = sb.join("models").to_string_lossy().into_owned();
 
@@ -204,8 +237,10 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         // Decision scores are written with `scores` (into the same record
         // field, so the comparison below is one); `probabilities` refuses
         // the models it can tell give them.
-        let decision_scores =
-            matches!(case["model"].as_str(), Some("ridge" | "linear_svc" | "sgd"));
+        let decision_scores = matches!(
+            case["model"].as_str(),
+            Some("ridge" | "linear_svc" | "sgd" | "svc_rbf" | "svc_poly")
+        );
         config["outputs"] = if decision_scores {
             serde_json::json!({"label": "label", "scores": "probabilities"})
         } else if classifier {
@@ -240,7 +275,10 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         ])
         .ok();
         let weir_seconds = started.elapsed().as_secs_f64();
-        if matches!(case["model"].as_str(), Some("ridge" | "linear_svc")) {
+        if matches!(
+            case["model"].as_str(),
+            Some("ridge" | "linear_svc" | "svc_rbf" | "svc_poly")
+        ) {
             let mut asked = config.clone();
             asked["outputs"] = serde_json::json!({"probabilities": "p"});
             let refused = sb.weir(&[

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use thiserror::Error;
 
-use crate::onnx::{DecodeError, ModelProto, ValueType};
+use crate::onnx::{DecodeError, GraphProto, ModelProto, NodeProto, ValueType};
+use crate::operators::dense::{Dense, Function};
 use crate::operators::{Operator, OperatorError};
 use crate::tensor::{ClassLabels, Tensor};
 
@@ -146,35 +147,13 @@ impl Model {
         let mut decision_slots: Vec<usize> = Vec::new();
         let mut steps = Vec::with_capacity(graph.node.len());
         for (position, node) in graph.node.iter().enumerate() {
-            let name = if node.name.is_empty() {
-                format!("#{position}")
-            } else {
-                node.name.clone()
-            };
-            let operator = Operator::from_node(node).map_err(|source| ModelError::Node {
-                node: name.clone(),
-                op_type: node.op_type.clone(),
-                source,
-            })?;
-            let inputs = node
-                .input
-                .iter()
-                .filter(|value| !value.is_empty())
-                .map(|value| {
-                    slot_of
-                        .get(value)
-                        .copied()
-                        .ok_or_else(|| ModelError::UnknownValue(value.clone()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let outputs: Vec<usize> = node
-                .output
-                .iter()
-                .map(|value| {
-                    let slot = slot_of.len();
-                    *slot_of.entry(value.clone()).or_insert(slot)
-                })
-                .collect();
+            let Step {
+                name,
+                operator,
+                inputs,
+                outputs,
+                ..
+            } = step(node, position, &mut slot_of)?;
             // Scores keep their labels through Identity, Normalizer, Cast.
             let labels = operator.class_labels().cloned().or_else(|| {
                 inputs
@@ -183,27 +162,43 @@ impl Model {
             });
             if let Some(labels) = labels {
                 let scores = match operator {
-                    Operator::LinearClassifier(_) | Operator::TreeEnsembleClassifier(_) => {
-                        outputs.get(1)
-                    }
+                    Operator::LinearClassifier(_)
+                    | Operator::TreeEnsembleClassifier(_)
+                    | Operator::SvmClassifier(_) => outputs.get(1),
                     _ => outputs.first(),
                 };
                 if let Some(&slot) = scores {
                     classes_of.insert(slot, labels);
                 }
             }
-            // Raw decision scores stay such through the glue after them.
+            // Raw decision scores stay such through the glue after them, and
+            // through the arithmetic skl2onnx turns SVC's pairwise scores
+            // into scikit-learn's one-vs-rest `decision_function` with.
             let decision = match &operator {
                 Operator::LinearClassifier(op) => {
+                    op.gives_decision_scores().then(|| outputs.get(1)).flatten()
+                }
+                Operator::SvmClassifier(op) => {
                     op.gives_decision_scores().then(|| outputs.get(1)).flatten()
                 }
                 Operator::Identity
                 | Operator::Cast(_)
                 | Operator::ZipMap(_)
-                | Operator::Dense(crate::operators::dense::Dense::ArrayFeatureExtractor) => inputs
-                    .first()
-                    .filter(|slot| decision_slots.contains(slot))
-                    .and(outputs.first()),
+                | Operator::Dense(
+                    Dense::ArrayFeatureExtractor
+                    | Dense::Arithmetic(_)
+                    | Dense::Sum
+                    | Dense::Function(Function::Neg | Function::Abs)
+                    | Dense::Compare(_)
+                    | Dense::Concat { .. }
+                    | Dense::Reshape { .. }
+                    | Dense::Flatten { .. }
+                    | Dense::Squeeze { .. },
+                ) => inputs
+                    .iter()
+                    .any(|slot| decision_slots.contains(slot))
+                    .then(|| outputs.first())
+                    .flatten(),
                 _ => None,
             };
             decision_slots.extend(decision);
@@ -296,25 +291,7 @@ impl Model {
         for (slot, tensor) in &self.constants {
             values[*slot] = Some(tensor.clone());
         }
-        for step in &self.steps {
-            let inputs = step
-                .inputs
-                .iter()
-                .map(|&slot| values[slot].as_ref())
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| ModelError::UnknownValue(format!("an input of `{}`", step.name)))?;
-            let produced = step
-                .operator
-                .run(&inputs)
-                .map_err(|source| ModelError::Node {
-                    node: step.name.clone(),
-                    op_type: step.op_type.clone(),
-                    source,
-                })?;
-            for (&slot, tensor) in step.outputs.iter().zip(produced) {
-                values[slot] = Some(tensor);
-            }
-        }
+        execute(&self.steps, &mut values)?;
         self.outputs
             .iter()
             .map(|(info, slot)| {
@@ -338,6 +315,173 @@ impl Model {
             features: None,
             ..self
         }
+    }
+}
+
+/// Builds `node`'s operator and wires it to slots, giving new slots to the
+/// values it produces.
+fn step(
+    node: &NodeProto,
+    position: usize,
+    slot_of: &mut HashMap<String, usize>,
+) -> Result<Step, ModelError> {
+    let name = if node.name.is_empty() {
+        format!("#{position}")
+    } else {
+        node.name.clone()
+    };
+    let operator = Operator::from_node(node).map_err(|source| ModelError::Node {
+        node: name.clone(),
+        op_type: node.op_type.clone(),
+        source,
+    })?;
+    let inputs = node
+        .input
+        .iter()
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            slot_of
+                .get(value)
+                .copied()
+                .ok_or_else(|| ModelError::UnknownValue(value.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let outputs: Vec<usize> = node
+        .output
+        .iter()
+        .map(|value| {
+            let slot = slot_of.len();
+            *slot_of.entry(value.clone()).or_insert(slot)
+        })
+        .collect();
+    Ok(Step {
+        name,
+        op_type: node.op_type.clone(),
+        operator,
+        inputs,
+        outputs,
+    })
+}
+
+/// Runs `steps` in order over `values`, each reading its inputs' slots and
+/// filling its outputs'.
+fn execute(steps: &[Step], values: &mut [Option<Tensor>]) -> Result<(), ModelError> {
+    for step in steps {
+        let inputs = step
+            .inputs
+            .iter()
+            .map(|&slot| values[slot].as_ref())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ModelError::UnknownValue(format!("an input of `{}`", step.name)))?;
+        let produced = step
+            .operator
+            .run(&inputs)
+            .map_err(|source| ModelError::Node {
+                node: step.name.clone(),
+                op_type: step.op_type.clone(),
+                source,
+            })?;
+        for (&slot, tensor) in step.outputs.iter().zip(produced) {
+            values[slot] = Some(tensor);
+        }
+    }
+    Ok(())
+}
+
+/// A subgraph (Scan's `body`): its inputs are its first slots, in order.
+/// It sees only its own inputs and constants, not the enclosing graph's
+/// values (skl2onnx's bodies need no more).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Body {
+    inputs: usize,
+    constants: Vec<(usize, Tensor)>,
+    steps: Vec<Step>,
+    slots: usize,
+    outputs: Vec<usize>,
+}
+
+impl Body {
+    /// Builds a subgraph.
+    ///
+    /// # Errors
+    ///
+    /// A node is unsupported, or a value is used but never produced (or
+    /// comes from the enclosing graph).
+    pub fn build(graph: &GraphProto) -> Result<Body, ModelError> {
+        let mut slot_of: HashMap<String, usize> = HashMap::new();
+        for input in &graph.input {
+            let slot = slot_of.len();
+            slot_of.insert(input.name.clone(), slot);
+        }
+        let inputs = slot_of.len();
+        let mut constants = Vec::new();
+        for initializer in &graph.initializer {
+            let slot = slot_of.len();
+            slot_of.insert(initializer.name.clone(), slot);
+            constants.push((slot, constant(initializer)));
+        }
+        let steps = graph
+            .node
+            .iter()
+            .enumerate()
+            .map(|(position, node)| step(node, position, &mut slot_of))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = graph
+            .output
+            .iter()
+            .map(|output| {
+                slot_of
+                    .get(&output.name)
+                    .copied()
+                    .ok_or_else(|| ModelError::UnknownValue(output.name.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Body {
+            inputs,
+            constants,
+            steps,
+            slots: slot_of.len(),
+            outputs,
+        })
+    }
+
+    /// How many inputs the subgraph takes.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// How many outputs it gives.
+    pub fn outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// Runs the subgraph on its inputs, in order.
+    ///
+    /// # Errors
+    ///
+    /// Too few inputs, or an operator rejects its input.
+    pub fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError> {
+        if inputs.len() != self.inputs {
+            return Err(ModelError::Input(format!(
+                "the body takes {} inputs, given {}",
+                self.inputs,
+                inputs.len()
+            )));
+        }
+        let mut values: Vec<Option<Tensor>> = inputs.into_iter().map(Some).collect();
+        values.resize(self.slots, None);
+        for (slot, tensor) in &self.constants {
+            values[*slot] = Some(tensor.clone());
+        }
+        execute(&self.steps, &mut values)?;
+        self.outputs
+            .iter()
+            .map(|&slot| {
+                values[slot]
+                    .take()
+                    .ok_or_else(|| ModelError::UnknownValue(format!("body output {slot}")))
+            })
+            .collect()
     }
 }
 
@@ -365,7 +509,7 @@ fn looked_up_labels(
                 return match labels {
                     Tensor::Int64 { data, .. } => Some(ClassLabels::Ints(data.clone())),
                     Tensor::Text { data, .. } => Some(ClassLabels::Strings(data.clone())),
-                    Tensor::Float { .. } => None,
+                    Tensor::Float { .. } | Tensor::Bool { .. } => None,
                 };
             }
             _ => return None,
@@ -373,9 +517,10 @@ fn looked_up_labels(
     }
 }
 
-/// An initializer as a tensor; element types other than float and int64
-/// become empty float tensors, which any operator reading them rejects.
-fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
+/// An initializer as a tensor: float, double (as float), int64, int32 (as
+/// int64), bool and string; other element types become empty float
+/// tensors, which any operator reading them rejects.
+pub(crate) fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
     let shape: Vec<usize> = proto
         .dims
         .iter()
@@ -411,6 +556,15 @@ fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
                     .collect()
             },
         },
+        // bool, one byte each in `raw_data` or one int32 each.
+        9 => Tensor::Bool {
+            shape,
+            data: if proto.raw_data.is_empty() {
+                proto.int32_data.iter().map(|&value| value != 0).collect()
+            } else {
+                proto.raw_data.iter().map(|&byte| byte != 0).collect()
+            },
+        },
         8 => Tensor::Text {
             shape,
             data: proto
@@ -431,8 +585,33 @@ fn constant(proto: &crate::onnx::TensorProto) -> Tensor {
                     .collect()
             },
         },
-        _ => Tensor::Float {
+        // double (skl2onnx keeps a KNN regressor's training targets so):
+        // rounded to float, which commutes with the picking and the Cast
+        // to float that follow it.
+        11 => Tensor::Float {
             shape,
+            data: if proto.raw_data.is_empty() {
+                proto
+                    .double_data
+                    .iter()
+                    .map(|&value| value as f32)
+                    .collect()
+            } else {
+                proto
+                    .raw_data
+                    .chunks_exact(8)
+                    .map(|word| {
+                        let mut bytes = [0u8; 8];
+                        bytes.copy_from_slice(word);
+                        f64::from_le_bytes(bytes) as f32
+                    })
+                    .collect()
+            },
+        },
+        // Another type: no elements, and a shape that says so, so that an
+        // operator reading it finds nothing to index.
+        _ => Tensor::Float {
+            shape: vec![0],
             data: Vec::new(),
         },
     }

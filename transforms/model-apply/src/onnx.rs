@@ -190,6 +190,8 @@ pub struct AttributeProto {
     pub s: Vec<u8>,
     /// `t`.
     pub t: Option<TensorProto>,
+    /// `g`: a subgraph (Scan's `body`).
+    pub g: Option<Box<GraphProto>>,
     /// `floats`.
     pub floats: Vec<f32>,
     /// `ints`.
@@ -212,6 +214,9 @@ impl AttributeProto {
                     (4, Wire::Bytes(bytes)) => attribute.s = bytes.to_vec(),
                     (5, Wire::Bytes(bytes)) => {
                         attribute.t = Some(nested(TensorProto::decode(bytes))?)
+                    }
+                    (6, Wire::Bytes(bytes)) => {
+                        attribute.g = Some(Box::new(nested(GraphProto::decode(bytes))?))
                     }
                     (7, wire) => push_floats(wire, &mut attribute.floats)?,
                     (8, wire) => push_varints(wire, &mut attribute.ints)?,

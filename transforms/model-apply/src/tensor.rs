@@ -1,5 +1,5 @@
-//! The values that flow between operators: dense tensors of `f32`, `i64`
-//! or strings, row-major, with the batch (one row per record) first.
+//! The values that flow between operators: dense tensors of `f32`, `i64`,
+//! booleans or strings, row-major, with the batch (one row per record) first.
 //!
 //! This module owns the data only; operators live in [`crate::operators`].
 
@@ -20,6 +20,14 @@ pub enum Tensor {
         /// The elements, row-major.
         data: Vec<i64>,
     },
+    /// `tensor(bool)`: what comparisons (`Less`, `Equal`) produce and
+    /// `Where`, `Not` and `And` take.
+    Bool {
+        /// One size per dimension.
+        shape: Vec<usize>,
+        /// The elements, row-major.
+        data: Vec<bool>,
+    },
     /// `tensor(string)`.
     Text {
         /// One size per dimension.
@@ -35,6 +43,7 @@ impl Tensor {
         match self {
             Tensor::Float { shape, .. }
             | Tensor::Int64 { shape, .. }
+            | Tensor::Bool { shape, .. }
             | Tensor::Text { shape, .. } => shape,
         }
     }
@@ -44,6 +53,7 @@ impl Tensor {
         match self {
             Tensor::Float { .. } => "tensor(float)",
             Tensor::Int64 { .. } => "tensor(int64)",
+            Tensor::Bool { .. } => "tensor(bool)",
             Tensor::Text { .. } => "tensor(string)",
         }
     }
@@ -63,6 +73,7 @@ impl Tensor {
         match self {
             Tensor::Float { data, .. } => data.len(),
             Tensor::Int64 { data, .. } => data.len(),
+            Tensor::Bool { data, .. } => data.len(),
             Tensor::Text { data, .. } => data.len(),
         }
     }
@@ -82,6 +93,7 @@ impl Tensor {
         match &mut out {
             Tensor::Float { shape: s, .. }
             | Tensor::Int64 { shape: s, .. }
+            | Tensor::Bool { shape: s, .. }
             | Tensor::Text { shape: s, .. } => *s = shape,
         }
         Some(out)
@@ -97,6 +109,10 @@ impl Tensor {
                 data: indices.iter().map(|&i| data[i]).collect(),
             },
             Tensor::Int64 { data, .. } => Tensor::Int64 {
+                shape,
+                data: indices.iter().map(|&i| data[i]).collect(),
+            },
+            Tensor::Bool { data, .. } => Tensor::Bool {
                 shape,
                 data: indices.iter().map(|&i| data[i]).collect(),
             },
@@ -129,6 +145,17 @@ impl Tensor {
                     .iter()
                     .map(|part| match part {
                         Tensor::Int64 { data, .. } => Some(data.as_slice()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?
+                    .concat(),
+            },
+            Tensor::Bool { .. } => Tensor::Bool {
+                shape,
+                data: parts
+                    .iter()
+                    .map(|part| match part {
+                        Tensor::Bool { data, .. } => Some(data.as_slice()),
                         _ => None,
                     })
                     .collect::<Option<Vec<_>>>()?

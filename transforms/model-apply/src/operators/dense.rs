@@ -52,6 +52,32 @@ pub enum Function {
     Reciprocal,
 }
 
+/// A comparison of two broadcast inputs, one boolean per element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `Less`.
+    Less,
+    /// `LessOrEqual`.
+    LessOrEqual,
+    /// `Greater`.
+    Greater,
+    /// `GreaterOrEqual`.
+    GreaterOrEqual,
+    /// `Equal`.
+    Equal,
+}
+
+/// A logical operation on two broadcast boolean inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logic {
+    /// `And`.
+    And,
+    /// `Or`.
+    Or,
+    /// `Xor`.
+    Xor,
+}
+
 /// A reduction over some axes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reduction {
@@ -102,8 +128,10 @@ pub enum Dense {
         /// `axis` (default -1, opset 13 and later).
         axis: i64,
     },
-    /// `ArgMax` along `axis`.
+    /// `ArgMax` (or, with `min`, `ArgMin`) along `axis`.
     ArgMax {
+        /// `ArgMin` instead.
+        min: bool,
         /// `axis`.
         axis: i64,
         /// `keepdims`.
@@ -157,6 +185,45 @@ pub enum Dense {
     },
     /// `Shape`.
     Shape,
+    /// `Less`, `LessOrEqual`, `Greater`, `GreaterOrEqual`, `Equal`.
+    Compare(Comparison),
+    /// `And`, `Or`, `Xor`.
+    Logic(Logic),
+    /// `Not`.
+    Not,
+    /// `Where`: the second input where the first is true, else the third.
+    Where,
+    /// `Max` (`true`) or `Min` (`false`) of any number of broadcast inputs.
+    Extremum {
+        /// Max or min.
+        max: bool,
+    },
+    /// `ConstantOfShape`: a tensor of the first input's shape filled with
+    /// `value`'s one element (a float zero when absent).
+    ConstantOfShape {
+        /// The `value` attribute's element.
+        value: Tensor,
+    },
+    /// `TopK`: the `k` (second input) largest or smallest values along
+    /// `axis`, and their indices; equal values in index order.
+    TopK {
+        /// `axis`.
+        axis: i64,
+        /// `largest`.
+        largest: bool,
+    },
+    /// `CumSum` along the axis the second input names.
+    CumSum {
+        /// `exclusive`.
+        exclusive: bool,
+        /// `reverse`.
+        reverse: bool,
+    },
+    /// `GatherElements` along `axis`: each index picks one element.
+    GatherElements {
+        /// `axis`.
+        axis: i64,
+    },
     /// `ai.onnx.ml.ArrayFeatureExtractor`: the last axis picked at the
     /// second input's indices.
     ArrayFeatureExtractor,
@@ -216,7 +283,8 @@ impl Dense {
             "Softmax" => Dense::Softmax {
                 axis: int("axis", -1),
             },
-            "ArgMax" => Dense::ArgMax {
+            "ArgMax" | "ArgMin" => Dense::ArgMax {
+                min: op_type == "ArgMin",
                 axis: int("axis", 0),
                 keepdims: int("keepdims", 1) != 0,
                 last: int("select_last_index", 0) != 0,
@@ -250,6 +318,35 @@ impl Dense {
                 axis: int("axis", 0),
             },
             "Shape" => Dense::Shape,
+            "Less" => Dense::Compare(Comparison::Less),
+            "LessOrEqual" => Dense::Compare(Comparison::LessOrEqual),
+            "Greater" => Dense::Compare(Comparison::Greater),
+            "GreaterOrEqual" => Dense::Compare(Comparison::GreaterOrEqual),
+            "Equal" => Dense::Compare(Comparison::Equal),
+            "And" => Dense::Logic(Logic::And),
+            "Or" => Dense::Logic(Logic::Or),
+            "Xor" => Dense::Logic(Logic::Xor),
+            "Not" => Dense::Not,
+            "Where" => Dense::Where,
+            "Max" => Dense::Extremum { max: true },
+            "Min" => Dense::Extremum { max: false },
+            "ConstantOfShape" => Dense::ConstantOfShape {
+                value: attributes.tensor("value").unwrap_or(Tensor::Float {
+                    shape: vec![1],
+                    data: vec![0.0],
+                }),
+            },
+            "CumSum" => Dense::CumSum {
+                exclusive: int("exclusive", 0) != 0,
+                reverse: int("reverse", 0) != 0,
+            },
+            "GatherElements" => Dense::GatherElements {
+                axis: int("axis", 0),
+            },
+            "TopK" => Dense::TopK {
+                axis: int("axis", -1),
+                largest: int("largest", 1) != 0,
+            },
             _ => return None,
         })
     }
@@ -342,10 +439,11 @@ impl Dense {
                 }
             }
             Dense::ArgMax {
+                min,
                 axis,
                 keepdims,
                 last,
-            } => argmax(first, *axis, *keepdims, *last)?,
+            } => argmax(first, *min, *axis, *keepdims, *last)?,
             Dense::Reduce {
                 reduction,
                 axes,
@@ -454,6 +552,155 @@ impl Dense {
                 shape: vec![first.shape().len()],
                 data: first.shape().iter().map(|&size| size as i64).collect(),
             },
+            Dense::Compare(comparison) => compare(*comparison, first, second()?)?,
+            Dense::Logic(logic) => {
+                let (a_shape, a) = bools(first)?;
+                let (b_shape, b) = bools(second()?)?;
+                let (shape, data) = broadcast((a_shape, a), (b_shape, b), |x, y| match logic {
+                    Logic::And => x && y,
+                    Logic::Or => x || y,
+                    Logic::Xor => x != y,
+                })?;
+                Tensor::Bool { shape, data }
+            }
+            Dense::Not => {
+                let (shape, data) = bools(first)?;
+                Tensor::Bool {
+                    shape: shape.to_vec(),
+                    data: data.iter().map(|&x| !x).collect(),
+                }
+            }
+            Dense::Where => {
+                let (condition_shape, condition) = bools(first)?;
+                let (x, y) = (
+                    second()?,
+                    inputs
+                        .get(2)
+                        .copied()
+                        .ok_or_else(|| input_error("a third input is required"))?,
+                );
+                let shape =
+                    broadcast_shape(&broadcast_shape(condition_shape, x.shape())?, y.shape())?;
+                let from_condition = broadcast_positions(condition_shape, &shape);
+                let from_x = broadcast_positions(x.shape(), &shape);
+                let from_y = broadcast_positions(y.shape(), &shape);
+                let picked_x = x.take(&from_x, shape.clone());
+                let picked_y = y.take(&from_y, shape.clone());
+                let mask: Vec<bool> = from_condition.iter().map(|&i| condition[i]).collect();
+                select(&mask, picked_x, picked_y)?
+            }
+            Dense::Extremum { max } => {
+                let mut out = first.clone();
+                for next in &inputs[1..] {
+                    let (a_shape, a) = float(&out)?;
+                    let (b_shape, b) = float(next)?;
+                    // NaN wins, as in onnxruntime's Eigen max/min.
+                    let (shape, data) = broadcast((a_shape, a), (b_shape, b), |x: f32, y: f32| {
+                        if x.is_nan() || y.is_nan() {
+                            f32::NAN
+                        } else if (*max && y > x) || (!*max && y < x) {
+                            y
+                        } else {
+                            x
+                        }
+                    })?;
+                    out = Tensor::Float { shape, data };
+                }
+                float(&out)?;
+                out
+            }
+            Dense::ConstantOfShape { value } => {
+                let (_, sizes) = ints(first)?;
+                let shape = sizes
+                    .iter()
+                    .map(|&size| {
+                        usize::try_from(size).map_err(|_| input_error(format!("size {size}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let count: usize = shape.iter().product();
+                if value.is_empty() {
+                    return Err(input_error("`value` has no element"));
+                }
+                value.take(&vec![0; count], shape)
+            }
+            Dense::CumSum { exclusive, reverse } => {
+                let (_, axis) = ints(second()?)?;
+                let axis = axis
+                    .first()
+                    .copied()
+                    .ok_or_else(|| input_error("no axis given"))?;
+                let (shape, data) = float(first)?;
+                let axis = resolve_axis(axis, shape.len())?;
+                let mut out = vec![0.0f32; data.len()];
+                for_each_lane(shape, axis, |mut lane| {
+                    if *reverse {
+                        lane.reverse();
+                    }
+                    let mut sum = 0.0f32;
+                    for &i in &lane {
+                        if *exclusive {
+                            out[i] = sum;
+                            sum += data[i];
+                        } else {
+                            sum += data[i];
+                            out[i] = sum;
+                        }
+                    }
+                });
+                Tensor::Float {
+                    shape: shape.to_vec(),
+                    data: out,
+                }
+            }
+            Dense::GatherElements { axis } => {
+                let (index_shape, index_data) = ints(second()?)?;
+                let shape = first.shape();
+                let axis = resolve_axis(*axis, shape.len())?;
+                if index_shape.len() != shape.len() {
+                    return Err(input_error(format!(
+                        "indices of shape {index_shape:?} for a tensor of shape {shape:?}"
+                    )));
+                }
+                let size = shape[axis];
+                let own = strides(shape);
+                let index_strides = strides(index_shape);
+                let mut picks = Vec::with_capacity(index_data.len());
+                for (position, &index) in index_data.iter().enumerate() {
+                    let resolved = if index < 0 {
+                        index + size as i64
+                    } else {
+                        index
+                    };
+                    let index = usize::try_from(resolved)
+                        .ok()
+                        .filter(|&i| i < size)
+                        .ok_or_else(|| {
+                            input_error(format!("index {index} is out of range for {size}"))
+                        })?;
+                    let mut offset = 0;
+                    let mut rest = position;
+                    for (dim, &stride) in index_strides.iter().enumerate() {
+                        let coordinate = rest / stride;
+                        rest %= stride;
+                        if dim != axis && coordinate >= shape[dim] {
+                            return Err(input_error(format!(
+                                "indices of shape {index_shape:?} exceed {shape:?}"
+                            )));
+                        }
+                        offset += own[dim] * if dim == axis { index } else { coordinate };
+                    }
+                    picks.push(offset);
+                }
+                first.take(&picks, index_shape.to_vec())
+            }
+            Dense::TopK { axis, largest } => {
+                let (_, k) = ints(second()?)?;
+                let k = k
+                    .first()
+                    .and_then(|&k| usize::try_from(k).ok())
+                    .ok_or_else(|| input_error("`K` is not one non-negative integer"))?;
+                return top_k(first, *axis, k, *largest);
+            }
             Dense::ArrayFeatureExtractor => {
                 let (_, index_data) = ints(second()?)?;
                 let shape = first.shape();
@@ -477,6 +724,153 @@ fn float(tensor: &Tensor) -> Result<(&[usize], &[f32]), OperatorError> {
             other.type_name()
         ))),
     }
+}
+
+fn bools(tensor: &Tensor) -> Result<(&[usize], &[bool]), OperatorError> {
+    match tensor {
+        Tensor::Bool { shape, data } => Ok((shape, data)),
+        other => Err(input_error(format!(
+            "expected tensor(bool), got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `Where` once both sides are broadcast to the mask's shape.
+fn select(mask: &[bool], x: Tensor, y: Tensor) -> Result<Tensor, OperatorError> {
+    fn pick<T: Clone>(mask: &[bool], x: Vec<T>, y: Vec<T>) -> Vec<T> {
+        mask.iter()
+            .zip(x.into_iter().zip(y))
+            .map(|(&m, (x, y))| if m { x } else { y })
+            .collect()
+    }
+    Ok(match (x, y) {
+        (Tensor::Float { shape, data: x }, Tensor::Float { data: y, .. }) => Tensor::Float {
+            shape,
+            data: pick(mask, x, y),
+        },
+        (Tensor::Int64 { shape, data: x }, Tensor::Int64 { data: y, .. }) => Tensor::Int64 {
+            shape,
+            data: pick(mask, x, y),
+        },
+        (Tensor::Bool { shape, data: x }, Tensor::Bool { data: y, .. }) => Tensor::Bool {
+            shape,
+            data: pick(mask, x, y),
+        },
+        (Tensor::Text { shape, data: x }, Tensor::Text { data: y, .. }) => Tensor::Text {
+            shape,
+            data: pick(mask, x, y),
+        },
+        (x, y) => {
+            return Err(input_error(format!(
+                "Where of {} and {}",
+                x.type_name(),
+                y.type_name()
+            )));
+        }
+    })
+}
+
+fn compare(comparison: Comparison, a: &Tensor, b: &Tensor) -> Result<Tensor, OperatorError> {
+    fn test<T: PartialOrd>(comparison: Comparison, x: &T, y: &T) -> bool {
+        match comparison {
+            Comparison::Less => x < y,
+            Comparison::LessOrEqual => x <= y,
+            Comparison::Greater => x > y,
+            Comparison::GreaterOrEqual => x >= y,
+            Comparison::Equal => x == y,
+        }
+    }
+    let (shape, data) = match (a, b) {
+        (Tensor::Float { shape: sa, data: a }, Tensor::Float { shape: sb, data: b }) => {
+            broadcast((sa, a), (sb, b), |x, y| test(comparison, &x, &y))?
+        }
+        (Tensor::Int64 { shape: sa, data: a }, Tensor::Int64 { shape: sb, data: b }) => {
+            broadcast((sa, a), (sb, b), |x, y| test(comparison, &x, &y))?
+        }
+        (Tensor::Bool { shape: sa, data: a }, Tensor::Bool { shape: sb, data: b })
+            if comparison == Comparison::Equal =>
+        {
+            broadcast((sa, a), (sb, b), |x, y| x == y)?
+        }
+        (Tensor::Text { shape: sa, data: a }, Tensor::Text { shape: sb, data: b })
+            if comparison == Comparison::Equal =>
+        {
+            let shape = broadcast_shape(sa, sb)?;
+            let from_a = broadcast_positions(sa, &shape);
+            let from_b = broadcast_positions(sb, &shape);
+            let data = from_a
+                .iter()
+                .zip(&from_b)
+                .map(|(&i, &j)| a[i] == b[j])
+                .collect();
+            (shape, data)
+        }
+        _ => {
+            return Err(input_error(format!(
+                "{comparison:?} of {} and {}",
+                a.type_name(),
+                b.type_name()
+            )));
+        }
+    };
+    Ok(Tensor::Bool { shape, data })
+}
+
+/// `TopK`'s values and int64 indices. The order is onnxruntime's: by value,
+/// and among equal values the lower index first.
+fn top_k(
+    tensor: &Tensor,
+    axis: i64,
+    k: usize,
+    largest: bool,
+) -> Result<Vec<Tensor>, OperatorError> {
+    let (shape, data) = float(tensor)?;
+    let axis = resolve_axis(axis, shape.len())?;
+    let size = shape.get(axis).copied().unwrap_or(1);
+    if k > size {
+        return Err(input_error(format!(
+            "K = {k} is more than the {size} values along axis {axis}"
+        )));
+    }
+    let mut out_shape = shape.to_vec();
+    if let Some(at) = out_shape.get_mut(axis) {
+        *at = k;
+    }
+    let inner: usize = shape.get(axis + 1..).map_or(1, |s| s.iter().product());
+    let count: usize = out_shape.iter().product();
+    let mut values = vec![0.0f32; count];
+    let mut indices = vec![0i64; count];
+    let mut lane_number = 0;
+    for_each_lane(shape, axis, |lane| {
+        let mut order: Vec<usize> = (0..lane.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (data[lane[a]], data[lane[b]]);
+            let by_value = if largest {
+                y.total_cmp(&x)
+            } else {
+                x.total_cmp(&y)
+            };
+            by_value.then(a.cmp(&b))
+        });
+        let (outer, within) = (lane_number / inner, lane_number % inner);
+        for (rank, &position) in order.iter().take(k).enumerate() {
+            let at = (outer * k + rank) * inner + within;
+            values[at] = data[lane[position]];
+            indices[at] = position as i64;
+        }
+        lane_number += 1;
+    });
+    Ok(vec![
+        Tensor::Float {
+            shape: out_shape.clone(),
+            data: values,
+        },
+        Tensor::Int64 {
+            shape: out_shape,
+            data: indices,
+        },
+    ])
 }
 
 fn ints(tensor: &Tensor) -> Result<(&[usize], &[i64]), OperatorError> {
@@ -667,7 +1061,13 @@ fn for_each_lane(shape: &[usize], axis: usize, mut f: impl FnMut(Vec<usize>)) {
     }
 }
 
-fn argmax(tensor: &Tensor, axis: i64, keepdims: bool, last: bool) -> Result<Tensor, OperatorError> {
+fn argmax(
+    tensor: &Tensor,
+    min: bool,
+    axis: i64,
+    keepdims: bool,
+    last: bool,
+) -> Result<Tensor, OperatorError> {
     let (shape, data) = float(tensor)?;
     let axis = resolve_axis(axis, shape.len())?;
     let mut out = Vec::new();
@@ -675,7 +1075,8 @@ fn argmax(tensor: &Tensor, axis: i64, keepdims: bool, last: bool) -> Result<Tens
         let mut best = 0;
         for (k, &i) in lane.iter().enumerate().skip(1) {
             let (value, top) = (data[i], data[lane[best]]);
-            if value > top || (last && value == top) {
+            let better = if min { value < top } else { value > top };
+            if better || (last && value == top) {
                 best = k;
             }
         }
@@ -1052,5 +1453,99 @@ mod tests {
                 data: vec![9, 7]
             }
         );
+    }
+
+    #[test]
+    fn comparisons_broadcast_and_where_picks_by_them() {
+        let x = floats(&[2, 2], &[-1.0, 2.0, 0.0, -3.0]);
+        let zero = floats(&[], &[0.0]);
+        let less = compare(Comparison::Less, &x, &zero).expect("compares");
+        assert_eq!(
+            less,
+            Tensor::Bool {
+                shape: vec![2, 2],
+                data: vec![true, false, false, true]
+            }
+        );
+        let picked = Dense::Where
+            .run(&[&less, &floats(&[], &[10.0]), &x])
+            .expect("selects");
+        assert_eq!(picked, vec![floats(&[2, 2], &[10.0, 2.0, 0.0, 10.0])]);
+        let not = Dense::Not.run(&[&less]).expect("negates");
+        assert_eq!(
+            not,
+            vec![Tensor::Bool {
+                shape: vec![2, 2],
+                data: vec![false, true, true, false]
+            }]
+        );
+        let labels = Tensor::Int64 {
+            shape: vec![3],
+            data: vec![2, 0, 2],
+        };
+        let two = Tensor::Int64 {
+            shape: vec![1],
+            data: vec![2],
+        };
+        assert_eq!(
+            compare(Comparison::Equal, &labels, &two).expect("compares"),
+            Tensor::Bool {
+                shape: vec![3],
+                data: vec![true, false, true]
+            }
+        );
+    }
+
+    #[test]
+    fn top_k_orders_by_value_and_equal_values_by_index() {
+        let x = floats(&[2, 4], &[3.0, 1.0, 2.0, 1.0, 0.5, 0.5, 0.5, -1.0]);
+        let k = Tensor::Int64 {
+            shape: vec![1],
+            data: vec![3],
+        };
+        let smallest = Dense::TopK {
+            axis: -1,
+            largest: false,
+        }
+        .run(&[&x, &k])
+        .expect("runs");
+        assert_eq!(
+            smallest[0],
+            floats(&[2, 3], &[1.0, 1.0, 2.0, -1.0, 0.5, 0.5])
+        );
+        assert_eq!(
+            smallest[1],
+            Tensor::Int64 {
+                shape: vec![2, 3],
+                data: vec![1, 3, 2, 3, 0, 1]
+            }
+        );
+        let largest = Dense::TopK {
+            axis: 1,
+            largest: true,
+        }
+        .run(&[&x, &k])
+        .expect("runs");
+        assert_eq!(
+            largest[1],
+            Tensor::Int64 {
+                shape: vec![2, 3],
+                data: vec![0, 2, 1, 0, 1, 2]
+            }
+        );
+    }
+
+    #[test]
+    fn constant_of_shape_fills_the_given_shape() {
+        let shape = Tensor::Int64 {
+            shape: vec![2],
+            data: vec![2, 3],
+        };
+        let zeros = Dense::ConstantOfShape {
+            value: floats(&[1], &[0.0]),
+        }
+        .run(&[&shape])
+        .expect("runs");
+        assert_eq!(zeros, vec![floats(&[2, 3], &[0.0; 6])]);
     }
 }

@@ -11,13 +11,14 @@
 //! Layout: [`linear`] holds LinearClassifier and LinearRegressor,
 //! [`tree_ensemble`] the two tree ensembles, [`dense`] the standard-domain
 //! operators (and ArrayFeatureExtractor), [`preprocess`] Imputer, Binarizer
-//! and OneHotEncoder, [`svm`] SVMRegressor; the element-wise operators
+//! and OneHotEncoder, [`svm`] SVMClassifier and SVMRegressor; the element-wise operators
 //! (Normalizer, Scaler, ZipMap, Cast, Identity) and the shared score
 //! transforms are here. This module knows nothing of records or graphs.
 
 pub mod dense;
 pub mod linear;
 pub mod preprocess;
+pub mod scan;
 pub mod svm;
 pub mod tree_ensemble;
 
@@ -55,9 +56,9 @@ pub enum OperatorError {
     Input(String),
 }
 
-/// An operator's name with its domain, as ONNX writes it: `ai.onnx.Scan`
+/// An operator's name with its domain, as ONNX writes it: `ai.onnx.Loop`
 /// for the default domain (which a node leaves empty),
-/// `ai.onnx.ml.SVMClassifier` for the ML one.
+/// `ai.onnx.ml.TreeEnsemble` for the ML one.
 pub fn qualified(domain: &str, op_type: &str) -> String {
     let domain = if domain.is_empty() { "ai.onnx" } else { domain };
     format!("{domain}.{op_type}")
@@ -80,6 +81,7 @@ pub const SUPPORTED: &[&str] = &[
     "ai.onnx.ml.Scaler",
     "ai.onnx.ml.ZipMap",
     "ai.onnx.ml.ArrayFeatureExtractor",
+    "ai.onnx.ml.SVMClassifier",
     "ai.onnx.ml.SVMRegressor",
     "ai.onnx.ml.Imputer",
     "ai.onnx.ml.Binarizer",
@@ -119,6 +121,24 @@ pub const SUPPORTED: &[&str] = &[
     "ai.onnx.Transpose",
     "ai.onnx.Gather",
     "ai.onnx.Shape",
+    "ai.onnx.Less",
+    "ai.onnx.LessOrEqual",
+    "ai.onnx.Greater",
+    "ai.onnx.GreaterOrEqual",
+    "ai.onnx.Equal",
+    "ai.onnx.And",
+    "ai.onnx.Or",
+    "ai.onnx.Xor",
+    "ai.onnx.Not",
+    "ai.onnx.Where",
+    "ai.onnx.Max",
+    "ai.onnx.Min",
+    "ai.onnx.ConstantOfShape",
+    "ai.onnx.TopK",
+    "ai.onnx.ArgMin",
+    "ai.onnx.CumSum",
+    "ai.onnx.GatherElements",
+    "ai.onnx.Scan",
 ];
 
 /// A built operator.
@@ -152,6 +172,10 @@ pub enum Operator {
     /// A standard-domain operator (or ArrayFeatureExtractor), see
     /// [`dense`].
     Dense(dense::Dense),
+    /// `ai.onnx.ml.SVMClassifier`.
+    SvmClassifier(svm::SvmClassifier),
+    /// `Scan`, with its body.
+    Scan(Box<scan::Scan>),
     /// `ai.onnx.ml.SVMRegressor`.
     SvmRegressor(svm::SvmRegressor),
     /// `ai.onnx.ml.Imputer`.
@@ -180,6 +204,10 @@ pub enum CastTo {
     Float,
     /// `to = 7`.
     Int64,
+    /// `to = 9`.
+    Bool,
+    /// `to = 6`: held as int64, as int32 constants are.
+    Int32,
 }
 
 /// The score transform of the classifiers and regressors
@@ -221,6 +249,18 @@ impl<'a> Attributes<'a> {
     pub(crate) fn text(&self, name: &str) -> Option<String> {
         self.get(name)
             .map(|attribute| String::from_utf8_lossy(&attribute.s).into_owned())
+    }
+
+    /// A tensor attribute (`t`), as a tensor.
+    pub(crate) fn tensor(&self, name: &str) -> Option<Tensor> {
+        self.get(name)
+            .and_then(|attribute| attribute.t.as_ref())
+            .map(crate::graph::constant)
+    }
+
+    /// A subgraph attribute (`g`).
+    pub(crate) fn graph(&self, name: &str) -> Option<&'a crate::onnx::GraphProto> {
+        self.get(name).and_then(|attribute| attribute.g.as_deref())
     }
 
     pub(crate) fn floats(&self, name: &str) -> Vec<f32> {
@@ -323,16 +363,22 @@ impl Operator {
             ("Cast", _, true) => Operator::Cast(match attributes.int("to") {
                 Some(1) => CastTo::Float,
                 Some(7) => CastTo::Int64,
+                Some(9) => CastTo::Bool,
+                Some(6) => CastTo::Int32,
                 other => {
                     return Err(OperatorError::Attribute {
                         name: "to",
                         problem: format!(
-                            "casting to element type {other:?} is not supported (only 1, float, and 7, int64)"
+                            "casting to element type {other:?} is not supported (only 1, float, 6, int32, 7, int64, and 9, bool)"
                         ),
                     });
                 }
             }),
             ("Identity", _, true) => Operator::Identity,
+            ("Scan", _, true) => Operator::Scan(Box::new(scan::Scan::new(&attributes)?)),
+            ("SVMClassifier", true, _) => {
+                Operator::SvmClassifier(svm::SvmClassifier::new(&attributes)?)
+            }
             ("SVMRegressor", true, _) => {
                 Operator::SvmRegressor(svm::SvmRegressor::new(&attributes)?)
             }
@@ -358,6 +404,7 @@ impl Operator {
         match self {
             Operator::LinearClassifier(op) => Some(op.labels()),
             Operator::TreeEnsembleClassifier(op) => Some(op.labels()),
+            Operator::SvmClassifier(op) => Some(op.labels()),
             Operator::ZipMap(labels) => Some(labels),
             _ => None,
         }
@@ -427,6 +474,8 @@ impl Operator {
             Operator::Cast(to) => Ok(vec![cast(first, *to)?]),
             Operator::Identity => Ok(vec![first.clone()]),
             Operator::Dense(op) => op.run(inputs),
+            Operator::SvmClassifier(op) => op.run(first),
+            Operator::Scan(op) => op.run(inputs),
             Operator::SvmRegressor(op) => Ok(vec![op.run(first)?]),
             Operator::Imputer(op) => Ok(vec![op.run(first)?]),
             Operator::Binarizer(threshold) => Ok(vec![preprocess::binarize(*threshold, first)?]),
@@ -454,24 +503,59 @@ fn float_rows(tensor: &Tensor) -> Result<(usize, usize, &[f32]), OperatorError> 
 
 fn cast(tensor: &Tensor, to: CastTo) -> Result<Tensor, OperatorError> {
     let shape = tensor.shape().to_vec();
-    match (tensor, to) {
-        (Tensor::Float { .. }, CastTo::Float) | (Tensor::Int64 { .. }, CastTo::Int64) => {
-            Ok(tensor.clone())
-        }
-        (Tensor::Float { data, .. }, CastTo::Int64) => Ok(Tensor::Int64 {
+    Ok(match (tensor, to) {
+        (Tensor::Float { .. }, CastTo::Float)
+        | (Tensor::Int64 { .. }, CastTo::Int64)
+        | (Tensor::Bool { .. }, CastTo::Bool) => tensor.clone(),
+        (Tensor::Float { data, .. }, CastTo::Int64) => Tensor::Int64 {
             shape,
             // ONNX Cast truncates toward zero; `as` does the same and
             // saturates instead of invoking undefined behaviour.
             data: data.iter().map(|&value| value as i64).collect(),
-        }),
-        (Tensor::Int64 { data, .. }, CastTo::Float) => Ok(Tensor::Float {
+        },
+        (Tensor::Int64 { data, .. }, CastTo::Float) => Tensor::Float {
             shape,
             data: data.iter().map(|&value| value as f32).collect(),
-        }),
-        (Tensor::Text { .. }, _) => Err(OperatorError::Input(
-            "casting a tensor(string) is not supported".into(),
-        )),
-    }
+        },
+        (Tensor::Bool { data, .. }, CastTo::Float) => Tensor::Float {
+            shape,
+            data: data
+                .iter()
+                .map(|&value| f32::from(u8::from(value)))
+                .collect(),
+        },
+        (Tensor::Bool { data, .. }, CastTo::Int64) => Tensor::Int64 {
+            shape,
+            data: data.iter().map(|&value| i64::from(value)).collect(),
+        },
+        (Tensor::Float { data, .. }, CastTo::Bool) => Tensor::Bool {
+            shape,
+            data: data.iter().map(|&value| value != 0.0).collect(),
+        },
+        (Tensor::Int64 { data, .. }, CastTo::Bool) => Tensor::Bool {
+            shape,
+            data: data.iter().map(|&value| value != 0).collect(),
+        },
+        // int32 is held as int64: truncated toward zero (saturating, for
+        // floats) and wrapped to 32 bits.
+        (Tensor::Float { data, .. }, CastTo::Int32) => Tensor::Int64 {
+            shape,
+            data: data.iter().map(|&value| i64::from(value as i32)).collect(),
+        },
+        (Tensor::Int64 { data, .. }, CastTo::Int32) => Tensor::Int64 {
+            shape,
+            data: data.iter().map(|&value| i64::from(value as i32)).collect(),
+        },
+        (Tensor::Bool { data, .. }, CastTo::Int32) => Tensor::Int64 {
+            shape,
+            data: data.iter().map(|&value| i64::from(value)).collect(),
+        },
+        (Tensor::Text { .. }, _) => {
+            return Err(OperatorError::Input(
+                "casting a tensor(string) is not supported".into(),
+            ));
+        }
+    })
 }
 
 fn normalize(norm: Norm, columns: usize, x: &[f32]) -> Vec<f32> {
@@ -567,9 +651,9 @@ mod tests {
 
     #[test]
     fn an_unsupported_operator_is_named_with_its_domain() {
-        for (domain, qualified) in [("", "ai.onnx.Scan"), ("ai.onnx.ml", "ai.onnx.ml.Scan")] {
+        for (domain, qualified) in [("", "ai.onnx.Loop"), ("ai.onnx.ml", "ai.onnx.ml.Loop")] {
             let node = NodeProto {
-                op_type: "Scan".into(),
+                op_type: "Loop".into(),
                 domain: domain.into(),
                 ..NodeProto::default()
             };
