@@ -99,7 +99,7 @@ fn stage_and_run_send_start_and_complete_with_the_committed_counts_in_the_spec_s
     // The run's transport comes from the pipeline file's [openlineage] table.
     sb.write(
         "pipeline.toml",
-        &format!(
+        format!(
             r#"[stages]
 raw = "lake/raw"
 clean = "lake/clean"

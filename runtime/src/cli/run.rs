@@ -379,7 +379,7 @@ impl RunCmd {
             b.bar.finish_and_clear();
         }
         Ok(Outcome::Committed {
-            summary,
+            summary: Box::new(summary),
             input: input_stage.url().to_string(),
             output: output_stage.url().clone(),
             seconds: started.elapsed().as_secs_f64(),
@@ -393,7 +393,8 @@ enum Outcome {
     Sealed,
     /// The interval was committed.
     Committed {
-        summary: run::RunSummary,
+        // Boxed: a summary is large and `Sealed` is nothing.
+        summary: Box<run::RunSummary>,
         input: String,
         output: weir_stage::StageUrl,
         seconds: f64,
