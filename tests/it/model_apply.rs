@@ -420,7 +420,9 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
 /// whether it is above the median (`high`/`low`). skl2onnx gives such a
 /// model one input per column, float or string. Writes the models, the
 /// held-out rows as records of mixed types (`{"age": 59.0, "sex": "male",
-/// ...}`) and onnxruntime's outputs to `reference.json`.
+/// ...}`) and onnxruntime's outputs to `reference.json`. Also a plain
+/// `Pipeline(StandardScaler, Ridge)` exported with one float input per
+/// column (joined by FeatureVectorizer), and a LabelEncoder of `sex`.
 const MIXED_REFERENCE: &str = r#"
 import json, os, sys, warnings
 try:
@@ -431,7 +433,7 @@ try:
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 except ImportError as e:
@@ -479,6 +481,38 @@ for name, model in models.items():
     else:
         case["value"] = outputs[0].reshape(-1).astype(float).tolist()
     cases.append(case)
+
+# A plain Pipeline(StandardScaler, Ridge) exported with one float input per
+# column: skl2onnx joins them with FeatureVectorizer.
+X_train, X_test, y_train, y_test = train_test_split(
+    frame[numeric], frame["target"], test_size=0.3, random_state=SEED)
+pipeline = make_pipeline(StandardScaler(), Ridge()).fit(X_train, y_train)
+onx = to_onnx(pipeline, initial_types=[(c, FloatTensorType([None, 1])) for c in numeric])
+assert "FeatureVectorizer" in [n.op_type for n in onx.graph.node]
+with open("models/mixed-per-column.onnx", "wb") as f:
+    f.write(onx.SerializeToString())
+session = ort.InferenceSession("models/mixed-per-column.onnx", options, providers=["CPUExecutionProvider"])
+value = session.run(None, {c: X_test[[c]].to_numpy().astype(np.float32) for c in numeric})[0]
+with open("mixed-per-column.ndjson", "w") as f:
+    for i, row in enumerate(X_test.to_dict("records")):
+        f.write(json.dumps({"id": i, **row}) + "\n")
+cases.append({"case": "mixed-per-column", "inputs": numeric, "rows": len(X_test),
+              "value": value.reshape(-1).astype(float).tolist()})
+
+# LabelEncoder on the `sex` strings (a 1-D string input), with one value
+# it was not fitted on (onnxruntime gives the default, -1).
+encoder = LabelEncoder().fit(frame["sex"])
+onx = to_onnx(encoder, initial_types=[("sex", StringTensorType([None]))])
+with open("models/mixed-label-encoder.onnx", "wb") as f:
+    f.write(onx.SerializeToString())
+session = ort.InferenceSession("models/mixed-label-encoder.onnx", options, providers=["CPUExecutionProvider"])
+sexes = frame["sex"].tolist()[:50] + ["unknown"]
+label = session.run(None, {"sex": np.array(sexes, dtype=object)})[0]
+with open("mixed-label-encoder.ndjson", "w") as f:
+    for i, sex in enumerate(sexes):
+        f.write(json.dumps({"id": i, "sex": sex}) + "\n")
+cases.append({"case": "mixed-label-encoder", "inputs": ["sex"], "rows": len(sexes),
+              "label": label.tolist()})
 with open("reference.json", "w") as f:
     json.dump({"cases": cases}, f)
 "#;
@@ -493,7 +527,11 @@ fn model_apply_runs_a_column_transformer_over_record_fields_of_mixed_types() {
     )
     .unwrap_or_else(|e| panic!("reference.json: {e}"));
     let cases = reference["cases"].as_array().cloned().unwrap_or_default();
-    assert_eq!(cases.len(), 2, "Ridge and LogisticRegression");
+    assert_eq!(
+        cases.len(),
+        4,
+        "Ridge and LogisticRegression after a ColumnTransformer, a per-column pipeline, a LabelEncoder"
+    );
     let assets = sb.join("models").to_string_lossy().into_owned();
     let run = |name: &str, input: &str, config: &Value, extra: &[&str]| {
         let output = format!("out-{input}");
@@ -527,11 +565,14 @@ fn model_apply_runs_a_column_transformer_over_record_fields_of_mixed_types() {
     for case in &cases {
         let name = case["case"].as_str().unwrap_or_default();
         let classifier = case.get("label").is_some();
+        let probabilities = case.get("probabilities").is_some();
         let config = serde_json::json!({
             "model": format!("{name}.onnx"),
             "inputs": case["inputs"],
-            "outputs": if classifier {
+            "outputs": if probabilities {
                 serde_json::json!({"label": "label", "probabilities": "probabilities"})
+            } else if classifier {
+                serde_json::json!({"label": "label"})
             } else {
                 serde_json::json!({"value": "prediction"})
             },
@@ -554,11 +595,13 @@ fn model_apply_runs_a_column_transformer_over_record_fields_of_mixed_types() {
         for record in &records {
             let id = record["id"].as_u64().unwrap_or(u64::MAX) as usize;
             assert!(
-                record["sex"].is_string(),
+                record["sex"].is_string() || record["age"].is_number(),
                 "{name}: the record is kept: {record}"
             );
             if classifier {
                 assert_eq!(record["label"], case["label"][id], "{name} row {id}");
+            }
+            if probabilities {
                 let want = case["probabilities"][id]
                     .as_array()
                     .cloned()
@@ -575,7 +618,7 @@ fn model_apply_runs_a_column_transformer_over_record_fields_of_mixed_types() {
                         "{name} row {id}: {got} != onnxruntime's {want}"
                     );
                 }
-            } else {
+            } else if !classifier {
                 let (got, want) = (
                     record["prediction"].as_f64().unwrap_or(f64::NAN),
                     case["value"][id].as_f64().unwrap_or_default(),

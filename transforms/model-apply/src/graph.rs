@@ -92,6 +92,8 @@ pub struct InputInfo {
     pub kind: InputKind,
     /// Its declared number of columns, if declared.
     pub width: Option<usize>,
+    /// Whether it is `[rows]` rather than `[rows, width]` (width 1).
+    pub flat: bool,
 }
 
 /// A model loaded from an ONNX file.
@@ -147,12 +149,14 @@ impl Model {
                         )));
                     }
                 };
-                let width = match shape.as_deref() {
-                    Some([_, Some(width)]) => usize::try_from(*width).ok(),
-                    Some([_, None]) | None => None,
+                let (width, flat) = match shape.as_deref() {
+                    Some([_, Some(width)]) => (usize::try_from(*width).ok(), false),
+                    Some([_, None]) | None => (None, false),
+                    // `[rows]`: one value per row (a LabelEncoder's input).
+                    Some([_]) => (Some(1), true),
                     Some(other) => {
                         return Err(ModelError::Input(format!(
-                            "`{}` has {} dimensions; expected [rows, features]",
+                            "`{}` has {} dimensions; expected [rows, features] or [rows]",
                             input.name,
                             other.len()
                         )));
@@ -162,6 +166,7 @@ impl Model {
                     name: input.name.clone(),
                     kind,
                     width,
+                    flat,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -315,6 +320,7 @@ impl Model {
             self.inputs[..],
             [InputInfo {
                 kind: InputKind::Float,
+                flat: false,
                 ..
             }]
         )

@@ -36,7 +36,7 @@ use weir_guest::{
     Value, kind,
 };
 
-use crate::graph::{InputKind, Model};
+use crate::graph::{InputInfo, InputKind, Model};
 use crate::tensor::{ClassLabels, Tensor};
 
 /// The transform's configuration, parsed once by `init`.
@@ -478,7 +478,7 @@ impl Predictor {
         let tensors = blocks
             .into_iter()
             .zip(self.model.inputs())
-            .map(|(block, input)| block.into_tensor(rows, input.width.unwrap_or(0)))
+            .map(|(block, input)| block.into_tensor(rows, input))
             .collect();
         self.model.run_inputs(tensors).map_err(Error::from)
     }
@@ -734,8 +734,12 @@ impl Block {
         Ok(())
     }
 
-    fn into_tensor(self, rows: usize, width: usize) -> Tensor {
-        let shape = vec![rows, width];
+    fn into_tensor(self, rows: usize, input: &InputInfo) -> Tensor {
+        let shape = if input.flat {
+            vec![rows]
+        } else {
+            vec![rows, input.width.unwrap_or(0)]
+        };
         match self {
             Block::Floats(data) => Tensor::Float { shape, data },
             Block::Ints(data) => Tensor::Int64 { shape, data },
