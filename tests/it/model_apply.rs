@@ -412,3 +412,261 @@ fn model_apply_agrees_with_onnxruntime_on_sklearn_datasets() {
         failures.join("\n")
     );
 }
+
+/// Trains `Pipeline(ColumnTransformer(StandardScaler on the numeric
+/// columns, OneHotEncoder on `sex`), model)` on scikit-learn's diabetes
+/// data as a DataFrame, unscaled, with `sex` as the strings `female` and
+/// `male`: Ridge for the disease progression and LogisticRegression for
+/// whether it is above the median (`high`/`low`). skl2onnx gives such a
+/// model one input per column, float or string. Writes the models, the
+/// held-out rows as records of mixed types (`{"age": 59.0, "sex": "male",
+/// ...}`) and onnxruntime's outputs to `reference.json`. Also a plain
+/// `Pipeline(StandardScaler, Ridge)` exported with one float input per
+/// column (joined by FeatureVectorizer), and a LabelEncoder of `sex`.
+const MIXED_REFERENCE: &str = r#"
+import json, os, sys, warnings
+try:
+    import numpy as np
+    import onnxruntime as ort
+    from sklearn import datasets
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+except ImportError as e:
+    sys.exit(f"{e.name} is missing from the test venv: .venv/bin/pip install -r scripts/requirements-test.txt")
+
+warnings.filterwarnings("ignore")
+SEED = 20261126
+frame = datasets.load_diabetes(as_frame=True, scaled=False).frame
+assert sorted(frame["sex"].unique()) == [1.0, 2.0], frame["sex"].unique()
+frame["sex"] = frame["sex"].map({1.0: "female", 2.0: "male"})
+numeric = [c for c in frame.columns if c not in ("sex", "target")]
+columns = numeric + ["sex"]
+X = frame[columns]
+targets = {"ridge": frame["target"],
+           "logistic": np.where(frame["target"] > frame["target"].median(), "high", "low")}
+models = {"ridge": Ridge(), "logistic": LogisticRegression(max_iter=1000)}
+options = ort.SessionOptions()
+options.intra_op_num_threads = 1
+os.makedirs("models", exist_ok=True)
+cases = []
+for name, model in models.items():
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, targets[name], test_size=0.3, random_state=SEED)
+    pipeline = make_pipeline(ColumnTransformer([
+        ("numeric", StandardScaler(), numeric),
+        ("categorical", OneHotEncoder(handle_unknown="ignore"), ["sex"]),
+    ]), model).fit(X_train, y_train)
+    types = [(c, FloatTensorType([None, 1])) for c in numeric] + [("sex", StringTensorType([None, 1]))]
+    zipmap = {id(model): {"zipmap": False}} if name == "logistic" else None
+    onx = to_onnx(pipeline, initial_types=types, options=zipmap)
+    path = f"models/mixed-{name}.onnx"
+    with open(path, "wb") as f:
+        f.write(onx.SerializeToString())
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    feeds = {c: X_test[[c]].to_numpy().astype(np.float32) for c in numeric}
+    feeds["sex"] = X_test[["sex"]].to_numpy().astype(object)
+    outputs = session.run(None, feeds)
+    with open(f"mixed-{name}.ndjson", "w") as f:
+        for i, row in enumerate(X_test.to_dict("records")):
+            f.write(json.dumps({"id": i, **row}) + "\n")
+    case = {"case": f"mixed-{name}", "inputs": columns, "rows": len(X_test)}
+    if len(outputs) == 2:
+        case["label"] = outputs[0].tolist()
+        case["probabilities"] = outputs[1].astype(float).tolist()
+    else:
+        case["value"] = outputs[0].reshape(-1).astype(float).tolist()
+    cases.append(case)
+
+# A plain Pipeline(StandardScaler, Ridge) exported with one float input per
+# column: skl2onnx joins them with FeatureVectorizer.
+X_train, X_test, y_train, y_test = train_test_split(
+    frame[numeric], frame["target"], test_size=0.3, random_state=SEED)
+pipeline = make_pipeline(StandardScaler(), Ridge()).fit(X_train, y_train)
+onx = to_onnx(pipeline, initial_types=[(c, FloatTensorType([None, 1])) for c in numeric])
+assert "FeatureVectorizer" in [n.op_type for n in onx.graph.node]
+with open("models/mixed-per-column.onnx", "wb") as f:
+    f.write(onx.SerializeToString())
+session = ort.InferenceSession("models/mixed-per-column.onnx", options, providers=["CPUExecutionProvider"])
+value = session.run(None, {c: X_test[[c]].to_numpy().astype(np.float32) for c in numeric})[0]
+with open("mixed-per-column.ndjson", "w") as f:
+    for i, row in enumerate(X_test.to_dict("records")):
+        f.write(json.dumps({"id": i, **row}) + "\n")
+cases.append({"case": "mixed-per-column", "inputs": numeric, "rows": len(X_test),
+              "value": value.reshape(-1).astype(float).tolist()})
+
+# LabelEncoder on the `sex` strings (a 1-D string input), with one value
+# it was not fitted on (onnxruntime gives the default, -1).
+encoder = LabelEncoder().fit(frame["sex"])
+onx = to_onnx(encoder, initial_types=[("sex", StringTensorType([None]))])
+with open("models/mixed-label-encoder.onnx", "wb") as f:
+    f.write(onx.SerializeToString())
+session = ort.InferenceSession("models/mixed-label-encoder.onnx", options, providers=["CPUExecutionProvider"])
+sexes = frame["sex"].tolist()[:50] + ["unknown"]
+label = session.run(None, {"sex": np.array(sexes, dtype=object)})[0]
+with open("mixed-label-encoder.ndjson", "w") as f:
+    for i, sex in enumerate(sexes):
+        f.write(json.dumps({"id": i, "sex": sex}) + "\n")
+cases.append({"case": "mixed-label-encoder", "inputs": ["sex"], "rows": len(sexes),
+              "label": label.tolist()})
+with open("reference.json", "w") as f:
+    json.dump({"cases": cases}, f)
+"#;
+
+#[test]
+fn model_apply_runs_a_column_transformer_over_record_fields_of_mixed_types() {
+    let module = guest("model-apply");
+    let sb = Sandbox::new();
+    sb.python(MIXED_REFERENCE, &[]).ok();
+    let reference: Value = serde_json::from_slice(
+        &std::fs::read(sb.join("reference.json")).unwrap_or_else(|e| panic!("reference.json: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("reference.json: {e}"));
+    let cases = reference["cases"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        cases.len(),
+        4,
+        "Ridge and LogisticRegression after a ColumnTransformer, a per-column pipeline, a LabelEncoder"
+    );
+    let assets = sb.join("models").to_string_lossy().into_owned();
+    let run = |name: &str, input: &str, config: &Value, extra: &[&str]| {
+        let output = format!("out-{input}");
+        let mut args = vec![
+            "run",
+            "--input",
+            input,
+            "--output",
+            &output,
+            "--interval",
+            INTERVAL,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--assets",
+            &assets,
+        ];
+        args.extend_from_slice(extra);
+        let config = config.to_string();
+        args.extend_from_slice(&["--config", &config]);
+        let result = sb.weir(&args);
+        assert_eq!(result.code, 0, "{name}: {}", result.stderr);
+        lines(
+            &sb.weir(&["cat", &output, "--interval", INTERVAL])
+                .ok()
+                .stdout,
+        )
+        .into_iter()
+        .map(parse)
+        .collect::<Vec<_>>()
+    };
+    for case in &cases {
+        let name = case["case"].as_str().unwrap_or_default();
+        let classifier = case.get("label").is_some();
+        let probabilities = case.get("probabilities").is_some();
+        let config = serde_json::json!({
+            "model": format!("{name}.onnx"),
+            "inputs": case["inputs"],
+            "outputs": if probabilities {
+                serde_json::json!({"label": "label", "probabilities": "probabilities"})
+            } else if classifier {
+                serde_json::json!({"label": "label"})
+            } else {
+                serde_json::json!({"value": "prediction"})
+            },
+        });
+        let input = format!("in-{name}");
+        sb.weir(&[
+            "stage",
+            &input,
+            "--interval",
+            INTERVAL,
+            &format!("{name}.ndjson"),
+        ])
+        .ok();
+        let records = run(name, &input, &config, &[]);
+        assert_eq!(
+            records.len() as u64,
+            case["rows"].as_u64().unwrap_or_default(),
+            "{name}: every record comes out"
+        );
+        for record in &records {
+            let id = record["id"].as_u64().unwrap_or(u64::MAX) as usize;
+            assert!(
+                record["sex"].is_string() || record["age"].is_number(),
+                "{name}: the record is kept: {record}"
+            );
+            if classifier {
+                assert_eq!(record["label"], case["label"][id], "{name} row {id}");
+            }
+            if probabilities {
+                let want = case["probabilities"][id]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let got: Vec<f64> = ["high", "low"]
+                    .iter()
+                    .map(|class| record["probabilities"][class].as_f64().unwrap_or(f64::NAN))
+                    .collect();
+                assert_eq!(got.len(), want.len(), "{name} row {id}");
+                for (got, want) in got.iter().zip(&want) {
+                    let want = want.as_f64().unwrap_or_default();
+                    assert!(
+                        close(*got, want, 1e-5),
+                        "{name} row {id}: {got} != onnxruntime's {want}"
+                    );
+                }
+            } else if !classifier {
+                let (got, want) = (
+                    record["prediction"].as_f64().unwrap_or(f64::NAN),
+                    case["value"][id].as_f64().unwrap_or_default(),
+                );
+                assert!(
+                    close(got, want, 1e-5),
+                    "{name} row {id}: {got} != onnxruntime's {want}"
+                );
+            }
+        }
+    }
+
+    // A categorical field that is not a string, a numeric one that is, and
+    // one missing: each record fails alone, naming its field.
+    let good = serde_json::json!({"age": 59.0, "sex": "male", "bmi": 32.1, "bp": 101.0,
+        "s1": 157.0, "s2": 93.2, "s3": 38.0, "s4": 4.0, "s5": 4.8598, "s6": 87.0});
+    let mut bad_sex = good.clone();
+    bad_sex["sex"] = 2.into();
+    let mut bad_age = good.clone();
+    bad_age["age"] = "59".into();
+    let mut no_bmi = good.clone();
+    no_bmi.as_object_mut().map(|object| object.remove("bmi"));
+    let file = [&good, &bad_sex, &bad_age, &no_bmi]
+        .iter()
+        .map(|record| record.to_string() + "\n")
+        .collect::<String>();
+    std::fs::write(sb.join("bad.ndjson"), file).unwrap_or_else(|e| panic!("bad.ndjson: {e}"));
+    sb.weir(&["stage", "in-bad", "--interval", INTERVAL, "bad.ndjson"])
+        .ok();
+    let config = serde_json::json!({
+        "model": "mixed-ridge.onnx",
+        "inputs": cases[0]["inputs"],
+        "outputs": {"value": "prediction"},
+    });
+    let records = run("bad records", "in-bad", &config, &["--max-rejected", "3"]);
+    assert_eq!(records.len(), 1, "only the good record: {records:?}");
+    assert!(records[0]["prediction"].is_number(), "{}", records[0]);
+    let quarantine = sb.weir(&["cat", "out-in-bad", "--interval", INTERVAL, "--quarantine"]);
+    for reason in [
+        "field `sex` is a number, not a string as the model's string input takes",
+        "field `age` is a string, not a number",
+        "field `bmi` is missing",
+    ] {
+        assert!(
+            quarantine.stdout.contains(reason),
+            "quarantine lacks {reason:?}:\n{}\n{}",
+            quarantine.stdout,
+            quarantine.stderr
+        );
+    }
+}

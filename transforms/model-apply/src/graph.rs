@@ -1,12 +1,14 @@
 //! A loaded model: the ONNX graph turned into a list of built operators
 //! over numbered value slots, run on a batch of feature rows.
 //!
-//! [`Model::load`] decodes the file, checks there is exactly one
-//! `tensor(float)` input, builds every node's operator (so an unsupported
-//! operator fails at load, not on the first record) and resolves value
-//! names to slots. [`Model::run`] takes `rows × features` floats and
-//! returns the graph's outputs. This module knows nothing of records or
-//! config.
+//! [`Model::load`] decodes the file, checks its inputs are `[rows,
+//! columns]` tensors of floats, int64s or strings, builds every node's
+//! operator (so an unsupported operator fails at load, not on the first
+//! record) and resolves value names to slots. [`Model::run`] takes `rows ×
+//! features` floats for a model of one float input, [`Model::run_inputs`]
+//! one tensor per input (a ColumnTransformer's numeric and categorical
+//! columns), and both return the graph's outputs. This module knows nothing
+//! of records or config.
 
 use std::collections::HashMap;
 
@@ -70,11 +72,34 @@ pub struct OutputInfo {
     pub decision_scores: bool,
 }
 
+/// The element type of a graph input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// `tensor(float)`.
+    Float,
+    /// `tensor(int64)`.
+    Int64,
+    /// `tensor(string)`.
+    Text,
+}
+
+/// A graph input: a `[rows, width]` tensor the caller provides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputInfo {
+    /// Its name in the graph.
+    pub name: String,
+    /// Its element type.
+    pub kind: InputKind,
+    /// Its declared number of columns, if declared.
+    pub width: Option<usize>,
+    /// Whether it is `[rows]` rather than `[rows, width]` (width 1).
+    pub flat: bool,
+}
+
 /// A model loaded from an ONNX file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
-    input_name: String,
-    features: Option<usize>,
+    inputs: Vec<InputInfo>,
     constants: Vec<(usize, Tensor)>,
     steps: Vec<Step>,
     slots: usize,
@@ -99,44 +124,58 @@ impl Model {
             .iter()
             .filter(|input| !initialized.contains(&input.name.as_str()))
             .collect();
-        let [input] = inputs[..] else {
-            return Err(ModelError::Input(format!(
-                "the graph has {} inputs; only models with one feature tensor are supported",
-                inputs.len()
-            )));
-        };
-        let features = match &input.value_type {
-            ValueType::Tensor {
-                elem_type: 1,
-                shape,
-            } => match shape.as_deref() {
-                Some([_, Some(features)]) => usize::try_from(*features).ok(),
-                Some([_, None]) | None => None,
-                Some(other) => {
+        if inputs.is_empty() {
+            return Err(ModelError::Input("the graph has no input".into()));
+        }
+        let inputs = inputs
+            .iter()
+            .map(|input| {
+                let ValueType::Tensor { elem_type, shape } = &input.value_type else {
                     return Err(ModelError::Input(format!(
-                        "`{}` has {} dimensions; expected [rows, features]",
-                        input.name,
-                        other.len()
+                        "`{}` is not a tensor",
+                        input.name
                     )));
-                }
-            },
-            ValueType::Tensor { elem_type, .. } => {
-                return Err(ModelError::Input(format!(
-                    "`{}` has element type {elem_type}; only float (1) inputs are supported, \
-                     so export with skl2onnx's FloatTensorType",
-                    input.name
-                )));
-            }
-            _ => {
-                return Err(ModelError::Input(format!(
-                    "`{}` is not a tensor",
-                    input.name
-                )));
-            }
-        };
+                };
+                let kind = match elem_type {
+                    1 => InputKind::Float,
+                    7 => InputKind::Int64,
+                    8 => InputKind::Text,
+                    other => {
+                        return Err(ModelError::Input(format!(
+                            "`{}` has element type {other}; only float (1), int64 (7) and \
+                             string (8) inputs are supported, so export with skl2onnx's \
+                             FloatTensorType (or Int64TensorType, StringTensorType)",
+                            input.name
+                        )));
+                    }
+                };
+                let (width, flat) = match shape.as_deref() {
+                    Some([_, Some(width)]) => (usize::try_from(*width).ok(), false),
+                    Some([_, None]) | None => (None, false),
+                    // `[rows]`: one value per row (a LabelEncoder's input).
+                    Some([_]) => (Some(1), true),
+                    Some(other) => {
+                        return Err(ModelError::Input(format!(
+                            "`{}` has {} dimensions; expected [rows, features] or [rows]",
+                            input.name,
+                            other.len()
+                        )));
+                    }
+                };
+                Ok(InputInfo {
+                    name: input.name.clone(),
+                    kind,
+                    width,
+                    flat,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
 
         let mut slot_of: HashMap<String, usize> = HashMap::new();
-        slot_of.insert(input.name.clone(), 0);
+        for input in &inputs {
+            let slot = slot_of.len();
+            slot_of.insert(input.name.clone(), slot);
+        }
         let mut constants = Vec::new();
         for initializer in &graph.initializer {
             let slot = slot_of.len();
@@ -254,8 +293,7 @@ impl Model {
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
         Ok(Model {
-            input_name: input.name.clone(),
-            features,
+            inputs,
             constants,
             steps,
             slots: slot_of.len(),
@@ -264,9 +302,28 @@ impl Model {
         })
     }
 
-    /// The number of features per row, if the model declares it.
+    /// The number of features per row, if the model declares it: the sum
+    /// of its inputs' widths.
     pub fn features(&self) -> Option<usize> {
-        self.features
+        self.inputs.iter().map(|input| input.width).sum()
+    }
+
+    /// The graph's inputs, in order.
+    pub fn inputs(&self) -> &[InputInfo] {
+        &self.inputs
+    }
+
+    /// Whether the model takes one float tensor, the feature matrix
+    /// [`run`](Model::run) gives it.
+    pub fn takes_one_matrix(&self) -> bool {
+        matches!(
+            self.inputs[..],
+            [InputInfo {
+                kind: InputKind::Float,
+                flat: false,
+                ..
+            }]
+        )
     }
 
     /// The graph's outputs, in order.
@@ -286,8 +343,28 @@ impl Model {
     ///
     /// An operator rejects its input (a shape the model does not expect).
     pub fn run(&self, rows: usize, columns: usize, x: Vec<f32>) -> Result<Vec<Tensor>, ModelError> {
+        self.run_inputs(vec![Tensor::matrix(rows, columns, x)])
+    }
+
+    /// Runs the graph on one tensor per graph input, in order; returns one
+    /// tensor per graph output.
+    ///
+    /// # Errors
+    ///
+    /// The number of tensors is not the number of inputs, or an operator
+    /// rejects its input.
+    pub fn run_inputs(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(ModelError::Input(format!(
+                "{} input tensors for a graph of {} inputs",
+                inputs.len(),
+                self.inputs.len()
+            )));
+        }
         let mut values: Vec<Option<Tensor>> = vec![None; self.slots];
-        values[0] = Some(Tensor::matrix(rows, columns, x));
+        for (slot, tensor) in inputs.into_iter().enumerate() {
+            values[slot] = Some(tensor);
+        }
         for (slot, tensor) in &self.constants {
             values[*slot] = Some(tensor.clone());
         }
@@ -302,19 +379,20 @@ impl Model {
             .collect()
     }
 
-    /// The name of the graph's feature input.
+    /// The name of the graph's first input.
     pub fn input_name(&self) -> &str {
-        &self.input_name
+        &self.inputs[0].name
     }
 
     /// The same model as if its file left the feature count open
     /// (`[N, None]`), as some exporters other than skl2onnx do.
     #[cfg(test)]
     pub(crate) fn with_undeclared_width(self) -> Model {
-        Model {
-            features: None,
-            ..self
+        let mut inputs = self.inputs;
+        for input in &mut inputs {
+            input.width = None;
         }
+        Model { inputs, ..self }
     }
 }
 

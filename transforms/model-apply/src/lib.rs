@@ -3,7 +3,9 @@
 //!
 //! `init` reads the model from the assets directory (`/assets` in the
 //! sandbox) and builds it once per instance; `process_chunk` gathers the
-//! configured numeric fields of a chunk's records into one feature matrix,
+//! configured fields of a chunk's records into one feature matrix (or, for
+//! a model of several inputs, one block of rows per input, numbers or
+//! strings),
 //! runs the model once over it and writes each record its predicted label,
 //! class probabilities or regression value, while a record with bad
 //! features fails alone. The evaluator is this crate's own: a protobuf
@@ -34,7 +36,7 @@ use weir_guest::{
     Value, kind,
 };
 
-use crate::graph::Model;
+use crate::graph::{InputInfo, InputKind, Model};
 use crate::tensor::{ClassLabels, Tensor};
 
 /// The transform's configuration, parsed once by `init`.
@@ -143,6 +145,39 @@ impl Predictor {
                 fields.len(),
                 config.model
             )));
+        }
+        if !model.takes_one_matrix() {
+            let described = model
+                .inputs()
+                .iter()
+                .map(|input| {
+                    format!(
+                        "`{}` ({}{})",
+                        input.name,
+                        match input.kind {
+                            InputKind::Float => "float",
+                            InputKind::Int64 => "int64",
+                            InputKind::Text => "string",
+                        },
+                        input
+                            .width
+                            .map_or(", width undeclared".into(), |w| format!(" × {w}"))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if !matches!(features, Features::Fields(_)) {
+                return Err(config_error(format!(
+                    "model `{}` takes several inputs ({described}); name one field per input column with `inputs`, not `input_array`",
+                    config.model
+                )));
+            }
+            if model.features().is_none() {
+                return Err(config_error(format!(
+                    "model `{}` takes several inputs ({described}), and not all declare their width, so `inputs` cannot be matched to them",
+                    config.model
+                )));
+            }
         }
         let outputs: Vec<_> = model.outputs().cloned().collect();
         let label_output = outputs
@@ -255,23 +290,7 @@ impl Predictor {
     }
 
     fn gather(&self, record: &mut Value, matrix: &mut Vec<f32>) -> Result<(), Error> {
-        let number = |value: &Value, name: &dyn std::fmt::Display| -> Result<f32, Error> {
-            match value {
-                Value::Number(number) => match number.as_f64().map(|n| n as f32) {
-                    Some(n) if n.is_finite() => Ok(n),
-                    // A JSON number beyond f32's range becomes infinite
-                    // when rounded; the record is at fault, not the model.
-                    Some(_) => Err(Error::new(format!(
-                        "field `{name}` is {number}, too large for the model's 32-bit float input"
-                    ))),
-                    None => Err(Error::new(format!("field `{name}` is not a finite number"))),
-                },
-                other => Err(Error::new(format!(
-                    "field `{name}` is {}, not a number",
-                    kind(other)
-                ))),
-            }
-        };
+        let number = feature_number;
         match &self.features {
             Features::Fields(fields) => {
                 for path in fields {
@@ -314,6 +333,11 @@ impl Predictor {
     /// A feature is missing or not a number, the model rejects the row, or
     /// it predicts a non-finite value.
     pub fn predict<R: Row>(&self, record: &mut R) -> Result<(), Error> {
+        if !self.model.takes_one_matrix() {
+            let blocks = self.blocks_of(record.value()?)?;
+            let results = self.run_blocks(blocks, 1)?;
+            return record.set_outputs(self.outputs(&results, 1, 0)?);
+        }
         let mut row = Vec::new();
         let columns = record.append_features(self, &mut row)?;
         let results = self.model.run(1, columns, row).map_err(Error::from)?;
@@ -331,6 +355,10 @@ impl Predictor {
     /// a model that does not declare its width allows), each row is run on
     /// its own, so that only the rows the model rejects alone fail.
     pub fn predict_all<R: Row>(&self, records: &mut [Result<R, Error>]) {
+        if !self.model.takes_one_matrix() {
+            self.predict_all_inputs(records);
+            return;
+        }
         let width = self.model.features().unwrap_or(0);
         let mut matrix = Vec::with_capacity(records.len() * width);
         // Positions in `records` of the matrix's rows, in order.
@@ -374,6 +402,85 @@ impl Predictor {
                 *slot = Err(error);
             }
         }
+    }
+
+    /// [`predict_all`](Predictor::predict_all) for a model of several
+    /// inputs: each record's fields are parsed and gathered into one block
+    /// per input, the blocks run as one batch; if the model rejects the
+    /// batch, each row is run alone.
+    fn predict_all_inputs<R: Row>(&self, records: &mut [Result<R, Error>]) {
+        let mut blocks: Vec<Block> = self
+            .model
+            .inputs()
+            .iter()
+            .map(|input| Block::new(input.kind))
+            .collect();
+        let mut rows = Vec::with_capacity(records.len());
+        for (position, slot) in records.iter_mut().enumerate() {
+            let Ok(record) = slot else {
+                continue;
+            };
+            match record.value().and_then(|value| self.blocks_of(value)) {
+                Ok(row) => {
+                    for (block, values) in blocks.iter_mut().zip(row) {
+                        block.extend(values);
+                    }
+                    rows.push(position);
+                }
+                Err(error) => *slot = Err(error),
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let Ok(results) = self.run_blocks(blocks, rows.len()) else {
+            self.predict_each(records, &rows);
+            return;
+        };
+        for (row, &position) in rows.iter().enumerate() {
+            let slot = &mut records[position];
+            if let Ok(record) = slot
+                && let Err(error) = self
+                    .outputs(&results, rows.len(), row)
+                    .and_then(|outputs| record.set_outputs(outputs))
+            {
+                *slot = Err(error);
+            }
+        }
+    }
+
+    /// One record's values, one block per graph input: the `inputs` fields
+    /// in order, each input taking as many as its width.
+    fn blocks_of(&self, record: &mut Value) -> Result<Vec<Block>, Error> {
+        let Features::Fields(fields) = &self.features else {
+            return Err(Error::new("a model of several inputs needs `inputs`"));
+        };
+        let mut paths = fields.iter();
+        let mut blocks = Vec::with_capacity(self.model.inputs().len());
+        for input in self.model.inputs() {
+            let mut block = Block::new(input.kind);
+            for _ in 0..input.width.unwrap_or(0) {
+                let path = paths
+                    .next()
+                    .ok_or_else(|| Error::new("fewer `inputs` than the model's input columns"))?;
+                match path.find_mut(record)? {
+                    Some(value) => block.push(value, path)?,
+                    None => return Err(Error::new(format!("field `{path}` is missing"))),
+                }
+            }
+            blocks.push(block);
+        }
+        Ok(blocks)
+    }
+
+    /// Runs the model on `rows` rows of blocks.
+    fn run_blocks(&self, blocks: Vec<Block>, rows: usize) -> Result<Vec<Tensor>, Error> {
+        let tensors = blocks
+            .into_iter()
+            .zip(self.model.inputs())
+            .map(|(block, input)| block.into_tensor(rows, input))
+            .collect();
+        self.model.run_inputs(tensors).map_err(Error::from)
     }
 
     /// [`predict`](Predictor::predict) on each record of `records` at `rows`.
@@ -466,6 +573,13 @@ pub trait Row {
         matrix: &mut Vec<f32>,
     ) -> Result<usize, Error>;
 
+    /// The record, parsed.
+    ///
+    /// # Errors
+    ///
+    /// The record does not parse.
+    fn value(&mut self) -> Result<&mut Value, Error>;
+
     /// Sets the output fields, in order: new keys at the end, existing
     /// ones in place.
     ///
@@ -482,6 +596,10 @@ impl Row for Value {
         matrix: &mut Vec<f32>,
     ) -> Result<usize, Error> {
         predictor.append_features(self, matrix)
+    }
+
+    fn value(&mut self) -> Result<&mut Value, Error> {
+        Ok(self)
     }
 
     fn set_outputs(&mut self, outputs: Vec<(String, Value)>) -> Result<(), Error> {
@@ -520,6 +638,10 @@ impl Row for Edit<'_> {
         predictor.append_features(self.parsed()?, matrix)
     }
 
+    fn value(&mut self) -> Result<&mut Value, Error> {
+        self.parsed()
+    }
+
     fn set_outputs(&mut self, outputs: Vec<(String, Value)>) -> Result<(), Error> {
         self.change(
             |patch| {
@@ -531,6 +653,98 @@ impl Row for Edit<'_> {
             // Start again from the record, parsed.
             |value| value.set_outputs(outputs.clone()),
         )
+    }
+}
+
+/// A record's value for a float feature: a JSON number, rounded to `f32`.
+fn feature_number(value: &Value, name: &dyn std::fmt::Display) -> Result<f32, Error> {
+    match value {
+        Value::Number(number) => match number.as_f64().map(|n| n as f32) {
+            Some(n) if n.is_finite() => Ok(n),
+            // A JSON number beyond f32's range becomes infinite when
+            // rounded; the record is at fault, not the model.
+            Some(_) => Err(Error::new(format!(
+                "field `{name}` is {number}, too large for the model's 32-bit float input"
+            ))),
+            None => Err(Error::new(format!("field `{name}` is not a finite number"))),
+        },
+        other => Err(Error::new(format!(
+            "field `{name}` is {}, not a number",
+            kind(other)
+        ))),
+    }
+}
+
+/// One graph input's values for a batch of rows, row-major: a model of
+/// several inputs (a ColumnTransformer's numeric and categorical columns)
+/// takes one such block per input.
+#[derive(Debug, Clone, PartialEq)]
+enum Block {
+    Floats(Vec<f32>),
+    Ints(Vec<i64>),
+    Texts(Vec<String>),
+}
+
+impl Block {
+    fn new(kind: InputKind) -> Block {
+        match kind {
+            InputKind::Float => Block::Floats(Vec::new()),
+            InputKind::Int64 => Block::Ints(Vec::new()),
+            InputKind::Text => Block::Texts(Vec::new()),
+        }
+    }
+
+    fn extend(&mut self, other: Block) {
+        match (self, other) {
+            (Block::Floats(a), Block::Floats(b)) => a.extend(b),
+            (Block::Ints(a), Block::Ints(b)) => a.extend(b),
+            (Block::Texts(a), Block::Texts(b)) => a.extend(b),
+            // Blocks are made per input kind, so they always match.
+            _ => {}
+        }
+    }
+
+    /// Appends a record's `value` for the feature `name`.
+    fn push(&mut self, value: &Value, name: &dyn std::fmt::Display) -> Result<(), Error> {
+        match self {
+            Block::Floats(data) => data.push(feature_number(value, name)?),
+            Block::Ints(data) => match value {
+                Value::Number(number) => data.push(number.as_i64().ok_or_else(|| {
+                    Error::new(format!(
+                        "field `{name}` is {number}, not an integer as the model's int64 input takes"
+                    ))
+                })?),
+                other => {
+                    return Err(Error::new(format!(
+                        "field `{name}` is {}, not an integer",
+                        kind(other)
+                    )));
+                }
+            },
+            Block::Texts(data) => match value {
+                Value::String(text) => data.push(text.clone()),
+                other => {
+                    return Err(Error::new(format!(
+                        "field `{name}` is {}, not a string as the model's string input takes",
+                        kind(other)
+                    )));
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn into_tensor(self, rows: usize, input: &InputInfo) -> Tensor {
+        let shape = if input.flat {
+            vec![rows]
+        } else {
+            vec![rows, input.width.unwrap_or(0)]
+        };
+        match self {
+            Block::Floats(data) => Tensor::Float { shape, data },
+            Block::Ints(data) => Tensor::Int64 { shape, data },
+            Block::Texts(data) => Tensor::Text { shape, data },
+        }
     }
 }
 

@@ -1403,7 +1403,7 @@ mod tests {
     #[test]
     fn argmax_takes_the_first_of_equal_values_unless_asked_for_the_last() {
         let x = floats(&[1, 3], &[0.5, 0.5, 0.1]);
-        let first = argmax(&x, 1, false, false).expect("argmax");
+        let first = argmax(&x, false, 1, false, false).expect("argmax");
         assert_eq!(
             first,
             Tensor::Int64 {
@@ -1411,7 +1411,7 @@ mod tests {
                 data: vec![0]
             }
         );
-        let last = argmax(&x, 1, false, true).expect("argmax");
+        let last = argmax(&x, false, 1, false, true).expect("argmax");
         assert_eq!(
             last,
             Tensor::Int64 {
@@ -1547,5 +1547,39 @@ mod tests {
         .run(&[&shape])
         .expect("runs");
         assert_eq!(zeros, vec![floats(&[2, 3], &[0.0; 6])]);
+    }
+
+    #[test]
+    fn argmin_cumsum_and_gather_elements_find_a_weighted_median() {
+        // AdaBoostRegressor's median: the first cumulative weight reaching
+        // half the total, then the prediction at that position.
+        let weights = floats(&[1, 3], &[0.2, 0.5, 0.3]);
+        let axis = Tensor::Int64 {
+            shape: vec![],
+            data: vec![1],
+        };
+        let cumulative = Dense::CumSum {
+            exclusive: false,
+            reverse: false,
+        }
+        .run(&[&weights, &axis])
+        .expect("sums");
+        assert_eq!(cumulative, vec![floats(&[1, 3], &[0.2, 0.7, 1.0])]);
+        let below =
+            compare(Comparison::Less, &cumulative[0], &floats(&[1, 1], &[0.5])).expect("compares");
+        let below = super::super::cast(&below, super::super::CastTo::Float).expect("casts");
+        let first_at_or_above = argmax(&below, true, 1, true, false).expect("argmin");
+        assert_eq!(
+            first_at_or_above,
+            Tensor::Int64 {
+                shape: vec![1, 1],
+                data: vec![1]
+            }
+        );
+        let predictions = floats(&[1, 3], &[10.0, 20.0, 30.0]);
+        let picked = Dense::GatherElements { axis: 1 }
+            .run(&[&predictions, &first_at_or_above])
+            .expect("gathers");
+        assert_eq!(picked, vec![floats(&[1, 1], &[20.0])]);
     }
 }

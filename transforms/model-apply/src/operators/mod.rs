@@ -10,8 +10,8 @@
 //!
 //! Layout: [`linear`] holds LinearClassifier and LinearRegressor,
 //! [`tree_ensemble`] the two tree ensembles, [`dense`] the standard-domain
-//! operators (and ArrayFeatureExtractor), [`preprocess`] Imputer, Binarizer
-//! and OneHotEncoder, [`svm`] SVMClassifier and SVMRegressor; the element-wise operators
+//! operators (and ArrayFeatureExtractor), [`preprocess`] Imputer, Binarizer,
+//! OneHotEncoder, LabelEncoder and FeatureVectorizer, [`svm`] SVMClassifier and SVMRegressor; the element-wise operators
 //! (Normalizer, Scaler, ZipMap, Cast, Identity) and the shared score
 //! transforms are here. This module knows nothing of records or graphs.
 
@@ -86,6 +86,8 @@ pub const SUPPORTED: &[&str] = &[
     "ai.onnx.ml.Imputer",
     "ai.onnx.ml.Binarizer",
     "ai.onnx.ml.OneHotEncoder",
+    "ai.onnx.ml.LabelEncoder",
+    "ai.onnx.ml.FeatureVectorizer",
     "ai.onnx.Cast",
     "ai.onnx.Identity",
     "ai.onnx.Add",
@@ -184,6 +186,10 @@ pub enum Operator {
     Binarizer(f32),
     /// `ai.onnx.ml.OneHotEncoder`.
     OneHotEncoder(preprocess::OneHotEncoder),
+    /// `ai.onnx.ml.LabelEncoder`.
+    LabelEncoder(preprocess::LabelEncoder),
+    /// `ai.onnx.ml.FeatureVectorizer` with its `inputdimensions`.
+    FeatureVectorizer(Vec<usize>),
 }
 
 /// `Normalizer`'s `norm`.
@@ -387,6 +393,20 @@ impl Operator {
             ("OneHotEncoder", true, _) => {
                 Operator::OneHotEncoder(preprocess::OneHotEncoder::new(&attributes)?)
             }
+            ("LabelEncoder", true, _) => {
+                Operator::LabelEncoder(preprocess::LabelEncoder::new(&attributes)?)
+            }
+            ("FeatureVectorizer", true, _) => Operator::FeatureVectorizer(
+                attributes
+                    .ints("inputdimensions")
+                    .iter()
+                    .map(|&d| usize::try_from(d))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| OperatorError::Attribute {
+                        name: "inputdimensions",
+                        problem: "a negative dimension".into(),
+                    })?,
+            ),
             ("ArrayFeatureExtractor", true, _) => {
                 Operator::Dense(dense::Dense::ArrayFeatureExtractor)
             }
@@ -480,6 +500,10 @@ impl Operator {
             Operator::Imputer(op) => Ok(vec![op.run(first)?]),
             Operator::Binarizer(threshold) => Ok(vec![preprocess::binarize(*threshold, first)?]),
             Operator::OneHotEncoder(op) => Ok(vec![op.run(first)?]),
+            Operator::LabelEncoder(op) => Ok(vec![op.run(first)?]),
+            Operator::FeatureVectorizer(dimensions) => {
+                Ok(vec![preprocess::vectorize(dimensions, inputs)?])
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The ONNX-ML preprocessing operators scikit-learn's transformers export
 //! to, besides Scaler and Normalizer: `Imputer` (SimpleImputer),
-//! `Binarizer` and `OneHotEncoder`.
+//! `Binarizer`, `OneHotEncoder`, `LabelEncoder` and `FeatureVectorizer`
+//! (the columns of several inputs side by side).
 //!
 //! Each works element by element, so every row is computed on its own.
 //! This module knows nothing of records or graphs.
@@ -179,6 +180,201 @@ impl OneHotEncoder {
     }
 }
 
+/// The keys of a `LabelEncoder`.
+#[derive(Debug, Clone, PartialEq)]
+enum Keys {
+    Floats(Vec<f32>),
+    Ints(Vec<i64>),
+    Strings(Vec<String>),
+}
+
+/// `ai.onnx.ml.LabelEncoder` (opset 2 and later, and opset 1's
+/// `classes_strings`): each element replaced by the value at its key's
+/// position, or the default when it has no key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelEncoder {
+    keys: Keys,
+    /// The values, one per key, then the default: a key's position picks
+    /// its value, a missing key the last element.
+    table: Tensor,
+}
+
+impl LabelEncoder {
+    pub(crate) fn new(attributes: &Attributes<'_>) -> Result<LabelEncoder, OperatorError> {
+        let bad = |name: &'static str, problem: String| OperatorError::Attribute { name, problem };
+        let classes = attributes.texts("classes_strings");
+        let (keys, values) = if !classes.is_empty() {
+            // Opset 1: strings to their index, and back.
+            let indices: Vec<i64> = (0..classes.len() as i64).collect();
+            (
+                Keys::Strings(classes),
+                Tensor::Int64 {
+                    shape: vec![indices.len()],
+                    data: indices,
+                },
+            )
+        } else {
+            let keys = if attributes.has("keys_strings") {
+                Keys::Strings(attributes.texts("keys_strings"))
+            } else if attributes.has("keys_int64s") {
+                Keys::Ints(attributes.ints("keys_int64s"))
+            } else if attributes.has("keys_floats") {
+                Keys::Floats(attributes.floats("keys_floats"))
+            } else {
+                return Err(bad(
+                    "keys_strings",
+                    "no keys (`keys_strings`, `keys_int64s` or `keys_floats`; `keys_tensor` is not supported)".into(),
+                ));
+            };
+            let values = if attributes.has("values_strings") {
+                let data = attributes.texts("values_strings");
+                Tensor::Text {
+                    shape: vec![data.len()],
+                    data,
+                }
+            } else if attributes.has("values_int64s") {
+                let data = attributes.ints("values_int64s");
+                Tensor::Int64 {
+                    shape: vec![data.len()],
+                    data,
+                }
+            } else if attributes.has("values_floats") {
+                let data = attributes.floats("values_floats");
+                Tensor::Float {
+                    shape: vec![data.len()],
+                    data,
+                }
+            } else {
+                return Err(bad(
+                    "values_strings",
+                    "no values (`values_strings`, `values_int64s` or `values_floats`; `values_tensor` is not supported)".into(),
+                ));
+            };
+            (keys, values)
+        };
+        let count = match &keys {
+            Keys::Floats(keys) => keys.len(),
+            Keys::Ints(keys) => keys.len(),
+            Keys::Strings(keys) => keys.len(),
+        };
+        if values.len() != count {
+            return Err(bad(
+                "values_strings",
+                format!("{} values for {count} keys", values.len()),
+            ));
+        }
+        // The defaults are the specification's: -1, "_Unused", -0.0.
+        let table = match values {
+            Tensor::Int64 { mut data, .. } => {
+                data.push(attributes.int("default_int64").unwrap_or(-1));
+                Tensor::Int64 {
+                    shape: vec![data.len()],
+                    data,
+                }
+            }
+            Tensor::Text { mut data, .. } => {
+                data.push(
+                    attributes
+                        .text("default_string")
+                        .unwrap_or_else(|| "_Unused".into()),
+                );
+                Tensor::Text {
+                    shape: vec![data.len()],
+                    data,
+                }
+            }
+            Tensor::Float { mut data, .. } => {
+                data.push(if attributes.has("default_float") {
+                    attributes.float("default_float")
+                } else {
+                    -0.0
+                });
+                Tensor::Float {
+                    shape: vec![data.len()],
+                    data,
+                }
+            }
+            Tensor::Bool { .. } => {
+                return Err(bad("values_strings", "boolean values".into()));
+            }
+        };
+        Ok(LabelEncoder { keys, table })
+    }
+
+    pub(crate) fn run(&self, input: &Tensor) -> Result<Tensor, OperatorError> {
+        let missing = self.table.len() - 1;
+        let position = |found: Option<usize>| found.unwrap_or(missing);
+        let indices: Vec<usize> = match (&self.keys, input) {
+            (Keys::Strings(keys), Tensor::Text { data, .. }) => data
+                .iter()
+                .map(|x| position(keys.iter().position(|key| key == x)))
+                .collect(),
+            (Keys::Ints(keys), Tensor::Int64 { data, .. }) => data
+                .iter()
+                .map(|x| position(keys.iter().position(|key| key == x)))
+                .collect(),
+            (Keys::Floats(keys), Tensor::Float { data, .. }) => data
+                .iter()
+                .map(|x| {
+                    position(
+                        keys.iter()
+                            .position(|key| key == x || (key.is_nan() && x.is_nan())),
+                    )
+                })
+                .collect(),
+            (_, other) => {
+                return Err(OperatorError::Input(format!(
+                    "{} does not match the encoder's keys",
+                    other.type_name()
+                )));
+            }
+        };
+        Ok(self.table.take(&indices, input.shape().to_vec()))
+    }
+}
+
+/// `ai.onnx.ml.FeatureVectorizer`: the inputs' rows side by side, as
+/// floats, input `i` taking `inputdimensions[i]` columns (cut, or padded
+/// with zeros).
+pub(crate) fn vectorize(dimensions: &[usize], inputs: &[&Tensor]) -> Result<Tensor, OperatorError> {
+    if dimensions.len() != inputs.len() {
+        return Err(OperatorError::Input(format!(
+            "{} inputs for {} input dimensions",
+            inputs.len(),
+            dimensions.len()
+        )));
+    }
+    let rows = inputs[0].rows_and_columns().0;
+    let width: usize = dimensions.iter().sum();
+    let mut out = vec![0.0f32; rows * width];
+    let mut offset = 0;
+    for (&dimension, input) in dimensions.iter().zip(inputs) {
+        let (input_rows, columns) = input.rows_and_columns();
+        if input_rows != rows {
+            return Err(OperatorError::Input(format!(
+                "inputs of {rows} and {input_rows} rows"
+            )));
+        }
+        let floats: Vec<f32> = match input {
+            Tensor::Float { data, .. } => data.clone(),
+            Tensor::Int64 { data, .. } => data.iter().map(|&x| x as f32).collect(),
+            Tensor::Bool { data, .. } => data.iter().map(|&x| f32::from(u8::from(x))).collect(),
+            Tensor::Text { .. } => {
+                return Err(OperatorError::Input(
+                    "FeatureVectorizer takes numbers, not tensor(string)".into(),
+                ));
+            }
+        };
+        for row in 0..rows {
+            for column in 0..dimension.min(columns) {
+                out[row * width + offset + column] = floats[row * columns + column];
+            }
+        }
+        offset += dimension;
+    }
+    Ok(Tensor::matrix(rows, width, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +408,43 @@ mod tests {
         let input = Tensor::matrix(2, 2, vec![f32::NAN, 0.0, 3.0, f32::NAN]);
         let out = imputer.run(&input).expect("imputes");
         assert_eq!(out, Tensor::matrix(2, 2, vec![1.5, 0.0, 3.0, 2.5]));
+    }
+
+    #[test]
+    fn label_encoder_maps_keys_and_gives_the_default_for_others() {
+        let encoder = LabelEncoder {
+            keys: Keys::Strings(vec!["female".into(), "male".into()]),
+            table: Tensor::Int64 {
+                shape: vec![3],
+                data: vec![0, 1, -1],
+            },
+        };
+        let input = Tensor::Text {
+            shape: vec![3],
+            data: vec!["male".into(), "other".into(), "female".into()],
+        };
+        assert_eq!(
+            encoder.run(&input).expect("encodes"),
+            Tensor::Int64 {
+                shape: vec![3],
+                data: vec![1, -1, 0]
+            }
+        );
+        let wrong = Tensor::matrix(1, 1, vec![1.0]);
+        assert!(encoder.run(&wrong).is_err());
+    }
+
+    #[test]
+    fn feature_vectorizer_puts_inputs_side_by_side_cut_or_padded() {
+        let a = Tensor::matrix(2, 2, vec![1.0, 2.0, 3.0, 4.0]);
+        let b = Tensor::Int64 {
+            shape: vec![2, 1],
+            data: vec![7, 8],
+        };
+        let out = vectorize(&[1, 2], &[&a, &b]).expect("joins");
+        assert_eq!(
+            out,
+            Tensor::matrix(2, 3, vec![1.0, 7.0, 0.0, 3.0, 8.0, 0.0])
+        );
     }
 }
