@@ -770,6 +770,57 @@ fn a_pipeline_steps_line_limit_quarantines_longer_input_lines() {
     assert!(reason.contains("1024"), "{reason}");
 }
 
+/// Past 20 rejections the log stops listing them, and the failure says how
+/// many it listed and how many there were, so none is silently left out.
+#[test]
+fn a_run_over_its_budget_says_how_many_of_the_rejected_records_it_listed() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    // 30 records whose text is not a string (normalize rejects them) among 70.
+    let records: String = (0..100)
+        .map(|i| {
+            if i % 10 < 3 {
+                format!("{{\"id\":{i},\"text\":{i}}}\n")
+            } else {
+                format!("{{\"id\":{i},\"text\":\"ok {i}\"}}\n")
+            }
+        })
+        .collect();
+    stage_records(&sb, "raw", &records);
+    let r = sb
+        .weir(&[
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            "clean",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            r#"{"fields":["text"]}"#,
+            "--workers",
+            "1",
+            "--max-rejected",
+            "25",
+        ])
+        .expect_code(3);
+    let listed = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("is a number, not a string"))
+        .count();
+    assert_eq!(listed, 20, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("30 of 100 records were rejected, over the budget of 25 records")
+            && r.stderr.contains("The first 20 are listed above"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// A pipeline file with every setting a flag can also give.
 fn pipeline_with_settings(sb: &Sandbox, module: &std::path::Path) {
     sb.write(
