@@ -364,6 +364,17 @@ fn day_one_mistakes_are_named_and_change_nothing() {
         r.stderr
     );
     assert!(sb.files("s").is_empty(), "left behind: {:?}", sb.files("s"));
+    // R's write.csv and Excel quote the header.
+    sb.write("quoted.csv", "\"id\",\"text\"\n1,\"hello\"\n");
+    let r = sb
+        .weir(&["stage", "s", "--interval", INTERVAL, "quoted.csv"])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("quoted.csv:1: this looks like CSV"),
+        "{}",
+        r.stderr
+    );
+    assert!(sb.files("s").is_empty(), "left behind: {:?}", sb.files("s"));
 
     for args in [
         vec!["ls", "nope"],

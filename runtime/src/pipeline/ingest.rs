@@ -207,13 +207,18 @@ fn refuse_delimited(object: &str, line: u64, first: &[u8]) -> Result<(), Pipelin
 }
 
 /// `Some("CSV")` or `Some("TSV")` if `line` reads as a header or row of
-/// delimited text: not a JSON value, and two or more fields.
+/// delimited text: not a JSON value, and two or more fields. A quoted header
+/// (`"id","text"`, what R's `write.csv` and Excel write) counts; a line that
+/// is one JSON string (`"a,b"`) does not.
 fn delimited_kind(line: &[u8]) -> Option<&'static str> {
     let text = std::str::from_utf8(line)
         .ok()?
         .trim_start_matches('\u{feff}')
         .trim();
-    if text.is_empty() || matches!(text.as_bytes()[0], b'{' | b'[' | b'"') {
+    if text.is_empty() || matches!(text.as_bytes()[0], b'{' | b'[') {
+        return None;
+    }
+    if text.starts_with('"') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
         return None;
     }
     [("TSV", '\t'), ("CSV", ','), ("CSV", ';')]
@@ -288,7 +293,9 @@ mod tests {
         assert_eq!(delimited_kind(b"1,hello"), Some("CSV"));
         assert_eq!(delimited_kind(b"{\"id\":1,\"text\":\"a,b\"}"), None);
         assert_eq!(delimited_kind(b"[1,2]"), None);
-        assert_eq!(delimited_kind(b"\"a\",\"b\""), None);
+        assert_eq!(delimited_kind(b"\"id\",\"text\""), Some("CSV"));
+        assert_eq!(delimited_kind(b"\"id\";\"text\""), Some("CSV"));
+        assert_eq!(delimited_kind(b"\"a,b\""), None);
         assert_eq!(delimited_kind(b"not json at all"), None);
         assert_eq!(delimited_kind(b"trailing,"), None);
     }
