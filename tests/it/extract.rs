@@ -697,3 +697,90 @@ fn consecutive_intervals_add_up_and_a_rerun_replaces() {
     assert_eq!(held, want);
     sb.weir(&["verify", "lake/days"]).ok();
 }
+
+/// The flags form over a query that sleeps `seconds` on every page
+/// statement (an InitPlan runs once per statement), 500 rows a page: an
+/// extract of the ticket table that takes about 7 pages times `seconds`.
+fn slow_extract_args(table: &str, seconds: f64, output: &str) -> Vec<String> {
+    [
+        "extract",
+        "--source",
+        &Cluster::shared().standby_url(),
+        "--query",
+        &format!("SELECT id, body FROM {table} WHERE (SELECT true FROM pg_sleep({seconds}))"),
+        "--key",
+        "id",
+        "--page-rows",
+        "500",
+        "--output",
+        output,
+        "--interval",
+        &day(26),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// With stderr not a terminal (an Airflow log), an extract longer than
+/// 5 s writes a progress line every 5 s whose counts are those of the
+/// pages read so far; on a terminal (a pty from `script`) it draws a
+/// spinner with the same counts, cleared before the summary.
+#[test]
+fn progress_shows_as_lines_in_a_log_and_as_a_bar_on_a_terminal() {
+    let sb = Sandbox::new();
+    let table = ticket_table();
+    let args = slow_extract_args(&table, 1.0, "lake/slow");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = sb.weir(&args).ok();
+    let progress: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert!(!progress.is_empty(), "no progress line:\n{}", r.stderr);
+    for l in &progress {
+        // `progress: 2500 rows, 5 pages, 0 retries, 93.0 KiB, 500 rows/s, 5 s`
+        let words: Vec<&str> = l.split_whitespace().collect();
+        let rows: u64 = words[1].parse().unwrap_or_else(|_| panic!("{l}"));
+        let pages: u64 = words[3].parse().unwrap_or_else(|_| panic!("{l}"));
+        assert_eq!(
+            (words[2], words[4], words[6]),
+            ("rows,", "pages,", "retries,"),
+            "{l}"
+        );
+        assert_eq!(
+            rows,
+            pages * 500,
+            "every page but the last holds 500 rows: {l}"
+        );
+        assert!(rows < u64::from(ROWS), "a line while the extract runs: {l}");
+        assert!(l.contains(" rows/s, "), "{l}");
+    }
+    assert_eq!(cat(&sb, "lake/slow", 26).lines().count(), ROWS as usize);
+
+    // On a terminal: `script` gives weir a pty for stdin, stdout and stderr.
+    let shell: Vec<String> = std::iter::once(weir_tests::weir_bin().display().to_string())
+        .chain(slow_extract_args(&table, 0.5, "lake/bar"))
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let out = std::process::Command::new("script")
+        .args(["-qec", &shell.join(" "), "/dev/null"])
+        .current_dir(sb.path())
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("script: {e}"));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        !screen.contains("progress: "),
+        "no log lines on a terminal: {screen}"
+    );
+    assert!(
+        screen.contains(" rows ") && screen.contains(" pages, 0 retries, "),
+        "the bar shows rows, pages and retries: {screen:?}"
+    );
+    assert!(screen.contains("extracted"), "{screen}");
+    assert_eq!(cat(&sb, "lake/bar", 26).lines().count(), ROWS as usize);
+}
+

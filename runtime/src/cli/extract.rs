@@ -7,17 +7,21 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use weir::pipeline::extract::extract;
+use indicatif::{ProgressBar, ProgressStyle};
+use weir::pipeline::extract::{ExtractCounts, ExtractProgress, NoExtractProgress, extract};
 use weir::pipeline::file::{ExtractFlags, ExtractPlan, PipelineFile};
 use weir::pipeline::{Overrides, resolve};
 use weir_extract::{ExtractSpec, RetryPolicy, Source, Window};
 use weir_stage::Interval;
 
 use super::settings::WriteArgs;
-use super::{Globals, StoreArgs, parse_interval, print_commit, print_json};
+use super::{Globals, StoreArgs, human, parse_interval, print_commit, print_json};
 
 /// Extract rows from PostgreSQL (usually a read replica) into an interval
 /// of a stage, exactly typed and committed like every stage
@@ -194,14 +198,30 @@ impl ExtractCmd {
         let mut flags = Overrides::default();
         self.write.apply(&mut flags);
         let settings = resolve(&plan.overrides, &flags);
-        let started = std::time::Instant::now();
+        let started = Instant::now();
+        // A bar on a terminal; where stderr is a log (Airflow), a line
+        // every few seconds instead, so a long extract never looks like a hang.
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = (terminal && !g.json).then(ExtractBar::new);
+        let log = (!terminal).then(ExtractLog::start);
+        let progress: &dyn ExtractProgress = match (&bar, &log) {
+            (Some(b), _) => b,
+            (None, Some(l)) => l,
+            (None, None) => &NoExtractProgress,
+        };
         let done = extract(
             &stage,
             self.interval,
             spec,
             &settings.write_options(self.interval_end),
             &command_line_without_password(),
-        )?;
+            progress,
+        );
+        if let Some(b) = &bar {
+            b.bar.finish_and_clear();
+        }
+        drop(log);
+        let done = done?;
         let m = &done.commit.manifest;
         if g.json {
             print_json(&serde_json::json!({
@@ -237,6 +257,105 @@ impl ExtractCmd {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// A spinner on stderr with the rows so far, their rate, pages and
+/// retries: an extract does not know its total row count in advance.
+struct ExtractBar {
+    bar: ProgressBar,
+}
+
+impl ExtractBar {
+    fn new() -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {human_pos} rows {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self { bar }
+    }
+}
+
+impl ExtractProgress for ExtractBar {
+    fn page(&self, done: &ExtractCounts) {
+        self.bar.set_position(done.rows);
+        self.bar.set_message(progress_tail(done));
+    }
+}
+
+/// `12 pages, 0 retries, 3.4 MiB`
+fn progress_tail(done: &ExtractCounts) -> String {
+    format!(
+        "{} pages, {} retries, {}",
+        done.pages,
+        done.retries,
+        human(done.bytes)
+    )
+}
+
+/// How often [`ExtractLog`] writes a line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Progress as a line on stderr every [`PROGRESS_EVERY`], for when stderr
+/// is a log rather than a terminal. A thread of its own writes them, so a
+/// page that takes long (a slow query, retries with backoff) still shows
+/// the extract is alive.
+struct ExtractLog {
+    counts: Arc<[AtomicU64; 4]>,
+    /// Dropped with the log, which ends the thread.
+    _stop: mpsc::Sender<()>,
+}
+
+impl ExtractLog {
+    fn start() -> Self {
+        let counts: Arc<[AtomicU64; 4]> = Arc::default();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let shared = Arc::clone(&counts);
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(PROGRESS_EVERY) {
+                let [rows, bytes, pages, retries] =
+                    [0, 1, 2, 3].map(|i| shared[i].load(Ordering::Relaxed));
+                let done = ExtractCounts {
+                    rows,
+                    bytes,
+                    pages,
+                    retries,
+                };
+                eprintln!("{}", progress_line(&done, started.elapsed()));
+            }
+        });
+        Self {
+            counts,
+            _stop: stop,
+        }
+    }
+}
+
+impl ExtractProgress for ExtractLog {
+    fn page(&self, done: &ExtractCounts) {
+        for (slot, value) in
+            self.counts
+                .iter()
+                .zip([done.rows, done.bytes, done.pages, done.retries])
+        {
+            slot.store(value, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `progress: 1200 rows, 12 pages, 0 retries, 3.4 MiB, 240 rows/s, 5 s`
+fn progress_line(done: &ExtractCounts, elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    format!(
+        "progress: {} rows, {}, {:.0} rows/s, {seconds:.0} s",
+        done.rows,
+        progress_tail(done),
+        done.rows as f64 / seconds.max(1e-9)
+    )
 }
 
 /// The command line as the manifest records it, with the password of any

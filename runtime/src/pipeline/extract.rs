@@ -22,6 +22,29 @@ use super::attempt::{Attempt, weir_producer};
 use super::budget::Budget;
 use super::error::PipelineError;
 
+/// Observes an extract page by page: a progress bar, periodic log lines.
+pub trait ExtractProgress: Sync {
+    /// A page was read and written; the totals so far.
+    fn page(&self, _done: &ExtractCounts) {}
+}
+
+/// No progress reporting.
+pub struct NoExtractProgress;
+impl ExtractProgress for NoExtractProgress {}
+
+/// An extract's totals so far, as [`ExtractProgress`] sees them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractCounts {
+    /// Rows read and written.
+    pub rows: u64,
+    /// Their NDJSON bytes (uncompressed).
+    pub bytes: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Transient failures retried.
+    pub retries: u64,
+}
+
 /// A committed extract: the commit and what the reader reported.
 #[derive(Debug)]
 pub struct Extracted {
@@ -32,14 +55,15 @@ pub struct Extracted {
 }
 
 /// Extracts `spec` into `interval` of `stage` and commits it; `command` is
-/// the command line the manifest records. Nothing is committed on any
-/// error.
+/// the command line the manifest records; `progress` hears of each page.
+/// Nothing is committed on any error.
 pub fn extract(
     stage: &Stage,
     interval: Interval,
     spec: ExtractSpec,
     write: &WriteOptions,
     command: &str,
+    progress: &dyn ExtractProgress,
 ) -> Result<Extracted, PipelineError> {
     let member_cap =
         gzip::MEMBER_BYTES.min(usize::try_from(write.max_batch_bytes).unwrap_or(usize::MAX));
@@ -49,6 +73,7 @@ pub fn extract(
     let mut counts = InputCounts::default();
     let handle = stage.handle().clone();
     let mut summary = None;
+    let mut bytes = 0u64;
     // Each await runs on the stage's runtime; the writes between them
     // block on it themselves, so they happen outside `block_on`.
     let pass = || -> Result<(), PipelineError> {
@@ -66,7 +91,14 @@ pub fn extract(
                 write.max_batch_bytes,
             )?;
             counts.input_records += page.rows;
+            bytes += page.lines.len() as u64;
             let s = x.summary();
+            progress.page(&ExtractCounts {
+                rows: s.rows,
+                bytes,
+                pages: s.pages,
+                retries: s.retries,
+            });
             tracing::info!(
                 "{object}: page {}: {} rows, keys {} to {} ({} rows so far, {} retries)",
                 s.pages,
