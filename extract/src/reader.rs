@@ -278,8 +278,12 @@ fn quote_ident(s: &str) -> String {
 }
 
 /// Whether a failure is worth retrying: recovery conflicts, serialization
-/// failures, a dropped connection, a server shutting down or starting up.
+/// failures, a dropped connection, a server shutting down or starting up;
+/// not a TLS failure (a certificate refused), which a retry cannot fix.
 fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if crate::tls::is_tls_failure(e) {
+        return false;
+    }
     if e.is_closed() {
         return true;
     }
@@ -779,6 +783,10 @@ async fn connect_with_retry(
             {
                 attempt += 1;
                 *retries += 1;
+                tracing::info!(
+                    "connecting to {}: retrying ({attempt}): {e}",
+                    source.endpoint()
+                );
                 tokio::time::sleep(backoff(retry, attempt)).await;
             }
             Err(source_err) => {

@@ -784,3 +784,198 @@ fn progress_shows_as_lines_in_a_log_and_as_a_bar_on_a_terminal() {
     assert_eq!(cat(&sb, "lake/bar", 26).lines().count(), ROWS as usize);
 }
 
+/// The TLS cluster of this test binary (`ssl = on`, TCP without TLS
+/// refused), started on first use.
+fn tls_cluster() -> &'static Cluster {
+    static TLS: std::sync::OnceLock<Cluster> = std::sync::OnceLock::new();
+    TLS.get_or_init(Cluster::start_tls)
+}
+
+/// `sslmode` and `sslrootcert` as libpq reads them, against a real
+/// PostgreSQL with `ssl = on` whose certificate (for `localhost`) a CA
+/// made by openssl signed: every mode that connects reads the rows over
+/// TLS (the server's own `pg_stat_ssl` says so); `verify-full` refuses
+/// another host name, `verify-ca` and `require` with a root certificate
+/// refuse another CA, each at once (no retries), exit 5, nothing
+/// committed; `disable` meets the server's `hostnossl reject`; `require`
+/// against a server without TLS fails rather than read in the clear.
+#[test]
+fn tls_modes_connect_verify_and_refuse_as_libpq_does() {
+    let pg = tls_cluster();
+    let sb = Sandbox::new();
+    let table = table_name();
+    pg.primary_exec(&format!(
+        "CREATE TABLE {table} (id int4 PRIMARY KEY, body text);
+         INSERT INTO {table} SELECT i, 'row ' || i FROM generate_series(1, 5) i;"
+    ));
+    let query = format!(
+        "SELECT t.id, t.body, s.ssl FROM {table} t CROSS JOIN pg_stat_ssl s WHERE s.pid = pg_backend_pid()"
+    );
+    let (ca, other) = (
+        pg.ca_cert().display().to_string(),
+        pg.other_ca_cert().display().to_string(),
+    );
+    // HOME without ~/.postgresql/root.crt, so only sslrootcert gives roots.
+    let env = vec![
+        ("PGPASSWORD", PASSWORD.to_owned()),
+        ("HOME", sb.path().display().to_string()),
+    ];
+    let extract = |host: &str, options: &str, output: &str| {
+        let url = format!(
+            "postgres://postgres@{host}:{}/postgres{options}",
+            pg.standby_port
+        );
+        sb.weir_env(
+            &[
+                "extract",
+                "--source",
+                &url,
+                "--query",
+                &query,
+                "--key",
+                "id",
+                "--page-rows",
+                "2",
+                "--output",
+                output,
+                "--interval",
+                &day(26),
+                "-v",
+            ],
+            &env,
+        )
+    };
+    let want: String = (1..=5)
+        .map(|i| format!("{{\"id\":{i},\"body\":\"row {i}\",\"ssl\":true}}\n"))
+        .collect();
+    for (host, options, output) in [
+        (
+            "localhost",
+            format!("?sslmode=verify-full&sslrootcert={ca}"),
+            "lake/full",
+        ),
+        (
+            "127.0.0.1",
+            format!("?sslmode=verify-ca&sslrootcert={ca}"),
+            "lake/ca",
+        ),
+        (
+            "127.0.0.1",
+            format!("?sslmode=require&sslrootcert={ca}"),
+            "lake/require-ca",
+        ),
+        ("127.0.0.1", "?sslmode=require".to_owned(), "lake/require"),
+        ("127.0.0.1", String::new(), "lake/default"),
+    ] {
+        extract(host, &options, output).ok();
+        assert_eq!(cat(&sb, output, 26), want, "{host}{options}");
+    }
+
+    for (host, options, output, says) in [
+        // The certificate names localhost, not 127.0.0.1.
+        (
+            "127.0.0.1",
+            format!("?sslmode=verify-full&sslrootcert={ca}"),
+            "lake/f1",
+            "certificate not valid for name",
+        ),
+        (
+            "localhost",
+            format!("?sslmode=verify-full&sslrootcert={other}"),
+            "lake/f2",
+            "UnknownIssuer",
+        ),
+        (
+            "127.0.0.1",
+            format!("?sslmode=verify-ca&sslrootcert={other}"),
+            "lake/f3",
+            "UnknownIssuer",
+        ),
+        (
+            "127.0.0.1",
+            format!("?sslmode=require&sslrootcert={other}"),
+            "lake/f4",
+            "UnknownIssuer",
+        ),
+        (
+            "127.0.0.1",
+            "?sslmode=disable".to_owned(),
+            "lake/f5",
+            "no encryption",
+        ),
+    ] {
+        let r = extract(host, &options, output).expect_code(5);
+        assert!(r.stderr.contains("cannot connect to "), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(says),
+            "{options}: want {says:?} in\n{}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("retrying"),
+            "a refused certificate is not retried:\n{}",
+            r.stderr
+        );
+        assert!(
+            !sb.join(output).join(folder(26)).exists(),
+            "nothing committed: {options}"
+        );
+    }
+
+    // Settings that cannot work are refused before connecting, exit 1.
+    for (options, says) in [
+        (
+            "?sslmode=verify-ca",
+            "sslmode verify-ca needs a root certificate",
+        ),
+        (
+            "?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
+            "sslrootcert /nonexistent/ca.crt: ",
+        ),
+        ("?sslmode=maybe", "unknown sslmode \"maybe\""),
+    ] {
+        let r = extract("localhost", options, "lake/bad").expect_code(1);
+        assert!(
+            r.stderr.contains(says),
+            "{options}: want {says:?} in\n{}",
+            r.stderr
+        );
+    }
+
+    // A server without TLS: require fails; prefer reads in the clear.
+    let plain = Cluster::shared();
+    let t = table_name();
+    plain.primary_exec(&format!(
+        "CREATE TABLE {t} (id int4 PRIMARY KEY); INSERT INTO {t} VALUES (1);"
+    ));
+    let from_plain = |options: &str, output: &str| {
+        let url = format!(
+            "postgres://postgres@127.0.0.1:{}/postgres{options}",
+            plain.standby_port
+        );
+        sb.weir_env(
+            &[
+                "extract",
+                "--source",
+                &url,
+                "--table",
+                &t,
+                "--key",
+                "id",
+                "--output",
+                output,
+                "--interval",
+                &day(26),
+            ],
+            &env,
+        )
+    };
+    let r = from_plain("?sslmode=require", "lake/plain-require").expect_code(5);
+    assert!(
+        r.stderr.contains("server does not support TLS"),
+        "{}",
+        r.stderr
+    );
+    from_plain("?sslmode=prefer", "lake/plain-prefer").ok();
+    assert_eq!(cat(&sb, "lake/plain-prefer", 26), "{\"id\":1}\n");
+}
