@@ -19,5 +19,7 @@ pub mod source;
 mod tls;
 
 pub use error::ExtractError;
-pub use reader::{Extract, ExtractSpec, Page, PartKeys, RetryPolicy, Summary, Window};
+pub use reader::{
+    Extract, ExtractSpec, Key, KeyRange, Page, PartKeys, RetryPolicy, Summary, Window,
+};
 pub use source::{Source, SourceInfo};

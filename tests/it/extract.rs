@@ -979,3 +979,111 @@ fn tls_modes_connect_verify_and_refuse_as_libpq_does() {
     from_plain("?sslmode=prefer", "lake/plain-prefer").ok();
     assert_eq!(cat(&sb, "lake/plain-prefer", 26), "{\"id\":1}\n");
 }
+
+/// A sharded extract commits what one process commits: `weir plan
+/// --shards 3` cuts day 26 into three key ranges of about the same size,
+/// each `weir extract --shard` seals its range (one retried), and
+/// `weir commit` merges them into one commit with the same records in the
+/// same order, every part's key range, and each shard's range and rows; a
+/// retried commit finds it. A missing shard, or a shard of an older plan
+/// of the interval, is refused, nothing committed.
+#[test]
+fn a_sharded_extract_commits_what_one_process_commits() {
+    let sb = Sandbox::new();
+    let table = ticket_table();
+    pipeline(&sb, &table);
+    let text = std::fs::read_to_string(sb.join("pipeline.toml")).unwrap_or_default();
+    sb.write("sharded.toml", text.replace("lake/raw", "lake/sharded"));
+    let window = ["--interval", &day(26), "--interval-end", &day(27)];
+    let weir = |args: &[&str]| {
+        let all: Vec<&str> = args.iter().copied().chain(window).collect();
+        sb.weir_env(&all, &env())
+    };
+    weir(&["extract", "pipeline.toml", "raw"]).ok();
+    let want = cat(&sb, "lake/raw", 26);
+    assert_eq!(want, expected(26, 27));
+
+    let plan = weir(&["plan", "sharded.toml", "raw", "--shards", "3"])
+        .ok()
+        .json();
+    assert_eq!(
+        plan["shards"],
+        serde_json::json!(["0/3", "1/3", "2/3"]),
+        "{plan:#}"
+    );
+    let units = plan["units"].as_array().cloned().unwrap_or_default();
+    assert_eq!(units[0]["from_key"], Value::Null);
+    assert_eq!(units[2]["to_key"], Value::Null);
+    assert_eq!(units[0]["to_key"], units[1]["from_key"]);
+    assert_eq!(units[1]["to_key"], units[2]["from_key"]);
+    let mut sealed = Vec::new();
+    for shard in ["0/3", "2/3", "1/3", "2/3"] {
+        let r = weir(&["extract", "sharded.toml", "raw", "--shard", shard, "--json"])
+            .ok()
+            .json();
+        assert_eq!(r["committed"], false);
+        sealed.push(r["rows"].as_u64().unwrap_or(0));
+    }
+    // 720 rows in three ranges of about 240 (percentiles of the keys).
+    assert_eq!(sealed[0] + sealed[2] + sealed[3], 720, "{sealed:?}");
+    assert!(
+        sealed.iter().all(|&n| (230..=250).contains(&n)),
+        "{sealed:?}"
+    );
+    assert!(
+        !sb.join(&format!("lake/sharded/{}/_manifest.json", folder(26)))
+            .exists()
+    );
+
+    let c = weir(&["commit", "sharded.toml", "raw", "--shards", "3", "--json"])
+        .ok()
+        .json();
+    assert_eq!(c["already_committed"], false);
+    assert_eq!(
+        cat(&sb, "lake/sharded", 26),
+        want,
+        "the same records in the same order"
+    );
+    let m = manifest(&sb, "lake/sharded", 26);
+    assert_eq!(m["shards"].as_array().map(Vec::len), Some(3));
+    let x = &m["producer"]["extract"];
+    assert_eq!(x["rows"], 720);
+    assert_eq!(x["window"]["start"], "2026-11-26T00:00:00Z");
+    let shards = x["shards"].as_array().cloned().unwrap_or_default();
+    assert_eq!(shards.len(), 3);
+    for (s, u) in shards.iter().zip(&units) {
+        assert_eq!(
+            (&s["from_key"], &s["to_key"]),
+            (&u["from_key"], &u["to_key"])
+        );
+    }
+    assert_part_key_ranges(&sb, "lake/sharded", &m);
+    sb.weir(&["verify", "lake/sharded"]).ok();
+    let again = weir(&["commit", "sharded.toml", "raw", "--shards", "3", "--json"])
+        .ok()
+        .json();
+    assert_eq!(again["already_committed"], true);
+    assert_eq!(again["run_id"], m["run_id"]);
+
+    // A shard missing, then a shard of an older plan: refused, the commit stands.
+    weir(&["plan", "sharded.toml", "raw", "--shards", "2"]).ok();
+    weir(&["extract", "sharded.toml", "raw", "--shard", "0/2"]).ok();
+    let r = weir(&["commit", "sharded.toml", "raw", "--shards", "2"]).expect_code(1);
+    assert!(r.stderr.contains("1/2"), "{}", r.stderr);
+    weir(&["extract", "sharded.toml", "raw", "--shard", "1/2"]).ok();
+    weir(&["plan", "sharded.toml", "raw", "--shards", "2"]).ok();
+    let r = weir(&["commit", "sharded.toml", "raw", "--shards", "2"]).expect_code(1);
+    assert!(r.stderr.contains("ran from another plan"), "{}", r.stderr);
+    assert_eq!(manifest(&sb, "lake/sharded", 26)["run_id"], m["run_id"]);
+    for shard in ["0/2", "1/2"] {
+        weir(&["extract", "sharded.toml", "raw", "--shard", shard]).ok();
+    }
+    weir(&["commit", "sharded.toml", "raw", "--shards", "2"]).ok();
+    assert_eq!(cat(&sb, "lake/sharded", 26), want);
+    assert_eq!(
+        manifest(&sb, "lake/sharded", 26)["shards"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}

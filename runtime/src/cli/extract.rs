@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use weir::pipeline::extract::{ExtractCounts, ExtractProgress, NoExtractProgress, extract};
+use weir::pipeline::extract::{
+    ExtractCounts, ExtractProgress, NoExtractProgress, extract, extract_shard,
+};
 use weir::pipeline::file::{ExtractFlags, ExtractPlan, PipelineFile};
+use weir::pipeline::plan::Shard;
 use weir::pipeline::{Overrides, resolve};
 use weir_extract::{ExtractSpec, RetryPolicy, Source, Window};
 use weir_stage::Interval;
@@ -85,6 +88,11 @@ pub(super) struct ExtractCmd {
     /// The interval's end: the window's end for an incremental extract.
     #[arg(long, value_parser = parse_interval)]
     interval_end: Option<Interval>,
+    /// Extract one shard of the plan `weir plan PIPELINE STEP --shards
+    /// COUNT` made (its key range), sealed, not committed; `weir commit`
+    /// merges the shards.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    shard: Option<Shard>,
     #[command(flatten)]
     write: WriteArgs,
     #[command(flatten)]
@@ -150,45 +158,7 @@ impl ExtractCmd {
     }
 
     fn spec(&self, plan: &ExtractPlan) -> anyhow::Result<ExtractSpec> {
-        let source = Source::from_url(&plan.url)?.with_statement_timeout(plan.statement_timeout);
-        let mut spec = match (&plan.table, &plan.query) {
-            (Some(t), None) => ExtractSpec::table(source, t, &plan.key),
-            (None, Some(q)) => ExtractSpec::query(source, q, &plan.key),
-            _ => bail!("give --table or --query"),
-        };
-        if let Some(c) = &plan.columns {
-            spec = spec.with_columns(c.clone());
-        }
-        if let Some(cursor) = &plan.cursor {
-            let Some(end) = self.interval_end else {
-                bail!(
-                    "an incremental extract (cursor {cursor:?}) needs --interval-end: the window is [--interval, --interval-end)"
-                );
-            };
-            if end.start() <= self.interval.start() {
-                bail!("--interval-end must be after --interval");
-            }
-            let window = Window {
-                start: self.interval.start(),
-                end: end.start(),
-            };
-            spec = spec.with_cursor(cursor, window);
-        } else if plan.lag.is_some() {
-            bail!("--lag needs --cursor");
-        }
-        if let Some(lag) = plan.lag {
-            spec = spec.with_lag(lag);
-        }
-        if let Some(n) = plan.page_rows {
-            spec = spec.with_page_rows(n);
-        }
-        if let Some(n) = plan.max_retries {
-            spec = spec.with_retry(RetryPolicy {
-                max_retries: n,
-                ..RetryPolicy::default()
-            });
-        }
-        Ok(spec)
+        extract_spec(plan, self.interval, self.interval_end)
     }
 
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
@@ -209,14 +179,54 @@ impl ExtractCmd {
             (None, Some(l)) => l,
             (None, None) => &NoExtractProgress,
         };
-        let done = extract(
-            &stage,
-            self.interval,
-            spec,
-            &settings.write_options(self.interval_end),
-            &command_line_without_password(),
-            progress,
-        );
+        let write = settings.write_options(self.interval_end);
+        let command = command_line_without_password();
+        if let Some(shard) = self.shard {
+            let done = extract_shard(
+                &stage,
+                self.interval,
+                spec,
+                shard,
+                &write,
+                &command,
+                progress,
+            );
+            if let Some(b) = &bar {
+                b.bar.finish_and_clear();
+            }
+            drop(log);
+            let done = done?;
+            let r = &done.result;
+            let result = format!("{}/{}", stage.url(), done.result_path);
+            let range = |k: &Option<String>, open: &str| k.clone().unwrap_or_else(|| open.into());
+            if g.json {
+                print_json(&serde_json::json!({
+                    "ok": true,
+                    "committed": false,
+                    "shard": r.shard,
+                    "output": stage.url().to_string(),
+                    "interval": r.interval,
+                    "result": result,
+                    "run_id": r.run_id,
+                    "rows": r.rows,
+                    "from_key": done.unit.from_key,
+                    "to_key": done.unit.to_key,
+                    "extract": r.extract,
+                    "seconds": started.elapsed().as_secs_f64(),
+                }))?;
+            } else {
+                println!(
+                    "sealed shard {} (keys {} to before {}: {} rows) as {result}",
+                    r.shard,
+                    range(&done.unit.from_key, "the first"),
+                    range(&done.unit.to_key, "the end"),
+                    r.rows
+                );
+                println!("not committed yet: run `weir commit` once every shard is done");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let done = extract(&stage, self.interval, spec, &write, &command, progress);
         if let Some(b) = &bar {
             b.bar.finish_and_clear();
         }
@@ -256,6 +266,56 @@ impl ExtractCmd {
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The reader's spec for an extract step (or the flags) over `interval`
+/// (to `interval_end`, which an incremental extract needs).
+pub(super) fn extract_spec(
+    plan: &ExtractPlan,
+    interval: Interval,
+    interval_end: Option<Interval>,
+) -> anyhow::Result<ExtractSpec> {
+    {
+        let source = Source::from_url(&plan.url)?.with_statement_timeout(plan.statement_timeout);
+        let mut spec = match (&plan.table, &plan.query) {
+            (Some(t), None) => ExtractSpec::table(source, t, &plan.key),
+            (None, Some(q)) => ExtractSpec::query(source, q, &plan.key),
+            _ => bail!("give --table or --query"),
+        };
+        if let Some(c) = &plan.columns {
+            spec = spec.with_columns(c.clone());
+        }
+        if let Some(cursor) = &plan.cursor {
+            let Some(end) = interval_end else {
+                bail!(
+                    "an incremental extract (cursor {cursor:?}) needs --interval-end: the window is [--interval, --interval-end)"
+                );
+            };
+            if end.start() <= interval.start() {
+                bail!("--interval-end must be after --interval");
+            }
+            let window = Window {
+                start: interval.start(),
+                end: end.start(),
+            };
+            spec = spec.with_cursor(cursor, window);
+        } else if plan.lag.is_some() {
+            bail!("--lag needs --cursor");
+        }
+        if let Some(lag) = plan.lag {
+            spec = spec.with_lag(lag);
+        }
+        if let Some(n) = plan.page_rows {
+            spec = spec.with_page_rows(n);
+        }
+        if let Some(n) = plan.max_retries {
+            spec = spec.with_retry(RetryPolicy {
+                max_retries: n,
+                ..RetryPolicy::default()
+            });
+        }
+        Ok(spec)
     }
 }
 
@@ -361,7 +421,7 @@ fn progress_line(done: &ExtractCounts, elapsed: Duration) -> String {
 /// The command line as the manifest records it, with the password of any
 /// `postgres://` URL in it replaced by `***`, wherever the URL stands
 /// (`--source URL`, `--source=URL`, inside a quoted argument).
-fn command_line_without_password() -> String {
+pub(super) fn command_line_without_password() -> String {
     std::env::args()
         .map(|arg| without_password(&arg))
         .collect::<Vec<_>>()

@@ -338,6 +338,11 @@ impl PipelineFile {
         })
     }
 
+    /// Whether `name` is an extract step (it names a source).
+    pub fn is_extract_step(&self, name: &str) -> bool {
+        self.steps.get(name).is_some_and(|s| s.is_extract())
+    }
+
     /// Resolves one extract step.
     pub fn extract_step(&self, name: &str) -> Result<ExtractPlan, PipelineFileError> {
         let step = self.steps.get(name).ok_or_else(|| {
