@@ -68,6 +68,7 @@ pub struct ExtractSpec {
     page_bytes: usize,
     retry: RetryPolicy,
     range: Option<KeyRange>,
+    consistent: bool,
 }
 
 /// A shard's share of the key space: the keys at or after `from` and
@@ -123,6 +124,7 @@ impl ExtractSpec {
             page_bytes: 8 << 20,
             retry: RetryPolicy::default(),
             range: None,
+            consistent: false,
         }
     }
 
@@ -156,6 +158,19 @@ impl ExtractSpec {
     pub fn with_retry(mut self, retry: RetryPolicy) -> ExtractSpec {
         self.retry = retry;
         self
+    }
+
+    /// Consistent mode: every page in one `REPEATABLE READ READ ONLY`
+    /// transaction, so the extract is one snapshot. A failed page is then
+    /// not retried (a new transaction would be a new snapshot).
+    pub fn with_consistent(mut self, consistent: bool) -> ExtractSpec {
+        self.consistent = consistent;
+        self
+    }
+
+    /// Whether this is a consistent-mode extract.
+    pub fn is_consistent(&self) -> bool {
+        self.consistent
     }
 
     /// Only the keys in `range` (a shard of a sharded extract).
@@ -232,6 +247,8 @@ pub struct Summary {
     pub retries: u64,
     /// Columns read as their text form, and other warnings.
     pub warnings: Vec<String>,
+    /// Consistent mode: every page read in one snapshot.
+    pub consistent: bool,
     /// How bytea is written: `"base64"`.
     pub bytea: &'static str,
     /// The key range of each part the rows were written to, in part
@@ -454,6 +471,14 @@ impl Extract {
                 role: " (the key must be one of its columns)",
             })?;
 
+        if spec.consistent {
+            // The snapshot is taken by the transaction's first statement,
+            // the one just below, so the window's check and every page see it.
+            client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(q("starting the consistent transaction"))?;
+        }
         let (version, standby, now): (String, bool, DateTime<Utc>) = {
             let r = client
                 .query_one(
@@ -586,6 +611,7 @@ impl Extract {
             pages: 0,
             retries,
             warnings,
+            consistent: spec.consistent,
             bytea: "base64",
             parts: Vec::new(),
         };
@@ -635,6 +661,15 @@ impl Extract {
                     if e.code().map(|c| c.code()) == Some("57014") {
                         return Err(ExtractError::Query {
                             what: format!("{what} (statement timeout)"),
+                            retries: String::new(),
+                            source: e,
+                        });
+                    }
+                    if self.spec.consistent {
+                        return Err(ExtractError::Query {
+                            what: format!(
+                                "{what} (consistent mode: its one snapshot cannot be resumed, so it is not retried; rerun the extract)"
+                            ),
                             retries: String::new(),
                             source: e,
                         });
@@ -890,6 +925,16 @@ impl Extract {
     pub async fn finish(mut self) -> Result<Summary, ExtractError> {
         if self.summary.standby {
             self.summary.replay_end = Some(read_replay(&self.client).await?);
+        }
+        if self.spec.consistent {
+            self.client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|source| ExtractError::Query {
+                    what: format!("{}: ending the consistent transaction", self.object),
+                    retries: String::new(),
+                    source,
+                })?;
         }
         Ok(self.summary)
     }

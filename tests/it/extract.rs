@@ -1087,3 +1087,115 @@ fn a_sharded_extract_commits_what_one_process_commits() {
         Some(2)
     );
 }
+
+/// Consistent mode reads one snapshot: rows inserted on the primary while
+/// the extract runs (and replayed on the standby) are not in it, where
+/// the default mode, paging after the last key, picks them up. A recovery
+/// conflict (rows deleted and vacuumed on the primary meanwhile) fails a
+/// consistent extract at once, naming the mode, exit 5, nothing
+/// committed: its snapshot cannot be resumed.
+#[test]
+fn consistent_mode_reads_one_snapshot_and_fails_on_a_conflict_instead_of_retrying() {
+    let sb = Sandbox::new();
+    let pg = Cluster::shared();
+    let t = table_name();
+    pg.primary_exec(&format!(
+        "CREATE TABLE {t} (id int4 PRIMARY KEY, body text);
+         INSERT INTO {t} SELECT i, 'row ' || i FROM generate_series(1, 10) i;"
+    ));
+    // Two rows a page, each page statement sleeping a second: about 6 s.
+    let start = |output: &str, consistent: bool| {
+        let url = pg.standby_url();
+        let query = format!("SELECT id, body FROM {t} WHERE (SELECT true FROM pg_sleep(1))");
+        let mut args = vec![
+            "extract",
+            "--source",
+            &url,
+            "--query",
+            &query,
+            "--key",
+            "id",
+            "--page-rows",
+            "2",
+            "--output",
+            output,
+            "--interval",
+            "2026-11-26",
+        ];
+        if consistent {
+            args.push("--consistent");
+        }
+        sb.spawn_weir(&args, &[])
+    };
+    let ids = |output: &str| -> Vec<u64> {
+        lines(&cat(&sb, output, 26))
+            .iter()
+            .map(|l| id_text(l).parse().unwrap_or(0))
+            .collect()
+    };
+    let during = |sql: String| {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        pg.primary_exec(&sql);
+    };
+
+    let x = start("lake/consistent", true);
+    during(format!(
+        "INSERT INTO {t} SELECT i, 'new' FROM generate_series(11, 20) i;"
+    ));
+    let r = Run::wait(x).ok();
+    assert_eq!(
+        ids("lake/consistent"),
+        (1..=10).collect::<Vec<_>>(),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        manifest(&sb, "lake/consistent", 26)["producer"]["extract"]["consistent"],
+        true
+    );
+
+    let x = start("lake/paged", false);
+    during(format!(
+        "INSERT INTO {t} SELECT i, 'new' FROM generate_series(21, 30) i;"
+    ));
+    Run::wait(x).ok();
+    assert_eq!(
+        ids("lake/paged"),
+        (1..=30).collect::<Vec<_>>(),
+        "the default mode sees rows added meanwhile"
+    );
+
+    let x = start("lake/conflict", true);
+    during(format!("DELETE FROM {t} WHERE id <= 25;"));
+    // VACUUM runs outside a transaction: psql -c, not the harness's -1.
+    let vacuum = std::process::Command::new(weir_tests::pg::bin("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.primary_port.to_string(),
+        ])
+        .args([
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            &format!("VACUUM {t}"),
+        ])
+        .env("PGPASSWORD", PASSWORD)
+        .output()
+        .unwrap_or_else(|e| panic!("psql: {e}"));
+    assert!(
+        vacuum.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vacuum.stderr)
+    );
+    pg.wait_for_standby();
+    let r = Run::wait(x).expect_code(5);
+    assert!(r.stderr.contains("consistent mode"), "{}", r.stderr);
+    assert!(!r.stderr.contains("retrying"), "{}", r.stderr);
+    assert!(!sb.join(&format!("lake/conflict/{}", folder(26))).exists());
+}

@@ -79,6 +79,11 @@ pub(super) struct ExtractCmd {
     /// to 10 s [default: 10].
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
+    /// Consistent mode: every page in one REPEATABLE READ READ ONLY
+    /// transaction (one snapshot); on a standby a recovery conflict then
+    /// fails the extract instead of being retried.
+    #[arg(long)]
+    consistent: bool,
     /// Bound each page statement, e.g. 30s.
     #[arg(long, value_name = "DURATION")]
     statement_timeout: Option<humantime::Duration>,
@@ -135,6 +140,7 @@ impl ExtractCmd {
                 lag: None,
                 page_rows: None,
                 max_retries: None,
+                consistent: false,
                 output: self
                     .output
                     .clone()
@@ -154,6 +160,7 @@ impl ExtractCmd {
             lag: self.lag.map(Into::into),
             page_rows: self.page_rows,
             max_retries: self.max_retries,
+            consistent: self.consistent,
         }
     }
 
@@ -309,6 +316,7 @@ pub(super) fn extract_spec(
         if let Some(n) = plan.page_rows {
             spec = spec.with_page_rows(n);
         }
+        spec = spec.with_consistent(plan.consistent);
         if let Some(n) = plan.max_retries {
             spec = spec.with_retry(RetryPolicy {
                 max_retries: n,

@@ -423,6 +423,12 @@ pub fn extract_shard(
             plan.count
         )));
     }
+    if spec.is_consistent() {
+        return Err(invalid(
+            "consistent mode does not apply to a sharded extract (its shards read at different moments): run it unsharded"
+                .to_owned(),
+        ));
+    }
     let range = plan.range(shard.index).map_err(&invalid)?;
     let unit = plan.units[shard.index as usize].clone();
     let spec = spec.with_key_range(range);
