@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`source`]: the `postgres://` URL, the password (never shown), connecting.
+//! - `tls`: `sslmode` and `sslrootcert` as a rustls connector.
 //! - [`encode`]: binary values to exact JSON, one type at a time.
 //! - [`reader`]: the extract itself: schema checks, the window, keyset
 //!   paging, retries, and the [`Summary`] a manifest records.
@@ -15,7 +16,10 @@ pub mod encode;
 pub mod error;
 pub mod reader;
 pub mod source;
+mod tls;
 
 pub use error::ExtractError;
-pub use reader::{Extract, ExtractSpec, Page, PartKeys, RetryPolicy, Summary, Window};
+pub use reader::{
+    Extract, ExtractSpec, Key, KeyRange, Page, PartKeys, RetryPolicy, Summary, Window,
+};
 pub use source::{Source, SourceInfo};

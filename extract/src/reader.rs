@@ -67,6 +67,31 @@ pub struct ExtractSpec {
     page_rows: usize,
     page_bytes: usize,
     retry: RetryPolicy,
+    range: Option<KeyRange>,
+    consistent: bool,
+}
+
+/// A shard's share of the key space: the keys at or after `from` and
+/// before `to` (`None`: unbounded on that side), each in the key's binary
+/// form as the server sent it. `empty` takes no key at all (the other
+/// shards of a plan over an interval that had no rows).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    /// The first key in the range, binary.
+    pub from: Option<Vec<u8>>,
+    /// The first key after the range, binary.
+    pub to: Option<Vec<u8>>,
+    /// Whether the range holds no key.
+    pub empty: bool,
+}
+
+/// A key as the server sent it: binary, and as JSON text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// The binary form, what a [`KeyRange`] holds.
+    pub raw: Vec<u8>,
+    /// The JSON text, as the key's column is written in a record.
+    pub json: String,
 }
 
 impl ExtractSpec {
@@ -98,6 +123,8 @@ impl ExtractSpec {
             page_rows: 10_000,
             page_bytes: 8 << 20,
             retry: RetryPolicy::default(),
+            range: None,
+            consistent: false,
         }
     }
 
@@ -130,6 +157,25 @@ impl ExtractSpec {
     /// How transient failures are retried.
     pub fn with_retry(mut self, retry: RetryPolicy) -> ExtractSpec {
         self.retry = retry;
+        self
+    }
+
+    /// Consistent mode: every page in one `REPEATABLE READ READ ONLY`
+    /// transaction, so the extract is one snapshot. A failed page is then
+    /// not retried (a new transaction would be a new snapshot).
+    pub fn with_consistent(mut self, consistent: bool) -> ExtractSpec {
+        self.consistent = consistent;
+        self
+    }
+
+    /// Whether this is a consistent-mode extract.
+    pub fn is_consistent(&self) -> bool {
+        self.consistent
+    }
+
+    /// Only the keys in `range` (a shard of a sharded extract).
+    pub fn with_key_range(mut self, range: KeyRange) -> ExtractSpec {
+        self.range = Some(range);
         self
     }
 }
@@ -172,6 +218,11 @@ pub struct Summary {
     pub sql: String,
     /// sha256 of `sql`, hex.
     pub sql_sha256: String,
+    /// sha256 of the page statement without a shard's key range, hex:
+    /// the same for every shard of one extract, and for the plan.
+    pub relation_sha256: String,
+    /// The key column's type (its OID), which a plan's keys are in.
+    pub key_type_oid: u32,
     /// The key column.
     pub key: String,
     /// The cursor column, for an incremental extract.
@@ -196,6 +247,8 @@ pub struct Summary {
     pub retries: u64,
     /// Columns read as their text form, and other warnings.
     pub warnings: Vec<String>,
+    /// Consistent mode: every page read in one snapshot.
+    pub consistent: bool,
     /// How bytea is written: `"base64"`.
     pub bytea: &'static str,
     /// The key range of each part the rows were written to, in part
@@ -268,6 +321,8 @@ pub struct Extract {
     first_stmt: Statement,
     next_stmt: Statement,
     bounds: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The statement of [`Extract::key_boundaries`].
+    boundaries_sql: String,
     last_key: Option<(Vec<u8>, String)>,
     done: bool,
     summary: Summary,
@@ -278,8 +333,12 @@ fn quote_ident(s: &str) -> String {
 }
 
 /// Whether a failure is worth retrying: recovery conflicts, serialization
-/// failures, a dropped connection, a server shutting down or starting up.
+/// failures, a dropped connection, a server shutting down or starting up;
+/// not a TLS failure (a certificate refused), which a retry cannot fix.
 fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if crate::tls::is_tls_failure(e) {
+        return false;
+    }
     if e.is_closed() {
         return true;
     }
@@ -412,6 +471,14 @@ impl Extract {
                 role: " (the key must be one of its columns)",
             })?;
 
+        if spec.consistent {
+            // The snapshot is taken by the transaction's first statement,
+            // the one just below, so the window's check and every page see it.
+            client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(q("starting the consistent transaction"))?;
+        }
         let (version, standby, now): (String, bool, DateTime<Utc>) = {
             let r = client
                 .query_one(
@@ -465,13 +532,37 @@ impl Extract {
             window = Some(shifted);
         }
         let key = format!("weir_q.{}", quote_ident(&spec.key));
-        let build = |with_key: bool| {
-            let mut f = filters.clone();
-            if with_key {
-                f.push(format!(
-                    "{key} >= ${}",
-                    if bounds.is_some() { 3 } else { 1 }
-                ));
+        let key_type_oid = probe.columns()[key_index].type_().oid();
+        let mut next_param = if bounds.is_some() { 3 } else { 1 };
+        let boundaries_sql = {
+            let wh = if filters.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", filters.join(" AND "))
+            };
+            format!(
+                "SELECT u.b FROM unnest((SELECT percentile_disc(${next_param}::float8[]) WITHIN GROUP (ORDER BY {key}) \
+                 FROM ({inner}) AS weir_q{wh})) WITH ORDINALITY AS u(b, i) ORDER BY u.i"
+            )
+        };
+        let unranged = (filters.clone(), next_param);
+        if let Some(range) = &spec.range {
+            if range.empty {
+                filters.push("false".into());
+            }
+            if range.from.is_some() {
+                filters.push(format!("{key} >= ${next_param}"));
+                next_param += 1;
+            }
+            if range.to.is_some() {
+                filters.push(format!("{key} < ${next_param}"));
+                next_param += 1;
+            }
+        }
+        let build = |filters: &[String], with_key: Option<usize>| {
+            let mut f = filters.to_vec();
+            if let Some(param) = with_key {
+                f.push(format!("{key} >= ${param}"));
             }
             let wh = if f.is_empty() {
                 String::new()
@@ -484,7 +575,8 @@ impl Extract {
                 spec.page_rows + 1
             )
         };
-        let (first_sql, next_sql) = (build(false), build(true));
+        let (first_sql, next_sql) = (build(&filters, None), build(&filters, Some(next_param)));
+        let relation_sha256 = hex::encode(Sha256::digest(build(&unranged.0, Some(unranged.1))));
         let first_stmt = client
             .prepare(&first_sql)
             .await
@@ -505,6 +597,8 @@ impl Extract {
             query,
             sql_sha256: hex::encode(Sha256::digest(next_sql.as_bytes())),
             sql: next_sql.clone(),
+            relation_sha256,
+            key_type_oid,
             key: spec.key.clone(),
             cursor: spec.cursor.as_ref().map(|(c, _)| c.clone()),
             lag_seconds: spec.lag.as_secs_f64(),
@@ -517,6 +611,7 @@ impl Extract {
             pages: 0,
             retries,
             warnings,
+            consistent: spec.consistent,
             bytea: "base64",
             parts: Vec::new(),
         };
@@ -531,6 +626,7 @@ impl Extract {
             first_stmt,
             next_stmt,
             bounds,
+            boundaries_sql,
             last_key: None,
             done: false,
             summary,
@@ -565,6 +661,15 @@ impl Extract {
                     if e.code().map(|c| c.code()) == Some("57014") {
                         return Err(ExtractError::Query {
                             what: format!("{what} (statement timeout)"),
+                            retries: String::new(),
+                            source: e,
+                        });
+                    }
+                    if self.spec.consistent {
+                        return Err(ExtractError::Query {
+                            what: format!(
+                                "{what} (consistent mode: its one snapshot cannot be resumed, so it is not retried; rerun the extract)"
+                            ),
                             retries: String::new(),
                             source: e,
                         });
@@ -628,6 +733,15 @@ impl Extract {
         if let Some((start, end)) = &bounds {
             params.push(start);
             params.push(end);
+        }
+        let range = self.spec.range.as_ref();
+        let from = range.and_then(|r| r.from.clone()).map(RawKey);
+        let to = range.and_then(|r| r.to.clone()).map(RawKey);
+        if let Some(k) = &from {
+            params.push(k);
+        }
+        if let Some(k) = &to {
+            params.push(k);
         }
         let last = self.last_key.as_ref().map(|(raw, _)| RawKey(raw.clone()));
         let stmt = match &last {
@@ -737,10 +851,90 @@ impl Extract {
         Ok(())
     }
 
+    /// The keys that cut the rows into `count` shards of about the same
+    /// size: `count - 1` keys in order (fewer only when the window holds
+    /// no row), each the first key of the next shard. One statement
+    /// (`percentile_disc` over the key, in the window), retried like a
+    /// page.
+    pub async fn key_boundaries(&mut self, count: u32) -> Result<Vec<Key>, ExtractError> {
+        let fractions: Vec<f64> = (1..count)
+            .map(|i| f64::from(i) / f64::from(count))
+            .collect();
+        let mut attempt = 0u32;
+        loop {
+            let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+            if let Some((start, end)) = &self.bounds {
+                params.push(start);
+                params.push(end);
+            }
+            params.push(&fractions);
+            let rows = self.client.query(&self.boundaries_sql, &params).await;
+            match rows {
+                Ok(rows) => {
+                    let col = &self.columns[self.key_index];
+                    let mut keys = Vec::new();
+                    for row in rows {
+                        let Some(raw) = row
+                            .try_get::<_, Option<RawValue>>(0)
+                            .ok()
+                            .flatten()
+                            .map(|v| v.0.to_vec())
+                        else {
+                            continue;
+                        };
+                        let mut json = Vec::new();
+                        col.codec.write(&raw, &mut json).map_err(|reason| {
+                            ExtractError::Unrepresentable {
+                                object: self.object.clone(),
+                                column: col.name.clone(),
+                                key: "(a shard boundary)".into(),
+                                reason,
+                            }
+                        })?;
+                        keys.push(Key {
+                            raw,
+                            json: String::from_utf8_lossy(&json).into_owned(),
+                        });
+                    }
+                    return Ok(keys);
+                }
+                Err(e) if is_transient(&e) && attempt < self.spec.retry.max_retries => {
+                    attempt += 1;
+                    self.summary.retries += 1;
+                    tracing::info!(
+                        "{}: shard boundaries: retrying ({attempt}): {e}",
+                        self.object
+                    );
+                    tokio::time::sleep(backoff(&self.spec.retry, attempt)).await;
+                    if self.client.is_closed() {
+                        self.reconnect(&mut attempt).await?;
+                    }
+                }
+                Err(source) => {
+                    return Err(ExtractError::Query {
+                        what: format!("{}: shard boundaries", self.object),
+                        retries: String::new(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
     /// Reads the replay position again (on a standby) and returns the summary.
     pub async fn finish(mut self) -> Result<Summary, ExtractError> {
         if self.summary.standby {
             self.summary.replay_end = Some(read_replay(&self.client).await?);
+        }
+        if self.spec.consistent {
+            self.client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|source| ExtractError::Query {
+                    what: format!("{}: ending the consistent transaction", self.object),
+                    retries: String::new(),
+                    source,
+                })?;
         }
         Ok(self.summary)
     }
@@ -779,6 +973,10 @@ async fn connect_with_retry(
             {
                 attempt += 1;
                 *retries += 1;
+                tracing::info!(
+                    "connecting to {}: retrying ({attempt}): {e}",
+                    source.endpoint()
+                );
                 tokio::time::sleep(backoff(retry, attempt)).await;
             }
             Err(source_err) => {

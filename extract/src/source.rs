@@ -4,6 +4,7 @@
 //! knows nothing of tables, pages or types.
 
 use crate::error::ExtractError;
+use crate::tls::{self, MakeRustls, Verify};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,15 +19,23 @@ pub struct Source {
     user: String,
     password: Option<String>,
     sslmode: SslMode,
+    /// The root certificate file the server's certificate is checked
+    /// against, when there is one.
+    sslrootcert: Option<PathBuf>,
+    /// The TLS connector, unless `sslmode=disable`.
+    tls: Option<MakeRustls>,
     connect_timeout: Duration,
     statement_timeout: Option<Duration>,
 }
 
-/// libpq's `sslmode`, as far as this reader supports it.
+/// libpq's `sslmode` (`allow` is read as `prefer`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SslMode {
     Disable,
     Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
 }
 
 /// The part of a source that may be printed and recorded: no password.
@@ -51,6 +60,7 @@ impl std::fmt::Debug for Source {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("sslmode", &self.sslmode)
+            .field("sslrootcert", &self.sslrootcert)
             .finish()
     }
 }
@@ -97,6 +107,8 @@ impl Source {
             user,
             password: parsed.password().map(decode),
             sslmode: SslMode::Prefer,
+            sslrootcert: None,
+            tls: None,
             connect_timeout: Duration::from_secs(10),
             statement_timeout: None,
         };
@@ -104,16 +116,27 @@ impl Source {
             match &*k {
                 "sslmode" => {
                     source.sslmode = match &*v {
-                        "disable" | "allow" | "prefer" => SslMode::Disable,
-                        "require" | "verify-ca" | "verify-full" => {
+                        "disable" => SslMode::Disable,
+                        "allow" | "prefer" => SslMode::Prefer,
+                        "require" => SslMode::Require,
+                        "verify-ca" => SslMode::VerifyCa,
+                        "verify-full" => SslMode::VerifyFull,
+                        other => {
                             return Err(bad(format!(
-                                "sslmode {v:?} is not supported yet by this reader (TLS is pending; use disable or prefer)"
+                                "unknown sslmode {other:?} (disable, allow, prefer, require, verify-ca or verify-full)"
                             )));
                         }
-                        other => return Err(bad(format!("unknown sslmode {other:?}"))),
                     }
                 }
-                "sslrootcert" => {}
+                "sslrootcert" => {
+                    if v == "system" {
+                        return Err(bad(
+                            "sslrootcert=system is not supported: give the CA's certificate file"
+                                .into(),
+                        ));
+                    }
+                    source.sslrootcert = Some(PathBuf::from(&*v));
+                }
                 "connect_timeout" => {
                     let secs: u64 = v.parse().map_err(|_| {
                         bad(format!("connect_timeout {v:?} is not a number of seconds"))
@@ -124,15 +147,48 @@ impl Source {
                 other => return Err(bad(format!("unknown option {other:?}"))),
             }
         }
-        if source.sslmode == SslMode::Prefer {
-            source.sslmode = SslMode::Disable;
-        }
+        source.tls = source.tls_connector()?;
         if source.password.is_none() {
             source.password = std::env::var("PGPASSWORD")
                 .ok()
                 .or_else(|| source.passfile_entry());
         }
         Ok(source)
+    }
+
+    /// The TLS connector `sslmode` and `sslrootcert` call for, as libpq
+    /// reads them: a root certificate file (`sslrootcert`, or
+    /// `~/.postgresql/root.crt` if it exists) makes every mode that uses
+    /// TLS check the chain; `verify-ca` and `verify-full` need one.
+    fn tls_connector(&mut self) -> Result<Option<MakeRustls>, ExtractError> {
+        if self.sslmode == SslMode::Disable {
+            return Ok(None);
+        }
+        let bad = |m: String| ExtractError::SourceUrl(m);
+        if self.sslrootcert.is_none() {
+            self.sslrootcert = tls::default_root_file().filter(|p| p.is_file());
+        }
+        let roots = match &self.sslrootcert {
+            Some(path) => Some(tls::load_roots(path).map_err(bad)?),
+            None => None,
+        };
+        let verify = match (self.sslmode, &roots) {
+            (SslMode::VerifyFull, _) => Verify::Full,
+            (_, Some(_)) => Verify::Ca,
+            (SslMode::VerifyCa, None) => Verify::Ca,
+            _ => Verify::Nothing,
+        };
+        if verify != Verify::Nothing && roots.is_none() {
+            return Err(bad(format!(
+                "sslmode {} needs a root certificate: give sslrootcert=FILE (or put it in ~/.postgresql/root.crt)",
+                if self.sslmode == SslMode::VerifyFull {
+                    "verify-full"
+                } else {
+                    "verify-ca"
+                }
+            )));
+        }
+        MakeRustls::new(verify, roots).map(Some).map_err(bad)
     }
 
     /// Bounds each page statement (`statement_timeout`); none by default.
@@ -193,7 +249,11 @@ impl Source {
             .user(&self.user)
             .application_name("weir-extract")
             .connect_timeout(self.connect_timeout)
-            .ssl_mode(tokio_postgres::config::SslMode::Disable);
+            .ssl_mode(match self.sslmode {
+                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+                _ => tokio_postgres::config::SslMode::Require,
+            });
         if let Some(p) = &self.password {
             config.password(p);
         }
@@ -205,14 +265,30 @@ impl Source {
             options.push_str(&format!(" -c statement_timeout={}", t.as_millis().max(1)));
         }
         config.options(&options);
-        debug_assert!(self.sslmode == SslMode::Disable);
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("extract connection ended: {e}");
+        let client = match &self.tls {
+            None => {
+                let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+                tokio::spawn(drive(connection));
+                client
             }
-        });
+            Some(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await?;
+                tokio::spawn(drive(connection));
+                client
+            }
+        };
         Ok(client)
+    }
+}
+
+/// Runs a connection until it ends.
+async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(e) = connection.await {
+        tracing::debug!("extract connection ended: {e}");
     }
 }
 
@@ -258,6 +334,25 @@ mod tests {
         assert_eq!(
             split_passfile_line(r"h:5432:*:u:pa\:ss\\"),
             ["h", "5432", "*", "u", r"pa:ss\"]
+        );
+    }
+
+    #[test]
+    fn verification_without_a_root_certificate_is_refused_naming_the_mode() {
+        for mode in ["verify-ca", "verify-full"] {
+            let e = Source::from_url(&format!("postgres://u@h/db?sslmode={mode}")).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains(&format!("sslmode {mode} needs a root certificate")),
+                "{e}"
+            );
+        }
+        let e =
+            Source::from_url("postgres://u@h/db?sslmode=require&sslrootcert=/nonexistent/ca.pem")
+                .unwrap_err();
+        assert!(
+            e.to_string().contains("sslrootcert /nonexistent/ca.pem: "),
+            "{e}"
         );
     }
 

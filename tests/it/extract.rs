@@ -697,3 +697,505 @@ fn consecutive_intervals_add_up_and_a_rerun_replaces() {
     assert_eq!(held, want);
     sb.weir(&["verify", "lake/days"]).ok();
 }
+
+/// The flags form over a query that sleeps `seconds` on every page
+/// statement (an InitPlan runs once per statement), 500 rows a page: an
+/// extract of the ticket table that takes about 7 pages times `seconds`.
+fn slow_extract_args(table: &str, seconds: f64, output: &str) -> Vec<String> {
+    [
+        "extract",
+        "--source",
+        &Cluster::shared().standby_url(),
+        "--query",
+        &format!("SELECT id, body FROM {table} WHERE (SELECT true FROM pg_sleep({seconds}))"),
+        "--key",
+        "id",
+        "--page-rows",
+        "500",
+        "--output",
+        output,
+        "--interval",
+        &day(26),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// With stderr not a terminal (an Airflow log), an extract longer than
+/// 5 s writes a progress line every 5 s whose counts are those of the
+/// pages read so far; on a terminal (a pty from `script`) it draws a
+/// spinner with the same counts, cleared before the summary.
+#[test]
+fn progress_shows_as_lines_in_a_log_and_as_a_bar_on_a_terminal() {
+    let sb = Sandbox::new();
+    let table = ticket_table();
+    let args = slow_extract_args(&table, 1.0, "lake/slow");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = sb.weir(&args).ok();
+    let progress: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert!(!progress.is_empty(), "no progress line:\n{}", r.stderr);
+    for l in &progress {
+        // `progress: 2500 rows, 5 pages, 0 retries, 93.0 KiB, 500 rows/s, 5 s`
+        let words: Vec<&str> = l.split_whitespace().collect();
+        let rows: u64 = words[1].parse().unwrap_or_else(|_| panic!("{l}"));
+        let pages: u64 = words[3].parse().unwrap_or_else(|_| panic!("{l}"));
+        assert_eq!(
+            (words[2], words[4], words[6]),
+            ("rows,", "pages,", "retries,"),
+            "{l}"
+        );
+        assert_eq!(
+            rows,
+            pages * 500,
+            "every page but the last holds 500 rows: {l}"
+        );
+        assert!(rows < u64::from(ROWS), "a line while the extract runs: {l}");
+        assert!(l.contains(" rows/s, "), "{l}");
+    }
+    assert_eq!(cat(&sb, "lake/slow", 26).lines().count(), ROWS as usize);
+
+    // On a terminal: `script` gives weir a pty for stdin, stdout and stderr.
+    let shell: Vec<String> = std::iter::once(weir_tests::weir_bin().display().to_string())
+        .chain(slow_extract_args(&table, 0.5, "lake/bar"))
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let out = std::process::Command::new("script")
+        .args(["-qec", &shell.join(" "), "/dev/null"])
+        .current_dir(sb.path())
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("script: {e}"));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        !screen.contains("progress: "),
+        "no log lines on a terminal: {screen}"
+    );
+    assert!(
+        screen.contains(" rows ") && screen.contains(" pages, 0 retries, "),
+        "the bar shows rows, pages and retries: {screen:?}"
+    );
+    assert!(screen.contains("extracted"), "{screen}");
+    assert_eq!(cat(&sb, "lake/bar", 26).lines().count(), ROWS as usize);
+}
+
+/// The TLS cluster of this test binary (`ssl = on`, TCP without TLS
+/// refused), started on first use.
+fn tls_cluster() -> &'static Cluster {
+    static TLS: std::sync::OnceLock<Cluster> = std::sync::OnceLock::new();
+    TLS.get_or_init(Cluster::start_tls)
+}
+
+/// `sslmode` and `sslrootcert` as libpq reads them, against a real
+/// PostgreSQL with `ssl = on` whose certificate (for `localhost`) a CA
+/// made by openssl signed: every mode that connects reads the rows over
+/// TLS (the server's own `pg_stat_ssl` says so); `verify-full` refuses
+/// another host name, `verify-ca` and `require` with a root certificate
+/// refuse another CA, each at once (no retries), exit 5, nothing
+/// committed; `disable` meets the server's `hostnossl reject`; `require`
+/// against a server without TLS fails rather than read in the clear.
+#[test]
+fn tls_modes_connect_verify_and_refuse_as_libpq_does() {
+    let pg = tls_cluster();
+    let sb = Sandbox::new();
+    let table = table_name();
+    pg.primary_exec(&format!(
+        "CREATE TABLE {table} (id int4 PRIMARY KEY, body text);
+         INSERT INTO {table} SELECT i, 'row ' || i FROM generate_series(1, 5) i;"
+    ));
+    let query = format!(
+        "SELECT t.id, t.body, s.ssl FROM {table} t CROSS JOIN pg_stat_ssl s WHERE s.pid = pg_backend_pid()"
+    );
+    let (ca, other) = (
+        pg.ca_cert().display().to_string(),
+        pg.other_ca_cert().display().to_string(),
+    );
+    // HOME without ~/.postgresql/root.crt, so only sslrootcert gives roots.
+    let env = vec![
+        ("PGPASSWORD", PASSWORD.to_owned()),
+        ("HOME", sb.path().display().to_string()),
+    ];
+    let extract = |host: &str, options: &str, output: &str| {
+        let url = format!(
+            "postgres://postgres@{host}:{}/postgres{options}",
+            pg.standby_port
+        );
+        sb.weir_env(
+            &[
+                "extract",
+                "--source",
+                &url,
+                "--query",
+                &query,
+                "--key",
+                "id",
+                "--page-rows",
+                "2",
+                "--output",
+                output,
+                "--interval",
+                &day(26),
+                "-v",
+            ],
+            &env,
+        )
+    };
+    let want: String = (1..=5)
+        .map(|i| format!("{{\"id\":{i},\"body\":\"row {i}\",\"ssl\":true}}\n"))
+        .collect();
+    for (host, options, output) in [
+        (
+            "localhost",
+            format!("?sslmode=verify-full&sslrootcert={ca}"),
+            "lake/full",
+        ),
+        (
+            "127.0.0.1",
+            format!("?sslmode=verify-ca&sslrootcert={ca}"),
+            "lake/ca",
+        ),
+        (
+            "127.0.0.1",
+            format!("?sslmode=require&sslrootcert={ca}"),
+            "lake/require-ca",
+        ),
+        ("127.0.0.1", "?sslmode=require".to_owned(), "lake/require"),
+        ("127.0.0.1", String::new(), "lake/default"),
+    ] {
+        extract(host, &options, output).ok();
+        assert_eq!(cat(&sb, output, 26), want, "{host}{options}");
+    }
+
+    for (host, options, output, says) in [
+        // The certificate names localhost, not 127.0.0.1.
+        (
+            "127.0.0.1",
+            format!("?sslmode=verify-full&sslrootcert={ca}"),
+            "lake/f1",
+            "certificate not valid for name",
+        ),
+        (
+            "localhost",
+            format!("?sslmode=verify-full&sslrootcert={other}"),
+            "lake/f2",
+            "UnknownIssuer",
+        ),
+        (
+            "127.0.0.1",
+            format!("?sslmode=verify-ca&sslrootcert={other}"),
+            "lake/f3",
+            "UnknownIssuer",
+        ),
+        (
+            "127.0.0.1",
+            format!("?sslmode=require&sslrootcert={other}"),
+            "lake/f4",
+            "UnknownIssuer",
+        ),
+        (
+            "127.0.0.1",
+            "?sslmode=disable".to_owned(),
+            "lake/f5",
+            "no encryption",
+        ),
+    ] {
+        let r = extract(host, &options, output).expect_code(5);
+        assert!(r.stderr.contains("cannot connect to "), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(says),
+            "{options}: want {says:?} in\n{}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("retrying"),
+            "a refused certificate is not retried:\n{}",
+            r.stderr
+        );
+        assert!(
+            !sb.join(output).join(folder(26)).exists(),
+            "nothing committed: {options}"
+        );
+    }
+
+    // Settings that cannot work are refused before connecting, exit 1.
+    for (options, says) in [
+        (
+            "?sslmode=verify-ca",
+            "sslmode verify-ca needs a root certificate",
+        ),
+        (
+            "?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
+            "sslrootcert /nonexistent/ca.crt: ",
+        ),
+        ("?sslmode=maybe", "unknown sslmode \"maybe\""),
+    ] {
+        let r = extract("localhost", options, "lake/bad").expect_code(1);
+        assert!(
+            r.stderr.contains(says),
+            "{options}: want {says:?} in\n{}",
+            r.stderr
+        );
+    }
+
+    // A server without TLS: require fails; prefer reads in the clear.
+    let plain = Cluster::shared();
+    let t = table_name();
+    plain.primary_exec(&format!(
+        "CREATE TABLE {t} (id int4 PRIMARY KEY); INSERT INTO {t} VALUES (1);"
+    ));
+    let from_plain = |options: &str, output: &str| {
+        let url = format!(
+            "postgres://postgres@127.0.0.1:{}/postgres{options}",
+            plain.standby_port
+        );
+        sb.weir_env(
+            &[
+                "extract",
+                "--source",
+                &url,
+                "--table",
+                &t,
+                "--key",
+                "id",
+                "--output",
+                output,
+                "--interval",
+                &day(26),
+            ],
+            &env,
+        )
+    };
+    let r = from_plain("?sslmode=require", "lake/plain-require").expect_code(5);
+    assert!(
+        r.stderr.contains("server does not support TLS"),
+        "{}",
+        r.stderr
+    );
+    from_plain("?sslmode=prefer", "lake/plain-prefer").ok();
+    assert_eq!(cat(&sb, "lake/plain-prefer", 26), "{\"id\":1}\n");
+}
+
+/// A sharded extract commits what one process commits: `weir plan
+/// --shards 3` cuts day 26 into three key ranges of about the same size,
+/// each `weir extract --shard` seals its range (one retried), and
+/// `weir commit` merges them into one commit with the same records in the
+/// same order, every part's key range, and each shard's range and rows; a
+/// retried commit finds it. A missing shard, or a shard of an older plan
+/// of the interval, is refused, nothing committed.
+#[test]
+fn a_sharded_extract_commits_what_one_process_commits() {
+    let sb = Sandbox::new();
+    let table = ticket_table();
+    pipeline(&sb, &table);
+    let text = std::fs::read_to_string(sb.join("pipeline.toml")).unwrap_or_default();
+    sb.write("sharded.toml", text.replace("lake/raw", "lake/sharded"));
+    let window = ["--interval", &day(26), "--interval-end", &day(27)];
+    let weir = |args: &[&str]| {
+        let all: Vec<&str> = args.iter().copied().chain(window).collect();
+        sb.weir_env(&all, &env())
+    };
+    weir(&["extract", "pipeline.toml", "raw"]).ok();
+    let want = cat(&sb, "lake/raw", 26);
+    assert_eq!(want, expected(26, 27));
+
+    let plan = weir(&["plan", "sharded.toml", "raw", "--shards", "3"])
+        .ok()
+        .json();
+    assert_eq!(
+        plan["shards"],
+        serde_json::json!(["0/3", "1/3", "2/3"]),
+        "{plan:#}"
+    );
+    let units = plan["units"].as_array().cloned().unwrap_or_default();
+    assert_eq!(units[0]["from_key"], Value::Null);
+    assert_eq!(units[2]["to_key"], Value::Null);
+    assert_eq!(units[0]["to_key"], units[1]["from_key"]);
+    assert_eq!(units[1]["to_key"], units[2]["from_key"]);
+    let mut sealed = Vec::new();
+    for shard in ["0/3", "2/3", "1/3", "2/3"] {
+        let r = weir(&["extract", "sharded.toml", "raw", "--shard", shard, "--json"])
+            .ok()
+            .json();
+        assert_eq!(r["committed"], false);
+        sealed.push(r["rows"].as_u64().unwrap_or(0));
+    }
+    // 720 rows in three ranges of about 240 (percentiles of the keys).
+    assert_eq!(sealed[0] + sealed[2] + sealed[3], 720, "{sealed:?}");
+    assert!(
+        sealed.iter().all(|&n| (230..=250).contains(&n)),
+        "{sealed:?}"
+    );
+    assert!(
+        !sb.join(&format!("lake/sharded/{}/_manifest.json", folder(26)))
+            .exists()
+    );
+
+    let c = weir(&["commit", "sharded.toml", "raw", "--shards", "3", "--json"])
+        .ok()
+        .json();
+    assert_eq!(c["already_committed"], false);
+    assert_eq!(
+        cat(&sb, "lake/sharded", 26),
+        want,
+        "the same records in the same order"
+    );
+    let m = manifest(&sb, "lake/sharded", 26);
+    assert_eq!(m["shards"].as_array().map(Vec::len), Some(3));
+    let x = &m["producer"]["extract"];
+    assert_eq!(x["rows"], 720);
+    assert_eq!(x["window"]["start"], "2026-11-26T00:00:00Z");
+    let shards = x["shards"].as_array().cloned().unwrap_or_default();
+    assert_eq!(shards.len(), 3);
+    for (s, u) in shards.iter().zip(&units) {
+        assert_eq!(
+            (&s["from_key"], &s["to_key"]),
+            (&u["from_key"], &u["to_key"])
+        );
+    }
+    assert_part_key_ranges(&sb, "lake/sharded", &m);
+    sb.weir(&["verify", "lake/sharded"]).ok();
+    let again = weir(&["commit", "sharded.toml", "raw", "--shards", "3", "--json"])
+        .ok()
+        .json();
+    assert_eq!(again["already_committed"], true);
+    assert_eq!(again["run_id"], m["run_id"]);
+
+    // A shard missing, then a shard of an older plan: refused, the commit stands.
+    weir(&["plan", "sharded.toml", "raw", "--shards", "2"]).ok();
+    weir(&["extract", "sharded.toml", "raw", "--shard", "0/2"]).ok();
+    let r = weir(&["commit", "sharded.toml", "raw", "--shards", "2"]).expect_code(1);
+    assert!(r.stderr.contains("1/2"), "{}", r.stderr);
+    weir(&["extract", "sharded.toml", "raw", "--shard", "1/2"]).ok();
+    weir(&["plan", "sharded.toml", "raw", "--shards", "2"]).ok();
+    let r = weir(&["commit", "sharded.toml", "raw", "--shards", "2"]).expect_code(1);
+    assert!(r.stderr.contains("ran from another plan"), "{}", r.stderr);
+    assert_eq!(manifest(&sb, "lake/sharded", 26)["run_id"], m["run_id"]);
+    for shard in ["0/2", "1/2"] {
+        weir(&["extract", "sharded.toml", "raw", "--shard", shard]).ok();
+    }
+    weir(&["commit", "sharded.toml", "raw", "--shards", "2"]).ok();
+    assert_eq!(cat(&sb, "lake/sharded", 26), want);
+    assert_eq!(
+        manifest(&sb, "lake/sharded", 26)["shards"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
+/// Consistent mode reads one snapshot: rows inserted on the primary while
+/// the extract runs (and replayed on the standby) are not in it, where
+/// the default mode, paging after the last key, picks them up. A recovery
+/// conflict (rows deleted and vacuumed on the primary meanwhile) fails a
+/// consistent extract at once, naming the mode, exit 5, nothing
+/// committed: its snapshot cannot be resumed.
+#[test]
+fn consistent_mode_reads_one_snapshot_and_fails_on_a_conflict_instead_of_retrying() {
+    let sb = Sandbox::new();
+    let pg = Cluster::shared();
+    let t = table_name();
+    pg.primary_exec(&format!(
+        "CREATE TABLE {t} (id int4 PRIMARY KEY, body text);
+         INSERT INTO {t} SELECT i, 'row ' || i FROM generate_series(1, 10) i;"
+    ));
+    // Two rows a page, each page statement sleeping a second: about 6 s.
+    let start = |output: &str, consistent: bool| {
+        let url = pg.standby_url();
+        let query = format!("SELECT id, body FROM {t} WHERE (SELECT true FROM pg_sleep(1))");
+        let mut args = vec![
+            "extract",
+            "--source",
+            &url,
+            "--query",
+            &query,
+            "--key",
+            "id",
+            "--page-rows",
+            "2",
+            "--output",
+            output,
+            "--interval",
+            "2026-11-26",
+        ];
+        if consistent {
+            args.push("--consistent");
+        }
+        sb.spawn_weir(&args, &[])
+    };
+    let ids = |output: &str| -> Vec<u64> {
+        lines(&cat(&sb, output, 26))
+            .iter()
+            .map(|l| id_text(l).parse().unwrap_or(0))
+            .collect()
+    };
+    let during = |sql: String| {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        pg.primary_exec(&sql);
+    };
+
+    let x = start("lake/consistent", true);
+    during(format!(
+        "INSERT INTO {t} SELECT i, 'new' FROM generate_series(11, 20) i;"
+    ));
+    let r = Run::wait(x).ok();
+    assert_eq!(
+        ids("lake/consistent"),
+        (1..=10).collect::<Vec<_>>(),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        manifest(&sb, "lake/consistent", 26)["producer"]["extract"]["consistent"],
+        true
+    );
+
+    let x = start("lake/paged", false);
+    during(format!(
+        "INSERT INTO {t} SELECT i, 'new' FROM generate_series(21, 30) i;"
+    ));
+    Run::wait(x).ok();
+    assert_eq!(
+        ids("lake/paged"),
+        (1..=30).collect::<Vec<_>>(),
+        "the default mode sees rows added meanwhile"
+    );
+
+    let x = start("lake/conflict", true);
+    during(format!("DELETE FROM {t} WHERE id <= 25;"));
+    // VACUUM runs outside a transaction: psql -c, not the harness's -1.
+    let vacuum = std::process::Command::new(weir_tests::pg::bin("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.primary_port.to_string(),
+        ])
+        .args([
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            &format!("VACUUM {t}"),
+        ])
+        .env("PGPASSWORD", PASSWORD)
+        .output()
+        .unwrap_or_else(|e| panic!("psql: {e}"));
+    assert!(
+        vacuum.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vacuum.stderr)
+    );
+    pg.wait_for_standby();
+    let r = Run::wait(x).expect_code(5);
+    assert!(r.stderr.contains("consistent mode"), "{}", r.stderr);
+    assert!(!r.stderr.contains("retrying"), "{}", r.stderr);
+    assert!(!sb.join(&format!("lake/conflict/{}", folder(26))).exists());
+}

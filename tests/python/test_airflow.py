@@ -357,3 +357,73 @@ def test_stage_operator_command_stages_its_inputs_for_the_data_interval(weir_bin
         "--interval", "2026-11-26T00:00:00+00:00", "--interval-end", "2026-11-27T00:00:00+00:00",
         "--max-rejected", "1%", "--json", "a.ndjson", "b.ndjson.gz",
     ]
+
+
+def test_extract_operators_plan_key_ranges_extract_a_shard_and_commit(weir_bin):
+    import pendulum
+    from weir.airflow import WeirCommitOperator, WeirExtractOperator, WeirPlanOperator
+
+    context = {
+        "data_interval_start": pendulum.datetime(2026, 11, 26, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2026, 11, 27, tz="UTC"),
+    }
+    interval = ["--interval", "2026-11-26T00:00:00+00:00"]
+    end = ["--interval-end", "2026-11-27T00:00:00+00:00"]
+    # An extract step's plan needs the window's end and cuts key ranges, not parts.
+    plan = WeirPlanOperator(task_id="plan", pipeline="p.toml", step="raw", shards=3)
+    assert plan.command(context) == [weir_bin, "plan", "p.toml", "raw", *interval, *end, "--shards", "3", "--json"]
+    one = WeirExtractOperator(task_id="raw", pipeline="p.toml", step="raw")
+    assert one.command(context) == [weir_bin, "extract", "p.toml", "raw", *interval, *end, "--json"]
+    shard = WeirExtractOperator(task_id="raw", pipeline="p.toml", step="raw", shard="1/3")
+    assert shard.command(context) == [weir_bin, "extract", "p.toml", "raw", *interval, *end, "--shard", "1/3", "--json"]
+    commit = WeirCommitOperator(task_id="commit", pipeline="p.toml", step="raw", shards=["0/3", "1/3", "2/3"])
+    assert commit.command(context) == [weir_bin, "commit", "p.toml", "raw", *interval, *end, "--shards", "3", "--json"]
+
+
+def test_sharded_step_of_an_extract_step_maps_extract_operators_over_key_ranges(weir_bin):
+    import pendulum
+    from airflow.sdk import DAG
+    from weir.airflow import WeirExtractOperator, sharded_step
+
+    with DAG(dag_id="extract", schedule=None) as dag:
+        sharded_step("raw", pipeline="p.toml", shards=4, run_args=["--page-rows", "50000"])
+    context = {
+        "data_interval_start": pendulum.datetime(2026, 11, 26, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2026, 11, 27, tz="UTC"),
+    }
+    assert dag.get_task("raw.plan").command(context)[4:] == [
+        "--interval", "2026-11-26T00:00:00+00:00", "--interval-end", "2026-11-27T00:00:00+00:00",
+        "--shards", "4", "--json",
+    ]
+    run = dag.get_task("raw.run")
+    assert run.operator_class is WeirExtractOperator or run.operator_class.__name__ == "WeirExtractOperator"
+    assert run.partial_kwargs["extra_args"] == ["--page-rows", "50000"]
+
+
+def test_extract_operator_lets_retries_apply_when_the_source_fails(tmp_path, weir_bin):
+    import pendulum
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from weir.airflow import WeirExtractOperator
+
+    # Nothing listens on port 1: exit 5 (the source failed), which a retry may fix.
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(
+        '[stages]\nraw = "lake/raw"\n\n[sources.replica]\nurl = "postgres://reader@127.0.0.1:1/app"\n\n'
+        '[steps.raw]\nsource = "replica"\noutput = "raw"\ntable = "t"\nkey = "id"\n'
+    )
+    context = {
+        "data_interval_start": pendulum.datetime(2026, 11, 26, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2026, 11, 27, tz="UTC"),
+    }
+    op = WeirExtractOperator(
+        task_id="raw", pipeline=str(pipeline), step="raw", extra_args=["--max-retries", "0"],
+        env={"PGPASSWORD": "x"},
+    )
+    with pytest.raises(AirflowException) as failed:
+        op.execute(context)
+    assert not isinstance(failed.value, AirflowFailException), failed.value
+    assert "cannot connect to 127.0.0.1:1/app as reader" in str(failed.value)
+    # A bad flag is a usage error (exit 2): no retry would help.
+    bad = WeirExtractOperator(task_id="raw", pipeline=str(pipeline), step="raw", extra_args=["--no-such-flag"])
+    with pytest.raises(AirflowFailException):
+        bad.execute(context)

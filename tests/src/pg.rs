@@ -99,6 +99,29 @@ impl Cluster {
     /// `max_standby_streaming_delay = 0`, so recovery conflicts cancel
     /// standby queries at once.
     pub fn start() -> Cluster {
+        Cluster::start_with(false)
+    }
+
+    /// [`Cluster::start`] with `ssl = on` and TCP connections without TLS
+    /// refused (`hostnossl ... reject`). The server's certificate is for
+    /// `localhost` (not `127.0.0.1`), signed by a CA that `openssl` makes
+    /// here ([`Cluster::ca_cert`]); [`Cluster::other_ca_cert`] is a CA
+    /// that signed nothing.
+    pub fn start_tls() -> Cluster {
+        Cluster::start_with(true)
+    }
+
+    /// The CA certificate (PEM) that signed a TLS cluster's certificate.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("tls/ca.crt")
+    }
+
+    /// A CA certificate (PEM) that signed nothing of the cluster's.
+    pub fn other_ca_cert(&self) -> PathBuf {
+        self.dir.join("tls/other-ca.crt")
+    }
+
+    fn start_with(tls: bool) -> Cluster {
         let temp = tempfile::Builder::new()
             .prefix("weir-pg-")
             .tempdir()
@@ -139,6 +162,25 @@ impl Cluster {
             dir.display()
         );
         append(&primary.join("postgresql.conf"), &conf);
+        if tls {
+            make_certificates(&dir.join("tls"));
+            let tls_dir = dir.join("tls");
+            append(
+                &primary.join("postgresql.conf"),
+                &format!(
+                    "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                    s(&tls_dir.join("server.crt")),
+                    s(&tls_dir.join("server.key"))
+                ),
+            );
+            // TLS or nothing over TCP, for queries and replication alike;
+            // the first matching line wins.
+            let hba = primary.join("pg_hba.conf");
+            let old = std::fs::read_to_string(&hba).unwrap_or_else(|e| panic!("{e}"));
+            let rules = "hostnossl all all 0.0.0.0/0 reject\nhostnossl replication all 0.0.0.0/0 reject\n\
+                         hostssl all all 127.0.0.1/32 scram-sha-256\nhostssl replication all 127.0.0.1/32 scram-sha-256\n";
+            std::fs::write(&hba, format!("{rules}{old}")).unwrap_or_else(|e| panic!("{e}"));
+        }
         run_as_postgres(
             &bin("pg_ctl"),
             &[
@@ -311,6 +353,88 @@ impl Cluster {
             ],
         );
     }
+}
+
+/// A CA, a server certificate for `localhost` signed by it (and its key,
+/// mode 0600 as PostgreSQL wants), and a second CA, in `dir`, made by
+/// `openssl` as the postgres user. EC keys: quick to make.
+fn make_certificates(dir: &Path) {
+    run_as_postgres(Path::new("mkdir"), &["-p", &s(dir)]);
+    let at = |name: &str| s(&dir.join(name));
+    for ca in ["ca", "other-ca"] {
+        run_as_postgres(
+            Path::new("openssl"),
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "3",
+                "-subj",
+                &format!("/CN=Weir test {ca}"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+                "-keyout",
+                &at(&format!("{ca}.key")),
+                "-out",
+                &at(&format!("{ca}.crt")),
+            ],
+        );
+    }
+    run_as_postgres(
+        Path::new("openssl"),
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            &at("server.key"),
+            "-out",
+            &at("server.csr"),
+        ],
+    );
+    run_as_postgres(
+        Path::new("sh"),
+        &[
+            "-c",
+            &format!(
+                "printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature\\nextendedKeyUsage=serverAuth\\n' > {ext}",
+                ext = at("server.ext")
+            ),
+        ],
+    );
+    run_as_postgres(
+        Path::new("openssl"),
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &at("server.csr"),
+            "-CA",
+            &at("ca.crt"),
+            "-CAkey",
+            &at("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "3",
+            "-extfile",
+            &at("server.ext"),
+            "-out",
+            &at("server.crt"),
+        ],
+    );
+    run_as_postgres(Path::new("chmod"), &["600", &at("server.key")]);
 }
 
 fn append(path: &Path, text: &str) {

@@ -7,11 +7,18 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use weir::pipeline::extract::extract;
+use indicatif::{ProgressBar, ProgressStyle};
+use weir::pipeline::extract::{
+    ExtractCounts, ExtractProgress, NoExtractProgress, extract, extract_shard,
+};
 use weir::pipeline::file::{ExtractFlags, ExtractPlan, PipelineFile};
+use weir::pipeline::plan::Shard;
 use weir::pipeline::{Overrides, resolve};
 use weir_extract::{ExtractSpec, RetryPolicy, Source, Window};
 use weir_lineage::{DatasetName, StageDataset};
@@ -19,7 +26,7 @@ use weir_stage::Interval;
 
 use super::lineage::{FileLineage, LineageArgs};
 use super::settings::WriteArgs;
-use super::{Globals, StoreArgs, parse_interval, print_commit, print_json};
+use super::{Globals, StoreArgs, human, parse_interval, print_commit, print_json};
 
 /// Extract rows from PostgreSQL (usually a read replica) into an interval
 /// of a stage, exactly typed and committed like every stage
@@ -74,6 +81,11 @@ pub(super) struct ExtractCmd {
     /// to 10 s [default: 10].
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
+    /// Consistent mode: every page in one REPEATABLE READ READ ONLY
+    /// transaction (one snapshot); on a standby a recovery conflict then
+    /// fails the extract instead of being retried.
+    #[arg(long)]
+    consistent: bool,
     /// Bound each page statement, e.g. 30s.
     #[arg(long, value_name = "DURATION")]
     statement_timeout: Option<humantime::Duration>,
@@ -83,6 +95,11 @@ pub(super) struct ExtractCmd {
     /// The interval's end: the window's end for an incremental extract.
     #[arg(long, value_parser = parse_interval)]
     interval_end: Option<Interval>,
+    /// Extract one shard of the plan `weir plan PIPELINE STEP --shards
+    /// COUNT` made (its key range), sealed, not committed; `weir commit`
+    /// merges the shards.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    shard: Option<Shard>,
     #[command(flatten)]
     write: WriteArgs,
     #[command(flatten)]
@@ -92,8 +109,8 @@ pub(super) struct ExtractCmd {
 }
 
 impl ExtractCmd {
-    /// The extract to run: the pipeline file's step, or the flags; and what
-    /// the file says of its lineage.
+    /// The extract to run: the pipeline file's step, or the flags.
+    /// and what the file says of its lineage.
     fn plan(&self) -> anyhow::Result<(ExtractPlan, FileLineage)> {
         match (self.target.as_slice(), &self.source) {
             ([file, step], None) => {
@@ -132,6 +149,7 @@ impl ExtractCmd {
                     lag: None,
                     page_rows: None,
                     max_retries: None,
+                    consistent: false,
                     output: self
                         .output
                         .clone()
@@ -153,49 +171,12 @@ impl ExtractCmd {
             lag: self.lag.map(Into::into),
             page_rows: self.page_rows,
             max_retries: self.max_retries,
+            consistent: self.consistent,
         }
     }
 
     fn spec(&self, plan: &ExtractPlan) -> anyhow::Result<ExtractSpec> {
-        let source = Source::from_url(&plan.url)?.with_statement_timeout(plan.statement_timeout);
-        let mut spec = match (&plan.table, &plan.query) {
-            (Some(t), None) => ExtractSpec::table(source, t, &plan.key),
-            (None, Some(q)) => ExtractSpec::query(source, q, &plan.key),
-            _ => bail!("give --table or --query"),
-        };
-        if let Some(c) = &plan.columns {
-            spec = spec.with_columns(c.clone());
-        }
-        if let Some(cursor) = &plan.cursor {
-            let Some(end) = self.interval_end else {
-                bail!(
-                    "an incremental extract (cursor {cursor:?}) needs --interval-end: the window is [--interval, --interval-end)"
-                );
-            };
-            if end.start() <= self.interval.start() {
-                bail!("--interval-end must be after --interval");
-            }
-            let window = Window {
-                start: self.interval.start(),
-                end: end.start(),
-            };
-            spec = spec.with_cursor(cursor, window);
-        } else if plan.lag.is_some() {
-            bail!("--lag needs --cursor");
-        }
-        if let Some(lag) = plan.lag {
-            spec = spec.with_lag(lag);
-        }
-        if let Some(n) = plan.page_rows {
-            spec = spec.with_page_rows(n);
-        }
-        if let Some(n) = plan.max_retries {
-            spec = spec.with_retry(RetryPolicy {
-                max_retries: n,
-                ..RetryPolicy::default()
-            });
-        }
-        Ok(spec)
+        extract_spec(plan, self.interval, self.interval_end)
     }
 
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
@@ -217,6 +198,69 @@ impl ExtractCmd {
                 _ => Vec::new(),
             }
         };
+        let stage = self.store.open(g, &plan.output)?;
+        let mut flags = Overrides::default();
+        self.write.apply(&mut flags);
+        let settings = resolve(&plan.overrides, &flags);
+        let started = Instant::now();
+        // A bar on a terminal; where stderr is a log (Airflow), a line
+        // every few seconds instead, so a long extract never looks like a hang.
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = (terminal && !g.json).then(ExtractBar::new);
+        let log = (!terminal).then(ExtractLog::start);
+        let progress: &dyn ExtractProgress = match (&bar, &log) {
+            (Some(b), _) => b,
+            (None, Some(l)) => l,
+            (None, None) => &NoExtractProgress,
+        };
+        let write = settings.write_options(self.interval_end);
+        let command = command_line_without_password();
+        if let Some(shard) = self.shard {
+            let done = extract_shard(
+                &stage,
+                self.interval,
+                spec,
+                shard,
+                &write,
+                &command,
+                progress,
+            );
+            if let Some(b) = &bar {
+                b.bar.finish_and_clear();
+            }
+            drop(log);
+            let done = done?;
+            let r = &done.result;
+            let result = format!("{}/{}", stage.url(), done.result_path);
+            let range = |k: &Option<String>, open: &str| k.clone().unwrap_or_else(|| open.into());
+            if g.json {
+                print_json(&serde_json::json!({
+                    "ok": true,
+                    "committed": false,
+                    "shard": r.shard,
+                    "output": stage.url().to_string(),
+                    "interval": r.interval,
+                    "result": result,
+                    "run_id": r.run_id,
+                    "rows": r.rows,
+                    "from_key": done.unit.from_key,
+                    "to_key": done.unit.to_key,
+                    "extract": r.extract,
+                    "seconds": started.elapsed().as_secs_f64(),
+                }))?;
+            } else {
+                println!(
+                    "sealed shard {} (keys {} to before {}: {} rows) as {result}",
+                    r.shard,
+                    range(&done.unit.from_key, "the first"),
+                    range(&done.unit.to_key, "the end"),
+                    r.rows
+                );
+                println!("not committed yet: run `weir commit` once every shard is done");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        // A shard's events are its `weir commit`'s; a whole extract sends its own.
         let run = self.lineage.start(
             g,
             &file_lineage,
@@ -227,16 +271,19 @@ impl ExtractCmd {
             self.interval,
             self.interval_end,
         );
-        let started = std::time::Instant::now();
-        let (done, run) = run.check(self.extract(g, &plan, spec))?;
-        let stage_url = weir_stage::StageUrl::parse(&plan.output)?;
-        let lineage = run.complete(&stage_url, &done.commit, table(&plan));
+        let done = extract(&stage, self.interval, spec, &write, &command, progress);
+        if let Some(b) = &bar {
+            b.bar.finish_and_clear();
+        }
+        drop(log);
+        let (done, run) = run.check(done.map_err(anyhow::Error::from))?;
+        let lineage = run.complete(stage.url(), &done.commit, table(&plan));
         let m = &done.commit.manifest;
         if g.json {
             print_json(&serde_json::json!({
                 "stage": m.stage,
                 "interval": m.interval,
-                "manifest": format!("{stage_url}/{}", done.commit.manifest_path),
+                "manifest": format!("{}/{}", stage.url(), done.commit.manifest_path),
                 "run_id": m.run_id,
                 "totals": m.totals,
                 "extract": m.producer.extract,
@@ -246,7 +293,7 @@ impl ExtractCmd {
         } else {
             print_commit(
                 "extracted",
-                &stage_url,
+                stage.url(),
                 m,
                 Some(started.elapsed().as_secs_f64()),
             );
@@ -267,32 +314,162 @@ impl ExtractCmd {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
 
-    /// Opens the stage, extracts and commits.
-    fn extract(
-        &self,
-        g: &Globals,
-        plan: &ExtractPlan,
-        spec: ExtractSpec,
-    ) -> anyhow::Result<weir::pipeline::extract::Extracted> {
-        let stage = self.store.open(g, &plan.output)?;
-        let mut flags = Overrides::default();
-        self.write.apply(&mut flags);
-        let settings = resolve(&plan.overrides, &flags);
-        Ok(extract(
-            &stage,
-            self.interval,
-            spec,
-            &settings.write_options(self.interval_end),
-            &command_line_without_password(),
-        )?)
+/// The reader's spec for an extract step (or the flags) over `interval`
+/// (to `interval_end`, which an incremental extract needs).
+pub(super) fn extract_spec(
+    plan: &ExtractPlan,
+    interval: Interval,
+    interval_end: Option<Interval>,
+) -> anyhow::Result<ExtractSpec> {
+    {
+        let source = Source::from_url(&plan.url)?.with_statement_timeout(plan.statement_timeout);
+        let mut spec = match (&plan.table, &plan.query) {
+            (Some(t), None) => ExtractSpec::table(source, t, &plan.key),
+            (None, Some(q)) => ExtractSpec::query(source, q, &plan.key),
+            _ => bail!("give --table or --query"),
+        };
+        if let Some(c) = &plan.columns {
+            spec = spec.with_columns(c.clone());
+        }
+        if let Some(cursor) = &plan.cursor {
+            let Some(end) = interval_end else {
+                bail!(
+                    "an incremental extract (cursor {cursor:?}) needs --interval-end: the window is [--interval, --interval-end)"
+                );
+            };
+            if end.start() <= interval.start() {
+                bail!("--interval-end must be after --interval");
+            }
+            let window = Window {
+                start: interval.start(),
+                end: end.start(),
+            };
+            spec = spec.with_cursor(cursor, window);
+        } else if plan.lag.is_some() {
+            bail!("--lag needs --cursor");
+        }
+        if let Some(lag) = plan.lag {
+            spec = spec.with_lag(lag);
+        }
+        if let Some(n) = plan.page_rows {
+            spec = spec.with_page_rows(n);
+        }
+        spec = spec.with_consistent(plan.consistent);
+        if let Some(n) = plan.max_retries {
+            spec = spec.with_retry(RetryPolicy {
+                max_retries: n,
+                ..RetryPolicy::default()
+            });
+        }
+        Ok(spec)
     }
+}
+
+/// A spinner on stderr with the rows so far, their rate, pages and
+/// retries: an extract does not know its total row count in advance.
+struct ExtractBar {
+    bar: ProgressBar,
+}
+
+impl ExtractBar {
+    fn new() -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {human_pos} rows {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self { bar }
+    }
+}
+
+impl ExtractProgress for ExtractBar {
+    fn page(&self, done: &ExtractCounts) {
+        self.bar.set_position(done.rows);
+        self.bar.set_message(progress_tail(done));
+    }
+}
+
+/// `12 pages, 0 retries, 3.4 MiB`
+fn progress_tail(done: &ExtractCounts) -> String {
+    format!(
+        "{} pages, {} retries, {}",
+        done.pages,
+        done.retries,
+        human(done.bytes)
+    )
+}
+
+/// How often [`ExtractLog`] writes a line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Progress as a line on stderr every [`PROGRESS_EVERY`], for when stderr
+/// is a log rather than a terminal. A thread of its own writes them, so a
+/// page that takes long (a slow query, retries with backoff) still shows
+/// the extract is alive.
+struct ExtractLog {
+    counts: Arc<[AtomicU64; 4]>,
+    /// Dropped with the log, which ends the thread.
+    _stop: mpsc::Sender<()>,
+}
+
+impl ExtractLog {
+    fn start() -> Self {
+        let counts: Arc<[AtomicU64; 4]> = Arc::default();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let shared = Arc::clone(&counts);
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(PROGRESS_EVERY) {
+                let [rows, bytes, pages, retries] =
+                    [0, 1, 2, 3].map(|i| shared[i].load(Ordering::Relaxed));
+                let done = ExtractCounts {
+                    rows,
+                    bytes,
+                    pages,
+                    retries,
+                };
+                eprintln!("{}", progress_line(&done, started.elapsed()));
+            }
+        });
+        Self {
+            counts,
+            _stop: stop,
+        }
+    }
+}
+
+impl ExtractProgress for ExtractLog {
+    fn page(&self, done: &ExtractCounts) {
+        for (slot, value) in
+            self.counts
+                .iter()
+                .zip([done.rows, done.bytes, done.pages, done.retries])
+        {
+            slot.store(value, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `progress: 1200 rows, 12 pages, 0 retries, 3.4 MiB, 240 rows/s, 5 s`
+fn progress_line(done: &ExtractCounts, elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    format!(
+        "progress: {} rows, {}, {:.0} rows/s, {seconds:.0} s",
+        done.rows,
+        progress_tail(done),
+        done.rows as f64 / seconds.max(1e-9)
+    )
 }
 
 /// The command line as the manifest records it, with the password of any
 /// `postgres://` URL in it replaced by `***`, wherever the URL stands
 /// (`--source URL`, `--source=URL`, inside a quoted argument).
-fn command_line_without_password() -> String {
+pub(super) fn command_line_without_password() -> String {
     std::env::args()
         .map(|arg| without_password(&arg))
         .collect::<Vec<_>>()

@@ -127,6 +127,21 @@ pub(super) struct Resolved {
 }
 
 impl Target {
+    /// The extract step this names, if it names one (`weir plan` and
+    /// `weir commit` of a sharded extract).
+    pub(super) fn extract_step(&self) -> anyhow::Result<Option<weir::pipeline::file::ExtractPlan>> {
+        match (&self.pipeline, &self.step) {
+            (Some(file), Some(step)) => {
+                let file = PipelineFile::load(file)?;
+                if !file.is_extract_step(step) {
+                    return Ok(None);
+                }
+                Ok(Some(file.extract_step(step)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Resolves the step; `output` is `--output` and `flag_transforms`
     /// whether `--transform` was given, both only for the flags form.
     pub(super) fn resolve(

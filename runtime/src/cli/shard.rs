@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use weir::pipeline::extract;
 use weir::pipeline::shard::{self, CommitOptions, CommitOutcome};
 use weir::pipeline::{Overrides, plan, resolve};
 use weir_stage::{Interval, Stage};
 
-use super::lineage::LineageArgs;
+use super::lineage::{FileLineage, LineageArgs};
 use super::settings::{BudgetArgs, Resolved, Target, WriteArgs};
 use super::{Globals, StoreArgs, command_line, parse_interval, print_commit, print_json};
 
@@ -22,6 +23,13 @@ use super::{Globals, StoreArgs, command_line, parse_interval, print_commit, prin
 /// commit and COUNT, so a retried shard redoes exactly its own parts.
 ///
 ///   weir plan pipeline.toml clean --interval 2026-11-26 --parts-per-shard 4
+///
+/// For an extract step, --shards COUNT cuts the interval's rows into
+/// COUNT key ranges of about the same size, kept in the output stage;
+/// each `weir extract pipeline.toml raw --interval WHEN --shard INDEX/COUNT`
+/// reads its range, and `weir commit` merges them (docs/extract.md).
+///
+///   weir plan pipeline.toml raw --interval 2026-11-26 --interval-end 2026-11-27 --shards 4
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub(super) struct PlanCmd {
@@ -33,6 +41,12 @@ pub(super) struct PlanCmd {
     /// The most input parts in one unit (units are balanced).
     #[arg(long, default_value_t = 1, value_name = "N")]
     parts_per_shard: usize,
+    /// An extract step's shard count: key ranges of about the same number of rows.
+    #[arg(long, value_name = "COUNT")]
+    shards: Option<u32>,
+    /// The interval's end: the window's end of an incremental extract step.
+    #[arg(long, value_parser = parse_interval)]
+    interval_end: Option<Interval>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -41,6 +55,28 @@ impl PlanCmd {
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         if self.parts_per_shard == 0 {
             bail!("--parts-per-shard must be at least 1");
+        }
+        if let Some(step) = self.target.extract_step()? {
+            let count = match self.shards {
+                Some(0) => bail!("--shards must be at least 1"),
+                Some(n) => n,
+                None => bail!(
+                    "an extract step is planned by key ranges: give --shards COUNT (not --parts-per-shard)"
+                ),
+            };
+            if self.parts_per_shard != 1 {
+                bail!("--parts-per-shard is for transform steps; an extract step takes --shards");
+            }
+            let spec = super::extract::extract_spec(&step, self.interval, self.interval_end)?;
+            let output = self.store.open(g, &step.output)?;
+            let plan = extract::plan(&output, self.interval, spec, count)?;
+            print_json(&serde_json::to_value(&plan)?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if self.shards.is_some() || self.interval_end.is_some() {
+            bail!(
+                "--shards and --interval-end are for extract steps; a transform step takes --parts-per-shard"
+            );
         }
         let r = self.target.resolve(None, false)?;
         let input = self.store.open_existing(g, &r.input)?;
@@ -94,6 +130,38 @@ impl CommitCmd {
         if self.shards == Some(0) {
             bail!("--shards must be at least 1");
         }
+        if let Some(step) = self.target.extract_step()? {
+            let run = self.lineage.start(
+                g,
+                &FileLineage::default(),
+                "commit",
+                &[],
+                Vec::new(),
+                &step.output,
+                self.interval,
+                self.interval_end,
+            );
+            let (outcome, output_stage, run) = {
+                let merged = (|| -> anyhow::Result<(CommitOutcome, Stage)> {
+                    let output_stage = self.store.open(g, &step.output)?;
+                    let mut flags = Overrides::default();
+                    self.write.apply(&mut flags);
+                    let settings = resolve(&step.overrides, &flags);
+                    let outcome = extract::commit(
+                        &output_stage,
+                        self.interval,
+                        &settings.write_options(self.interval_end),
+                        self.shards,
+                        &super::extract::command_line_without_password(),
+                    )?;
+                    Ok((outcome, output_stage))
+                })();
+                let ((outcome, output_stage), run) = run.check(merged)?;
+                (outcome, output_stage, run)
+            };
+            let lineage = run.complete(output_stage.url(), outcome.commit(), Vec::new());
+            return self.report(g, None, &output_stage, &outcome, lineage);
+        }
         let r = self.target.resolve(self.output.as_ref(), false)?;
         let output = r
             .output
@@ -110,37 +178,8 @@ impl CommitCmd {
             self.interval_end,
         );
         let ((outcome, input_stage, output_stage), run) = run.check(self.merge(g, &r, &output))?;
-        let c = outcome.commit();
-        let m = &c.manifest;
-        let again = matches!(outcome, CommitOutcome::AlreadyCommitted(_));
-        let lineage = run.complete(output_stage.url(), c, Vec::new());
-        if g.json {
-            print_json(&serde_json::json!({
-                "ok": true,
-                "already_committed": again,
-                "input": input_stage.url().to_string(),
-                "output": output_stage.url().to_string(),
-                "interval": m.interval,
-                "manifest": format!("{}/{}", output_stage.url(), c.manifest_path),
-                "run_id": m.run_id,
-                "shards": m.shards,
-                "totals": m.totals,
-                "transforms": m.producer.transforms,
-                "openlineage": lineage,
-            }))?;
-        } else {
-            let what = format!(
-                "{} {} shards:",
-                if again {
-                    "already committed"
-                } else {
-                    "committed"
-                },
-                m.shards.len()
-            );
-            print_commit(&what, output_stage.url(), m, None);
-        }
-        Ok(ExitCode::SUCCESS)
+        let lineage = run.complete(output_stage.url(), outcome.commit(), Vec::new());
+        self.report(g, Some(&input_stage), &output_stage, &outcome, lineage)
     }
 
     /// Opens the stages and merges the shards.
@@ -164,5 +203,47 @@ impl CommitCmd {
         };
         let outcome = shard::commit(&input_stage, &output_stage, self.interval, &options)?;
         Ok((outcome, input_stage, output_stage))
+    }
+
+    /// Prints what the commit did.
+    fn report(
+        &self,
+        g: &Globals,
+        input_stage: Option<&weir_stage::Stage>,
+        output_stage: &weir_stage::Stage,
+        outcome: &CommitOutcome,
+        lineage: serde_json::Value,
+    ) -> anyhow::Result<ExitCode> {
+        let c = outcome.commit();
+        let m = &c.manifest;
+        let again = matches!(outcome, CommitOutcome::AlreadyCommitted(_));
+        if g.json {
+            print_json(&serde_json::json!({
+                "ok": true,
+                "already_committed": again,
+                "input": input_stage.map(|s| s.url().to_string()),
+                "output": output_stage.url().to_string(),
+                "interval": m.interval,
+                "manifest": format!("{}/{}", output_stage.url(), c.manifest_path),
+                "run_id": m.run_id,
+                "shards": m.shards,
+                "totals": m.totals,
+                "transforms": m.producer.transforms,
+                "extract": m.producer.extract,
+                "openlineage": lineage,
+            }))?;
+        } else {
+            let what = format!(
+                "{} {} shards:",
+                if again {
+                    "already committed"
+                } else {
+                    "committed"
+                },
+                m.shards.len()
+            );
+            print_commit(&what, output_stage.url(), m, None);
+        }
+        Ok(ExitCode::SUCCESS)
     }
 }

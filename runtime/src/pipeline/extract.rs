@@ -12,15 +12,44 @@
 //! Weir cannot hold is a bug to report (docs/extract.md). Reading
 //! PostgreSQL is weir-extract's; writing the stage is weir-stage's.
 
-use weir_extract::{Extract, ExtractSpec, PartKeys, Summary};
+use chrono::{SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use weir_extract::{Extract, ExtractError, ExtractSpec, KeyRange, PartKeys, Summary};
 use weir_stage::batch::gzip;
 use weir_stage::batch::record::check_record;
-use weir_stage::write::{Commit, InputCounts, IntervalWriter, WriteOptions};
-use weir_stage::{Interval, Stage};
+use weir_stage::manifest::{PartInfo, ShardInfo};
+use weir_stage::write::{Commit, InputCounts, IntervalWriter, Sealed, WriteOptions};
+use weir_stage::{Interval, Stage, layout};
 
 use super::attempt::{Attempt, weir_producer};
 use super::budget::Budget;
 use super::error::PipelineError;
+use super::plan::Shard;
+use super::shard::CommitOutcome;
+
+/// Observes an extract page by page: a progress bar, periodic log lines.
+pub trait ExtractProgress: Sync {
+    /// A page was read and written; the totals so far.
+    fn page(&self, _done: &ExtractCounts) {}
+}
+
+/// No progress reporting.
+pub struct NoExtractProgress;
+impl ExtractProgress for NoExtractProgress {}
+
+/// An extract's totals so far, as [`ExtractProgress`] sees them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractCounts {
+    /// Rows read and written.
+    pub rows: u64,
+    /// Their NDJSON bytes (uncompressed).
+    pub bytes: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Transient failures retried.
+    pub retries: u64,
+}
 
 /// A committed extract: the commit and what the reader reported.
 #[derive(Debug)]
@@ -32,15 +61,37 @@ pub struct Extracted {
 }
 
 /// Extracts `spec` into `interval` of `stage` and commits it; `command` is
-/// the command line the manifest records. Nothing is committed on any
-/// error.
+/// the command line the manifest records; `progress` hears of each page.
+/// Nothing is committed on any error.
 pub fn extract(
     stage: &Stage,
     interval: Interval,
     spec: ExtractSpec,
     write: &WriteOptions,
     command: &str,
+    progress: &dyn ExtractProgress,
 ) -> Result<Extracted, PipelineError> {
+    let (attempt, counts, summary) = pass(stage, interval, spec, write, progress, None)?;
+    let mut producer = weir_producer(command, vec![]);
+    producer.extract =
+        Some(serde_json::to_value(&summary).map_err(|e| missing_summary(&e.to_string()))?);
+    let commit = attempt.commit(&Budget::Count(0), producer, counts, vec![])?;
+    Ok(Extracted { commit, summary })
+}
+
+/// One pass of the extract into a new attempt on `stage`: every page
+/// checked and written, the parts' key ranges in the summary. With
+/// `plan`, the extract must be the one the plan was made for (same
+/// statement, same key type), else nothing is read. On an error the
+/// attempt is aborted.
+fn pass(
+    stage: &Stage,
+    interval: Interval,
+    spec: ExtractSpec,
+    write: &WriteOptions,
+    progress: &dyn ExtractProgress,
+    plan: Option<&ExtractShardPlan>,
+) -> Result<(Attempt, InputCounts, Summary), PipelineError> {
     let member_cap =
         gzip::MEMBER_BYTES.min(usize::try_from(write.max_batch_bytes).unwrap_or(usize::MAX));
     let level = write.level;
@@ -49,10 +100,14 @@ pub fn extract(
     let mut counts = InputCounts::default();
     let handle = stage.handle().clone();
     let mut summary = None;
+    let mut bytes = 0u64;
     // Each await runs on the stage's runtime; the writes between them
     // block on it themselves, so they happen outside `block_on`.
     let pass = || -> Result<(), PipelineError> {
         let mut x = handle.block_on(Extract::start(spec))?;
+        if let Some(plan) = plan {
+            plan.check(x.summary())?;
+        }
         let object = match (&x.summary().table, &x.summary().query) {
             (Some(t), _) => format!("table {t}"),
             _ => "query".to_owned(),
@@ -66,7 +121,14 @@ pub fn extract(
                 write.max_batch_bytes,
             )?;
             counts.input_records += page.rows;
+            bytes += page.lines.len() as u64;
             let s = x.summary();
+            progress.page(&ExtractCounts {
+                rows: s.rows,
+                bytes,
+                pages: s.pages,
+                retries: s.retries,
+            });
             tracing::info!(
                 "{object}: page {}: {} rows, keys {} to {} ({} rows so far, {} retries)",
                 s.pages,
@@ -109,11 +171,487 @@ pub fn extract(
     let pass = pass();
     let attempt = attempt.after_pass(pass)?;
     let summary = summary.ok_or_else(|| missing_summary("the extract ended without a summary"))?;
+    Ok((attempt, counts, summary))
+}
+
+/// The extract plan format this version of Weir writes and reads.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// Where an interval's extract plan lives, relative to the output stage.
+pub fn plan_rel(interval: &Interval) -> String {
+    format!("{}/extract-plan.json", layout::shards_dir(interval))
+}
+
+/// A sharded extract's plan (`weir plan` of an extract step), kept in the
+/// output stage next to the shard results: the key ranges of its shards.
+/// Every shard reads it, so a retried shard reads the same range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractShardPlan {
+    /// Always [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The interval's start (RFC 3339).
+    pub interval: String,
+    /// When it was made.
+    pub created: String,
+    /// How many shards.
+    pub count: u32,
+    /// The units as `weir extract --shard` takes them: map over this list.
+    pub shards: Vec<String>,
+    /// The key column.
+    pub key: String,
+    /// The key's type (OID): the boundaries are in its binary form.
+    pub key_type_oid: u32,
+    /// The extract's page statement without a key range (sha256): shards
+    /// must run the same.
+    pub relation_sha256: String,
+    /// The shards' key ranges, in key order: each one's `to_key` is the
+    /// next one's `from_key`.
+    pub units: Vec<ExtractUnit>,
+}
+
+/// One shard of an extract plan: the keys `[from_key, to_key)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractUnit {
+    /// `INDEX/COUNT`.
+    pub shard: String,
+    /// The first key, as JSON text; none: from the smallest key.
+    pub from_key: Option<String>,
+    /// The first key after the shard, as JSON text; none: to the largest.
+    pub to_key: Option<String>,
+    /// `from_key` in the key's binary form, hex.
+    pub from_raw: Option<String>,
+    /// `to_key` in the key's binary form, hex.
+    pub to_raw: Option<String>,
+    /// No key at all (the window held no row when planned; shard 0 then
+    /// takes every key).
+    pub empty: bool,
+}
+
+impl ExtractShardPlan {
+    /// Refuses an extract that is not the one this plan was made for.
+    fn check(&self, summary: &Summary) -> Result<(), ExtractError> {
+        if summary.relation_sha256 != self.relation_sha256
+            || summary.key_type_oid != self.key_type_oid
+        {
+            return Err(ExtractError::Config(
+                "the extract is not the one its plan was made for (the step, its window or the key's type changed since `weir plan`): plan the interval again"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The key range of shard `index`.
+    fn range(&self, index: u32) -> Result<KeyRange, String> {
+        let unit = self
+            .units
+            .get(index as usize)
+            .ok_or_else(|| format!("the plan has no shard {index}"))?;
+        let raw = |h: &Option<String>| {
+            h.as_deref()
+                .map(hex::decode)
+                .transpose()
+                .map_err(|e| format!("a key of shard {}: {e}", unit.shard))
+        };
+        Ok(KeyRange {
+            from: raw(&unit.from_raw)?,
+            to: raw(&unit.to_raw)?,
+            empty: unit.empty,
+        })
+    }
+}
+
+/// Plans a sharded extract of `interval` into `count` shards of about the
+/// same number of rows (cut by `percentile_disc` over the key, in the
+/// window) and writes the plan to `output`, replacing an earlier plan of
+/// the interval (whose shard results `weir commit` then refuses).
+pub fn plan(
+    output: &Stage,
+    interval: Interval,
+    spec: ExtractSpec,
+    count: u32,
+) -> Result<ExtractShardPlan, PipelineError> {
+    let handle = output.handle().clone();
+    let count = count.max(1);
+    let (summary, keys) = handle.block_on(async {
+        let mut x = Extract::start(spec).await?;
+        let keys = x.key_boundaries(count).await?;
+        Ok::<_, ExtractError>((x.finish().await?, keys))
+    })?;
+    let units = (0..count)
+        .map(|index| {
+            let shard = Shard { index, count }.to_string();
+            if keys.is_empty() {
+                return ExtractUnit {
+                    shard,
+                    from_key: None,
+                    to_key: None,
+                    from_raw: None,
+                    to_raw: None,
+                    empty: index > 0,
+                };
+            }
+            let from = index.checked_sub(1).and_then(|i| keys.get(i as usize));
+            let to = keys.get(index as usize);
+            ExtractUnit {
+                shard,
+                from_key: from.map(|k| k.json.clone()),
+                to_key: to.map(|k| k.json.clone()),
+                from_raw: from.map(|k| hex::encode(&k.raw)),
+                to_raw: to.map(|k| hex::encode(&k.raw)),
+                empty: false,
+            }
+        })
+        .collect::<Vec<_>>();
+    let plan = ExtractShardPlan {
+        format_version: PLAN_FORMAT_VERSION,
+        interval: interval.rfc3339(),
+        created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        count,
+        shards: units.iter().map(|u| u.shard.clone()).collect(),
+        key: summary.key.clone(),
+        key_type_oid: summary.key_type_oid,
+        relation_sha256: summary.relation_sha256.clone(),
+        units,
+    };
+    output.write_object(&plan_rel(&interval), to_json(&plan))?;
+    Ok(plan)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .unwrap_or_else(|e| unreachable!("a plan or result always serialises: {e}"));
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The plan of `interval` on `output` and its sha256, if there is one.
+fn read_plan(
+    output: &Stage,
+    interval: &Interval,
+) -> Result<Option<(ExtractShardPlan, String)>, PipelineError> {
+    let rel = plan_rel(interval);
+    if !output
+        .list_objects(&layout::shards_dir(interval))?
+        .contains(&rel)
+    {
+        return Ok(None);
+    }
+    let bytes = output.read_objects(std::slice::from_ref(&rel))?;
+    let bytes = bytes.first().cloned().unwrap_or_default();
+    let plan: ExtractShardPlan =
+        serde_json::from_slice(&bytes).map_err(|e| PipelineError::ShardInvalid {
+            stage: output.url().to_string(),
+            object: rel.clone(),
+            reason: format!("not a Weir extract plan: {e}"),
+        })?;
+    if plan.format_version != PLAN_FORMAT_VERSION {
+        return Err(PipelineError::ShardInvalid {
+            stage: output.url().to_string(),
+            object: rel,
+            reason: format!(
+                "unsupported format_version {} (this Weir reads {PLAN_FORMAT_VERSION})",
+                plan.format_version
+            ),
+        });
+    }
+    Ok(Some((plan, hex::encode(Sha256::digest(&bytes)))))
+}
+
+/// A sealed extract shard, written to `_shards/` of the output stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractShardResult {
+    /// Always [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// `INDEX/COUNT`.
+    pub shard: String,
+    /// The interval's start (RFC 3339).
+    pub interval: String,
+    /// sha256 of the plan it read.
+    pub plan_sha256: String,
+    /// The shard run's id (in its part names).
+    pub run_id: String,
+    /// When it was sealed.
+    pub created: String,
+    /// Its data parts, in key order.
+    pub parts: Vec<PartInfo>,
+    /// Rows it read.
+    pub rows: u64,
+    /// The reader's summary of this shard (its parts' key ranges).
+    pub extract: serde_json::Value,
+    /// The command line.
+    pub command: String,
+}
+
+/// What a shard run did.
+#[derive(Debug, Clone)]
+pub struct ExtractShardDone {
+    /// The sealed result.
+    pub result: ExtractShardResult,
+    /// Where it is, relative to the output stage.
+    pub result_path: String,
+    /// The shard's unit of the plan.
+    pub unit: ExtractUnit,
+}
+
+/// Runs shard `shard` of the plan of `interval` on `output`: the keys of
+/// its unit, sealed into parts and a shard result, not committed.
+pub fn extract_shard(
+    output: &Stage,
+    interval: Interval,
+    spec: ExtractSpec,
+    shard: Shard,
+    write: &WriteOptions,
+    command: &str,
+    progress: &dyn ExtractProgress,
+) -> Result<ExtractShardDone, PipelineError> {
+    let rel = plan_rel(&interval);
+    let invalid = |reason: String| PipelineError::ShardInvalid {
+        stage: output.url().to_string(),
+        object: rel.clone(),
+        reason,
+    };
+    let (plan, plan_sha) = read_plan(output, &interval)?.ok_or_else(|| {
+        invalid(format!(
+            "no extract plan for interval {}: run `weir plan PIPELINE STEP --shards COUNT` first",
+            interval.rfc3339()
+        ))
+    })?;
+    if plan.count != shard.count {
+        return Err(invalid(format!(
+            "shard {shard} is not of this plan, which has {} shards",
+            plan.count
+        )));
+    }
+    if spec.is_consistent() {
+        return Err(invalid(
+            "consistent mode does not apply to a sharded extract (its shards read at different moments): run it unsharded"
+                .to_owned(),
+        ));
+    }
+    let range = plan.range(shard.index).map_err(&invalid)?;
+    let unit = plan.units[shard.index as usize].clone();
+    let spec = spec.with_key_range(range);
+    let (attempt, counts, summary) = pass(output, interval, spec, write, progress, Some(&plan))?;
+    let sealed = attempt.seal()?;
+    let result = ExtractShardResult {
+        format_version: PLAN_FORMAT_VERSION,
+        shard: shard.to_string(),
+        interval: interval.rfc3339(),
+        plan_sha256: plan_sha,
+        run_id: sealed.run_id,
+        created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        parts: sealed.parts,
+        rows: counts.input_records,
+        extract: serde_json::to_value(&summary).map_err(|e| missing_summary(&e.to_string()))?,
+        command: command.to_owned(),
+    };
+    let result_path = shard.result_rel(&interval);
+    output.write_object(&result_path, to_json(&result))?;
+    Ok(ExtractShardDone {
+        result,
+        result_path,
+        unit,
+    })
+}
+
+/// Merges the sealed shards of the extract plan of `interval` on `output`
+/// into one commit: every shard of the plan must have a result made from
+/// this very plan. The manifest's `producer.extract` sums the shards'
+/// summaries and lists each shard's key range. A commit retried after it
+/// succeeded (the plan and results are gone, the interval's commit merges
+/// `count` shards) finds that commit and returns it.
+pub fn commit(
+    output: &Stage,
+    interval: Interval,
+    write: &WriteOptions,
+    count: Option<u32>,
+    command: &str,
+) -> Result<CommitOutcome, PipelineError> {
+    let stage_url = output.url().to_string();
+    let folder = layout::shards_dir(&interval);
+    let Some((plan, plan_sha)) = read_plan(output, &interval)? else {
+        if let Ok((current, _)) = output.read_manifest(&interval)
+            && !current.shards.is_empty()
+            && count.is_none_or(|c| current.shards.len() == c as usize)
+            && current.producer.extract.is_some()
+        {
+            return Ok(CommitOutcome::AlreadyCommitted(Commit {
+                manifest: current,
+                manifest_path: layout::manifest(&interval),
+                deleted: vec![],
+            }));
+        }
+        return Err(PipelineError::NoShards {
+            stage: stage_url,
+            folder,
+            interval: interval.rfc3339(),
+        });
+    };
+    let plan_rel = plan_rel(&interval);
+    if let Some(c) = count
+        && c != plan.count
+    {
+        return Err(PipelineError::ShardInvalid {
+            stage: stage_url,
+            object: plan_rel,
+            reason: format!("the plan has {} shards, not {c}", plan.count),
+        });
+    }
+    let shards: Vec<Shard> = (0..plan.count)
+        .map(|index| Shard {
+            index,
+            count: plan.count,
+        })
+        .collect();
+    let listed = output.list_objects(&folder)?;
+    let missing: Vec<String> = shards
+        .iter()
+        .filter(|s| !listed.contains(&s.result_rel(&interval)))
+        .map(|s| s.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(PipelineError::ShardsMissing {
+            stage: stage_url,
+            folder,
+            missing: missing.join(", "),
+            count: plan.count,
+        });
+    }
+    let rels: Vec<String> = shards.iter().map(|s| s.result_rel(&interval)).collect();
+    let mut results = Vec::with_capacity(rels.len());
+    for ((shard, rel), bytes) in shards.iter().zip(&rels).zip(output.read_objects(&rels)?) {
+        let invalid = |reason: String| PipelineError::ShardInvalid {
+            stage: stage_url.clone(),
+            object: rel.clone(),
+            reason,
+        };
+        let r: ExtractShardResult = serde_json::from_slice(&bytes)
+            .map_err(|e| invalid(format!("not a Weir extract shard result: {e}")))?;
+        if r.plan_sha256 != plan_sha {
+            return Err(invalid(format!(
+                "shard {shard} ran from another plan of the interval than the current one; rerun the shard"
+            )));
+        }
+        if r.shard != shard.to_string() || r.interval != interval.rfc3339() {
+            return Err(invalid(format!(
+                "it is the result of shard {} of interval {}, not of {shard} of {}",
+                r.shard,
+                r.interval,
+                interval.rfc3339()
+            )));
+        }
+        let in_parts: u64 = r.parts.iter().map(|p| p.records).sum();
+        if in_parts != r.rows {
+            return Err(invalid(format!(
+                "shard {shard} read {} rows, but its parts hold {in_parts}",
+                r.rows
+            )));
+        }
+        results.push(r);
+    }
+
+    let rows: u64 = results.iter().map(|r| r.rows).sum();
+    let extract = merge_summaries(&plan, &results);
+    let infos = results
+        .iter()
+        .map(|r| ShardInfo {
+            shard: r.shard.clone(),
+            run_id: r.run_id.clone(),
+            input_parts: [0, 0],
+            input_records: r.rows,
+        })
+        .collect();
+    let mut obsolete = rels;
+    obsolete.push(plan_rel);
+    let sealed = results
+        .into_iter()
+        .map(|r| Sealed {
+            run_id: r.run_id,
+            parts: r.parts,
+            quarantine: vec![],
+        })
+        .collect();
+    let writer = IntervalWriter::merge(output, interval, write.clone(), sealed, infos, obsolete);
     let mut producer = weir_producer(command, vec![]);
-    producer.extract =
-        Some(serde_json::to_value(&summary).map_err(|e| missing_summary(&e.to_string()))?);
-    let commit = attempt.commit(&Budget::Count(0), producer, counts, vec![])?;
-    Ok(Extracted { commit, summary })
+    producer.extract = Some(extract);
+    let commit = Attempt::new(output, &interval, writer).commit(
+        &Budget::Count(0),
+        producer,
+        InputCounts {
+            input_records: rows,
+            filtered: 0,
+            blank_lines: 0,
+        },
+        vec![],
+    )?;
+    Ok(CommitOutcome::Committed(commit))
+}
+
+/// One summary for the merged shards: shard 0's, with the rows, pages,
+/// retries, warnings and parts of all of them, the earliest replay start
+/// and the latest replay end, and each shard's key range and rows.
+fn merge_summaries(plan: &ExtractShardPlan, results: &[ExtractShardResult]) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let mut merged = results
+        .first()
+        .map(|r| r.extract.clone())
+        .unwrap_or_else(|| json!({}));
+    let sum = |field: &str| -> u64 {
+        results
+            .iter()
+            .filter_map(|r| r.extract[field].as_u64())
+            .sum()
+    };
+    let (rows, pages, retries) = (sum("rows"), sum("pages"), sum("retries"));
+    let mut warnings: Vec<Value> = Vec::new();
+    let mut parts: Vec<Value> = Vec::new();
+    for r in results {
+        for w in r.extract["warnings"].as_array().into_iter().flatten() {
+            if !warnings.contains(w) {
+                warnings.push(w.clone());
+            }
+        }
+        parts.extend(r.extract["parts"].as_array().into_iter().flatten().cloned());
+    }
+    let replay = |field: &str, latest: bool| -> Value {
+        let mut found: Vec<&Value> = results
+            .iter()
+            .map(|r| &r.extract[field])
+            .filter(|v| !v.is_null())
+            .collect();
+        found.sort_by_key(|v| v["timestamp"].as_str().unwrap_or_default().to_owned());
+        let pick = if latest { found.last() } else { found.first() };
+        pick.map(|v| (*v).clone()).unwrap_or(Value::Null)
+    };
+    let shards: Vec<Value> = results
+        .iter()
+        .zip(&plan.units)
+        .map(|(r, u)| {
+            json!({
+                "shard": r.shard,
+                "from_key": u.from_key,
+                "to_key": u.to_key,
+                "rows": r.rows,
+                "pages": r.extract["pages"],
+                "retries": r.extract["retries"],
+                "sql_sha256": r.extract["sql_sha256"],
+            })
+        })
+        .collect();
+    if let Value::Object(m) = &mut merged {
+        m.insert("rows".into(), rows.into());
+        m.insert("pages".into(), pages.into());
+        m.insert("retries".into(), retries.into());
+        m.insert("warnings".into(), Value::Array(warnings));
+        m.insert("parts".into(), Value::Array(parts));
+        m.insert("replay_start".into(), replay("replay_start", false));
+        m.insert("replay_end".into(), replay("replay_end", true));
+        m.insert("sql".into(), Value::Null);
+        m.insert("sql_sha256".into(), plan.relation_sha256.clone().into());
+        m.insert("shards".into(), Value::Array(shards));
+    }
+    merged
 }
 
 fn missing_summary(reason: &str) -> PipelineError {

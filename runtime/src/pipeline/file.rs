@@ -60,6 +60,7 @@ impl StepDecl {
             || self.lag.is_some()
             || self.page_rows.is_some()
             || self.max_retries.is_some()
+            || self.consistent.is_some()
     }
 }
 
@@ -116,6 +117,8 @@ pub struct StepDecl {
     /// Retries of a page that failed transiently (a recovery conflict, a
     /// dropped connection).
     pub max_retries: Option<u32>,
+    /// Consistent mode: one snapshot across pages.
+    pub consistent: Option<bool>,
     /// The output stage's name.
     pub output: String,
     /// The transforms, applied in order in one pass.
@@ -200,6 +203,8 @@ pub struct ExtractPlan {
     pub page_rows: Option<usize>,
     /// Retries of a page that failed transiently.
     pub max_retries: Option<u32>,
+    /// Consistent mode: one snapshot across pages.
+    pub consistent: bool,
     /// The output stage (path or URL).
     pub output: String,
     /// The settings the step gives; flags beat them.
@@ -217,6 +222,8 @@ pub struct ExtractFlags {
     pub page_rows: Option<usize>,
     /// `--max-retries`.
     pub max_retries: Option<u32>,
+    /// `--consistent`.
+    pub consistent: bool,
 }
 
 impl ExtractPlan {
@@ -229,6 +236,7 @@ impl ExtractPlan {
             lag: flags.lag.or(self.lag),
             page_rows: flags.page_rows.or(self.page_rows),
             max_retries: flags.max_retries.or(self.max_retries),
+            consistent: flags.consistent || self.consistent,
             ..self
         }
     }
@@ -357,6 +365,11 @@ impl PipelineFile {
         })
     }
 
+    /// Whether `name` is an extract step (it names a source).
+    pub fn is_extract_step(&self, name: &str) -> bool {
+        self.steps.get(name).is_some_and(|s| s.is_extract())
+    }
+
     /// Resolves one extract step.
     pub fn extract_step(&self, name: &str) -> Result<ExtractPlan, PipelineFileError> {
         let step = self.steps.get(name).ok_or_else(|| {
@@ -430,6 +443,7 @@ impl PipelineFile {
                 .transpose()?,
             page_rows: step.page_rows,
             max_retries: step.max_retries,
+            consistent: step.consistent.unwrap_or(false),
             output: self.stage(&step.output)?,
             overrides: self.overrides(name, step)?,
         })
@@ -681,18 +695,20 @@ max_retries = 3
             .extract_step("a")
             .unwrap_or_else(|e| panic!("{e}"))
         };
-        let step = "lag='5m'\npage_rows=500\nmax_retries=3\n";
+        let step = "lag='5m'\npage_rows=500\nmax_retries=3\nconsistent=true\n";
         let flags = ExtractFlags {
             statement_timeout: Some(Duration::from_secs(7)),
             lag: Some(Duration::from_secs(60)),
             page_rows: Some(42),
             max_retries: Some(0),
+            consistent: true,
         };
         let settings = |p: &ExtractPlan| ExtractFlags {
             statement_timeout: p.statement_timeout,
             lag: p.lag,
             page_rows: p.page_rows,
             max_retries: p.max_retries,
+            consistent: p.consistent,
         };
         // Flag over step, flag over nothing, step over nothing, neither.
         assert_eq!(settings(&file(step).with_flags(flags)), flags);
@@ -704,6 +720,7 @@ max_retries = 3
                 lag: Some(Duration::from_secs(300)),
                 page_rows: Some(500),
                 max_retries: Some(3),
+                consistent: true,
             }
         );
         assert_eq!(

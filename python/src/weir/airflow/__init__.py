@@ -3,7 +3,9 @@
 `from weir.airflow import WeirRunOperator` runs one pipeline step for the
 task's data interval; `WeirPlanOperator`, a mapped `WeirRunOperator` and
 `WeirCommitOperator` (or `sharded_step`, which wires the three) run it
-sharded across workers; `WeirStageOperator` stages NDJSON files
+sharded across workers; `WeirExtractOperator` runs an extract step
+(`weir extract`, rows of a PostgreSQL replica), sharded by key ranges with
+`sharded_step(..., shards=N)`; `WeirStageOperator` stages NDJSON files
 (`weir stage`) for the interval. Airflow discovers the provider through the
 `apache_airflow_provider` entry point, which calls [`get_provider_info`];
 that import must stay light, so the operator (and with it `airflow.sdk`) is
@@ -16,7 +18,14 @@ from typing import Any
 
 from .provider_info import get_provider_info
 
-_OPERATOR_NAMES = ("WeirRunOperator", "WeirStageOperator", "WeirPlanOperator", "WeirCommitOperator", "sharded_step")
+_OPERATOR_NAMES = (
+    "WeirRunOperator",
+    "WeirExtractOperator",
+    "WeirStageOperator",
+    "WeirPlanOperator",
+    "WeirCommitOperator",
+    "sharded_step",
+)
 __all__ = [*_OPERATOR_NAMES, "get_provider_info"]
 
 

@@ -13,6 +13,12 @@ A large interval runs sharded, on many workers at once: `WeirPlanOperator`
 it, and `WeirCommitOperator` (`weir commit`) merges them into one commit.
 `sharded_step` wires the three in a task group.
 
+`WeirExtractOperator` (`weir extract`) runs an extract step: rows of a
+PostgreSQL table or query (a read replica) into the task's interval. A big
+extract runs sharded the same way: `sharded_step(step, pipeline=...,
+shards=N)` plans N key ranges (`weir plan --shards N`), extracts each in a
+mapped `WeirExtractOperator` and merges them with `weir commit`.
+
 `WeirStageOperator` (`weir stage`) stages NDJSON files into a stage for the
 task's data interval, so a DAG's first step need not shell out.
 """
@@ -70,6 +76,12 @@ class _WeirCommand(BaseOperator):
     def _options(self) -> dict[str, Any]:
         return {}
 
+    def _wants_end(self) -> bool:
+        return self.subcommand != "plan"
+
+    #: Exit codes a retry cannot fix: the task fails at once.
+    _final_codes: tuple[int, ...] = (binary.EXIT_USAGE, binary.EXIT_OVER_BUDGET)
+
     def _positional(self) -> list[str]:
         return []
 
@@ -79,7 +91,7 @@ class _WeirCommand(BaseOperator):
     def command(self, context: Mapping[str, Any]) -> list[str]:
         """The `weir` command line for this task instance."""
         argv = [self.weir_bin or binary.find_binary(), self.subcommand, *self._positional()]
-        argv += self._interval_args(context, end=self.subcommand != "plan")
+        argv += self._interval_args(context, end=self._wants_end())
         argv += binary.option_args(self._options())
         argv += [str(a) for a in self.extra_args]
         argv.append("--json")
@@ -118,7 +130,7 @@ class _WeirCommand(BaseOperator):
             if code == binary.EXIT_OUT_OF_TIME and hasattr(self, "max_run_time"):
                 message += f" (here: the {type(self).__name__}'s max_run_time= setting)"
             self.log.error("weir %s failed (exit %d): %s", self.subcommand, code, message)
-            if code in (binary.EXIT_USAGE, binary.EXIT_OVER_BUDGET):
+            if code in self._final_codes:
                 raise AirflowFailException(message)
             raise AirflowException(message)
         return json.loads(b"".join(stdout))
@@ -279,37 +291,108 @@ class WeirRunOperator(_WeirOperator):
         return summary
 
 
+class WeirExtractOperator(_WeirOperator):
+    """Runs an extract step of a Weir pipeline file for the task's data
+    interval (`weir extract PIPELINE STEP`): rows of a PostgreSQL table or
+    query, usually on a read replica, committed as the interval of the
+    step's output stage (docs/extract.md). The source's password comes from
+    `PGPASSWORD` or `PGPASSFILE` (pass it through `env`, e.g. from an
+    Airflow connection), never from the pipeline file.
+
+    :param shard: one unit of a `WeirPlanOperator` with `shards=` (`"INDEX/COUNT"`):
+        the extract reads that shard's key range and seals it instead of
+        committing (map over the plan: `.partial(...).expand(shard=plan.output)`);
+        `WeirCommitOperator` merges the shards.
+    :param extra_args: more flags for `weir extract` (`["--page-rows", "50000"]`).
+    :param env: extra environment variables (`PGPASSWORD`, `RUST_LOG`).
+    :param weir_bin: the binary to run, as for `WeirRunOperator`.
+
+    Returns `weir extract --json`'s summary (the manifest's `extract`
+    record: rows, pages, retries, replay positions). Exit 5 (the source
+    failed: connection, retries exhausted, timeout) and 1 raise
+    `AirflowException`, so retries apply; exit 2 (usage) and 6 (a row that
+    cannot be extracted exactly, a key that is not unique) fail the task at
+    once.
+    """
+
+    subcommand = "extract"
+    template_fields: Sequence[str] = ("pipeline", "step", "shard", "extra_args", "env")
+    _final_codes = (binary.EXIT_USAGE, binary.EXIT_NOT_EXACT)
+
+    def __init__(self, *, shard: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shard = shard
+
+    def _options(self) -> dict[str, Any]:
+        return {"shard": self.shard}
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        summary = self._run(context)
+        if summary.get("committed") is False:
+            self.log.info(
+                "Sealed shard %s: %s rows, keys %s to before %s, as %s (not committed)",
+                summary.get("shard"),
+                summary.get("rows"),
+                summary.get("from_key"),
+                summary.get("to_key"),
+                summary.get("result"),
+            )
+        else:
+            extract = summary.get("extract") or {}
+            self.log.info(
+                "Extracted %s rows in %s pages (%s retries) to %s",
+                extract.get("rows"),
+                extract.get("pages"),
+                extract.get("retries"),
+                summary.get("manifest"),
+            )
+        return summary
+
+
 class WeirPlanOperator(_WeirOperator):
-    """Lists the work units of a step's input interval (`weir plan`).
+    """Lists the work units of a step's interval (`weir plan`).
 
     Returns the units as a list of `"INDEX/COUNT"` strings, the XCom to map
-    a `WeirRunOperator` over; the whole plan (parts, records and bytes per
-    unit) goes to the task log.
+    a `WeirRunOperator` (or, for an extract step, a `WeirExtractOperator`)
+    over; the whole plan goes to the task log.
 
-    :param parts_per_shard: the most input parts in one unit; units are
-        balanced, so e.g. 10 parts at 4 per shard make 3 units of 3, 3 and 4 parts.
+    :param parts_per_shard: for a transform step, the most input parts in
+        one unit; units are balanced, so e.g. 10 parts at 4 per shard make 3
+        units of 3, 3 and 4 parts.
+    :param shards: for an extract step, how many key ranges to cut the
+        interval's rows into (of about the same number of rows); the plan is
+        kept in the output stage, where each shard reads its range.
     """
 
     subcommand = "plan"
-    template_fields: Sequence[str] = ("pipeline", "step", "parts_per_shard", "extra_args", "env")
+    template_fields: Sequence[str] = ("pipeline", "step", "parts_per_shard", "shards", "extra_args", "env")
 
-    def __init__(self, *, parts_per_shard: int | str = 1, **kwargs: Any) -> None:
+    def __init__(self, *, parts_per_shard: int | str = 1, shards: int | str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.parts_per_shard = parts_per_shard
+        self.shards = shards
+
+    def _wants_end(self) -> bool:
+        return self.shards is not None
 
     def _options(self) -> dict[str, Any]:
+        if self.shards is not None:
+            return {"shards": self.shards}
         return {"parts_per_shard": self.parts_per_shard}
 
     def execute(self, context: Any) -> list[str]:
         plan = self._run(context)
-        self.log.info(
-            "Planned %d shard(s) over %s parts, %s records of %s: %s",
-            plan["count"],
-            plan["parts"],
-            plan["records"],
-            plan["input"],
-            json.dumps(plan["units"]),
-        )
+        if self.shards is not None:
+            self.log.info("Planned %d key range(s) of %s: %s", plan["count"], plan.get("key"), json.dumps(plan["units"]))
+        else:
+            self.log.info(
+                "Planned %d shard(s) over %s parts, %s records of %s: %s",
+                plan["count"],
+                plan["parts"],
+                plan["records"],
+                plan["input"],
+                json.dumps(plan["units"]),
+            )
         return list(plan["shards"])
 
 
@@ -370,6 +453,7 @@ def sharded_step(
     *,
     pipeline: str,
     parts_per_shard: int | str = 1,
+    shards: int | str | None = None,
     max_rejected: str | int | float | None = None,
     workers: int | None = None,
     env: Mapping[str, str] | None = None,
@@ -386,6 +470,13 @@ def sharded_step(
         categorize = sharded_step("categorize", pipeline=PIPELINE)
         clean >> categorize
 
+    An extract step is sharded by key ranges instead of input parts: give
+    `shards=N` (`weir plan --shards N`), and the mapped tasks are
+    `WeirExtractOperator`s:
+
+        raw = sharded_step("raw", pipeline=PIPELINE, shards=4, env={"PGPASSWORD": "..."})
+        raw >> clean
+
     Each mapped run is its own task instance, so the executor (Celery,
     Kubernetes) spreads the shards over its workers; the stages must then be
     on a store every worker reaches (S3). `kwargs` (retries, pool, ...) go to
@@ -399,17 +490,27 @@ def sharded_step(
     shared = [str(a) for a in kwargs.pop("extra_args", ())]
     common = {"pipeline": pipeline, "step": step, "env": dict(env or {}), **kwargs}
     with TaskGroup(group_id=group_id or step) as group:
-        plan = WeirPlanOperator(task_id="plan", parts_per_shard=parts_per_shard, extra_args=shared, **common)
-        # The runs need the budget too: a shard fails at once when its own
-        # rejections exceed a count budget, so without it every shard would
-        # check the pipeline file's budget (0 by default), not this one.
-        runs = WeirRunOperator.partial(
-            task_id="run",
-            max_rejected=max_rejected,
-            workers=workers,
-            extra_args=[*shared, *(str(a) for a in run_args)],
-            **common,
-        ).expand(shard=plan.output)
+        plan = WeirPlanOperator(
+            task_id="plan", parts_per_shard=parts_per_shard, shards=shards, extra_args=shared, **common
+        )
+        if shards is not None:
+            # An extract step: each shard reads its key range of the plan.
+            runs = WeirExtractOperator.partial(
+                task_id="run",
+                extra_args=[*shared, *(str(a) for a in run_args)],
+                **common,
+            ).expand(shard=plan.output)
+        else:
+            # The runs need the budget too: a shard fails at once when its own
+            # rejections exceed a count budget, so without it every shard would
+            # check the pipeline file's budget (0 by default), not this one.
+            runs = WeirRunOperator.partial(
+                task_id="run",
+                max_rejected=max_rejected,
+                workers=workers,
+                extra_args=[*shared, *(str(a) for a in run_args)],
+                **common,
+            ).expand(shard=plan.output)
         commit = WeirCommitOperator(
             task_id="commit",
             shards=plan.output,
