@@ -19,7 +19,7 @@
 //! - [`settings`]: which transport, from the environment and the file.
 //! - [`transport`]: HTTP, file and console.
 //! - [`emitter`]: one run's events, in order, never failing the command.
-//! - [`error`]: [`LineageError`].
+//! - [`error`]: what went wrong, [`LineageError`].
 
 pub mod dataset;
 pub mod emitter;
