@@ -542,3 +542,92 @@ fn a_bad_openlineage_parent_is_refused_before_anything_runs() {
     assert!(!log.exists());
     assert!(!sb.join(&format!("raw/{FOLDER}")).exists());
 }
+
+#[test]
+fn a_sharded_run_is_one_run_the_commit_s_and_its_shards_send_nothing() {
+    let sb = Sandbox::new();
+    let log = sb.join("lineage.ndjson");
+    let records: String = (0..200).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    sb.write("input.ndjson", records);
+    sb.weir(&[
+        "stage",
+        "raw",
+        "--interval",
+        INTERVAL,
+        "input.ndjson",
+        "--max-batch-bytes",
+        "1KB",
+    ])
+    .ok();
+    let env = file_transport(&log);
+    let plan = sb
+        .weir_env(
+            &[
+                "plan",
+                "--input",
+                "raw",
+                "--interval",
+                INTERVAL,
+                "--parts-per-shard",
+                "2",
+            ],
+            &env,
+        )
+        .ok()
+        .json();
+    let shards: Vec<String> = plan["shards"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .iter()
+        .map(|s| s.as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(shards.len() >= 2, "{plan}");
+    for shard in &shards {
+        sb.weir_env(
+            &[
+                "run",
+                "--input",
+                "raw",
+                "--output",
+                "clean",
+                "--interval",
+                INTERVAL,
+                "--shard",
+                shard,
+            ],
+            &env,
+        )
+        .ok();
+    }
+    assert!(!log.exists(), "plan and sealed shards sent events");
+    let count = shards.len().to_string();
+    let commit = [
+        "commit",
+        "--input",
+        "raw",
+        "--output",
+        "clean",
+        "--interval",
+        INTERVAL,
+        "--shards",
+        &count,
+    ];
+    sb.weir_env(&commit, &env).ok();
+    // A commit retried after it succeeded finds its commit: COMPLETE again.
+    sb.weir_env(&commit, &env).ok();
+    assert_valid(&log);
+    let ev = events(&log);
+    assert_eq!(kinds(&ev), ["START", "COMPLETE", "START", "COMPLETE"]);
+    let root = real(&sb).display().to_string();
+    for done in [&ev[1], &ev[3]] {
+        assert_eq!(done["job"]["name"], format!("commit:file://{root}/clean"));
+        assert_eq!(done["run"]["facets"]["weir"]["command"], "commit");
+        assert_eq!(done["inputs"][0]["name"], format!("{root}/raw"));
+        let stats = &done["outputs"][0]["outputFacets"]["outputStatistics"];
+        assert_eq!(stats["rowCount"], 200);
+        assert_eq!(
+            done["outputs"][0]["facets"]["version"]["datasetVersion"],
+            sha256(&manifest_bytes(&sb, "clean"))
+        );
+    }
+}

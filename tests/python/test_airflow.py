@@ -427,3 +427,94 @@ def test_extract_operator_lets_retries_apply_when_the_source_fails(tmp_path, wei
     bad = WeirExtractOperator(task_id="raw", pipeline=str(pipeline), step="raw", extra_args=["--no-such-flag"])
     with pytest.raises(AirflowFailException):
         bad.execute(context)
+
+
+LINEAGE_DAG = '''
+from datetime import datetime, timezone
+from airflow.sdk import DAG, CronDataIntervalTimetable
+from weir.airflow import WeirRunOperator, WeirStageOperator
+
+# Weir's own events: its file transport, for the weir commands only.
+WEIR_ENV = {"OPENLINEAGE__TRANSPORT__TYPE": "file", "OPENLINEAGE__TRANSPORT__LOG_FILE_PATH": %(weir_events)r}
+
+with DAG(
+    dag_id="weir_lineage",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2026, 11, 1, tzinfo=timezone.utc),
+    catchup=False,
+):
+    stage = WeirStageOperator(task_id="stage", stage=%(raw)r, inputs=[%(good)r], env=WEIR_ENV)
+    clean = WeirRunOperator(task_id="clean", pipeline=%(pipeline)r, step="clean", env=WEIR_ENV)
+    stage >> clean
+'''
+
+
+def _events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_openlineage_provider_shows_weir_stages_and_weir_events_hang_under_the_task(
+    airflow, tmp_path, weir_cli, normalize_wasm
+):
+    pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage is not installed")
+    lake = tmp_path / "lake"
+    good = tmp_path / "good.ndjson"
+    good.write_text('{"id":1,"text":"  Hello  "}\n{"id":2,"text":"World"}\n')
+    pipeline = pipeline_file(tmp_path / "p.toml", raw=lake / "raw", clean=lake / "clean", module=normalize_wasm)
+    airflow_events = tmp_path / "airflow-lineage.ndjson"
+    weir_events = tmp_path / "weir-lineage.ndjson"
+    (airflow.dags / "weir_lineage.py").write_text(LINEAGE_DAG % {
+        "raw": str(lake / "raw"), "good": str(good), "pipeline": str(pipeline), "weir_events": str(weir_events),
+    })
+
+    dag_test = airflow("dags", "test", "weir_lineage", "2026-11-27", extra_env={
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(airflow_events), "append": True}
+        ),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "airflow-test",
+    })
+    log = dag_test.stdout + dag_test.stderr
+    assert dag_test.returncode == 0, log
+    assert airflow_events.exists(), "the provider sent nothing: " + log
+
+    # Airflow's own events: the tasks' inputs and outputs are Weir's stages.
+    by_task = {}
+    for e in _events(airflow_events):
+        if e["eventType"] == "COMPLETE" and e["job"]["name"] in ("weir_lineage.stage", "weir_lineage.clean"):
+            by_task[e["job"]["name"].split(".")[1]] = e
+    assert set(by_task) == {"stage", "clean"}, sorted(by_task)
+    raw = {"namespace": "file", "name": str(lake / "raw")}
+    clean = {"namespace": "file", "name": str(lake / "clean")}
+    name = lambda d: {"namespace": d["namespace"], "name": d["name"]}  # noqa: E731
+    assert [name(d) for d in by_task["stage"]["outputs"]] == [raw]
+    assert by_task["stage"]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 2
+    assert [name(d) for d in by_task["clean"]["inputs"]] == [raw]
+    assert [name(d) for d in by_task["clean"]["outputs"]] == [clean]
+    assert by_task["clean"]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 2
+    # The input's version is the manifest the stage task committed.
+    assert (
+        by_task["clean"]["inputs"][0]["facets"]["version"]["datasetVersion"]
+        == by_task["stage"]["outputs"][0]["facets"]["version"]["datasetVersion"]
+    )
+
+    # Weir's events hang under the Airflow task that ran them.
+    weir = _events(weir_events)
+    assert [e["eventType"] for e in weir] == ["START", "COMPLETE", "START", "COMPLETE"], weir
+    for task, event in (("stage", weir[1]), ("clean", weir[3])):
+        parent = event["run"]["facets"]["parent"]
+        assert parent["job"] == {"namespace": "airflow-test", "name": f"weir_lineage.{task}"}, parent
+        assert parent["run"]["runId"] == by_task[task]["run"]["runId"]
+    assert [name(d) for d in weir[3]["inputs"]] == [raw]
+    assert [name(d) for d in weir[3]["outputs"]] == [clean]
+
+
+def test_operators_without_a_task_instance_pass_no_parent_and_report_no_lineage_before_a_commit(weir_bin):
+    import pendulum
+    from weir.airflow import WeirRunOperator
+
+    op = WeirRunOperator(task_id="clean", pipeline="p.toml", step="clean")
+    argv = op.command({"data_interval_start": pendulum.datetime(2026, 11, 26, tz="UTC")})
+    assert "--openlineage-parent" not in argv
+    pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage is not installed")
+    reported = op.get_openlineage_facets_on_complete(None)
+    assert reported.inputs == [] and reported.outputs == []

@@ -388,6 +388,7 @@ impl RunCmd {
 }
 
 /// How a run ended.
+#[allow(clippy::large_enum_variant)] // one per process
 enum Outcome {
     /// A shard was sealed (and its summary printed).
     Sealed,

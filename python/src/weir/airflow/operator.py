@@ -21,6 +21,11 @@ mapped `WeirExtractOperator` and merges them with `weir commit`.
 
 `WeirStageOperator` (`weir stage`) stages NDJSON files into a stage for the
 task's data interval, so a DAG's first step need not shell out.
+
+With apache-airflow-providers-openlineage installed, `stage`, `run` and
+`commit` pass `--openlineage-parent` (the task's `lineage_parent_id`), and
+`get_openlineage_facets_on_complete` reports the stages the command read and
+committed (docs/lineage.md).
 """
 
 from __future__ import annotations
@@ -36,12 +41,15 @@ from airflow.sdk import BaseOperator, TaskGroup
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from .. import binary
+from . import lineage
 
 
 class _WeirCommand(BaseOperator):
     """Runs one `weir` subcommand for the task's data interval."""
 
     subcommand = ""
+    # The commands that send OpenLineage events (and take --openlineage-parent).
+    _LINEAGE_COMMANDS = ("stage", "run", "commit")
     template_fields: Sequence[str] = ("extra_args", "env")
     template_fields_renderers = {"env": "json"}
     ui_color = "#cfe8f3"
@@ -59,6 +67,7 @@ class _WeirCommand(BaseOperator):
         self.env = dict(env or {})
         self.weir_bin = weir_bin
         self._process: subprocess.Popen[bytes] | None = None
+        self._summary: dict[str, Any] | None = None
 
     def _interval_args(self, context: Mapping[str, Any], *, end: bool = True) -> list[str]:
         start = context.get("data_interval_start")
@@ -94,6 +103,8 @@ class _WeirCommand(BaseOperator):
         argv += self._interval_args(context, end=self._wants_end())
         argv += binary.option_args(self._options())
         argv += [str(a) for a in self.extra_args]
+        if self.subcommand in self._LINEAGE_COMMANDS:
+            argv += lineage.parent_args(context)
         argv.append("--json")
         argv += self._inputs()
         return argv
@@ -133,7 +144,15 @@ class _WeirCommand(BaseOperator):
             if code in self._final_codes:
                 raise AirflowFailException(message)
             raise AirflowException(message)
-        return json.loads(b"".join(stdout))
+        summary = json.loads(b"".join(stdout))
+        self._summary = summary if isinstance(summary, dict) else None
+        return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The stages this task read and committed, for the Airflow
+        OpenLineage provider: from the committed manifest, as the command's
+        `--json` summary reports it."""
+        return lineage.operator_lineage(self._summary)
 
     def on_kill(self) -> None:
         """Stops the command when Airflow kills the task (timeout, marked failed)."""
