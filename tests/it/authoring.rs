@@ -197,7 +197,9 @@ fn inspect_reports_normalize_world_digest_and_no_capabilities() {
 
     let text = sb.weir(&["inspect", wasm.to_str().unwrap()]).ok().stdout;
     assert!(
-        text.contains("weir:transform/transform@0.2.0 (compatible with this runtime; it may declare"),
+        text.contains(
+            "weir:transform/transform@0.2.0 (compatible with this runtime; it may declare"
+        ),
         "{text}"
     );
     // A module of the previous contract (the hostile guest is built against

@@ -193,9 +193,7 @@ impl Engine {
             .instantiate_pre(&component)
             .map_err(not_a_transform)?;
         let pre = if declares_fields {
-            Pre::Current(
-                crate::bindings::TransformPre::new(instance_pre).map_err(not_a_transform)?,
-            )
+            Pre::Current(crate::bindings::TransformPre::new(instance_pre).map_err(not_a_transform)?)
         } else {
             Pre::V1(crate::bindings_v1::TransformPre::new(instance_pre).map_err(not_a_transform)?)
         };

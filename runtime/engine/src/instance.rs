@@ -363,7 +363,9 @@ impl Live {
             let result = overrun_is_a_trap(&live.store, result);
             let stderr = drain_guest_output(&mut live.store, &module.name);
             live.fields = result
-                .map_err(|e| init_error(format!("fields: {}", describe_failure(&e, module, &stderr))))?
+                .map_err(|e| {
+                    init_error(format!("fields: {}", describe_failure(&e, module, &stderr)))
+                })?
                 .map(|spec| FieldSpec {
                     reads: spec.reads,
                     writes: spec.writes,
@@ -475,11 +477,7 @@ fn arm_deadline(store: &mut Store<HostState>, module: &ModuleInner) {
 /// Checks a `process` result against the contract and the output limits, and
 /// fails records whose own output is over the per-record limit. `Err` is why
 /// the whole result is unusable.
-fn check_result(
-    module: &ModuleInner,
-    raw: Processed,
-    records: usize,
-) -> Result<Processed, String> {
+fn check_result(module: &ModuleInner, raw: Processed, records: usize) -> Result<Processed, String> {
     let limits = &module.limits;
     let bytes = raw.output.len() as u64;
     if bytes > limits.max_call_output_bytes {

@@ -349,7 +349,9 @@ mod tests {
 
     fn project(f: &Fields, record: &str) -> (String, Located) {
         let mut out = String::new();
-        let located = f.project(record, &mut out).unwrap_or_else(|e| panic!("{e}"));
+        let located = f
+            .project(record, &mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
         (out, located)
     }
 
@@ -372,7 +374,10 @@ mod tests {
         );
         let (none, _) = project(&fields(&["absent"], &[]), AWKWARD);
         assert_eq!(none, "{}\n");
-        let (spaced, _) = project(&fields(&["a", "b"], &[]), " { \"a\" : [ 1 , 2 ] , \"b\":1e-5 } ");
+        let (spaced, _) = project(
+            &fields(&["a", "b"], &[]),
+            " { \"a\" : [ 1 , 2 ] , \"b\":1e-5 } ",
+        );
         assert_eq!(spaced, "{\"a\":[ 1 , 2 ],\"b\":1e-5}\n");
     }
 
@@ -389,10 +394,18 @@ mod tests {
         );
         // Two values, given in the other order; whitespace around kept.
         assert_eq!(
-            patched(&f, "{ \"n\" : 1 , \"text\" : \"a\" }", r#"{"text":"b","n":2.50}"#).as_deref(),
+            patched(
+                &f,
+                "{ \"n\" : 1 , \"text\" : \"a\" }",
+                r#"{"text":"b","n":2.50}"#
+            )
+            .as_deref(),
             Ok("{ \"n\" : 2.50 , \"text\" : \"b\" }\n")
         );
-        assert_eq!(patched(&f, AWKWARD, "{}").as_deref(), Ok(format!("{AWKWARD}\n").as_str()));
+        assert_eq!(
+            patched(&f, AWKWARD, "{}").as_deref(),
+            Ok(format!("{AWKWARD}\n").as_str())
+        );
     }
 
     #[test]
@@ -420,7 +433,12 @@ mod tests {
         let (out, _) = project(&f, r#"{"te\u0078t":"a","text2":"b"}"#);
         assert_eq!(out, "{\"te\\u0078t\":\"a\"}\n");
         assert_eq!(
-            patched(&f, r#"{"te\u0078t":"a","text2":"b"}"#, r#"{"\u0074ext":"c"}"#).as_deref(),
+            patched(
+                &f,
+                r#"{"te\u0078t":"a","text2":"b"}"#,
+                r#"{"\u0074ext":"c"}"#
+            )
+            .as_deref(),
             Ok("{\"te\\u0078t\":\"c\",\"text2\":\"b\"}\n")
         );
     }
@@ -432,15 +450,27 @@ mod tests {
             patched(&f, r#"{"text":"a","id":1}"#, r#"{"text":"b","id":2}"#),
             Err(FieldProblem::NotWritable("id".to_owned()))
         );
-        for bad in ["[1]", r#"{"text":NaN}"#, r#"{"text":"a","text":"b"}"#, "{", ""] {
+        for bad in [
+            "[1]",
+            r#"{"text":NaN}"#,
+            r#"{"text":"a","text":"b"}"#,
+            "{",
+            "",
+        ] {
             assert!(
-                matches!(patched(&f, r#"{"text":"a"}"#, bad), Err(FieldProblem::BadPatch(_))),
+                matches!(
+                    patched(&f, r#"{"text":"a"}"#, bad),
+                    Err(FieldProblem::BadPatch(_))
+                ),
                 "{bad}"
             );
         }
         let mut out = String::from("kept");
         let (_, located) = project(&f, r#"{"text":"a"}"#);
-        assert!(f.patch(r#"{"text":"a"}"#, &located, r#"{"x":1}"#, &mut out).is_err());
+        assert!(
+            f.patch(r#"{"text":"a"}"#, &located, r#"{"x":1}"#, &mut out)
+                .is_err()
+        );
         assert_eq!(out, "kept");
     }
 
@@ -480,7 +510,11 @@ mod tests {
         let f = fields(&["a"], &[]);
         for bad in ["[1]", "", "{\"a\":1", "{\"a\" 1}", "\"s\""] {
             let mut out = String::from("x");
-            assert_eq!(f.project(bad, &mut out), Err(FieldProblem::NotAnObject), "{bad}");
+            assert_eq!(
+                f.project(bad, &mut out),
+                Err(FieldProblem::NotAnObject),
+                "{bad}"
+            );
             assert_eq!(out, "x");
         }
     }
