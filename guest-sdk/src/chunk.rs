@@ -48,7 +48,9 @@ impl<T: Transform> Instance<T> {
         output.close(called)
     }
 
-    /// The fields the transform declared, if any.
+    /// The fields the transform declared, if any: the component's `fields`
+    /// export (natively nothing asks).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn fields(&self) -> Option<FieldSpec> {
         self.transform.fields()
     }

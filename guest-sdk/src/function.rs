@@ -143,7 +143,7 @@ pub struct Map<F: RecordFn<Args>, Args> {
     function: F,
     config: Option<F::Config>,
     /// The fields of field mode, from the config; `None`: whole records.
-    fields: Option<fn(&F::Config) -> Option<FieldSpec>>,
+    fields: Option<FieldsOf<F::Config>>,
     args: PhantomData<fn() -> Args>,
 }
 
@@ -160,6 +160,9 @@ pub struct FlatMap<F: RecordFn<Args>, Args> {
     config: Option<F::Config>,
     args: PhantomData<fn() -> Args>,
 }
+
+/// What names a map's fields for its config ([`Map::with_fields`]).
+type FieldsOf<C> = fn(&C) -> Option<FieldSpec>;
 
 impl<F: RecordFn<Args>, Args> Map<F, Args> {
     /// Runs the map in field mode ([`Transform::fields`]) with the fields

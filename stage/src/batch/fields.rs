@@ -162,8 +162,7 @@ impl Fields {
         out: &mut String,
     ) -> Result<(), FieldProblem> {
         check_text(patch).map_err(FieldProblem::BadPatch)?;
-        // (span in the record or none, value span in the patch, key span in the patch)
-        let mut changes: Vec<(Option<Range<usize>>, Range<usize>, Range<usize>)> = Vec::new();
+        let mut changes: Vec<Change> = Vec::new();
         let mut refused = None;
         walk(patch, |member| {
             if refused.is_some() {
@@ -171,11 +170,11 @@ impl Fields {
             }
             let key = member.key_text(patch);
             match self.writes.iter().position(|w| *w == *key) {
-                Some(i) => changes.push((
-                    located.values[i].clone(),
-                    member.value.clone(),
-                    member.key.clone(),
-                )),
+                Some(i) => changes.push(Change {
+                    at: located.values[i].clone(),
+                    value: member.value.clone(),
+                    key: member.key.clone(),
+                }),
                 None => refused = Some(key.into_owned()),
             }
         })
@@ -184,10 +183,15 @@ impl Fields {
             return Err(FieldProblem::NotWritable(key));
         }
         out.reserve(record.len() + patch.len() + 1);
-        changes.sort_by_key(|(span, _, _)| span.as_ref().map_or(usize::MAX, |s| s.start));
+        changes.sort_by_key(|c| c.at.as_ref().map_or(usize::MAX, |s| s.start));
         let mut at = 0;
         let mut members = located.members;
-        for (span, value, key) in &changes {
+        for Change {
+            at: span,
+            value,
+            key,
+        } in &changes
+        {
             match span {
                 Some(span) => {
                     out.push_str(&record[at..span.start]);
@@ -213,6 +217,16 @@ impl Fields {
         out.push('\n');
         Ok(())
     }
+}
+
+/// One value a patch sets.
+struct Change {
+    /// The span of the record's value it replaces; `None`: appended.
+    at: Option<Range<usize>>,
+    /// Its value in the patch.
+    value: Range<usize>,
+    /// Its key in the patch, with quotes.
+    key: Range<usize>,
 }
 
 /// One top-level member of an object's text.
