@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::outcome::{ChunkOutput, Processed, guarded, into_text};
 use crate::parse::parse_json;
 use crate::record::{Output, Record};
-use crate::transform::Transform;
+use crate::transform::{FieldSpec, Transform};
 
 /// A configured transform, ready for chunks.
 pub(crate) struct Instance<T> {
@@ -46,6 +46,13 @@ impl<T: Transform> Instance<T> {
             transform.process_chunk(&records, &mut output)
         }));
         output.close(called)
+    }
+
+    /// The fields the transform declared, if any: the component's `fields`
+    /// export (natively nothing asks).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn fields(&self) -> Option<FieldSpec> {
+        self.transform.fields()
     }
 
     /// Lets the transform write its final records.

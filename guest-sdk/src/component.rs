@@ -35,7 +35,7 @@ pub mod bindings {
 mod glue {
     use std::cell::RefCell;
 
-    use super::bindings::weir::transform::types::{Outcome, Processed};
+    use super::bindings::weir::transform::types::{FieldSpec, Outcome, Processed};
     use crate::chunk::Instance;
     use crate::outcome;
     use crate::transform::Transform;
@@ -44,12 +44,17 @@ mod glue {
     /// hold whatever transform the author exported.
     trait Chunks {
         fn process(&mut self, input: &str) -> outcome::Processed;
+        fn fields(&self) -> Option<crate::FieldSpec>;
         fn finish(&mut self) -> Result<String, crate::Error>;
     }
 
     impl<T: Transform> Chunks for Instance<T> {
         fn process(&mut self, input: &str) -> outcome::Processed {
             Instance::process(self, input)
+        }
+
+        fn fields(&self) -> Option<crate::FieldSpec> {
+            Instance::fields(self)
         }
 
         fn finish(&mut self) -> Result<String, crate::Error> {
@@ -91,6 +96,17 @@ mod glue {
                 })
                 .collect(),
         }
+    }
+
+    /// The `fields` export: what the transform `init` built declares.
+    pub fn fields() -> Option<FieldSpec> {
+        INSTANCE.with_borrow(|slot| {
+            let spec = slot.as_ref()?.fields()?;
+            Some(FieldSpec {
+                reads: spec.reads,
+                writes: spec.writes,
+            })
+        })
     }
 
     /// The `finish` export.

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::record::{Output, Record};
-use crate::transform::{NoConfig, Transform};
+use crate::transform::{FieldSpec, NoConfig, Transform};
 
 /// Makes a transform that turns each record into exactly one record.
 ///
@@ -61,6 +61,7 @@ where
     Map {
         function,
         config: None,
+        fields: None,
         args: PhantomData,
     }
 }
@@ -141,6 +142,8 @@ where
 pub struct Map<F: RecordFn<Args>, Args> {
     function: F,
     config: Option<F::Config>,
+    /// The fields of field mode, from the config; `None`: whole records.
+    fields: Option<FieldsOf<F::Config>>,
     args: PhantomData<fn() -> Args>,
 }
 
@@ -158,6 +161,47 @@ pub struct FlatMap<F: RecordFn<Args>, Args> {
     args: PhantomData<fn() -> Args>,
 }
 
+/// What names a map's fields for its config ([`Map::with_fields`]).
+type FieldsOf<C> = fn(&C) -> Option<FieldSpec>;
+
+impl<F: RecordFn<Args>, Args> Map<F, Args> {
+    /// Runs the map in field mode ([`Transform::fields`]) with the fields
+    /// `fields` names for the config (`None`: whole records after all).
+    /// The function is then given a projection, an object of just the read
+    /// fields the record has, and returns the object with its changes; the
+    /// members it leaves equal to the projection's are dropped from the
+    /// patch, so a field only read need not be written, and the host keeps
+    /// the rest of the record's bytes.
+    ///
+    /// ```
+    /// use weir_guest::{Error, FieldSpec, Transform, Value};
+    ///
+    /// fn shout(mut record: Value) -> Result<Value, Error> {
+    ///     if let Some(Value::String(text)) = record.get_mut("text") {
+    ///         *text = text.to_uppercase();
+    ///     }
+    ///     Ok(record)
+    /// }
+    ///
+    /// let fields = |_: &weir_guest::NoConfig| {
+    ///     Some(FieldSpec { reads: vec!["text".into(), "id".into()], writes: vec!["text".into()] })
+    /// };
+    /// let results = weir_guest::testing::run(
+    ///     weir_guest::map(shout).with_fields(fields),
+    ///     "{}",
+    ///     // What the host passes: projections.
+    ///     [r#"{"id":1.50,"text":"hi"}"#, r#"{"id":2}"#],
+    /// );
+    /// // What it gets back: patches.
+    /// assert_eq!(results[0], Ok(vec![r#"{"text":"HI"}"#.to_owned()]));
+    /// assert_eq!(results[1], Ok(vec!["{}".to_owned()]));
+    /// ```
+    pub fn with_fields(mut self, fields: fn(&F::Config) -> Option<FieldSpec>) -> Self {
+        self.fields = Some(fields);
+        self
+    }
+}
+
 impl<F, Args> Transform for Map<F, Args>
 where
     F: RecordFn<Args>,
@@ -170,10 +214,26 @@ where
         Ok(())
     }
 
+    fn fields(&self) -> Option<FieldSpec> {
+        (self.fields?)(self.config.as_ref()?)
+    }
+
     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
         let config = configured(self.config.as_ref())?;
         let result = self.function.call(record.parse()?, config).into_record()?;
-        output.emit_from(&result, record)
+        if self.fields.is_none() {
+            return output.emit_from(&result, record);
+        }
+        // Field mode: `record` is a projection, and the patch is what changed.
+        let given: serde_json::Map<String, serde_json::Value> = record.parse()?;
+        let serde_json::Value::Object(new) = serde_json::to_value(&result)? else {
+            return Err(Error::new("output record is not a JSON object"));
+        };
+        let patch: serde_json::Map<String, serde_json::Value> = new
+            .into_iter()
+            .filter(|(key, value)| given.get(key) != Some(value))
+            .collect();
+        output.emit_from(&serde_json::Value::Object(patch), record)
     }
 }
 

@@ -241,7 +241,7 @@ pub use crate::outcome::ChunkOutput;
 pub use crate::patch::Patch;
 pub use crate::record::{Output, Record};
 pub use crate::scan::{Located, Members, Unsure};
-pub use crate::transform::{NoConfig, Transform};
+pub use crate::transform::{FieldSpec, NoConfig, Transform};
 
 /// Makes this crate a Weir component that runs `transform`.
 ///
@@ -273,6 +273,10 @@ macro_rules! export {
                     config: ::std::string::String,
                 ) -> ::std::result::Result<(), ::std::string::String> {
                     $crate::component::init($transform, &config)
+                }
+
+                fn fields() -> ::std::option::Option<$crate::component::bindings::FieldSpec> {
+                    $crate::component::fields()
                 }
 
                 fn process(input: ::std::string::String) -> $crate::component::bindings::Processed {

@@ -194,6 +194,22 @@ pub trait Transform {
         Ok(())
     }
 
+    /// The top-level fields this transform reads and writes, asked once
+    /// after [`init`](Transform::init); `None` (the default) for whole
+    /// records.
+    ///
+    /// With fields, each record this transform is given is a projection:
+    /// a JSON object of just the read fields the record has, byte for byte.
+    /// Each record it writes is a patch: a JSON object of written fields
+    /// and their new values, which the host writes into the record itself,
+    /// keeping every other byte (`{}` passes the record on unchanged). A
+    /// patch naming a field not in `writes` fails its record. Fields cannot
+    /// be removed. [`Map::with_fields`](crate::Map::with_fields) does this
+    /// for a [`map`](crate::map).
+    fn fields(&self) -> Option<FieldSpec> {
+        None
+    }
+
     /// Called once after the last record; may write extra records, such as
     /// aggregates. Does nothing by default.
     ///
@@ -204,6 +220,16 @@ pub trait Transform {
         let _ = output;
         Ok(())
     }
+}
+
+/// The top-level fields a transform reads and writes (field mode, see
+/// [`Transform::fields`]): keys as they read once unescaped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The fields it is given.
+    pub reads: Vec<String>,
+    /// The fields it may set.
+    pub writes: Vec<String>,
 }
 
 /// The configuration of a transform that takes none: only `{}` is accepted,

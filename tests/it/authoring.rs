@@ -174,21 +174,21 @@ fn inspect_reports_normalize_world_digest_and_no_capabilities() {
         .weir(&["inspect", wasm.to_str().unwrap(), "--json"])
         .ok()
         .json();
-    assert_eq!(json["world"], "weir:transform/transform@0.1.0");
-    assert_eq!(json["contract_version"], "0.1.0");
+    assert_eq!(json["world"], "weir:transform/transform@0.2.0");
+    assert_eq!(json["contract_version"], "0.2.0");
     assert_eq!(json["compatible"], true);
     assert_eq!(json["sha256"], sha256(&std::fs::read(&wasm).unwrap()));
     assert_eq!(json["size"], std::fs::metadata(&wasm).unwrap().len());
     assert_eq!(
         json["exports"],
-        serde_json::json!(["init", "process", "finish"])
+        serde_json::json!(["init", "fields", "process", "finish"])
     );
     assert_eq!(json["capabilities"], serde_json::json!([]));
     let imports = json["imports"].as_array().unwrap();
     assert!(
         imports
             .iter()
-            .any(|i| i["name"] == "weir:transform/types@0.1.0" && i["kind"] == "contract")
+            .any(|i| i["name"] == "weir:transform/types@0.2.0" && i["kind"] == "contract")
     );
     assert!(imports.iter().all(|i| {
         let name = i["name"].as_str().unwrap();
@@ -197,9 +197,19 @@ fn inspect_reports_normalize_world_digest_and_no_capabilities() {
 
     let text = sb.weir(&["inspect", wasm.to_str().unwrap()]).ok().stdout;
     assert!(
-        text.contains("weir:transform/transform@0.1.0 (compatible with this runtime)"),
+        text.contains(
+            "weir:transform/transform@0.2.0 (compatible with this runtime; it may declare"
+        ),
         "{text}"
     );
+    // A module of the previous contract (the hostile guest is built against
+    // wit/0.1.0) still runs, and inspect says which world it is.
+    let old = sb
+        .weir(&["inspect", guest("weir-hostile").to_str().unwrap(), "--json"])
+        .ok()
+        .json();
+    assert_eq!(old["world"], "weir:transform/transform@0.1.0");
+    assert_eq!(old["compatible"], true);
     assert!(
         text.contains("capabilities  none beyond the sandbox default"),
         "{text}"

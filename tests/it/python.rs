@@ -277,3 +277,106 @@ fn compiled_python_module_is_cached_so_the_second_run_starts_fast() {
         "{\"id\":1,\"text\":\"call [phone]\"}\n"
     );
 }
+
+/// The field-mode app `tests/guests/py-fields` (it declares `reads` and
+/// `writes`), built once per test process.
+fn py_fields() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = workspace().join("target/guests/python");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let partial = dir.join(format!("py-fields.{}.wasm", std::process::id()));
+        let path = dir.join("py-fields.wasm");
+        let out = Command::new(workspace().join("scripts/build-python-guest"))
+            .arg(workspace().join("tests/guests/py-fields"))
+            .arg(&partial)
+            .output()
+            .unwrap_or_else(|e| panic!("running scripts/build-python-guest: {e}"));
+        assert!(
+            out.status.success(),
+            "building tests/guests/py-fields failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&partial, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        path
+    })
+}
+
+/// Field mode end to end: the host hands the Python guest only `text` and
+/// `n` and writes its patches into the records, so every other byte (big
+/// integers, `12.50`, `1E3`, escapes, a `\u`-escaped key, whitespace) comes
+/// out as it went in; a filter, two copies of one record and a patch outside
+/// `writes` (quarantined, naming the field) behave as the WIT says. `weir
+/// test` natively and against the component agree with the run.
+#[test]
+fn python_field_mode_patches_records_and_keeps_every_other_byte() {
+    let sb = Sandbox::new();
+    let app = workspace().join("tests/guests/py-fields");
+    let case = app.join("cases/awkward");
+    stage_records(&sb, &read(&case.join("input.ndjson")));
+    let cache = shared_cache();
+    let r = sb
+        .weir(&[
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            "out",
+            "--interval",
+            INTERVAL,
+            "--transform",
+            py_fields().to_str().unwrap_or_default(),
+            "--cache-dir",
+            cache.to_str().unwrap_or_default(),
+            "--max-rejected",
+            "1",
+            "--json",
+        ])
+        .ok();
+    assert_eq!(r.json()["totals"]["quarantined"], 1, "{}", r.stdout);
+    let out = sb.weir(&["cat", "out", "--interval", INTERVAL]).ok().stdout;
+    assert_eq!(out, read(&case.join("expected.ndjson")));
+    assert!(
+        out.contains(r#""n":12.50,"e":1E3,"text":"café au lait""#)
+            && out.contains(r#"{ "text" : "spaced out" , "len" : 10 }"#),
+        "{out}"
+    );
+    let q = sb
+        .weir(&["cat", "out", "--interval", INTERVAL, "--quarantine"])
+        .ok()
+        .stdout;
+    let q: Value = serde_json::from_str(lines(&q)[0]).unwrap_or_else(|e| panic!("{e}: {q}"));
+    assert_eq!(q["line"], 7);
+    assert!(
+        q["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("its patch sets field \"id\", which is not among")),
+        "{q}"
+    );
+
+    let python = [
+        ("WEIR_PYTHON", weir_tests::python().display().to_string()),
+        (
+            "PYTHONPATH",
+            workspace().join("guest-sdk/python").display().to_string(),
+        ),
+        ("WEIR_CACHE_DIR", cache.display().to_string()),
+    ];
+    let app_dir = app.to_str().unwrap_or_default();
+    let cases = app.join("cases");
+    let native = sb.weir_env(&["test", app_dir, "--json"], &python).ok();
+    assert_eq!(native.json()["failed"], 0, "{}", native.stdout);
+    let component = sb
+        .weir_env(
+            &[
+                "test",
+                py_fields().to_str().unwrap_or_default(),
+                "--cases",
+                cases.to_str().unwrap_or_default(),
+                "--json",
+            ],
+            &python,
+        )
+        .ok();
+    assert_eq!(component.json()["failed"], 0, "{}", component.stdout);
+}

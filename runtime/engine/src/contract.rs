@@ -1,5 +1,6 @@
 //! The contract a transform implements, as the engine names it: the WIT
-//! package, world and version (`wit/weir.wit`), and what each import a
+//! package, world and versions (`wit/weir.wit`, and the older
+//! `wit/0.1.0/weir.wit` it still runs), and what each import a
 //! component may declare means to the sandbox ([`ImportKind`]). At the
 //! bottom of the crate: [`Engine::load`](crate::Engine::load) decides with
 //! it which modules run, and [`Engine::inspect`](crate::Engine::inspect)
@@ -7,10 +8,13 @@
 
 /// The WIT package every transform implements (`wit/weir.wit`).
 pub const WIT_PACKAGE: &str = "weir:transform";
-/// The version of [`WIT_PACKAGE`] this engine runs.
-pub const WIT_VERSION: &str = "0.1.0";
+/// The version of [`WIT_PACKAGE`] this engine runs, and new modules are
+/// built against.
+pub const WIT_VERSION: &str = "0.2.0";
 /// The world every transform implements, with its version.
-pub const WIT_WORLD: &str = "weir:transform/transform@0.1.0";
+pub const WIT_WORLD: &str = "weir:transform/transform@0.2.0";
+/// The older versions of [`WIT_PACKAGE`] this engine still runs.
+pub const OLDER_WIT_VERSIONS: [&str; 1] = ["0.1.0"];
 
 /// What an import means to the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,14 +68,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn world_constants_match_the_wit_file() {
+    fn world_constants_match_the_wit_files() {
         let wit = include_str!("../../../wit/weir.wit");
         assert!(
             wit.contains(&format!("package {WIT_PACKAGE}@{WIT_VERSION};")),
             "wit/weir.wit declares another package or version"
         );
         assert!(wit.contains("world transform {"));
+        assert!(wit.contains("export fields: func() -> option<field-spec>;"));
         assert_eq!(WIT_WORLD, format!("{WIT_PACKAGE}/transform@{WIT_VERSION}"));
+        let old = include_str!("../../../wit/0.1.0/weir.wit");
+        assert!(old.contains(&format!("package {WIT_PACKAGE}@{};", OLDER_WIT_VERSIONS[0])));
+        assert!(!old.contains("fields"));
     }
 
     #[test]

@@ -11,19 +11,21 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, types::ComponentItem};
 
-use crate::bindings::TransformPre;
 use crate::cache::{CacheRoot, ModuleCache};
 use crate::config::{ByteSize, EngineConfig};
-use crate::contract::ImportKind;
+use crate::contract::{ImportKind, WIT_WORLD};
 use crate::error::EngineError;
 use crate::function_cache::{FunctionCache, FunctionCounts};
-use crate::module::{Compiled, Module, ModuleInner, ModuleSpec};
+use crate::module::{Compiled, Module, ModuleInner, ModuleSpec, Pre};
 use crate::outline::Outline;
 use crate::sandbox::HostState;
 
-/// The exports of the `weir:transform/transform` world.
+/// The exports every version of the `weir:transform/transform` world has.
 const WORLD_EXPORTS: [&str; 3] = ["init", "process", "finish"];
-const WORLD_NAME: &str = "weir:transform/transform@0.1.0";
+/// The export only `weir:transform@0.2.0` has: a module that exports it is
+/// checked against that world, one without against 0.1.0.
+const FIELDS_EXPORT: &str = "fields";
+const WORLD_NAME: &str = WIT_WORLD;
 
 /// Runs transforms. Create one per process and clone it freely (it is an
 /// `Arc` inside); every [`Module`] and instance keeps it alive.
@@ -208,7 +210,7 @@ impl Engine {
             "loaded transform module"
         );
 
-        check_exports(&self.inner.wasmtime, &path, &component)?;
+        let declares_fields = check_exports(&self.inner.wasmtime, &path, &component)?;
         let not_a_transform = |e: wasmtime::Error| EngineError::NotATransform {
             path: path.clone(),
             message: format!("{e:#}"),
@@ -218,7 +220,11 @@ impl Engine {
             .linker
             .instantiate_pre(&component)
             .map_err(not_a_transform)?;
-        let pre = TransformPre::new(instance_pre).map_err(not_a_transform)?;
+        let pre = if declares_fields {
+            Pre::Current(crate::bindings::TransformPre::new(instance_pre).map_err(not_a_transform)?)
+        } else {
+            Pre::V1(crate::bindings_v1::TransformPre::new(instance_pre).map_err(not_a_transform)?)
+        };
 
         Ok(Module {
             inner: Arc::new(ModuleInner {
@@ -314,12 +320,13 @@ fn check_is_component(path: &std::path::Path, bytes: &[u8]) -> Result<(), Engine
 }
 
 /// Names the world's exports a compiled component lacks, before wasmtime's
-/// type check (which stops at the first).
+/// type check (which stops at the first). `Ok` says whether it exports
+/// `fields`, i.e. which version of the world to check it against.
 fn check_exports(
     engine: &wasmtime::Engine,
     path: &std::path::Path,
     component: &Component,
-) -> Result<(), EngineError> {
+) -> Result<bool, EngineError> {
     let ty = component.component_type();
     let exports: Vec<(String, bool)> = ty
         .exports(engine)
@@ -331,7 +338,9 @@ fn check_exports(
         })
         .collect();
     match missing_exports(&exports) {
-        None => Ok(()),
+        None => Ok(exports
+            .iter()
+            .any(|(name, is_func)| name == FIELDS_EXPORT && *is_func)),
         Some(message) => Err(EngineError::NotATransform {
             path: path.to_path_buf(),
             message,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
 
-use crate::contract::{ImportKind, WIT_PACKAGE, WIT_VERSION};
+use crate::contract::{ImportKind, OLDER_WIT_VERSIONS, WIT_PACKAGE, WIT_VERSION};
 use crate::engine::{Engine, compile_within};
 use crate::error::EngineError;
 use crate::module::ModuleSpec;
@@ -30,6 +30,10 @@ pub struct Inspection {
     /// read from its import of `weir:transform/types@…`; `None` if it
     /// imports no version of the contract at all.
     pub contract_version: Option<String>,
+    /// The world this engine runs it as, `weir:transform/transform@0.2.0`
+    /// (it may declare fields) or `…@0.1.0` (whole records); `None` if it
+    /// would not run.
+    pub world: Option<String>,
     /// Every import, in the component's order.
     pub imports: Vec<Import>,
     /// The names of its exports, in the component's order.
@@ -82,8 +86,15 @@ impl Engine {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "transform".to_owned());
+        let mut world = None;
         let (component, incompatibility) = match self.load(ModuleSpec::new(name, &path)) {
-            Ok(module) => (module.inner.pre.instance_pre().component().clone(), None),
+            Ok(module) => {
+                world = Some(format!(
+                    "{WIT_PACKAGE}/transform@{}",
+                    module.contract_version()
+                ));
+                (module.inner.pre.instance_pre().component().clone(), None)
+            }
             Err(refused @ EngineError::NotATransform { .. }) => {
                 // A component of another world still compiles; anything
                 // else (a core module, text) keeps `load`'s message.
@@ -117,9 +128,10 @@ impl Engine {
                 .flatten()
         });
         let incompatibility = incompatibility.map(|reason| match &contract_version {
-            Some(v) if v != WIT_VERSION => format!(
+            Some(v) if v != WIT_VERSION && !OLDER_WIT_VERSIONS.contains(&v.as_str()) => format!(
                 "{reason} (it was built against {WIT_PACKAGE}@{v}; this runtime runs \
-                 {WIT_PACKAGE}@{WIT_VERSION})"
+                 {WIT_PACKAGE}@{WIT_VERSION} and {})",
+                OLDER_WIT_VERSIONS.join(", ")
             ),
             _ => reason,
         });
@@ -128,6 +140,7 @@ impl Engine {
             size: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&bytes)),
             contract_version,
+            world,
             imports,
             exports,
             incompatibility,

@@ -9,11 +9,9 @@
 
 use wasmtime::{Store, Trap};
 
-use crate::bindings::Transform;
-use crate::bindings::weir::transform::types as wit;
 use crate::config::{ByteSize, Seconds};
 use crate::error::EngineError;
-use crate::module::{Module, ModuleInner};
+use crate::module::{Module, ModuleInner, Pre};
 use crate::sandbox::{ClockNotice, HostState, MemoryLimitExceeded, SeededRandom};
 use crate::stop::Stop;
 
@@ -37,6 +35,17 @@ pub struct Processed {
     pub outcomes: Vec<Outcome>,
 }
 
+/// The top-level fields a transform declared it reads and writes
+/// (`fields` in `wit/weir.wit`): the host then passes it projections and
+/// patches records with what it returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The fields it is given, as keys read once unescaped.
+    pub reads: Vec<String>,
+    /// The fields it may set.
+    pub writes: Vec<String>,
+}
+
 /// A running transform: one instance in its own store. Not shareable between
 /// threads at once, but it can be moved to another thread.
 pub struct Instance {
@@ -48,6 +57,9 @@ pub struct Instance {
     next_chunk_key: Option<u64>,
     /// Counts this instance's failed records; checked during isolation.
     stop: Stop,
+    /// What the first live instance's `fields` answered; every replacement
+    /// must answer the same.
+    fields: Option<FieldSpec>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -63,9 +75,11 @@ impl Module {
     /// `init` with the configured JSON. An error from `init` (or a trap in it)
     /// is [`EngineError::Init`].
     pub fn instantiate(&self) -> Result<Instance, EngineError> {
+        let live = Live::start(&self.inner, None)?;
         Ok(Instance {
             module: self.clone(),
-            live: Some(Live::start(&self.inner)?),
+            fields: live.fields.clone(),
+            live: Some(live),
             next_chunk_key: None,
             stop: Stop::default(),
         })
@@ -76,6 +90,14 @@ impl Instance {
     /// The module this is an instance of.
     pub fn module(&self) -> &Module {
         &self.module
+    }
+
+    /// The fields the transform declared after `init` (`None`: it takes
+    /// whole records, as every `weir:transform@0.1.0` module does). With
+    /// fields, [`Instance::process`] takes projections and returns patches;
+    /// the caller makes the one and applies the other.
+    pub fn fields(&self) -> Option<&FieldSpec> {
+        self.fields.as_ref()
     }
 
     /// Makes the next [`Instance::process`] call's `wasi:random` values a
@@ -202,7 +224,7 @@ impl Instance {
     fn live(&mut self) -> Result<&mut Live, EngineError> {
         let live = match self.live.take() {
             Some(live) => live,
-            None => Live::start(&self.module.inner)?,
+            None => Live::start(&self.module.inner, Some(&self.fields))?,
         };
         Ok(self.live.insert(live))
     }
@@ -212,7 +234,7 @@ impl Instance {
     /// no spare slot, and an engine whose every slot is taken still isolates.
     fn restart(&mut self) -> Result<(), EngineError> {
         self.live = None;
-        self.live = Some(Live::start(&self.module.inner)?);
+        self.live = Some(Live::start(&self.module.inner, Some(&self.fields))?);
         Ok(())
     }
 
@@ -262,12 +284,25 @@ impl Instance {
 /// One store with one live instance in it.
 struct Live {
     store: Store<HostState>,
-    bindings: Transform,
+    bindings: Bindings,
+    /// What its `fields` answered after `init`.
+    fields: Option<FieldSpec>,
+}
+
+/// An instance's exports, by the contract version it implements.
+enum Bindings {
+    Current(crate::bindings::Transform),
+    V1(crate::bindings_v1::Transform),
 }
 
 impl Live {
-    /// New store, new sandbox, new instance, `init` called.
-    fn start(module: &ModuleInner) -> Result<Live, EngineError> {
+    /// New store, new sandbox, new instance, `init` called, then `fields`
+    /// (for a 0.2.0 module), whose answer must be `expected` if given (an
+    /// instance replacing another).
+    fn start(
+        module: &ModuleInner,
+        expected: Option<&Option<FieldSpec>>,
+    ) -> Result<Live, EngineError> {
         let instantiate_error = |message: String| EngineError::Instantiate {
             transform: module.name.clone(),
             message,
@@ -289,18 +324,28 @@ impl Live {
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         arm_deadline(&mut store, module);
-        let bindings = match module.pre.instantiate(&mut store) {
+        let bindings = match &module.pre {
+            Pre::Current(pre) => pre.instantiate(&mut store).map(Bindings::Current),
+            Pre::V1(pre) => pre.instantiate(&mut store).map(Bindings::V1),
+        };
+        let bindings = match bindings {
             Ok(bindings) => bindings,
             Err(e) => {
                 let stderr = drain_guest_output(&mut store, &module.name);
                 return Err(instantiate_error(describe_failure(&e, module, &stderr)));
             }
         };
-        let mut live = Live { store, bindings };
+        let mut live = Live {
+            store,
+            bindings,
+            fields: None,
+        };
         arm_deadline(&mut live.store, module);
-        let result = live
-            .bindings
-            .call_init(&mut live.store, &module.config_json);
+        let config = module.config_json.as_str();
+        let result = match &live.bindings {
+            Bindings::Current(b) => b.call_init(&mut live.store, config),
+            Bindings::V1(b) => b.call_init(&mut live.store, config),
+        };
         let result = overrun_is_a_trap(&live.store, result);
         let stderr = drain_guest_output(&mut live.store, &module.name);
         let init_error = |message| EngineError::Init {
@@ -308,10 +353,34 @@ impl Live {
             message,
         };
         match result {
-            Ok(Ok(())) => Ok(live),
-            Ok(Err(message)) => Err(init_error(cap_reason(message, &module.limits))),
-            Err(e) => Err(init_error(describe_failure(&e, module, &stderr))),
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(init_error(cap_reason(message, &module.limits))),
+            Err(e) => return Err(init_error(describe_failure(&e, module, &stderr))),
         }
+        if let Bindings::Current(b) = &live.bindings {
+            arm_deadline(&mut live.store, module);
+            let result = b.call_fields(&mut live.store);
+            let result = overrun_is_a_trap(&live.store, result);
+            let stderr = drain_guest_output(&mut live.store, &module.name);
+            live.fields = result
+                .map_err(|e| {
+                    init_error(format!("fields: {}", describe_failure(&e, module, &stderr)))
+                })?
+                .map(|spec| FieldSpec {
+                    reads: spec.reads,
+                    writes: spec.writes,
+                });
+        }
+        if let Some(expected) = expected
+            && *expected != live.fields
+        {
+            return Err(init_error(format!(
+                "a fresh instance declared other fields ({:?}) than the first ({:?}); `fields` \
+                 must answer the same for every instance",
+                live.fields, expected
+            )));
+        }
+        Ok(live)
     }
 
     /// Restarts the guest's random stream from `seed`.
@@ -320,9 +389,32 @@ impl Live {
     }
 
     /// One `process` call; `Err` is the reason it failed.
-    fn process(&mut self, module: &ModuleInner, input: &str) -> Result<wit::Processed, String> {
+    fn process(&mut self, module: &ModuleInner, input: &str) -> Result<Processed, String> {
         arm_deadline(&mut self.store, module);
-        let result = self.bindings.call_process(&mut self.store, input);
+        let result = match &self.bindings {
+            Bindings::Current(b) => b.call_process(&mut self.store, input).map(|p| {
+                use crate::bindings::weir::transform::types::Outcome as O;
+                let outcomes = p.outcomes.into_iter().map(|o| match o {
+                    O::Emitted(n) => Outcome::Emitted(n),
+                    O::Failed(reason) => Outcome::Failed(reason),
+                });
+                Processed {
+                    output: p.output,
+                    outcomes: outcomes.collect(),
+                }
+            }),
+            Bindings::V1(b) => b.call_process(&mut self.store, input).map(|p| {
+                use crate::bindings_v1::weir::transform::types::Outcome as O;
+                let outcomes = p.outcomes.into_iter().map(|o| match o {
+                    O::Emitted(n) => Outcome::Emitted(n),
+                    O::Failed(reason) => Outcome::Failed(reason),
+                });
+                Processed {
+                    output: p.output,
+                    outcomes: outcomes.collect(),
+                }
+            }),
+        };
         let result = overrun_is_a_trap(&self.store, result);
         let stderr = drain_guest_output(&mut self.store, &module.name);
         result.map_err(|e| describe_failure(&e, module, &stderr))
@@ -331,7 +423,10 @@ impl Live {
     /// One `finish` call; `Err` is the transform's message or the trap.
     fn finish(&mut self, module: &ModuleInner) -> Result<String, String> {
         arm_deadline(&mut self.store, module);
-        let result = self.bindings.call_finish(&mut self.store);
+        let result = match &self.bindings {
+            Bindings::Current(b) => b.call_finish(&mut self.store),
+            Bindings::V1(b) => b.call_finish(&mut self.store),
+        };
         let result = overrun_is_a_trap(&self.store, result);
         let stderr = drain_guest_output(&mut self.store, &module.name);
         match result {
@@ -382,11 +477,7 @@ fn arm_deadline(store: &mut Store<HostState>, module: &ModuleInner) {
 /// Checks a `process` result against the contract and the output limits, and
 /// fails records whose own output is over the per-record limit. `Err` is why
 /// the whole result is unusable.
-fn check_result(
-    module: &ModuleInner,
-    raw: wit::Processed,
-    records: usize,
-) -> Result<Processed, String> {
+fn check_result(module: &ModuleInner, raw: Processed, records: usize) -> Result<Processed, String> {
     let limits = &module.limits;
     let bytes = raw.output.len() as u64;
     if bytes > limits.max_call_output_bytes {
@@ -413,8 +504,8 @@ fn check_result(
         .outcomes
         .iter()
         .map(|o| match o {
-            wit::Outcome::Emitted(n) => u64::from(*n),
-            wit::Outcome::Failed(_) => 0,
+            Outcome::Emitted(n) => u64::from(*n),
+            Outcome::Failed(_) => 0,
         })
         .sum();
     if emitted != lines as u64 {
@@ -430,10 +521,10 @@ fn check_result(
     let mut offset = 0usize;
     for outcome in raw.outcomes {
         match outcome {
-            wit::Outcome::Failed(reason) => {
+            Outcome::Failed(reason) => {
                 outcomes.push(Outcome::Failed(cap_reason(reason, limits)));
             }
-            wit::Outcome::Emitted(n) => {
+            Outcome::Emitted(n) => {
                 let start = offset;
                 for _ in 0..n {
                     offset += line_iter.next().map_or(0, str::len);

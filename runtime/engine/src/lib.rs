@@ -58,11 +58,17 @@ mod bindings {
     wasmtime::component::bindgen!({ path: "../../wit", world: "transform" });
 }
 
+/// Host bindings of the previous contract, `wit/0.1.0/weir.wit` (no
+/// `fields`): modules built against it still run.
+mod bindings_v1 {
+    wasmtime::component::bindgen!({ path: "../../wit/0.1.0", world: "transform" });
+}
+
 pub use config::{EngineConfig, Limits, default_cache_dir, default_cache_key_file};
-pub use contract::{ImportKind, WIT_PACKAGE, WIT_VERSION, WIT_WORLD};
+pub use contract::{ImportKind, OLDER_WIT_VERSIONS, WIT_PACKAGE, WIT_VERSION, WIT_WORLD};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use inspect::{Import, Inspection};
-pub use instance::{Instance, Outcome, Processed};
+pub use instance::{FieldSpec, Instance, Outcome, Processed};
 pub use module::{Compiled, Module, ModuleSpec};
 pub use stop::{Stop, StopReason};

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasmtime::component::InstancePre;
+
 use crate::Engine;
-use crate::bindings::TransformPre;
 use crate::config::Limits;
+use crate::contract::{OLDER_WIT_VERSIONS, WIT_VERSION};
 use crate::sandbox::HostState;
 
 /// What to load and how to run it.
@@ -99,7 +101,33 @@ pub(crate) struct ModuleInner {
     pub(crate) config_json: String,
     pub(crate) assets: Option<PathBuf>,
     pub(crate) limits: Limits,
-    pub(crate) pre: TransformPre<HostState>,
+    pub(crate) pre: Pre,
+}
+
+/// The component, ready to instantiate, by the version of the contract it
+/// implements.
+pub(crate) enum Pre {
+    /// `weir:transform@0.2.0` (`wit/weir.wit`): it may declare fields.
+    Current(crate::bindings::TransformPre<HostState>),
+    /// `weir:transform@0.1.0` (`wit/0.1.0/weir.wit`): whole records only.
+    V1(crate::bindings_v1::TransformPre<HostState>),
+}
+
+impl Pre {
+    pub(crate) fn instance_pre(&self) -> &InstancePre<HostState> {
+        match self {
+            Pre::Current(pre) => pre.instance_pre(),
+            Pre::V1(pre) => pre.instance_pre(),
+        }
+    }
+
+    /// The version of `weir:transform` it implements.
+    pub(crate) fn version(&self) -> &'static str {
+        match self {
+            Pre::Current(_) => WIT_VERSION,
+            Pre::V1(_) => OLDER_WIT_VERSIONS[0],
+        }
+    }
 }
 
 impl std::fmt::Debug for Module {
@@ -155,6 +183,13 @@ impl Module {
     /// The configuration text given to `init`.
     pub fn config_json(&self) -> &str {
         &self.inner.config_json
+    }
+
+    /// The version of the `weir:transform` contract it implements:
+    /// [`WIT_VERSION`](crate::WIT_VERSION) or one of the older ones this
+    /// engine still runs.
+    pub fn contract_version(&self) -> &'static str {
+        self.inner.pre.version()
     }
 
     /// The read-only assets directory granted, if any.

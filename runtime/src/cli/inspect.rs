@@ -89,7 +89,15 @@ fn capability_names(i: &Inspection) -> Vec<&'static str> {
 
 fn print_text(i: &Inspection) {
     let world = match (&i.incompatibility, &i.contract_version) {
-        (None, _) => format!("{WIT_WORLD} (compatible with this runtime)"),
+        (None, _) => format!(
+            "{} (compatible with this runtime{})",
+            i.world.as_deref().unwrap_or(WIT_WORLD),
+            if i.world.as_deref() == Some(WIT_WORLD) {
+                "; it may declare the fields it reads and writes"
+            } else {
+                "; whole records"
+            }
+        ),
         (Some(_), Some(v)) => format!("weir:transform@{v}: NOT compatible with this runtime"),
         (Some(_), None) => "not a weir:transform world: NOT compatible with this runtime".into(),
     };
@@ -121,7 +129,7 @@ fn to_json(i: &Inspection) -> serde_json::Value {
     let capabilities = capability_names(i);
     json!({
         "path": i.path.display().to_string(),
-        "world": i.is_compatible().then_some(WIT_WORLD),
+        "world": i.world,
         "contract_version": i.contract_version,
         "compatible": i.is_compatible(),
         "incompatibility": i.incompatibility,

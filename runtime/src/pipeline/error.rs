@@ -30,6 +30,14 @@ pub enum PipelineError {
     /// A Python transform run natively (`weir test` on a Python project).
     #[error(transparent)]
     Python(#[from] super::python::PythonError),
+    /// A transform declared fields that cannot be used.
+    #[error("transform {transform} declared unusable fields: {problem}")]
+    Fields {
+        /// The transform.
+        transform: String,
+        /// What is wrong with them.
+        problem: weir_stage::batch::fields::SpecProblem,
+    },
     /// The input holds something a Weir stage never does.
     #[error("{object}:{line}: {reason}")]
     BadInput {

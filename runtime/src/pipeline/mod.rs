@@ -9,14 +9,16 @@
 //!
 //! Data flows one way: {[`ingest`], [`extract`], [`run`], [`shard`], [`replay`],
 //! [`golden`]} → {`attempt`, `chain`, `feed`, [`ordered`]} →
-//! {`chunk`, [`step`], [`python`], [`plan`]} → {[`settings`], [`file`](mod@file), [`budget`],
-//! [`error`]}.
+//! {`chunk`, [`step`], [`python`], [`plan`]} → {`fields`, [`settings`], [`file`](mod@file),
+//! [`budget`], [`error`]}.
 //!
 //! - [`error`]: [`PipelineError`], the pipeline's one error type.
 //! - [`budget`]: the error budget.
 //! - [`settings`]: flag > pipeline file > default, resolved once.
 //! - [`file`](mod@file): pipeline files (`pipeline.toml`).
 //! - [`step`]: the seam to the engine: a chain's transforms as traits.
+//! - `fields`: field mode, a step that declared its fields given
+//!   projections and its patches applied.
 //! - `chunk`: records as a worker sees them, with their origins.
 //! - `feed`: the serial reader that cuts parts into blocks of lines.
 //! - `chain`: one chunk through every transform, checked and compressed.
@@ -40,6 +42,7 @@ mod chunk;
 pub mod error;
 pub mod extract;
 mod feed;
+mod fields;
 pub mod file;
 pub mod golden;
 pub mod ingest;

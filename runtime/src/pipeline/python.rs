@@ -13,8 +13,10 @@
 //! random draws. A process that dies mid-chunk is treated as a trap is: the
 //! chunk is re-run record by record on fresh processes.
 //!
-//! Knows nothing of the engine or of wasm; imports only the step seam and
-//! the pipeline's error.
+//! A transform that declares fields is run in field mode by the same
+//! `fields` layer as a component, so projections and patches are the
+//! host's own, not an imitation. Knows nothing of the engine or of wasm;
+//! imports the step seam, `fields` and the pipeline's error.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::json;
-use weir_engine::{Outcome, Processed};
+use weir_engine::{FieldSpec, Outcome, Processed};
 use weir_stage::manifest::{Counts, TransformInfo};
 
 use super::error::PipelineError;
@@ -150,10 +152,13 @@ impl Step for PythonStep {
         }
     }
     fn start(&self) -> Result<Box<dyn StepInstance>, PipelineError> {
-        Ok(Box::new(PythonInstance {
-            process: Some(PythonProcess::start(self)?),
+        let process = PythonProcess::start(self)?;
+        let spec = process.fields.clone();
+        let instance = PythonInstance {
+            process: Some(process),
             step: self.clone(),
-        }))
+        };
+        super::fields::with_fields(&self.app.name, Box::new(instance), spec)
     }
 }
 
@@ -183,6 +188,15 @@ struct Reply {
     error: Option<String>,
     output: Option<String>,
     outcomes: Option<Vec<ReplyOutcome>>,
+    /// The answer to `fields`: `null` for whole records.
+    #[serde(default)]
+    fields: Option<ReplyFields>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyFields {
+    reads: Vec<String>,
+    writes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,6 +211,8 @@ struct PythonProcess {
     child: Child,
     requests: BufWriter<ChildStdin>,
     replies: BufReader<ChildStdout>,
+    /// What the app's `fields` answered after `init`.
+    fields: Option<FieldSpec>,
 }
 
 impl PythonProcess {
@@ -236,6 +252,7 @@ impl PythonProcess {
             child,
             requests: BufWriter::new(stdin),
             replies: BufReader::new(stdout),
+            fields: None,
         };
         let hello = process.read(step)?;
         if let Some(message) = hello.import_error {
@@ -259,6 +276,18 @@ impl PythonProcess {
             }
             .into());
         }
+        let reply = process.call(step, &json!({"op": "fields"}))?;
+        if let Some(message) = reply.error {
+            return Err(PythonError::Init {
+                transform: app.name.clone(),
+                message: format!("fields: {message}"),
+            }
+            .into());
+        }
+        process.fields = reply.fields.map(|f| FieldSpec {
+            reads: f.reads,
+            writes: f.writes,
+        });
         Ok(process)
     }
 

@@ -8,6 +8,7 @@ each way, ASCII only (`\\u` escapes), so a record's text never breaks the
 framing:
 
     host   {"op": "init", "config": "..."}     -> {"ok": true} | {"error": "..."}
+    host   {"op": "fields"}                    -> {"fields": null | {"reads": [...], "writes": [...]}}
     host   {"op": "process", "input": "..."}   -> {"output": "...", "outcomes": [n | {"failed": "..."}]}
     host   {"op": "finish"}                    -> {"output": "..."} | {"error": "..."}
 
@@ -148,6 +149,9 @@ def main() -> None:
             if op == "init":
                 instance.init(request["config"])
                 reply({"ok": True})
+            elif op == "fields":
+                spec = instance.fields() if hasattr(instance, "fields") else None
+                reply({"fields": None if spec is None else {"reads": list(spec.reads), "writes": list(spec.writes)}})
             elif op == "process":
                 processed = instance.process(request["input"])
                 reply(

@@ -3,8 +3,9 @@
 //! Owns the [`Step`] and [`StepInstance`] traits, a chain's transform as
 //! the pipeline sees it, and their implementation for the engine's
 //! `Module` and `Instance`, so no other pipeline module names an engine
-//! type. The benchmark implements them for native code. Imports only the
-//! error type of the pipeline.
+//! type. The benchmark implements them for native code. Imports the error
+//! type of the pipeline, and `fields` to start a step that declared fields
+//! in field mode.
 
 use sha2::{Digest, Sha256};
 use weir_engine::{Instance, Module, Processed};
@@ -70,7 +71,9 @@ impl Step for Module {
         }
     }
     fn start(&self) -> Result<Box<dyn StepInstance>, PipelineError> {
-        Ok(Box::new(self.instantiate()?))
+        let instance = self.instantiate()?;
+        let spec = instance.fields().cloned();
+        super::fields::with_fields(self.name(), Box::new(instance), spec)
     }
 }
 

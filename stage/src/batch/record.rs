@@ -595,7 +595,7 @@ impl<'a> Scan<'a, '_> {
 
 /// The first quote, backslash or control character at or after `from`:
 /// eight bytes at a time (bit tricks on a `u64`), then byte by byte.
-fn special_in_string(bytes: &[u8], from: usize) -> Option<usize> {
+pub(super) fn special_in_string(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     // The high bit of each byte that is below `n` (or of a byte above the

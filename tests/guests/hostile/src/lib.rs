@@ -1,6 +1,6 @@
 //! A deliberately hostile Weir transform, built only for the engine's tests.
 //!
-//! It is written directly against `wit/weir.wit` (not through the guest SDK) so
+//! It is written directly against `wit/0.1.0/weir.wit` (not through the guest SDK) so
 //! that it can misbehave in ways a well-formed SDK transform never would. The
 //! init config `{"mode": "..."}` selects one misbehaviour; it is triggered only
 //! by records whose JSON contains `"trigger": true`. Every other record passes
@@ -27,11 +27,13 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-/// The bindings generated from `wit/weir.wit`. Their exports are `unsafe`
+/// The bindings generated from `wit/0.1.0/weir.wit`. Their exports are `unsafe`
 /// glue by nature; this module is the only place unsafe code is allowed.
 #[allow(unsafe_code, missing_docs)]
 mod bindings {
-    wit_bindgen::generate!({ path: "../../../wit", world: "transform" });
+    // The previous contract, which the engine still runs: every engine
+    // test of this guest is also a test that 0.1.0 modules load and run.
+    wit_bindgen::generate!({ path: "../../../wit/0.1.0", world: "transform" });
 
     use super::Hostile;
     export!(Hostile);
