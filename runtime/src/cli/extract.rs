@@ -193,7 +193,7 @@ impl ExtractCmd {
         let stage = self.store.open(g, &plan.output)?;
         let mut flags = Overrides::default();
         self.write.apply(&mut flags);
-        let settings = resolve(&plan.overrides, &flags);
+        let settings = resolve(&plan.overrides, &flags)?;
         let started = std::time::Instant::now();
         let done = extract(
             &stage,

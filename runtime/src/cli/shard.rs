@@ -98,7 +98,7 @@ impl CommitCmd {
         let mut flags = Overrides::default();
         self.budget.apply(&mut flags);
         self.write.apply(&mut flags);
-        let settings = resolve(&r.file, &flags);
+        let settings = resolve(&r.file, &flags)?;
         let options = CommitOptions {
             write: settings.write_options(self.interval_end),
             max_rejected: settings.max_rejected,

@@ -13,7 +13,7 @@
 //! PostgreSQL is weir-extract's; writing the stage is weir-stage's.
 
 use weir_extract::{Extract, ExtractSpec, PartKeys, Summary};
-use weir_stage::batch::gzip;
+use weir_stage::batch::codec::MEMBER_BYTES;
 use weir_stage::batch::record::check_record;
 use weir_stage::write::{Commit, InputCounts, IntervalWriter, WriteOptions};
 use weir_stage::{Interval, Stage};
@@ -41,9 +41,8 @@ pub fn extract(
     write: &WriteOptions,
     command: &str,
 ) -> Result<Extracted, PipelineError> {
-    let member_cap =
-        gzip::MEMBER_BYTES.min(usize::try_from(write.max_batch_bytes).unwrap_or(usize::MAX));
-    let level = write.level;
+    let member_cap = MEMBER_BYTES.min(usize::try_from(write.max_batch_bytes).unwrap_or(usize::MAX));
+    let compression = write.compression;
     let writer = IntervalWriter::new(stage, interval, write.clone());
     let mut attempt = Attempt::new(stage, &interval, writer);
     let mut counts = InputCounts::default();
@@ -79,7 +78,7 @@ pub fn extract(
             // Members hold whole rows in order, so each member's rows are
             // the next `records` keys of the page.
             let mut keys = page.keys.iter();
-            for member in gzip::compress_lines(&page.lines, member_cap, level) {
+            for member in compression.compress_lines(&page.lines, member_cap) {
                 let rows = member.records;
                 let member_keys: Vec<&String> = keys.by_ref().take(rows as usize).collect();
                 attempt.write_members(vec![member])?;
