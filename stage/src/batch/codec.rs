@@ -232,8 +232,8 @@ pub struct Member {
 
 /// A decompressing reader of one codec's stream of members.
 pub enum Decoder<R: Read> {
-    /// gzip members.
-    Gzip(MultiGzDecoder<BufReader<R>>),
+    /// gzip members (boxed: flate2's state is five times zstd's handle).
+    Gzip(Box<MultiGzDecoder<BufReader<R>>>),
     /// zstd frames.
     Zstd(zstd::Decoder<R>),
 }
@@ -242,7 +242,7 @@ impl<R: Read> Decoder<R> {
     /// Reads `codec`'s stream of one or many members from `inner`.
     pub fn new(codec: Codec, inner: R) -> io::Result<Self> {
         Ok(match codec {
-            Codec::Gzip => Decoder::Gzip(gzip::decoder(inner)),
+            Codec::Gzip => Decoder::Gzip(Box::new(gzip::decoder(inner))),
             Codec::Zstd => Decoder::Zstd(zstd::decoder(inner)?),
         })
     }
