@@ -1,4 +1,4 @@
-//! The part reader: gzip decoding, line framing and the record check over
+//! The part reader: gzip and zstd decoding, line framing and the record check over
 //! arbitrary bytes, as `weir stage` reads inputs and `weir run` reads parts.
 //! Never panics; errors are values. The first byte picks the line limit,
 //! so over-long lines are exercised too.
@@ -8,11 +8,11 @@
 use std::io::{BufRead, BufReader};
 
 use libfuzzer_sys::fuzz_target;
-use weir_stage::batch::gzip;
+use weir_stage::batch::codec::{Codec, Decoder};
 use weir_stage::batch::lines::{LineKind, LineReader, TOO_LONG_PREFIX};
 use weir_stage::batch::record::check_record;
 
-/// Stops reading a gzip bomb: the framing is the same past this point.
+/// Stops reading a decompression bomb: the framing is the same past this point.
 const MAX_DECOMPRESSED: u64 = 64 << 20;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,10 +21,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let max_line = usize::from(limit) * 8 + 1;
     // Tiny buffers make lines span many reads.
-    let input: Box<dyn BufRead> = if gzip::is_gzip(body) {
-        Box::new(BufReader::with_capacity(13, gzip::decoder(body)))
-    } else {
-        Box::new(BufReader::with_capacity(7, body))
+    let input: Box<dyn BufRead> = match Codec::sniff(body) {
+        Some(codec) => match Decoder::new(codec, body) {
+            Ok(d) => Box::new(BufReader::with_capacity(13, d)),
+            Err(_) => return,
+        },
+        None => Box::new(BufReader::with_capacity(7, body)),
     };
     let mut lines = LineReader::new(input, max_line);
     let mut out = Vec::new();

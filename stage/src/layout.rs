@@ -5,10 +5,11 @@
 //! in-progress upload files object_store leaves on a local disk, and the
 //! rule that a manifest's parts lie directly inside their folder. Paths are
 //! relative to the stage and slash-separated. Touches no store and must not
-//! import anything but [`Interval`].
+//! import anything but [`Interval`] and [`Codec`].
 
 use chrono::{DateTime, Utc};
 
+use crate::batch::codec::Codec;
 use crate::interval::Interval;
 
 /// The name of the manifest object in an interval folder: the commit.
@@ -74,9 +75,13 @@ pub fn new_run_id(started: DateTime<Utc>) -> String {
     )
 }
 
-/// Part number `index` of a run in `folder`.
-pub fn part(folder: &str, index: usize, run_id: &str) -> String {
-    format!("{folder}/part-{index:05}-{run_id}.ndjson.gz")
+/// Part number `index` of a run in `folder`, in `codec`: its name ends
+/// `.ndjson.gz` or `.ndjson.zst`.
+pub fn part(folder: &str, index: usize, run_id: &str, codec: Codec) -> String {
+    format!(
+        "{folder}/part-{index:05}-{run_id}.ndjson.{}",
+        codec.extension()
+    )
 }
 
 /// Whether a local file name is one of object_store's in-progress uploads,
@@ -116,8 +121,12 @@ mod tests {
             "_shards/interval=20261126T000000Z/shard-00002-of-00007.json"
         );
         assert_eq!(
-            part(&interval_dir(&i), 3, "r1"),
+            part(&interval_dir(&i), 3, "r1", Codec::Gzip),
             "interval=20261126T000000Z/part-00003-r1.ndjson.gz"
+        );
+        assert_eq!(
+            part(&interval_dir(&i), 3, "r1", Codec::Zstd),
+            "interval=20261126T000000Z/part-00003-r1.ndjson.zst"
         );
     }
 

@@ -1,6 +1,6 @@
 //! weir-stage: Weir's staging protocol, with no WebAssembly in it.
 //!
-//! Staged data is batches of gzip NDJSON, one folder per schedule interval,
+//! Staged data is batches of compressed NDJSON (gzip, or zstd when asked), one folder per schedule interval,
 //! committed by a manifest written last (docs/staging.md). This crate is
 //! everything that reads or writes that layout: `weir stage`, `weir run`,
 //! the PostgreSQL extract, the fuzz targets and any loader build on it, and
@@ -15,7 +15,7 @@
 //! - [`interval`]: parsing schedule intervals and naming their folders.
 //! - [`url`]: stage URLs as users type them, normalised.
 //! - [`layout`]: every name beneath a stage, as pure functions.
-//! - [`batch`]: the byte format of parts: lines, records, gzip members.
+//! - [`batch`]: the byte format of parts: lines, records, codecs and members.
 //! - [`manifest`]: `_manifest.json`, the commit of an interval.
 //! - [`quarantine`]: the format of rejected records.
 //! - [`stage`]: a stage opened over an object store, with its I/O handle.

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::codec::Codec;
 use crate::layout;
 
 /// The manifest format this version of Weir writes and reads.
@@ -233,6 +234,12 @@ pub struct PartInfo {
     pub compressed_bytes: u64,
     /// sha256 of the stored bytes, hex.
     pub sha256: String,
+    /// How the part is compressed. Left out for gzip, so manifests of
+    /// gzip parts are as they always were, and a manifest without it
+    /// (every one before zstd) reads as gzip. A part whose name ends in
+    /// `.gz` or `.zst` must have that codec.
+    #[serde(default, skip_serializing_if = "Codec::is_gzip")]
+    pub codec: Codec,
 }
 
 /// An interval's quarantine.
@@ -358,6 +365,24 @@ impl Manifest {
             .chain(self.quarantine.parts.iter().map(|p| (p, &quarantine)))
         {
             layout::check_part_path(&p.path, folder)?;
+            // A reader (or a person) that goes by the name must not be misled.
+            match Codec::of_name(&p.path) {
+                Some(named) if named != p.codec => {
+                    return Err(format!(
+                        "part {} is named as {named} but listed as {}",
+                        p.path, p.codec
+                    ));
+                }
+                None if !p.codec.is_gzip() => {
+                    return Err(format!(
+                        "part {} is listed as {} but its name does not end in .{}",
+                        p.path,
+                        p.codec,
+                        p.codec.extension()
+                    ));
+                }
+                _ => {}
+            }
             // A part listed twice would be read twice: its records doubled downstream.
             if !seen.insert(p.path.as_str()) {
                 return Err(format!("part {} is listed twice", p.path));
@@ -378,6 +403,7 @@ mod tests {
             uncompressed_bytes: 10,
             compressed_bytes: 30,
             sha256: "00".repeat(32),
+            codec: Codec::Gzip,
         };
         Manifest {
             format_version: FORMAT_VERSION,
@@ -468,6 +494,30 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_parts_codec_is_recorded_unless_gzip_and_agrees_with_its_name() {
+        let m = sample();
+        let text = String::from_utf8(m.to_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!text.contains("codec"), "gzip is left out: {text}");
+
+        let mut z = sample();
+        z.parts[0].path = "interval=20261126T000000Z/part-00000-r.ndjson.zst".into();
+        z.parts[0].codec = Codec::Zstd;
+        let text = String::from_utf8(z.to_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.contains("\"codec\": \"zstd\""), "{text}");
+        assert_eq!(Manifest::parse(&z.to_bytes()), Ok(z.clone()));
+
+        let mut wrong = z.clone();
+        wrong.parts[0].codec = Codec::Gzip;
+        let e = Manifest::parse(&wrong.to_bytes()).unwrap_err();
+        assert!(e.contains("is named as zstd but listed as gzip"), "{e}");
+
+        let mut unnamed = z;
+        unnamed.parts[0].path = "interval=20261126T000000Z/part-00000-r.ndjson".into();
+        let e = Manifest::parse(&unnamed.to_bytes()).unwrap_err();
+        assert!(e.contains("its name does not end in .zst"), "{e}");
     }
 
     #[test]

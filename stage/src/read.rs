@@ -5,7 +5,7 @@
 //! as it streams ([`VerifiedRead`]), a decompressed part ([`PartReader`])
 //! and a local input file or stdin ([`Input`], [`InputLines`]). Each hands
 //! back a [`StageError`] naming the object: whether the store, the
-//! integrity check or the gzip data failed is decided here, once. Must not
+//! integrity check or the compressed data failed is decided here, once. Must not
 //! import `write` or `cleanup`.
 
 use std::fs::File;
@@ -13,13 +13,12 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use flate2::read::MultiGzDecoder;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
-use crate::batch::gzip;
+use crate::batch::codec::{Codec, Decoder};
 use crate::batch::lines::{LineEvent, LineReader};
 use crate::error::StageError;
 use crate::manifest::PartInfo;
@@ -151,10 +150,10 @@ impl<R: Read> Read for VerifiedRead<R> {
     }
 }
 
-/// Turns an I/O error from reading a part (or an input file) into a
-/// [`StageError`] that says whether the store, the integrity check or the
-/// gzip data failed.
-pub(crate) fn read_error(object: &str, e: io::Error) -> StageError {
+/// Turns an I/O error from reading a part (or an input file) in `codec`
+/// (none for a plain file) into a [`StageError`] that says whether the
+/// store, the integrity check or the compressed data failed.
+pub(crate) fn read_error(object: &str, codec: Option<Codec>, e: io::Error) -> StageError {
     if let Some(inner) = e.get_ref() {
         if let Some(i) = inner.downcast_ref::<IntegrityError>() {
             return StageError::Integrity {
@@ -170,31 +169,48 @@ pub(crate) fn read_error(object: &str, e: io::Error) -> StageError {
             };
         }
     }
-    let what = match e.kind() {
-        io::ErrorKind::UnexpectedEof => "truncated gzip data (the file ends mid-stream)",
-        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => "corrupt gzip data",
-        _ => "read failed",
+    // flate2 reports bad data as InvalidInput or InvalidData; the zstd
+    // crate reports libzstd's errors (bad magic, corrupt block, checksum)
+    // as Other. The store's and the integrity check's errors are told
+    // apart above, so what is left of Other from a decoder is its data.
+    let what = match (codec, e.kind()) {
+        (Some(c), io::ErrorKind::UnexpectedEof) => {
+            format!("truncated {c} data (the file ends mid-stream)")
+        }
+        (Some(c), io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData) => {
+            format!("corrupt {c} data")
+        }
+        (Some(c @ Codec::Zstd), io::ErrorKind::Other) => format!("corrupt {c} data"),
+        _ => "read failed".into(),
     };
     StageError::Read {
         object: object.to_owned(),
-        what: what.into(),
+        what,
         source: e,
     }
 }
 
-/// A part's records: its stored bytes verified and decompressed. Every
-/// error names the part.
+/// A part's records: its stored bytes verified and decompressed by the
+/// codec its manifest lists. Every error names the part.
 pub struct PartReader {
-    inner: MultiGzDecoder<BufReader<VerifiedRead<StoreRead>>>,
+    inner: Decoder<VerifiedRead<StoreRead>>,
+    codec: Codec,
     object: String,
 }
 
 impl PartReader {
-    pub(crate) fn new(stored: VerifiedRead<StoreRead>, object: String) -> Self {
-        Self {
-            inner: gzip::decoder(stored),
+    pub(crate) fn new(
+        stored: VerifiedRead<StoreRead>,
+        part: &PartInfo,
+    ) -> Result<Self, StageError> {
+        let object = part.path.clone();
+        let inner = Decoder::new(part.codec, stored)
+            .map_err(|e| read_error(&object, Some(part.codec), e))?;
+        Ok(Self {
+            inner,
+            codec: part.codec,
             object,
-        }
+        })
     }
 
     /// The part, relative to its stage.
@@ -208,7 +224,7 @@ impl PartReader {
         loop {
             match self.inner.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other.map_err(|e| read_error(&self.object, e)),
+                other => return other.map_err(|e| read_error(&self.object, Some(self.codec), e)),
             }
         }
     }
@@ -226,7 +242,7 @@ impl PartReader {
         let got = (&mut self.inner)
             .take(missing as u64)
             .read_to_end(bytes)
-            .map_err(|e| read_error(&self.object, e))?;
+            .map_err(|e| read_error(&self.object, Some(self.codec), e))?;
         Ok(got < missing)
     }
 }
@@ -236,7 +252,7 @@ impl PartReader {
 pub enum Input {
     /// Standard input.
     Stdin,
-    /// A file, plain or gzip.
+    /// A file, plain, gzip or zstd.
     File(PathBuf),
 }
 
@@ -250,7 +266,8 @@ impl Input {
     }
 
     /// Opens the input as lines of at most `max_line_bytes`, decompressing
-    /// it when it starts with the gzip magic.
+    /// it when it starts with the gzip or zstd magic. A file named `.gz` or
+    /// `.zst` must start with that codec's magic.
     pub fn lines(&self, max_line_bytes: usize) -> Result<InputLines, StageError> {
         let raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(io::stdin()),
@@ -262,29 +279,37 @@ impl Input {
         let mut buffered = BufReader::with_capacity(256 * 1024, raw);
         let head = buffered
             .fill_buf()
-            .map_err(|e| read_error(&self.name(), e))?;
-        let named_gz = matches!(self, Input::File(p) if p.extension().is_some_and(|e| e == "gz"));
-        if named_gz && !gzip::is_gzip(head) {
+            .map_err(|e| read_error(&self.name(), None, e))?;
+        let sniffed = Codec::sniff(head);
+        let named = match self {
+            Input::File(p) => p.to_str().and_then(Codec::of_name),
+            Input::Stdin => None,
+        };
+        if let Some(named) = named
+            && sniffed != Some(named)
+        {
+            let ext = named.extension();
             return Err(StageError::Read {
                 object: self.name(),
                 what: if head.is_empty() {
-                    "empty file named .gz (a gzip file has at least a header)".into()
+                    format!("empty file named .{ext} (a {named} file has at least a header)")
                 } else {
-                    "named .gz but does not start with the gzip magic bytes".into()
+                    format!("named .{ext} but does not start with the {named} magic bytes")
                 },
                 source: io::Error::from(io::ErrorKind::InvalidData),
             });
         }
-        let reader: Box<dyn BufRead + Send> = if gzip::is_gzip(head) {
-            Box::new(BufReader::with_capacity(
+        let reader: Box<dyn BufRead + Send> = match sniffed {
+            Some(codec) => Box::new(BufReader::with_capacity(
                 256 * 1024,
-                gzip::decoder(buffered),
-            ))
-        } else {
-            Box::new(buffered)
+                Decoder::new(codec, buffered)
+                    .map_err(|e| read_error(&self.name(), Some(codec), e))?,
+            )),
+            None => Box::new(buffered),
         };
         Ok(InputLines {
             lines: LineReader::new(reader, max_line_bytes),
+            codec: sniffed,
             object: self.name(),
         })
     }
@@ -293,6 +318,7 @@ impl Input {
 /// An input's lines; every error names the input.
 pub struct InputLines {
     lines: LineReader<Box<dyn BufRead + Send>>,
+    codec: Option<Codec>,
     object: String,
 }
 
@@ -302,6 +328,6 @@ impl InputLines {
     pub fn next_into(&mut self, out: &mut Vec<u8>) -> Result<Option<LineEvent>, StageError> {
         self.lines
             .next_into(out)
-            .map_err(|e| read_error(&self.object, e))
+            .map_err(|e| read_error(&self.object, self.codec, e))
     }
 }

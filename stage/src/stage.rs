@@ -555,7 +555,7 @@ impl Stage {
 
     /// Opens a part and decompresses it: a stream of NDJSON bytes.
     pub fn read_part(&self, part: &PartInfo) -> Result<PartReader, StageError> {
-        Ok(PartReader::new(self.open_part(part)?, part.path.clone()))
+        PartReader::new(self.open_part(part)?, part)
     }
 
     /// Lists the interval folders of the stage, in time order.

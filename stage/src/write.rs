@@ -2,7 +2,7 @@
 //! and the manifest written last as the commit (docs/staging.md).
 //!
 //! Owns one attempt at an interval ([`IntervalWriter`]): multipart uploads
-//! of gzip members into parts, sealing them uncommitted (a shard), and the
+//! of compressed members into parts (one codec per part), sealing them uncommitted (a shard), and the
 //! commit, which computes every total of the manifest from what was
 //! written and the input counts its caller passes, then hands the old
 //! objects to [`crate::cleanup`]. Must not import `read` beyond the stage's
@@ -16,7 +16,7 @@ use object_store::buffered::BufWriter;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::batch::gzip::{self, Member};
+use crate::batch::codec::{Codec, Compression, MEMBER_BYTES, Member};
 use crate::cleanup::{self, Leftovers};
 use crate::error::StageError;
 use crate::interval::Interval;
@@ -51,8 +51,8 @@ pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 pub struct WriteOptions {
     /// The batch cap: a part never holds more uncompressed bytes.
     pub max_batch_bytes: u64,
-    /// gzip level, 0 to 9.
-    pub level: u32,
+    /// The codec and level of the data and quarantine parts.
+    pub compression: Compression,
     /// The interval's end, recorded in the manifest when known.
     pub interval_end: Option<DateTime<Utc>>,
     /// Unreferenced objects younger than this are left alone by cleanup, so a
@@ -64,7 +64,7 @@ impl Default for WriteOptions {
     fn default() -> Self {
         Self {
             max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
-            level: gzip::DEFAULT_LEVEL,
+            compression: Compression::default(),
             interval_end: None,
             orphan_grace: DEFAULT_ORPHAN_GRACE,
         }
@@ -83,8 +83,9 @@ pub struct InputCounts {
     pub blank_lines: u64,
 }
 
-/// Streams gzip members into parts of one folder, rolling before a part
-/// would pass the cap.
+/// Streams compressed members into parts of one folder, rolling before a
+/// part would pass the cap, or when a member's codec is not the open
+/// part's (a part holds one codec, which its name says).
 struct PartPacker {
     stage: Stage,
     folder: String,
@@ -98,6 +99,7 @@ struct PartPacker {
 
 struct OpenPart {
     rel: String,
+    codec: Codec,
     writer: BufWriter,
     hasher: Sha256,
     records: u64,
@@ -120,7 +122,7 @@ impl PartPacker {
 
     fn add(&mut self, member: Member) -> Result<(), StageError> {
         if let Some(open) = &self.open
-            && open.uncompressed + member.uncompressed > self.cap
+            && (open.uncompressed + member.uncompressed > self.cap || open.codec != member.codec)
         {
             self.close()?;
         }
@@ -131,6 +133,7 @@ impl PartPacker {
                     &self.folder,
                     self.first_index + self.done.len(),
                     &self.run_id,
+                    member.codec,
                 );
                 let writer = BufWriter::with_capacity(
                     self.stage.store().clone(),
@@ -140,6 +143,7 @@ impl PartPacker {
                 .with_max_concurrency(UPLOAD_CONCURRENCY);
                 self.open.insert(OpenPart {
                     rel,
+                    codec: member.codec,
                     writer,
                     hasher: Sha256::new(),
                     records: 0,
@@ -148,13 +152,13 @@ impl PartPacker {
                 })
             }
         };
-        open.hasher.update(&member.gz);
+        open.hasher.update(&member.bytes);
         open.records += member.records;
         open.uncompressed += member.uncompressed;
-        open.compressed += member.gz.len() as u64;
+        open.compressed += member.bytes.len() as u64;
         let stage = &self.stage;
         stage
-            .block(open.writer.put(Bytes::from(member.gz)))
+            .block(open.writer.put(Bytes::from(member.bytes)))
             .map_err(stage.store_err("writing", &open.rel))
     }
 
@@ -179,6 +183,7 @@ impl PartPacker {
             uncompressed_bytes: open.uncompressed,
             compressed_bytes: open.compressed,
             sha256: hex::encode(open.hasher.finalize()),
+            codec: open.codec,
         });
         Ok(())
     }
@@ -193,6 +198,7 @@ impl PartPacker {
                 uncompressed_bytes: 0,
                 compressed_bytes: 0,
                 sha256: String::new(),
+                codec: open.codec,
             });
         }
         self.done.drain(..).map(|p| p.path).collect()
@@ -358,7 +364,7 @@ impl IntervalWriter {
     /// Appends a quarantine entry.
     pub fn quarantine(&mut self, entry: &QuarantineEntry) -> Result<(), StageError> {
         self.quarantine_buf.extend_from_slice(&entry.to_line());
-        if self.quarantine_buf.len() >= gzip::MEMBER_BYTES {
+        if self.quarantine_buf.len() >= MEMBER_BYTES {
             self.flush_quarantine()?;
         }
         Ok(())
@@ -369,7 +375,9 @@ impl IntervalWriter {
             return Ok(());
         }
         let data = std::mem::take(&mut self.quarantine_buf);
-        gzip::compress_lines(&data, gzip::MEMBER_BYTES, self.options.level)
+        self.options
+            .compression
+            .compress_lines(&data, MEMBER_BYTES)
             .into_iter()
             .try_for_each(|m| self.quarantine.add(m))
     }
@@ -547,9 +555,13 @@ mod tests {
         }
     }
 
+    fn fast() -> Compression {
+        Compression::new(Codec::Gzip, 1).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn commit_records(w: IntervalWriter, lines: &[u8]) -> Result<Commit, StageError> {
         let mut w = w;
-        w.write_members(gzip::compress_lines(lines, gzip::MEMBER_BYTES, 1))?;
+        w.write_members(fast().compress_lines(lines, MEMBER_BYTES))?;
         let input = InputCounts {
             input_records: lines.iter().filter(|b| **b == b'\n').count() as u64,
             ..InputCounts::default()
@@ -573,7 +585,7 @@ mod tests {
         // Members of 8 bytes under a cap of 20: two per part.
         let mut seen = Vec::new();
         for line in [b"{\"a\":1}\n", b"{\"a\":2}\n", b"{\"a\":3}\n"] {
-            w.write_members(gzip::compress_lines(line, gzip::MEMBER_BYTES, 1))
+            w.write_members(fast().compress_lines(line, MEMBER_BYTES))
                 .unwrap_or_else(|e| panic!("{e}"));
             seen.push(w.open_data_part().map(str::to_owned));
         }
@@ -592,6 +604,48 @@ mod tests {
             .collect();
         assert_eq!(parts.len(), 2);
         assert_eq!(seen, [parts[0].clone(), parts[0].clone(), parts[1].clone()]);
+    }
+
+    #[test]
+    fn members_of_another_codec_start_a_part_named_for_it_and_read_back() {
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        let url = StageUrl::parse("memory:///codecs").unwrap_or_else(|e| panic!("{e}"));
+        let stage = Stage::open(&url, &RetrySettings::default(), rt.handle().clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
+        let mut w = IntervalWriter::new(&stage, interval, WriteOptions::default());
+        let zstd = Compression::from(Codec::Zstd);
+        for (c, line) in [
+            (fast(), b"{\"a\":1}\n"),
+            (zstd, b"{\"a\":2}\n"),
+            (zstd, b"{\"a\":3}\n"),
+            (fast(), b"{\"a\":4}\n"),
+        ] {
+            w.write_members(c.compress_lines(line, MEMBER_BYTES))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let input = InputCounts {
+            input_records: 4,
+            ..InputCounts::default()
+        };
+        let commit = w
+            .commit(producer(), input, vec![])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let parts = &commit.manifest.parts;
+        let codecs: Vec<(Codec, u64)> = parts.iter().map(|p| (p.codec, p.records)).collect();
+        assert_eq!(
+            codecs,
+            [(Codec::Gzip, 1), (Codec::Zstd, 2), (Codec::Gzip, 1)]
+        );
+        assert!(parts[1].path.ends_with(".ndjson.zst"), "{}", parts[1].path);
+        assert!(parts[2].path.ends_with(".ndjson.gz"), "{}", parts[2].path);
+        let mut all = Vec::new();
+        for p in parts {
+            stage
+                .copy_part(p, &mut all)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(all, b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n");
     }
 
     #[test]
@@ -623,7 +677,7 @@ mod tests {
         // A replay-like amend reads the commit, then a rerun commits meanwhile.
         let mut amend = IntervalWriter::amend(&stage, &base, &base_sha256, interval, opts.clone());
         amend
-            .write_members(gzip::compress_lines(b"{\"b\":2}\n", gzip::MEMBER_BYTES, 1))
+            .write_members(fast().compress_lines(b"{\"b\":2}\n", MEMBER_BYTES))
             .unwrap_or_else(|e| panic!("{e}"));
         let rerun = commit_records(
             IntervalWriter::new(&stage, interval, opts.clone()),

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use weir_stage::batch::gzip;
+use weir_stage::batch::codec::Compression;
 use weir_stage::layout;
 use weir_stage::manifest::Producer;
 use weir_stage::write::{InputCounts, IntervalWriter, WriteOptions};
@@ -61,7 +61,7 @@ fn a_commit_removes_stranded_local_uploads_of_its_interval_older_than_the_grace(
 
     let mut writer = IntervalWriter::new(&stage, interval, WriteOptions::default());
     writer
-        .write_members(gzip::compress_lines(b"{\"a\":1}\n", 1000, 1))
+        .write_members(Compression::default().compress_lines(b"{\"a\":1}\n", 1000))
         .unwrap_or_else(|e| panic!("{e}"));
     let producer = Producer {
         name: "test".into(),

@@ -1002,3 +1002,56 @@ fn output_is_the_same_whatever_the_worker_count_and_finish_needs_one_worker() {
         );
     }
 }
+
+#[test]
+fn a_zstd_stage_runs_into_zstd_or_gzip_output_with_the_same_records() {
+    let sb = Sandbox::new();
+    let module = guest("normalize");
+    sb.write("in.ndjson", text_records(3000));
+    sb.weir(&[
+        "stage",
+        "raw",
+        "--interval",
+        INTERVAL,
+        "--codec",
+        "zstd",
+        "--max-batch-bytes",
+        "100000",
+        "in.ndjson",
+    ])
+    .ok();
+    for (codec, ext) in [("zstd", ".ndjson.zst"), ("gzip", ".ndjson.gz")] {
+        let out = format!("clean-{codec}");
+        sb.weir(&[
+            "run",
+            "--input",
+            "raw",
+            "--output",
+            &out,
+            "--interval",
+            INTERVAL,
+            "--transform",
+            module.to_str().unwrap_or_default(),
+            "--config",
+            r#"{"fields":["text"]}"#,
+            "--codec",
+            codec,
+            "--max-batch-bytes",
+            "100000",
+        ])
+        .ok();
+        assert_eq!(cat(&sb, &out), normalized(3000), "{codec}");
+        sb.weir(&["verify", &out, "--interval", INTERVAL]).ok();
+        let m: Value = sb
+            .weir(&["ls", &out, "--interval", INTERVAL, "--json"])
+            .ok()
+            .json();
+        let parts = m["parts"].as_array().cloned().unwrap_or_default();
+        assert!(parts.len() > 1, "{m}");
+        for p in &parts {
+            assert!(p["path"].as_str().unwrap_or_default().ends_with(ext), "{p}");
+            let listed = p.get("codec").and_then(|c| c.as_str()).unwrap_or("gzip");
+            assert_eq!(listed, codec, "{p}");
+        }
+    }
+}

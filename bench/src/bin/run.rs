@@ -30,6 +30,7 @@ use weir::pipeline::step::{Step, StepInstance};
 use weir_engine::{Engine, EngineConfig, EngineError, Module, ModuleSpec, Outcome, Processed};
 use weir_guest::Transform;
 use weir_guest::testing::Session;
+use weir_stage::batch::codec::{Compression, MEMBER_BYTES};
 use weir_stage::batch::gzip;
 use weir_stage::batch::lines::{LineKind, LineReader};
 use weir_stage::batch::record::check_record;
@@ -293,7 +294,7 @@ fn breakdown(
     let (chunks, feed) = read_chunks(input, interval)?;
     let mut native = native.start().map_err(|e| error_text(&e))?;
     let mut wasm = module.instantiate().map_err(|e| error_text(&e))?;
-    let level = gzip::DEFAULT_LEVEL;
+    let gzip6 = Compression::default();
     let (mut t_native, mut t_wasm, mut t_check, mut t_gzip_out, mut t_gzip_in) =
         (0.0, 0.0, 0.0, 0.0, 0.0);
     let mut compressed = 0usize;
@@ -316,12 +317,12 @@ fn breakdown(
         t_check += t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        let members = gzip::compress_lines(out.output.as_bytes(), gzip::MEMBER_BYTES, level);
+        let members = gzip6.compress_lines(out.output.as_bytes(), MEMBER_BYTES);
         t_gzip_out += t.elapsed().as_secs_f64();
         compressed += members.len();
 
         let t = Instant::now();
-        let members = gzip::compress_lines(text.as_bytes(), gzip::MEMBER_BYTES, level);
+        let members = gzip6.compress_lines(text.as_bytes(), MEMBER_BYTES);
         t_gzip_in += t.elapsed().as_secs_f64();
         compressed += members.len();
     }

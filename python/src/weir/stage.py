@@ -131,8 +131,26 @@ def records_of_part(stage: str, part: dict[str, Any]) -> list[dict[str, Any]]:
             f"{location}: sha256 {digest}, the manifest says {part['sha256']}",
             code=binary.EXIT_VERIFY_MISMATCH, command=[], stderr="",
         )
-    with gzip.open(io.BytesIO(data), "rt", encoding="utf-8") as lines:
+    with io.TextIOWrapper(decompressed(part, data), encoding="utf-8") as lines:
         return [json.loads(line) for line in lines]
+
+
+def decompressed(part: dict[str, Any], data: bytes) -> io.BufferedIOBase:
+    """A part's bytes decompressed by the codec its manifest lists (gzip when
+    it lists none, as every manifest before zstd). zstd needs the `zstandard`
+    package (`pip install weir[zstd]`), as pandas does for `compression="zstd"`.
+    """
+    codec = part.get("codec", "gzip")
+    if codec == "gzip":
+        return gzip.GzipFile(fileobj=io.BytesIO(data))
+    if codec == "zstd":
+        try:
+            import zstandard
+        except ImportError as e:
+            raise ImportError(f"{part['path']} is zstd: reading it needs the zstandard package") from e
+        # Parts are many frames; read_across_frames reads them all.
+        return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
+    raise ValueError(f"{part['path']}: unknown codec {codec!r}")
 
 
 def join(stage: str, path: str) -> str:

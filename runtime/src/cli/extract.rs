@@ -201,7 +201,7 @@ impl ExtractCmd {
         let stage = self.store.open(g, &plan.output)?;
         let mut flags = Overrides::default();
         self.write.apply(&mut flags);
-        let settings = resolve(&plan.overrides, &flags);
+        let settings = resolve(&plan.overrides, &flags)?;
         let started = Instant::now();
         // A bar on a terminal; where stderr is a log (Airflow), a line
         // every few seconds instead, so a long extract never looks like a hang.

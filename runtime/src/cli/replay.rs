@@ -71,7 +71,7 @@ impl ReplayCmd {
         let mut flags = Overrides::default();
         self.write.apply(&mut flags);
         self.transform.apply(&mut flags);
-        let settings = resolve(&file, &flags);
+        let settings = resolve(&file, &flags)?;
         settings.apply_limits(&mut specs);
         let modules = self.transform.load(specs, 1)?;
         let steps: Vec<&dyn Step> = modules.iter().map(|m| m as &dyn Step).collect();

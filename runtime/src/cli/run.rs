@@ -299,7 +299,7 @@ impl RunCmd {
         self.workers.apply(&mut flags);
         self.transform.apply(&mut flags);
         flags.max_run_time = self.max_run_time;
-        let settings = resolve(&step.file, &flags);
+        let settings = resolve(&step.file, &flags)?;
         settings.apply_limits(&mut specs);
         let started = Instant::now();
         let modules = self.transform.load(specs, settings.workers)?;

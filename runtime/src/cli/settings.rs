@@ -14,7 +14,7 @@ use clap::Args;
 use weir::pipeline::file::PipelineFile;
 use weir::pipeline::{Budget, Overrides};
 use weir_engine::ModuleSpec;
-use weir_stage::batch::gzip;
+use weir_stage::batch::codec::Codec;
 use weir_stage::batch::lines::DEFAULT_MAX_LINE_BYTES;
 use weir_stage::write::{DEFAULT_MAX_BATCH_BYTES, DEFAULT_ORPHAN_GRACE};
 
@@ -28,9 +28,15 @@ pub(super) struct WriteArgs {
         bytesize::ByteSize::b(DEFAULT_MAX_BATCH_BYTES).display().iec()
     ))]
     max_batch_bytes: Option<bytesize::ByteSize>,
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9), help = format!(
-        "gzip level, 1 (fastest) to 9 (smallest) [default: {}]",
-        gzip::DEFAULT_LEVEL
+    #[arg(long, value_name = "CODEC", help = format!(
+        "How parts are compressed: gzip (.ndjson.gz, read by every warehouse) or zstd (.ndjson.zst, faster; for readers that take it, docs/staging.md) [default: {}]",
+        Codec::default()
+    ))]
+    codec: Option<Codec>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=22), help = format!(
+        "The codec's level: gzip 1 (fastest) to 9 (smallest), zstd 1 to 22 [default: gzip {}, zstd {}]",
+        Codec::Gzip.default_level(),
+        Codec::Zstd.default_level()
     ))]
     compression_level: Option<u32>,
     #[arg(long, value_name = "DURATION", help = format!(
@@ -44,6 +50,7 @@ impl WriteArgs {
     /// Fills in the settings these flags give.
     pub(super) fn apply(&self, o: &mut Overrides) {
         o.max_batch_bytes = self.max_batch_bytes.map(|b| b.as_u64());
+        o.codec = self.codec;
         o.compression_level = self.compression_level;
         o.orphan_grace = self.orphan_grace.map(Into::into);
     }

@@ -146,7 +146,7 @@ impl CommitCmd {
                     let output_stage = self.store.open(g, &step.output)?;
                     let mut flags = Overrides::default();
                     self.write.apply(&mut flags);
-                    let settings = resolve(&step.overrides, &flags);
+                    let settings = resolve(&step.overrides, &flags)?;
                     let outcome = extract::commit(
                         &output_stage,
                         self.interval,
@@ -194,7 +194,7 @@ impl CommitCmd {
         let mut flags = Overrides::default();
         self.budget.apply(&mut flags);
         self.write.apply(&mut flags);
-        let settings = resolve(&r.file, &flags);
+        let settings = resolve(&r.file, &flags)?;
         let options = CommitOptions {
             write: settings.write_options(self.interval_end),
             max_rejected: settings.max_rejected,

@@ -105,7 +105,7 @@ impl StageCmd {
         self.line.apply(&mut flags);
         self.budget.apply(&mut flags);
         self.workers.apply(&mut flags);
-        let settings = resolve(&Overrides::default(), &flags);
+        let settings = resolve(&Overrides::default(), &flags)?;
         let options = IngestOptions {
             write: settings.write_options(self.interval_end),
             max_line_bytes: settings.max_line_bytes,

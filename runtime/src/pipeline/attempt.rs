@@ -7,7 +7,7 @@
 //! staging protocol itself is weir-stage's; this is the pipeline's policy
 //! on top of it.
 
-use weir_stage::batch::gzip::Member;
+use weir_stage::batch::codec::Member;
 use weir_stage::manifest::{Lineage, Producer, TransformInfo, WEIR_PRODUCER};
 use weir_stage::quarantine::QuarantineEntry;
 use weir_stage::write::{Commit, InputCounts, IntervalWriter, Sealed};

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use weir_engine::Outcome;
-use weir_stage::batch::gzip::{self, Member};
+use weir_stage::batch::codec::{Compression, MEMBER_BYTES, Member};
 use weir_stage::batch::lines::too_long_reason;
 use weir_stage::batch::record::check_text;
 use weir_stage::manifest::Counts;
@@ -91,7 +91,7 @@ pub(super) struct Chain<'a> {
     pub(super) parts: &'a [String],
     pub(super) input_stage: String,
     pub(super) cap: u64,
-    pub(super) level: u32,
+    pub(super) compression: Compression,
     pub(super) chunk_records: usize,
     /// Input lines longer than this are quarantined, not processed.
     pub(super) max_line: usize,
@@ -307,9 +307,9 @@ impl Chain<'_> {
         chunk: &Chunk,
         rejected: &mut Vec<QuarantineEntry>,
     ) -> Vec<Member> {
-        let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(self.cap).unwrap_or(usize::MAX));
+        let member_cap = MEMBER_BYTES.min(usize::try_from(self.cap).unwrap_or(usize::MAX));
         let kept = self.drop_oversized(text, origins, chunk, rejected);
-        gzip::compress_lines(kept.as_bytes(), member_cap, self.level)
+        self.compression.compress_lines(kept.as_bytes(), member_cap)
     }
 
     /// Passes every record of `chunk` through the whole chain, in calls of

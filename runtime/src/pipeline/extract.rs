@@ -16,7 +16,7 @@ use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use weir_extract::{Extract, ExtractError, ExtractSpec, KeyRange, PartKeys, Summary};
-use weir_stage::batch::gzip;
+use weir_stage::batch::codec::MEMBER_BYTES;
 use weir_stage::batch::record::check_record;
 use weir_stage::manifest::{PartInfo, ShardInfo};
 use weir_stage::write::{Commit, InputCounts, IntervalWriter, Sealed, WriteOptions};
@@ -92,9 +92,8 @@ fn pass(
     progress: &dyn ExtractProgress,
     plan: Option<&ExtractShardPlan>,
 ) -> Result<(Attempt, InputCounts, Summary), PipelineError> {
-    let member_cap =
-        gzip::MEMBER_BYTES.min(usize::try_from(write.max_batch_bytes).unwrap_or(usize::MAX));
-    let level = write.level;
+    let member_cap = MEMBER_BYTES.min(usize::try_from(write.max_batch_bytes).unwrap_or(usize::MAX));
+    let compression = write.compression;
     let writer = IntervalWriter::new(stage, interval, write.clone());
     let mut attempt = Attempt::new(stage, &interval, writer);
     let mut counts = InputCounts::default();
@@ -141,7 +140,7 @@ fn pass(
             // Members hold whole rows in order, so each member's rows are
             // the next `records` keys of the page.
             let mut keys = page.keys.iter();
-            for member in gzip::compress_lines(&page.lines, member_cap, level) {
+            for member in compression.compress_lines(&page.lines, member_cap) {
                 let rows = member.records;
                 let member_keys: Vec<&String> = keys.by_ref().take(rows as usize).collect();
                 attempt.write_members(vec![member])?;

@@ -153,7 +153,7 @@ fn skip_line(
 
 #[cfg(test)]
 mod tests {
-    use weir_stage::batch::gzip;
+    use weir_stage::batch::codec::{Codec, Compression};
     use weir_stage::batch::lines::DEFAULT_MAX_LINE_BYTES;
     use weir_stage::manifest::Producer;
     use weir_stage::write::{InputCounts, IntervalWriter, WriteOptions};
@@ -163,15 +163,17 @@ mod tests {
     use crate::pipeline::chunk::Chunk;
 
     /// Commits `data` (whole lines) as an interval of a fresh memory stage,
-    /// in gzip members of about 1000 bytes and parts of at most
+    /// in `codec` members of about 1000 bytes and parts of at most
     /// `max_batch_bytes` (a longer line gets a part of its own).
     fn committed(
         rt: &tokio::runtime::Runtime,
         name: &str,
         data: &[u8],
         max_batch_bytes: u64,
+        codec: Codec,
     ) -> (Stage, Manifest) {
-        let url = StageUrl::parse(&format!("memory:///{name}")).unwrap_or_else(|e| panic!("{e}"));
+        let url =
+            StageUrl::parse(&format!("memory:///{name}-{codec}")).unwrap_or_else(|e| panic!("{e}"));
         let stage = Stage::open(&url, &RetrySettings::default(), rt.handle().clone())
             .unwrap_or_else(|e| panic!("{e}"));
         let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
@@ -181,7 +183,7 @@ mod tests {
         };
         let mut writer = IntervalWriter::new(&stage, interval, options);
         writer
-            .write_members(gzip::compress_lines(data, 1000, 1))
+            .write_members(Compression::from(codec).compress_lines(data, 1000))
             .unwrap_or_else(|e| panic!("{e}"));
         let producer = Producer {
             name: "test".into(),
@@ -242,19 +244,23 @@ mod tests {
         let input: String = (0..500)
             .map(|i| format!("{{\"i\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i % 37)))
             .collect();
-        let (stage, manifest) = committed(&rt, "run-feed-test", input.as_bytes(), 4000);
-        assert!(manifest.parts.len() > 3);
-        // Blocks far smaller than a line, and larger than several.
-        for chunk_bytes in [7, 100, 1 << 20] {
-            let (text, lines, long) = fed(&stage, &manifest, chunk_bytes, DEFAULT_MAX_LINE_BYTES);
-            assert_eq!(text, input, "chunk_bytes {chunk_bytes}");
-            assert!(long.is_empty());
-            // Line numbers restart at 1 in each part and count up by one.
-            let mut expect = Vec::new();
-            for (p, part) in manifest.parts.iter().enumerate() {
-                expect.extend((1..=part.records).map(|l| (p as u32, l)));
+        for codec in Codec::ALL {
+            let (stage, manifest) = committed(&rt, "run-feed-test", input.as_bytes(), 4000, codec);
+            assert!(manifest.parts.len() > 3);
+            assert!(manifest.parts.iter().all(|p| p.codec == codec));
+            // Blocks far smaller than a line, and larger than several.
+            for chunk_bytes in [7, 100, 1 << 20] {
+                let (text, lines, long) =
+                    fed(&stage, &manifest, chunk_bytes, DEFAULT_MAX_LINE_BYTES);
+                assert_eq!(text, input, "{codec}, chunk_bytes {chunk_bytes}");
+                assert!(long.is_empty());
+                // Line numbers restart at 1 in each part and count up by one.
+                let mut expect = Vec::new();
+                for (p, part) in manifest.parts.iter().enumerate() {
+                    expect.extend((1..=part.records).map(|l| (p as u32, l)));
+                }
+                assert_eq!(lines, expect, "chunk_bytes {chunk_bytes}");
             }
-            assert_eq!(lines, expect, "chunk_bytes {chunk_bytes}");
         }
     }
 
@@ -285,39 +291,41 @@ mod tests {
             input.extend(line(i, len));
             input.push(b'\n');
         }
-        let (stage, manifest) = committed(&rt, "run-long-lines", &input, 1 << 30);
-        assert_eq!(manifest.parts.len(), 1);
-        let expect_long: Vec<(u32, u64, u64, Vec<u8>)> = lens
-            .iter()
-            .enumerate()
-            .filter(|(_, len)| **len > LIMIT)
-            .map(|(i, &len)| {
-                let mut prefix = line(i, len);
-                prefix.truncate(TOO_LONG_PREFIX);
-                (0, i as u64 + 1, len as u64, prefix)
-            })
-            .collect();
-        let expect_lines: Vec<(u32, u64)> = lens
-            .iter()
-            .enumerate()
-            .filter(|(_, len)| **len <= LIMIT)
-            .map(|(i, _)| (0, i as u64 + 1))
-            .collect();
-        let expect_text: String = lens
-            .iter()
-            .enumerate()
-            .filter(|(_, len)| **len <= LIMIT)
-            .map(|(i, &len)| {
-                String::from_utf8(line(i, len)).unwrap_or_else(|e| panic!("{e}")) + "\n"
-            })
-            .collect();
-        // Blocks smaller than the limit (long lines pass it before their
-        // end and the feeder skips them) and larger (the worker finds them).
-        for chunk_bytes in [7, 1000, 64 * 1024, 1 << 20] {
-            let (text, lines, long) = fed(&stage, &manifest, chunk_bytes, LIMIT);
-            assert_eq!(long, expect_long, "chunk_bytes {chunk_bytes}");
-            assert_eq!(lines, expect_lines, "chunk_bytes {chunk_bytes}");
-            assert!(text == expect_text, "chunk_bytes {chunk_bytes}");
+        for codec in Codec::ALL {
+            let (stage, manifest) = committed(&rt, "run-long-lines", &input, 1 << 30, codec);
+            assert_eq!(manifest.parts.len(), 1);
+            let expect_long: Vec<(u32, u64, u64, Vec<u8>)> = lens
+                .iter()
+                .enumerate()
+                .filter(|(_, len)| **len > LIMIT)
+                .map(|(i, &len)| {
+                    let mut prefix = line(i, len);
+                    prefix.truncate(TOO_LONG_PREFIX);
+                    (0, i as u64 + 1, len as u64, prefix)
+                })
+                .collect();
+            let expect_lines: Vec<(u32, u64)> = lens
+                .iter()
+                .enumerate()
+                .filter(|(_, len)| **len <= LIMIT)
+                .map(|(i, _)| (0, i as u64 + 1))
+                .collect();
+            let expect_text: String = lens
+                .iter()
+                .enumerate()
+                .filter(|(_, len)| **len <= LIMIT)
+                .map(|(i, &len)| {
+                    String::from_utf8(line(i, len)).unwrap_or_else(|e| panic!("{e}")) + "\n"
+                })
+                .collect();
+            // Blocks smaller than the limit (long lines pass it before their
+            // end and the feeder skips them) and larger (the worker finds them).
+            for chunk_bytes in [7, 1000, 64 * 1024, 1 << 20] {
+                let (text, lines, long) = fed(&stage, &manifest, chunk_bytes, LIMIT);
+                assert_eq!(long, expect_long, "chunk_bytes {chunk_bytes}");
+                assert_eq!(lines, expect_lines, "chunk_bytes {chunk_bytes}");
+                assert!(text == expect_text, "{codec}, chunk_bytes {chunk_bytes}");
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use weir_engine::{Limits, ModuleSpec};
+use weir_stage::batch::codec::Codec;
 
 use super::budget::Budget;
 use super::settings::Overrides;
@@ -130,7 +131,9 @@ pub struct StepDecl {
     pub workers: Option<usize>,
     /// Batch cap, e.g. `500MB`.
     pub max_batch_bytes: Option<String>,
-    /// gzip level.
+    /// The codec of the parts written: `gzip` (the default) or `zstd`.
+    pub codec: Option<Codec>,
+    /// The codec's level: gzip 1-9, zstd 1-22.
     pub compression_level: Option<u32>,
     /// Longest input line processed, e.g. `64MiB`; longer ones are
     /// quarantined.
@@ -471,6 +474,7 @@ impl PipelineFile {
                 .as_deref()
                 .map(|s| parse_size("max_batch_bytes", s))
                 .transpose()?,
+            codec: step.codec,
             compression_level: step.compression_level,
             max_line_bytes: step
                 .max_line_bytes

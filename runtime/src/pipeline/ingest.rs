@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use weir_stage::batch::gzip::{self, Member};
+use weir_stage::batch::codec::{Compression, MEMBER_BYTES, Member};
 use weir_stage::batch::lines::{DEFAULT_MAX_LINE_BYTES, LineKind, too_long_reason};
 use weir_stage::batch::record::check_record;
 use weir_stage::quarantine::QuarantineEntry;
@@ -88,7 +88,7 @@ pub fn ingest(
     options: &IngestOptions,
 ) -> Result<Commit, PipelineError> {
     let cap = options.write.max_batch_bytes;
-    let level = options.write.level;
+    let compression = options.write.compression;
     let max_line = options.max_line_bytes;
     let writer = IntervalWriter::new(stage, interval, options.write.clone());
     let mut attempt = Attempt::new(stage, &interval, writer);
@@ -99,7 +99,7 @@ pub fn ingest(
         options.workers * 2 + 2,
         |push| feed(inputs, max_line, push),
         |_| Ok(()),
-        |(), block| Ok(check_block(block, cap, max_line, level)),
+        |(), block| Ok(check_block(block, cap, max_line, compression)),
         |checked: CheckedBlock| {
             counts.input_records += checked.lines;
             counts.blank_lines += checked.blank;
@@ -135,7 +135,7 @@ fn feed(
 ) -> Result<(), PipelineError> {
     let new_block = |object: &Arc<str>| RawBlock {
         object: Arc::clone(object),
-        data: Vec::with_capacity(gzip::MEMBER_BYTES + 64 * 1024),
+        data: Vec::with_capacity(MEMBER_BYTES + 64 * 1024),
         spans: Vec::with_capacity(BLOCK_LINES),
         blank: 0,
     };
@@ -169,7 +169,7 @@ fn feed(
                     prefix,
                 }),
             }
-            if block.data.len() >= gzip::MEMBER_BYTES || block.spans.len() >= BLOCK_LINES {
+            if block.data.len() >= MEMBER_BYTES || block.spans.len() >= BLOCK_LINES {
                 let full = std::mem::replace(&mut block, new_block(&object));
                 if !push(full) {
                     return Ok(());
@@ -227,7 +227,12 @@ fn delimited_kind(line: &[u8]) -> Option<&'static str> {
         .map(|(kind, _)| kind)
 }
 
-fn check_block(block: RawBlock, cap: u64, max_line: usize, level: u32) -> CheckedBlock {
+fn check_block(
+    block: RawBlock,
+    cap: u64,
+    max_line: usize,
+    compression: Compression,
+) -> CheckedBlock {
     let mut rejected = Vec::new();
     let mut keep = Vec::with_capacity(block.spans.len());
     for span in &block.spans {
@@ -262,16 +267,16 @@ fn check_block(block: RawBlock, cap: u64, max_line: usize, level: u32) -> Checke
             )),
         }
     }
-    let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(cap).unwrap_or(usize::MAX));
+    let member_cap = MEMBER_BYTES.min(usize::try_from(cap).unwrap_or(usize::MAX));
     let members = if rejected.is_empty() {
         // Every line is good: the block's bytes already are the output.
-        gzip::compress_lines(&block.data, member_cap, level)
+        compression.compress_lines(&block.data, member_cap)
     } else {
         let mut good = Vec::with_capacity(block.data.len());
         for (start, end) in keep {
             good.extend_from_slice(&block.data[start..=end]);
         }
-        gzip::compress_lines(&good, member_cap, level)
+        compression.compress_lines(&good, member_cap)
     };
     CheckedBlock {
         members,

@@ -9,7 +9,7 @@
 //! called: a replay sees a handful of records, not the interval.
 
 use chrono::{SecondsFormat, Utc};
-use weir_stage::batch::gzip;
+use weir_stage::batch::codec::MEMBER_BYTES;
 use weir_stage::batch::record::check_text;
 use weir_stage::manifest::Replay;
 use weir_stage::quarantine::QuarantineEntry;
@@ -95,13 +95,14 @@ pub fn replay(
     let writer =
         IntervalWriter::amend(stage, &base, &base_version, interval, options.write.clone());
     let mut attempt = Attempt::new(stage, &interval, writer);
-    let member_cap = gzip::MEMBER_BYTES.min(usize::try_from(cap).unwrap_or(usize::MAX));
+    let member_cap = MEMBER_BYTES.min(usize::try_from(cap).unwrap_or(usize::MAX));
     let written = (|| -> Result<(), PipelineError> {
-        attempt.write_members(gzip::compress_lines(
-            outcome.output.as_bytes(),
-            member_cap,
-            options.write.level,
-        ))?;
+        attempt.write_members(
+            options
+                .write
+                .compression
+                .compress_lines(outcome.output.as_bytes(), member_cap),
+        )?;
         for entry in outcome.rejected.iter().chain(&stuck) {
             attempt.reject(entry)?;
         }

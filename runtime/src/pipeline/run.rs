@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use weir_engine::{EngineError, Module};
+use weir_stage::batch::codec::Compression;
 use weir_stage::batch::lines::DEFAULT_MAX_LINE_BYTES;
 use weir_stage::manifest::{Counts, Lineage, TransformInfo, WEIR_PRODUCER};
 use weir_stage::quarantine::QuarantineEntry;
@@ -200,7 +201,7 @@ pub(super) fn execute(
         parts: &parts,
         input_stage: input.url().to_string(),
         cap: options.write.max_batch_bytes,
-        level: options.write.level,
+        compression: options.write.compression,
         chunk_records: options.chunk_records.max(1),
         max_line: options.max_line_bytes,
         check_input: manifest.producer.name != WEIR_PRODUCER,
@@ -330,7 +331,8 @@ pub fn run_records<'r>(
         parts: objects,
         input_stage,
         cap,
-        level: 0,
+        // Unused: the records come back as text, not members.
+        compression: Compression::default(),
         chunk_records: chunk_records.max(1),
         // Records come whole, not as lines of a part.
         max_line: usize::MAX,

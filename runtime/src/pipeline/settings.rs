@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use weir_engine::ModuleSpec;
 use weir_stage::Interval;
-use weir_stage::batch::gzip;
+use weir_stage::batch::codec::{Codec, Compression, LevelOutOfRange};
 use weir_stage::batch::lines::DEFAULT_MAX_LINE_BYTES;
 use weir_stage::write::{DEFAULT_MAX_BATCH_BYTES, DEFAULT_ORPHAN_GRACE, WriteOptions};
 
@@ -35,7 +35,9 @@ pub struct Overrides {
     pub workers: Option<usize>,
     /// The batch cap: the most uncompressed bytes in one part.
     pub max_batch_bytes: Option<u64>,
-    /// gzip level.
+    /// The codec of the parts written.
+    pub codec: Option<Codec>,
+    /// The codec's level.
     pub compression_level: Option<u32>,
     /// Longest input line processed; longer ones are quarantined.
     pub max_line_bytes: Option<u64>,
@@ -56,6 +58,7 @@ impl Overrides {
             max_rejected: self.max_rejected.or(lower.max_rejected),
             workers: self.workers.or(lower.workers),
             max_batch_bytes: self.max_batch_bytes.or(lower.max_batch_bytes),
+            codec: self.codec.or(lower.codec),
             compression_level: self.compression_level.or(lower.compression_level),
             max_line_bytes: self.max_line_bytes.or(lower.max_line_bytes),
             orphan_grace: self.orphan_grace.or(lower.orphan_grace),
@@ -75,8 +78,8 @@ pub struct Settings {
     pub workers: usize,
     /// The batch cap, at least 1 byte.
     pub max_batch_bytes: u64,
-    /// gzip level.
-    pub compression_level: u32,
+    /// The codec and level of the parts written.
+    pub compression: Compression,
     /// Longest input line processed.
     pub max_line_bytes: usize,
     /// Unreferenced objects younger than this survive cleanup.
@@ -91,14 +94,19 @@ pub struct Settings {
 }
 
 /// Resolves a step's settings: `flags` beat `file`, which beats the
-/// defaults.
-pub fn resolve(file: &Overrides, flags: &Overrides) -> Settings {
+/// defaults. The codec and the level resolve each on its own; the level's
+/// default is the codec's (gzip 6, zstd 3), and a level the codec does not
+/// take is an error rather than clamped.
+pub fn resolve(file: &Overrides, flags: &Overrides) -> Result<Settings, LevelOutOfRange> {
     let o = flags.clone().or(file);
-    Settings {
+    let codec = o.codec.unwrap_or_default();
+    let compression =
+        Compression::new(codec, o.compression_level.unwrap_or(codec.default_level()))?;
+    Ok(Settings {
         max_rejected: o.max_rejected.unwrap_or_default(),
         workers: o.workers.unwrap_or_else(default_workers).max(1),
         max_batch_bytes: o.max_batch_bytes.unwrap_or(DEFAULT_MAX_BATCH_BYTES).max(1),
-        compression_level: o.compression_level.unwrap_or(gzip::DEFAULT_LEVEL),
+        compression,
         max_line_bytes: o.max_line_bytes.map_or(DEFAULT_MAX_LINE_BYTES, |b| {
             usize::try_from(b).unwrap_or(usize::MAX)
         }),
@@ -106,7 +114,7 @@ pub fn resolve(file: &Overrides, flags: &Overrides) -> Settings {
         memory_limit: o.memory_limit,
         cpu_limit: o.cpu_limit,
         max_run_time: o.max_run_time,
-    }
+    })
 }
 
 impl Settings {
@@ -114,7 +122,7 @@ impl Settings {
     pub fn write_options(&self, interval_end: Option<Interval>) -> WriteOptions {
         WriteOptions {
             max_batch_bytes: self.max_batch_bytes,
-            level: self.compression_level,
+            compression: self.compression,
             interval_end: interval_end.map(|e| e.start()),
             orphan_grace: self.orphan_grace,
         }
@@ -141,6 +149,10 @@ mod tests {
 
     /// For one setting: what resolves with it given by the flag and the
     /// file, by the file alone, and by neither.
+    fn resolved(file: &Overrides, flags: &Overrides) -> Settings {
+        resolve(file, flags).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn three_ways<T: PartialEq + std::fmt::Debug>(
         set: impl Fn(&mut Overrides, bool),
         get: impl Fn(&Settings) -> T,
@@ -152,17 +164,17 @@ mod tests {
         set(&mut from_flag, true);
         set(&mut from_file, false);
         assert_eq!(
-            get(&resolve(&from_file, &from_flag)),
+            get(&resolved(&from_file, &from_flag)),
             flag,
             "flag over file"
         );
         assert_eq!(
-            get(&resolve(&from_file, &Overrides::default())),
+            get(&resolved(&from_file, &Overrides::default())),
             file,
             "file over default"
         );
         assert_eq!(
-            get(&resolve(&Overrides::default(), &Overrides::default())),
+            get(&resolved(&Overrides::default(), &Overrides::default())),
             default,
             "default alone"
         );
@@ -211,10 +223,67 @@ mod tests {
     fn compression_level_flag_beats_file_beats_default() {
         three_ways(
             |o, flag| o.compression_level = Some(if flag { 1 } else { 9 }),
-            |s| s.compression_level,
+            |s| s.compression.level(),
             1,
             9,
-            gzip::DEFAULT_LEVEL,
+            6,
+        );
+    }
+
+    #[test]
+    fn codec_flag_beats_file_beats_gzip_and_the_level_defaults_to_the_codecs() {
+        three_ways(
+            |o, flag| o.codec = Some(if flag { Codec::Gzip } else { Codec::Zstd }),
+            |s| s.compression,
+            Compression::from(Codec::Gzip),
+            Compression::from(Codec::Zstd),
+            Compression::from(Codec::Gzip),
+        );
+        assert_eq!(Compression::from(Codec::Zstd).level(), 3);
+        // The file's codec with the flag's level, and the other way round.
+        let file = Overrides {
+            codec: Some(Codec::Zstd),
+            compression_level: Some(9),
+            ..Overrides::default()
+        };
+        let flags = Overrides {
+            compression_level: Some(19),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            resolved(&file, &flags).compression,
+            Compression::new(Codec::Zstd, 19).unwrap_or_else(|e| panic!("{e}"))
+        );
+        let flags = Overrides {
+            codec: Some(Codec::Gzip),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            resolved(&file, &flags).compression,
+            Compression::new(Codec::Gzip, 9).unwrap_or_else(|e| panic!("{e}"))
+        );
+    }
+
+    #[test]
+    fn a_level_the_codec_does_not_take_is_refused_naming_its_range() {
+        let flags = Overrides {
+            compression_level: Some(19),
+            ..Overrides::default()
+        };
+        let e = resolve(&Overrides::default(), &flags).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "compression level 19 is not a gzip level (gzip takes 1 to 9)"
+        );
+        let file = Overrides {
+            codec: Some(Codec::Zstd),
+            compression_level: Some(23),
+            ..Overrides::default()
+        };
+        let e = resolve(&file, &Overrides::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "compression level 23 is not a zstd level (zstd takes 1 to 22)"
         );
     }
 
@@ -261,7 +330,7 @@ mod tests {
                 .with_cpu_time_per_call(Duration::from_secs(2)),
         );
         let mut specs = vec![spec.clone()];
-        resolve(&Overrides::default(), &Overrides::default()).apply_limits(&mut specs);
+        resolved(&Overrides::default(), &Overrides::default()).apply_limits(&mut specs);
         assert_eq!(
             specs[0].limits, spec.limits,
             "the transform's own limits stand"
@@ -271,7 +340,7 @@ mod tests {
             cpu_limit: Some(Duration::from_secs(1)),
             ..Overrides::default()
         };
-        resolve(&Overrides::default(), &flags).apply_limits(&mut specs);
+        resolved(&Overrides::default(), &flags).apply_limits(&mut specs);
         assert_eq!(specs[0].limits.memory_bytes, 32 << 20);
         assert_eq!(specs[0].limits.cpu_time_per_call, Duration::from_secs(1));
     }
