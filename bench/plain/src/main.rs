@@ -121,10 +121,11 @@ mod tests {
             r#"{"id":1,"text":"  Hello   WORLD\t x ","other":" A "}"#,
             &fields,
         );
-        assert_eq!(
-            out.map(|v| v.to_string()).as_deref(),
-            Some(r#"{"id":1,"other":" A ","text":"hello world x"}"#)
-        );
+        // Compared as values: key order depends on whether the workspace
+        // unifies serde_json's `preserve_order` feature into this build.
+        let expected: serde_json::Value =
+            serde_json::from_str(r#"{"id":1,"other":" A ","text":"hello world x"}"#).unwrap();
+        assert_eq!(out, Some(expected));
         assert!(map(r#"{"text":3}"#, &fields).is_none());
         assert!(map("[1]", &fields).is_none());
     }
