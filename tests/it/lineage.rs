@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use weir_tests::pg::{Cluster, PASSWORD};
 use weir_tests::{Sandbox, guest, python, sha256, workspace};
 
 const INTERVAL: &str = "2026-11-26T00:00:00+00:00";
@@ -630,4 +631,142 @@ fn a_sharded_run_is_one_run_the_commit_s_and_its_shards_send_nothing() {
             sha256(&manifest_bytes(&sb, "clean"))
         );
     }
+}
+
+/// The events on `stderr` (the console transport: one JSON line each),
+/// also written to `path` for the validator.
+fn console_events(stderr: &str, path: &Path) -> Vec<Value> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{') && l.contains("\"eventType\""))
+        .collect();
+    std::fs::write(
+        path,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    events(path)
+}
+
+/// `weir extract` is a run like the others: START and COMPLETE name the
+/// table it read, as the PostgreSQL dataset OpenLineage names, and the
+/// stage it committed with its row count. A sharded extract is one run,
+/// its commit's (the shards send nothing), configured here by the
+/// pipeline file's [openlineage] table with the console transport.
+#[test]
+fn an_extract_and_its_sharded_commit_send_the_table_in_and_the_stage_out() {
+    let sb = Sandbox::new();
+    let pg = Cluster::shared();
+    let table = "lineage_tickets";
+    pg.primary_exec(&format!(
+        "CREATE TABLE {table} (id int8 PRIMARY KEY, body text, updated_at timestamptz);
+         INSERT INTO {table} SELECT i, 'ticket ' || i,
+           '2026-11-26T00:00:00Z'::timestamptz + i * interval '1 minute'
+           FROM generate_series(1, 30) i;
+         INSERT INTO {table} VALUES (31, 'the next day', '2026-11-27T00:00:00Z');"
+    ));
+    let window = ["--interval", INTERVAL, "--interval-end", "2026-11-27"];
+    let log = sb.join("lineage.ndjson");
+    let mut env = file_transport(&log);
+    env.push(("PGPASSWORD", PASSWORD.to_owned()));
+    let url = pg.standby_url_without_password();
+    let flags = [
+        "extract",
+        "--source",
+        &url,
+        "--table",
+        table,
+        "--cursor",
+        "updated_at",
+        "--key",
+        "id",
+        "--output",
+        "lake/flags",
+        "--json",
+    ];
+    let all: Vec<&str> = flags.iter().copied().chain(window).collect();
+    let extracted = sb.weir_env(&all, &env).ok();
+    assert_valid(&log);
+    let ev = events(&log);
+    assert_eq!(kinds(&ev), ["START", "COMPLETE"]);
+    let root = real(&sb).display().to_string();
+    let namespace = format!("postgres://127.0.0.1:{}", pg.standby_port);
+    let name = format!("postgres.{table}");
+    for e in &ev {
+        assert_eq!(e["inputs"][0]["namespace"], namespace.as_str(), "{e:#}");
+        assert_eq!(e["inputs"][0]["name"], name.as_str(), "{e:#}");
+        assert_eq!(e["outputs"][0]["name"], format!("{root}/lake/flags"));
+    }
+    let done = &ev[1];
+    let out = &done["outputs"][0];
+    assert_eq!(out["outputFacets"]["outputStatistics"]["rowCount"], 30);
+    assert_eq!(
+        out["facets"]["version"]["datasetVersion"],
+        sha256(&manifest_bytes(&sb, "lake/flags"))
+    );
+    assert_eq!(done["run"]["facets"]["weir"]["command"], "extract");
+    assert_eq!(done["run"]["facets"]["weir"]["records"], 30);
+    assert_eq!(extracted.json()["openlineage"]["outputs"], done["outputs"]);
+    assert!(
+        !url.contains(PASSWORD)
+            && !std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(PASSWORD)
+    );
+
+    sb.write(
+        "pipeline.toml",
+        format!(
+            r#"[stages]
+raw = "lake/raw"
+
+[sources.replica]
+url = "{url}"
+
+[openlineage]
+namespace = "lake"
+[openlineage.transport]
+type = "console"
+
+[steps.raw]
+source = "replica"
+output = "raw"
+table = "{table}"
+cursor = "updated_at"
+key = "id"
+"#
+        ),
+    );
+    let pw = [("PGPASSWORD", PASSWORD.to_owned())];
+    let weir = |args: &[&str]| {
+        let all: Vec<&str> = args.iter().copied().chain(window).collect();
+        sb.weir_env(&all, &pw).ok()
+    };
+    weir(&["plan", "pipeline.toml", "raw", "--shards", "2"]);
+    for shard in ["0/2", "1/2"] {
+        let sealed = weir(&["extract", "pipeline.toml", "raw", "--shard", shard]);
+        assert!(
+            !sealed.stderr.contains("\"eventType\""),
+            "{}",
+            sealed.stderr
+        );
+    }
+    let committed = weir(&["commit", "pipeline.toml", "raw", "--shards", "2"]);
+    let console = sb.join("console.ndjson");
+    let ev = console_events(&committed.stderr, &console);
+    assert_valid(&console);
+    assert_eq!(kinds(&ev), ["START", "COMPLETE"], "{}", committed.stderr);
+    for e in &ev {
+        assert_eq!(e["job"]["namespace"], "lake");
+        assert_eq!(e["job"]["name"], "pipeline.raw");
+        assert_eq!(e["inputs"][0]["name"], name.as_str(), "{e:#}");
+        assert_eq!(e["outputs"][0]["name"], format!("{root}/lake/raw"));
+    }
+    let out = &ev[1]["outputs"][0];
+    assert_eq!(out["outputFacets"]["outputStatistics"]["rowCount"], 30);
+    assert_eq!(
+        out["facets"]["version"]["datasetVersion"],
+        sha256(&manifest_bytes(&sb, "lake/raw"))
+    );
+    assert_eq!(ev[1]["run"]["facets"]["weir"]["command"], "commit");
 }

@@ -108,6 +108,23 @@ pub(super) struct ExtractCmd {
     lineage: LineageArgs,
 }
 
+/// The table `plan` reads as an OpenLineage PostgreSQL dataset; a query
+/// has none (it is not parsed).
+pub(super) fn table_dataset(plan: &ExtractPlan) -> Vec<StageDataset> {
+    match (&plan.table, Source::from_url(&plan.url)) {
+        (Some(t), Ok(source)) => {
+            let s = source.info();
+            vec![StageDataset::named(DatasetName::postgres_table(
+                &s.host,
+                s.port,
+                &s.database,
+                t,
+            ))]
+        }
+        _ => Vec::new(),
+    }
+}
+
 impl ExtractCmd {
     /// The extract to run: the pipeline file's step, or the flags.
     /// and what the file says of its lineage.
@@ -182,22 +199,6 @@ impl ExtractCmd {
     pub(super) fn execute(self, g: &Globals) -> anyhow::Result<ExitCode> {
         let (plan, file_lineage) = self.plan()?;
         let spec = self.spec(&plan)?;
-        // The table as the spec names a PostgreSQL dataset; a query has no
-        // input dataset (it is not parsed).
-        let table = |plan: &ExtractPlan| -> Vec<StageDataset> {
-            match (&plan.table, Source::from_url(&plan.url)) {
-                (Some(t), Ok(source)) => {
-                    let s = source.info();
-                    vec![StageDataset::named(DatasetName::postgres_table(
-                        &s.host,
-                        s.port,
-                        &s.database,
-                        t,
-                    ))]
-                }
-                _ => Vec::new(),
-            }
-        };
         let stage = self.store.open(g, &plan.output)?;
         let mut flags = Overrides::default();
         self.write.apply(&mut flags);
@@ -266,7 +267,7 @@ impl ExtractCmd {
             &file_lineage,
             "extract",
             &[],
-            table(&plan),
+            table_dataset(&plan),
             &plan.output,
             self.interval,
             self.interval_end,
@@ -277,7 +278,7 @@ impl ExtractCmd {
         }
         drop(log);
         let (done, run) = run.check(done.map_err(anyhow::Error::from))?;
-        let lineage = run.complete(stage.url(), &done.commit, table(&plan));
+        let lineage = run.complete(stage.url(), &done.commit, table_dataset(&plan));
         let m = &done.commit.manifest;
         if g.json {
             print_json(&serde_json::json!({

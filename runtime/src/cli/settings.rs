@@ -136,14 +136,20 @@ pub(super) struct Resolved {
 impl Target {
     /// The extract step this names, if it names one (`weir plan` and
     /// `weir commit` of a sharded extract).
-    pub(super) fn extract_step(&self) -> anyhow::Result<Option<weir::pipeline::file::ExtractPlan>> {
+    /// With the step comes what the file says of its lineage.
+    pub(super) fn extract_step(
+        &self,
+    ) -> anyhow::Result<Option<(weir::pipeline::file::ExtractPlan, FileLineage)>> {
         match (&self.pipeline, &self.step) {
             (Some(file), Some(step)) => {
                 let file = PipelineFile::load(file)?;
                 if !file.is_extract_step(step) {
                     return Ok(None);
                 }
-                Ok(Some(file.extract_step(step)?))
+                Ok(Some((
+                    file.extract_step(step)?,
+                    FileLineage::of(&file, step),
+                )))
             }
             _ => Ok(None),
         }

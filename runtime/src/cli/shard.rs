@@ -10,7 +10,7 @@ use weir::pipeline::shard::{self, CommitOptions, CommitOutcome};
 use weir::pipeline::{Overrides, plan, resolve};
 use weir_stage::{Interval, Stage};
 
-use super::lineage::{FileLineage, LineageArgs};
+use super::lineage::LineageArgs;
 use super::settings::{BudgetArgs, Resolved, Target, WriteArgs};
 use super::{Globals, StoreArgs, command_line, parse_interval, print_commit, print_json};
 
@@ -56,7 +56,7 @@ impl PlanCmd {
         if self.parts_per_shard == 0 {
             bail!("--parts-per-shard must be at least 1");
         }
-        if let Some(step) = self.target.extract_step()? {
+        if let Some((step, _)) = self.target.extract_step()? {
             let count = match self.shards {
                 Some(0) => bail!("--shards must be at least 1"),
                 Some(n) => n,
@@ -130,13 +130,13 @@ impl CommitCmd {
         if self.shards == Some(0) {
             bail!("--shards must be at least 1");
         }
-        if let Some(step) = self.target.extract_step()? {
+        if let Some((step, file_lineage)) = self.target.extract_step()? {
             let run = self.lineage.start(
                 g,
-                &FileLineage::default(),
+                &file_lineage,
                 "commit",
                 &[],
-                Vec::new(),
+                super::extract::table_dataset(&step),
                 &step.output,
                 self.interval,
                 self.interval_end,
@@ -159,7 +159,11 @@ impl CommitCmd {
                 let ((outcome, output_stage), run) = run.check(merged)?;
                 (outcome, output_stage, run)
             };
-            let lineage = run.complete(output_stage.url(), outcome.commit(), Vec::new());
+            let lineage = run.complete(
+                output_stage.url(),
+                outcome.commit(),
+                super::extract::table_dataset(&step),
+            );
             return self.report(g, None, &output_stage, &outcome, lineage);
         }
         let r = self.target.resolve(self.output.as_ref(), false)?;
