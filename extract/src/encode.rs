@@ -364,9 +364,67 @@ fn write_json(raw: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
             out.push(b);
         }
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(&out[start..])
+    serde_json::from_slice::<UniqueKeys>(&out[start..])
         .map(|_| ())
         .map_err(|e| format!("json that is not valid JSON: {e}"))
+}
+
+/// A JSON value checked, without being kept, for objects that name a key
+/// twice (after unescaping: `"a"` and `"\u0061"` are one key). PostgreSQL's
+/// `json` keeps such input as written; most readers keep one of the two
+/// values (pandas and DuckDB the last, some the first), so the record
+/// would not mean one thing.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<UniqueKeys>()?;
+            if let Some(key) = seen.replace(key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} twice in one object"
+                )));
+            }
+        }
+        Ok(self)
+    }
 }
 
 fn epoch() -> NaiveDateTime {
@@ -462,6 +520,22 @@ mod tests {
             "P1Y2M3DT4H5M6.5S"
         );
         assert_eq!(interval_text(-1_500_000, -1, 0), "P-1DT-1.5S");
+    }
+
+    #[test]
+    fn json_with_a_key_twice_in_one_object_is_refused_at_any_depth() {
+        let refused = |raw: &[u8]| {
+            let mut out = Vec::new();
+            write_json(raw, &mut out).expect_err("refused")
+        };
+        assert!(refused(br#"{"a":1,"a":2}"#).contains("the key \"a\" twice"));
+        assert!(refused(br#"[{"x":{"b":[1],"c":0,"b":null}}]"#).contains("\"b\""));
+        // One key, spelled two ways.
+        assert!(refused(br#"{"a":1,"\u0061":2}"#).contains("\"a\""));
+        assert!(refused(b"{\"a\":1").contains("not valid JSON"));
+        let mut out = Vec::new();
+        write_json(br#"{"a":{"a":1},"b":[{"a":2},{"a":3}],"n":1.50}"#, &mut out).unwrap();
+        assert_eq!(out, br#"{"a":{"a":1},"b":[{"a":2},{"a":3}],"n":1.50}"#);
     }
 
     #[test]

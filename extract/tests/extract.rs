@@ -162,6 +162,28 @@ async fn json_and_jsonb_are_embedded_with_big_integers_exact() {
 }
 
 #[tokio::test]
+async fn a_json_value_naming_a_key_twice_is_an_error_naming_column_and_key() {
+    let t = table_name();
+    Cluster::shared().primary_exec(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY, doc json);
+         INSERT INTO {t} VALUES (1, '{{\"a\": 1}}'), (23, '{{\"tags\": {{\"x\": 1, \"x\": 2}}}}');"
+    ));
+    let e = extract_all(ExtractSpec::table(standby(), &t, "id"))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("table {t}"))
+            && msg.contains("\"doc\"")
+            && msg.contains("key 23")
+            && msg.contains("the key \"x\" twice"),
+        "{msg}"
+    );
+    assert_eq!(e.exit_code(), 6);
+}
+
+#[tokio::test]
 async fn arrays_nest_and_keep_null_and_empty() {
     assert_eq!(
         value_of("int4[]", "'{{1,2},{3,NULL}}'").await,
