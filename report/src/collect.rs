@@ -9,13 +9,16 @@
 //! part. Stages are read at the same time, one thread each; store calls
 //! run on each stage's runtime.
 
+use std::collections::HashMap;
+
 use chrono::TimeDelta;
+use weir_stage::layout;
 use weir_stage::manifest::PartInfo;
 use weir_stage::quarantine::QuarantineEntry;
 use weir_stage::{Interval, Stage, StageError};
 
 use crate::error::ReportError;
-use crate::model::{Commit, Range, StageData};
+use crate::model::{Commit, Range, ShardResults, StageData};
 use crate::reasons::ReasonTally;
 
 /// The most uncompressed bytes read of one quarantine part: about 10,000
@@ -82,10 +85,16 @@ pub fn collect(stage: &Stage, options: &ReportOptions) -> Result<StageData, Repo
         }
         .into());
     }
-    let listed: Vec<Interval> = listed
+    let shard_results = shard_results(stage, &options.range)?;
+    // An interval whose shards are sealed but not merged may have no
+    // folder yet: it is shown, uncommitted, rather than missing.
+    let mut listed: Vec<Interval> = listed
         .into_iter()
         .filter(|i| options.range.contains(i))
         .collect();
+    listed.extend(shard_results.keys().copied());
+    listed.sort_unstable();
+    listed.dedup();
     let read = stage.read_manifests(&listed, options.in_flight);
     let mut intervals = Vec::with_capacity(listed.len());
     for (interval, result) in listed.into_iter().zip(read) {
@@ -105,7 +114,35 @@ pub fn collect(stage: &Stage, options: &ReportOptions) -> Result<StageData, Repo
         url: stage.url().to_string(),
         intervals,
         reasons,
+        shard_results,
     })
+}
+
+/// The sealed shard results under the stage's `_shards/` folder, by
+/// interval (one listing; a commit deletes its interval's results).
+fn shard_results(
+    stage: &Stage,
+    range: &Range,
+) -> Result<HashMap<Interval, ShardResults>, ReportError> {
+    let mut names: HashMap<Interval, Vec<String>> = HashMap::new();
+    for rel in stage.list_objects(layout::SHARDS)? {
+        // `_shards/interval=.../shard-IIIII-of-CCCCC.json`
+        let mut segments = rel.split('/').skip(1);
+        let (Some(folder), Some(name), None) = (segments.next(), segments.next(), segments.next())
+        else {
+            continue;
+        };
+        let Some(interval) = Interval::from_folder(folder) else {
+            continue;
+        };
+        if range.contains(&interval) {
+            names.entry(interval).or_default().push(name.to_owned());
+        }
+    }
+    Ok(names
+        .into_iter()
+        .filter_map(|(i, n)| Some((i, ShardResults::of(n.iter().map(String::as_str))?)))
+        .collect())
 }
 
 /// Tallies the reasons of up to `max_parts` quarantine parts, those of the

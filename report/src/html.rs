@@ -13,7 +13,7 @@ use chrono::{Datelike, TimeDelta, Timelike};
 
 use crate::changes::Change;
 use crate::lineage::LineageGraph;
-use crate::model::{IntervalRow, LakeReport, StageReport, Status, short_name};
+use crate::model::{IntervalRow, LakeReport, ShardResults, StageReport, Status, short_name};
 use crate::timeline::describe;
 
 /// The most rows of the "all intervals" table, the latest ones.
@@ -100,7 +100,7 @@ dl.totals div{border-left:3px solid #dee2e6;padding-left:8px}dt{color:var(--mut)
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:11px;height:11px;margin-right:4px;vertical-align:-1px;border-radius:2px}
 rect.committed{fill:var(--ok)}rect.q1{fill:var(--q1)}rect.q2{fill:var(--q2)}rect.q3{fill:var(--q3)}
 rect.replayed{stroke:var(--rep);stroke-width:2.5}rect.missing{fill:#fff;stroke:var(--miss);stroke-width:1.5;stroke-dasharray:2 1}
-rect.uncommitted{fill:var(--unc)}rect.unreadable{fill:var(--bad)}rect.stale{stroke:#000;stroke-width:1.5;stroke-dasharray:1 1}
+rect.uncommitted{fill:var(--unc)}rect.unreadable{fill:var(--bad)}rect.stale{stroke:#000;stroke-width:1.5;stroke-dasharray:1 1}rect.unmerged{stroke:#495057;stroke-width:1.5;stroke-dasharray:3 1}
 svg text{font:11px system-ui,sans-serif;fill:var(--mut)}svg .node rect{fill:#f1f3f5;stroke:#495057;stroke-width:1.2}svg .node.ext rect{stroke-dasharray:4 3;fill:#fff}
 svg .node text.name{font-size:13px;font-weight:600;fill:var(--fg)}svg path.edge{fill:none;stroke:#495057;stroke-width:1.4}svg text.stale{fill:var(--miss)}
 .note{background:#fff9db;border-left:3px solid var(--q2);padding:4px 8px;margin:6px 0}.warn{color:var(--miss)}
@@ -234,14 +234,14 @@ fn overview(o: &mut String, stages: &[StageReport]) -> fmt::Result {
     o.push_str(
         "<section id=\"overview\"><h2>Overview</h2><div class=\"scroll\"><table><thead><tr><th>stage</th><th>cadence</th>\
          <th class=\"n\">committed</th><th class=\"n\">replayed</th><th class=\"n\">missing</th><th class=\"n\">uncommitted</th>\
-         <th class=\"n\">records</th><th class=\"n\">bytes</th><th class=\"n\">quarantined</th><th class=\"n\">rate</th></tr></thead><tbody>\n",
+         <th class=\"n\">shards not merged</th><th class=\"n\">records</th><th class=\"n\">bytes</th><th class=\"n\">quarantined</th><th class=\"n\">rate</th></tr></thead><tbody>\n",
     );
     for (k, s) in stages.iter().enumerate() {
         let m = &s.summary;
         writeln!(
             o,
             "<tr data-stage=\"{}\"><td><a href=\"#stage-{k}\">{}</a></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             Text(&s.url),
             Text(s.name()),
             s.every.map(describe).unwrap_or_else(|| "?".into()),
@@ -249,6 +249,7 @@ fn overview(o: &mut String, stages: &[StageReport]) -> fmt::Result {
             thousands(m.replayed),
             thousands(m.missing),
             thousands(m.not_committed),
+            thousands(m.unmerged),
             thousands(m.counts.records),
             bytes(m.counts.bytes),
             thousands(m.counts.quarantined),
@@ -269,7 +270,7 @@ fn stage(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
         Text(&s.url)
     )?;
     let rate = percent(m.counts.quarantine_rate());
-    let items: [(&str, &str, String); 10] = [
+    let items: [(&str, &str, String); 11] = [
         ("committed", "committed intervals", thousands(m.committed)),
         ("replayed", "replayed", thousands(m.replayed)),
         ("missing", "missing", thousands(m.missing)),
@@ -280,6 +281,11 @@ fn stage(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
             thousands(m.unreadable),
         ),
         ("stale", "from replaced inputs", thousands(m.stale)),
+        (
+            "unmerged",
+            "with shard results not merged",
+            thousands(m.unmerged),
+        ),
         ("records", "records", thousands(m.counts.records)),
         (
             "bytes",
@@ -336,7 +342,19 @@ fn cell_class(r: &IntervalRow) -> String {
     if !r.stale_inputs.is_empty() {
         c.push_str(" stale");
     }
+    if r.shards.is_some() {
+        c.push_str(" unmerged");
+    }
     c
+}
+
+/// What waits of a sharded run: `2 of 3 shard results sealed, waiting for
+/// weir commit`.
+fn shards_waiting(sh: &ShardResults) -> String {
+    format!(
+        "{} of {} shard results sealed, waiting for weir commit",
+        sh.sealed, sh.count
+    )
 }
 
 /// What hovering over a cell says.
@@ -366,6 +384,9 @@ fn cell_title(r: &IntervalRow) -> String {
     for input in &r.stale_inputs {
         let _ = write!(t, "; made from a commit of {input} since replaced");
     }
+    if let Some(sh) = &r.shards {
+        let _ = write!(t, "; {}", shards_waiting(sh));
+    }
     t
 }
 
@@ -384,6 +405,7 @@ fn calendar(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
         <span><i style=\"background:var(--q1)\"></i>&lt;1% quarantined</span><span><i style=\"background:var(--q2)\"></i>&lt;5%</span>\
         <span><i style=\"background:var(--q3)\"></i>≥5%</span><span><i style=\"background:#fff;border:2px solid var(--rep)\"></i>replayed</span>\
         <span><i style=\"background:#fff;border:1.5px dashed var(--miss)\"></i>missing</span><span><i style=\"background:var(--unc)\"></i>uncommitted</span>\
+        <span><i style=\"background:var(--unc);border:1.5px dashed #495057\"></i>shards not merged</span>\
         <span><i style=\"background:var(--bad)\"></i>unreadable</span></p>\n");
     if s.timeline.is_empty() {
         o.push_str("<p class=\"mut\">No interval in the range.</p>\n");
@@ -683,10 +705,13 @@ fn intervals_table(o: &mut String, s: &StageReport) -> fmt::Result {
         }
     )?;
     for r in shown.iter().rev() {
-        let state = match &r.status {
+        let mut state = match &r.status {
             Status::Replayed(k) => format!("replayed {k}×"),
             other => other.word().to_string(),
         };
+        if let Some(sh) = &r.shards {
+            let _ = write!(state, "; {}", shards_waiting(sh));
+        }
         write!(
             o,
             "<tr class=\"{}\"><td>{}</td><td>{}</td>",

@@ -70,6 +70,39 @@ pub struct StageData {
     pub intervals: Vec<(Interval, Commit)>,
     /// The quarantine entries read, tallied by reason.
     pub reasons: ReasonTally,
+    /// The sealed shard results not yet merged by `weir commit`, by
+    /// interval.
+    pub shard_results: HashMap<Interval, ShardResults>,
+}
+
+/// An interval's sealed shard results waiting in `_shards/`: a sharded run
+/// (or extract) whose `weir commit` has not run, or has not run since.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardResults {
+    /// Results found, of the plan most of them belong to.
+    pub sealed: u32,
+    /// That plan's shard count.
+    pub count: u32,
+}
+
+impl ShardResults {
+    /// The results among `names` (object names, `shard-IIIII-of-CCCCC.json`):
+    /// those of the shard count most of them claim (the larger on a tie).
+    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        let mut by_count: HashMap<u32, std::collections::BTreeSet<u32>> = HashMap::new();
+        for name in names {
+            if let Some((index, count)) = weir_stage::layout::parse_shard_result(name) {
+                by_count.entry(count).or_default().insert(index);
+            }
+        }
+        by_count
+            .into_iter()
+            .max_by_key(|(count, found)| (found.len(), *count))
+            .map(|(count, found)| Self {
+                sealed: found.len() as u32,
+                count,
+            })
+    }
 }
 
 /// An interval's state on the timeline.
@@ -170,6 +203,8 @@ pub struct IntervalRow {
     /// Inputs it was made from whose commit has since been replaced
     /// (stage URLs), among the stages of the report.
     pub stale_inputs: Vec<String>,
+    /// Sealed shard results waiting for `weir commit`.
+    pub shards: Option<ShardResults>,
 }
 
 /// Counts over a stage's timeline.
@@ -187,6 +222,8 @@ pub struct Summary {
     pub unreadable: u64,
     /// Intervals made from an input commit since replaced.
     pub stale: u64,
+    /// Intervals with sealed shard results not merged.
+    pub unmerged: u64,
     /// The committed intervals' counts, summed.
     pub counts: Counts,
 }
@@ -253,6 +290,9 @@ impl StageReport {
             }
             if !row.stale_inputs.is_empty() {
                 summary.stale += 1;
+            }
+            if row.shards.is_some() {
+                summary.unmerged += 1;
             }
             if let Some(c) = &row.counts {
                 summary.counts.add(c);

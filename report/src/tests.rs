@@ -10,7 +10,7 @@ use weir_stage::quarantine::QuarantineEntry;
 
 use crate::changes::{self, Measure};
 use crate::html;
-use crate::model::{Commit, LakeReport, Range, StageData, Status};
+use crate::model::{Commit, LakeReport, Range, ShardResults, StageData, Status};
 use crate::reasons::{EXAMPLES, ReasonTally, without_numbers};
 
 const RAW: &str = "file:///lake/raw";
@@ -79,6 +79,7 @@ fn data(url: &str, intervals: Vec<(Interval, Commit)>) -> StageData {
         url: url.into(),
         intervals,
         reasons: ReasonTally::default(),
+        shard_results: Default::default(),
     }
 }
 
@@ -405,4 +406,45 @@ fn the_page_shows_record_text_escaped_and_holds_no_script() {
     assert_eq!(html::thousands(1_234_567), "1,234,567");
     assert_eq!(html::bytes(1536), "1.5 KiB");
     assert_eq!(html::percent(0.0017), "0.17%");
+}
+
+#[test]
+fn sealed_shards_not_merged_show_on_their_interval_and_in_the_totals() {
+    // Two results of a 3-shard plan and one left from an older 2-shard plan.
+    let names = [
+        "shard-00000-of-00003.json",
+        "shard-00002-of-00003.json",
+        "shard-00001-of-00002.json",
+        "part-00000-x.ndjson.gz",
+    ];
+    let waiting = ShardResults::of(names);
+    assert_eq!(
+        waiting,
+        Some(ShardResults {
+            sealed: 2,
+            count: 3
+        })
+    );
+    assert_eq!(ShardResults::of(["_manifest.json"]), None);
+    let (d1, d2) = (day("2026-11-26"), day("2026-11-27"));
+    let mut raw = data(
+        RAW,
+        vec![
+            (d1, committed(manifest(RAW, d1, 10, 0), "x")),
+            (d2, Commit::NotCommitted),
+        ],
+    );
+    raw.shard_results.insert(d2, waiting.unwrap_or_default());
+    let r = build(&[raw], Range::default(), None);
+    let s = &r.stages[0];
+    assert_eq!((s.summary.not_committed, s.summary.unmerged), (1, 1));
+    assert_eq!(s.timeline[0].shards, None);
+    assert_eq!(s.timeline[1].shards.map(|x| x.sealed), Some(2));
+    let page = html::render(&r);
+    assert!(page.contains("data-k=\"unmerged\">1<"));
+    assert!(page.contains("2 of 3 shard results sealed, waiting for weir commit"));
+    assert!(
+        page.contains("class=\"uncommitted unmerged\""),
+        "the cell is marked"
+    );
 }

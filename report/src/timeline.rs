@@ -96,7 +96,10 @@ pub fn timeline(
         .intervals
         .iter()
         .filter(|(i, _)| range.contains(i))
-        .map(|(i, c)| row(*i, c, current))
+        .map(|(i, c)| IntervalRow {
+            shards: data.shard_results.get(i).copied(),
+            ..row(*i, c, current)
+        })
         .collect();
     let Some(every) = cadence.every.filter(|e| e.num_seconds() > 0) else {
         let note = "fewer than two intervals and no recorded interval end: no cadence to find missing intervals by (pass --every)";
@@ -156,6 +159,7 @@ pub fn timeline(
                 counts: None,
                 created: None,
                 stale_inputs: vec![],
+                shards: None,
             }),
         }
     }
@@ -193,6 +197,7 @@ fn row(
                 counts: Some(Counts::of(m)),
                 created: Some(m.created.clone()),
                 stale_inputs,
+                shards: None,
             }
         }
         Commit::NotCommitted => IntervalRow {
@@ -201,6 +206,7 @@ fn row(
             counts: None,
             created: None,
             stale_inputs: vec![],
+            shards: None,
         },
         Commit::Unreadable(reason) => IntervalRow {
             interval,
@@ -208,6 +214,7 @@ fn row(
             counts: None,
             created: None,
             stale_inputs: vec![],
+            shards: None,
         },
     }
 }

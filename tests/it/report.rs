@@ -304,3 +304,70 @@ fn report_of_a_missing_stage_fails_naming_it() {
     assert!(r.stderr.contains("nowhere"), "{}", r.stderr);
     assert!(!sb.join("r.html").exists());
 }
+
+/// Shards sealed but not merged are shown on their interval: a sharded run
+/// with one of its two shards done is uncommitted, with its results waiting.
+#[test]
+fn report_shows_sealed_shards_that_wait_for_their_commit() {
+    let sb = Sandbox::new();
+    let records: String = (0..200).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    sb.write("input.ndjson", records);
+    let day = ["--interval", DAYS[0]];
+    let with_day = |args: &[&str]| -> Vec<String> {
+        args.iter().chain(&day).map(|a| (*a).to_owned()).collect()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sb.weir(&args).ok()
+    };
+    run(with_day(&[
+        "stage",
+        "raw",
+        "input.ndjson",
+        "--max-batch-bytes",
+        "1KB",
+    ]));
+    let plan = run(with_day(&[
+        "plan",
+        "--input",
+        "raw",
+        "--parts-per-shard",
+        "1",
+    ]))
+    .json();
+    let shards = plan["shards"].as_array().cloned().unwrap_or_default();
+    assert!(shards.len() >= 2, "{plan}");
+    let last = shards[shards.len() - 1].as_str().unwrap_or_default();
+    run(with_day(&[
+        "run", "--input", "raw", "--output", "clean", "--shard", last,
+    ]));
+    let summary = run(vec![
+        "report".into(),
+        "clean".into(),
+        "-o".into(),
+        "report.html".into(),
+        "--json".into(),
+    ])
+    .json();
+    let s = &summary["stages"][0];
+    assert_eq!(
+        (&s["committed"], &s["uncommitted"], &s["unmerged"]),
+        (
+            &serde_json::json!(0),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        ),
+        "{summary}"
+    );
+    let page = sb.join("report.html");
+    let dom = headless(&sb, &page, &["--dump-dom".into()]);
+    let clean = section(&dom, 0);
+    assert_eq!(total(clean, "unmerged"), "1");
+    assert!(
+        clean.contains(&format!(
+            "1 of {} shard results sealed, waiting for weir commit",
+            shards.len()
+        )),
+        "{clean}"
+    );
+}

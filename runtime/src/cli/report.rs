@@ -77,7 +77,8 @@ impl ReportCmd {
                     serde_json::json!({
                         "stage": s.url, "committed": m.committed, "replayed": m.replayed,
                         "missing": m.missing, "uncommitted": m.not_committed,
-                        "unreadable": m.unreadable, "records": m.counts.records,
+                        "unreadable": m.unreadable, "unmerged": m.unmerged,
+                        "records": m.counts.records,
                         "quarantined": m.counts.quarantined,
                     })
                 })
@@ -89,12 +90,13 @@ impl ReportCmd {
             for s in &report.stages {
                 let m = &s.summary;
                 println!(
-                    "{}: {} committed ({} replayed), {} missing, {} uncommitted, {} records, {} quarantined",
+                    "{}: {} committed ({} replayed), {} missing, {} uncommitted ({} with shard results not merged), {} records, {} quarantined",
                     s.url,
                     m.committed,
                     m.replayed,
                     m.missing,
                     m.not_committed,
+                    m.unmerged,
                     m.counts.records,
                     m.counts.quarantined
                 );
