@@ -103,6 +103,7 @@ rect.replayed{stroke:var(--rep);stroke-width:2.5}rect.missing{fill:#fff;stroke:v
 rect.uncommitted{fill:var(--unc)}rect.unreadable{fill:var(--bad)}rect.stale{stroke:#000;stroke-width:1.5;stroke-dasharray:1 1}rect.unmerged{stroke:#495057;stroke-width:1.5;stroke-dasharray:3 1}
 svg text{font:11px system-ui,sans-serif;fill:var(--mut)}svg .node rect{fill:#f1f3f5;stroke:#495057;stroke-width:1.2}svg .node.ext rect{stroke-dasharray:4 3;fill:#fff}
 svg .node text.name{font-size:13px;font-weight:600;fill:var(--fg)}svg path.edge{fill:none;stroke:#495057;stroke-width:1.4}svg text.stale{fill:var(--miss)}
+svg.chart path.records{fill:none;stroke:var(--ok);stroke-width:1.5;stroke-linecap:round;stroke-linejoin:round}svg.chart path.gaps{stroke:var(--miss);stroke-width:1}svg.chart path.axis{stroke:#adb5bd;stroke-width:1}
 .note{background:#fff9db;border-left:3px solid var(--q2);padding:4px 8px;margin:6px 0}.warn{color:var(--miss)}
 "#;
 
@@ -318,6 +319,7 @@ fn stage(o: &mut String, k: usize, s: &StageReport) -> fmt::Result {
         writeln!(o, "<p class=\"note\">{}</p>", Text(note))?;
     }
     calendar(o, k, s)?;
+    records_chart(o, s)?;
     changes(o, s)?;
     reasons(o, s)?;
     modules(o, s)?;
@@ -388,6 +390,63 @@ fn cell_title(r: &IntervalRow) -> String {
         let _ = write!(t, "; {}", shards_waiting(sh));
     }
     t
+}
+
+/// Records per interval as a line over the timeline: one point per
+/// interval, broken where none is committed (a red tick below the axis),
+/// the tallest interval's count on the axis.
+fn records_chart(o: &mut String, s: &StageReport) -> fmt::Result {
+    const W: f64 = 720.0;
+    const H: f64 = 110.0;
+    const LEFT: f64 = 64.0;
+    const TOP: f64 = 8.0;
+    const BOTTOM: f64 = 18.0;
+    let n = s.timeline.len();
+    let max = s
+        .timeline
+        .iter()
+        .filter_map(|r| r.counts.map(|c| c.records))
+        .max()
+        .unwrap_or(0);
+    if n < 2 || max == 0 {
+        return Ok(());
+    }
+    let x = |i: usize| LEFT + (W - LEFT - 4.0) * i as f64 / (n - 1) as f64;
+    let y = |v: u64| TOP + (H - TOP - BOTTOM) * (1.0 - v as f64 / max as f64);
+    let base = H - BOTTOM;
+    let (mut line, mut gaps, mut pen) = (String::new(), String::new(), false);
+    for (i, r) in s.timeline.iter().enumerate() {
+        match r.counts {
+            // `l0,0` after a move: a lone interval between gaps shows as a dot.
+            Some(c) if pen => write!(line, "L{:.1},{:.1}", x(i), y(c.records))?,
+            Some(c) => {
+                write!(line, "M{:.1},{:.1}l0,0", x(i), y(c.records))?;
+                pen = true;
+            }
+            None => {
+                write!(gaps, "M{:.1},{:.1}v5", x(i), base + 1.0)?;
+                pen = false;
+            }
+        }
+    }
+    writeln!(
+        o,
+        "<h3>Records per interval</h3>\n<svg class=\"chart\" data-chart=\"records\" data-max=\"{max}\" \
+         width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"records per interval, at most {} in one\">\
+         <path class=\"axis\" d=\"M{LEFT},{TOP}V{base}H{}\"/>\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"{}\" y=\"{base}\" text-anchor=\"end\">0</text>\
+         <text x=\"{LEFT}\" y=\"{H}\">{}</text><text x=\"{}\" y=\"{H}\" text-anchor=\"end\">{}</text>\
+         <path class=\"records\" d=\"{line}\"/><path class=\"gaps\" d=\"{gaps}\"/></svg>",
+        thousands(max),
+        W - 4.0,
+        LEFT - 4.0,
+        TOP + 8.0,
+        thousands(max),
+        LEFT - 4.0,
+        s.timeline[0].interval,
+        W - 4.0,
+        s.timeline[n - 1].interval,
+    )
 }
 
 /// The calendar: one cell per interval. Daily intervals lie in weeks

@@ -448,3 +448,37 @@ fn sealed_shards_not_merged_show_on_their_interval_and_in_the_totals() {
         "the cell is marked"
     );
 }
+
+#[test]
+fn the_records_chart_has_a_point_per_committed_interval_and_a_tick_per_gap() {
+    let days = ["2026-11-26", "2026-11-27", "2026-11-29", "2026-11-30"].map(day);
+    let raw = data(
+        RAW,
+        days.iter()
+            .zip([100, 50, 25, 100])
+            .map(|(d, n)| (*d, committed(manifest(RAW, *d, n, 0), "x")))
+            .collect(),
+    );
+    let page = html::render(&build(&[raw], Range::default(), None));
+    let at = page
+        .find("data-chart=\"records\"")
+        .unwrap_or_else(|| panic!("no records chart"));
+    let chart = &page[at..at + page[at..].find("</svg>").unwrap_or(0)];
+    assert!(chart.contains("data-max=\"100\""), "{chart}");
+    let path = |class: &str| {
+        let from = chart
+            .find(&format!("class=\"{class}\" d=\""))
+            .unwrap_or_else(|| panic!("no {class} path in {chart}"))
+            + class.len()
+            + 12;
+        chart[from..from + chart[from..].find('"').unwrap_or(0)].to_owned()
+    };
+    let line = path("records");
+    // Two runs (26–27, 29–30) around the missing 28th: two moves, two lines.
+    assert_eq!(line.matches('M').count(), 2, "{line}");
+    assert_eq!(line.matches('L').count(), 2, "{line}");
+    assert_eq!(path("gaps").matches('M').count(), 1);
+    // The tallest intervals touch the top (y = 8), the 25 sits at 3/4 down.
+    assert!(line.starts_with("M64.0,8.0"), "{line}");
+    assert!(line.contains(",71.0"), "{line}");
+}

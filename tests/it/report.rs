@@ -251,6 +251,10 @@ fn report_of_a_small_lake_renders_its_counts_and_shows_scripts_as_text() {
         clean.contains("class=\"replayed\" data-interval=\"2026-11-24T00:00:00Z\""),
         "{clean}"
     );
+    // The records chart: one line per stage, the tallest day's count on its axis.
+    for s in [raw, clean] {
+        assert!(s.contains("data-chart=\"records\" data-max=\"12\""), "{s}");
+    }
     // Reasons with their counts, and who rejected them.
     assert!(raw.contains("invalid JSON"), "{raw}");
     assert!(
