@@ -10,7 +10,7 @@ reasons; every 997th interval is missing from both stages; clean's
 interval after the middle one is made with another module build; every
 200th clean interval was replayed. Deterministic (seed 7).
 
-Usage: scripts/gen-lake.py DIR [--intervals N]   (default 10,000)
+Usage: scripts/gen-lake.py DIR [--intervals N] [--url URL]   (default 10,000)
 Then:  target/release/weir report DIR/raw DIR/clean -o DIR/report.html
 """
 
@@ -107,10 +107,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir")
     ap.add_argument("--intervals", type=int, default=10_000)
+    ap.add_argument("--url", help="where the report reads DIR (e.g. s3://lake/bench when DIR "
+                    "is that prefix's folder in an s3s-fs root); default file://DIR")
     a = ap.parse_args()
     rng = random.Random(7)
     root = os.path.abspath(a.dir)
-    urls = {s: "file://" + os.path.join(root, s) for s in ("raw", "clean")}
+    base = (a.url or "file://" + root).rstrip("/")
+    urls = {s: f"{base}/{s}" for s in ("raw", "clean")}
     for k in range(a.intervals):
         if k % 997 == 996:
             continue
