@@ -3,11 +3,13 @@
 //! (model-apply) through the real `weir`, on a copy of its pipeline file
 //! whose stages are in a temporary directory. Every stage's manifest must
 //! reconcile with the one before it, and the scored records must carry what
-//! each step adds. Also: the committed data and model assets are what the
-//! example's scripts make.
+//! each step adds. `examples/postgres/run` does the same from a real
+//! PostgreSQL primary and hot standby, extracting the tickets from the
+//! standby, and must score the same records. Also: the committed data and
+//! model assets are what the example's scripts make.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -68,6 +70,32 @@ fn pipeline_copy(sb: &Sandbox) -> PathBuf {
     sb.write("pipeline.toml", text)
 }
 
+/// Runs `examples/SCRIPT --no-build` in the sandbox on `pipeline` and checks that it succeeds and says where each stage's interval is.
+fn run_example(sb: &Sandbox, script: &str, pipeline: &Path) -> Run {
+    let out = Command::new(workspace().join("examples").join(script))
+        .arg("--no-build")
+        .env("WEIR_PIPELINE", pipeline)
+        .env("WEIR_BIN", weir_bin())
+        .current_dir(sb.path())
+        .output()
+        .unwrap_or_else(|e| panic!("running examples/{script}: {e}"));
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+    .ok();
+    for stage in ["raw", "clean", "categorized", "scored"] {
+        let at = format!("{}/{FOLDER}", sb.join(&format!("lake/{stage}")).display());
+        assert!(
+            run.stdout.contains(&at),
+            "examples/{script} does not say where {stage} is ({at}):\n{}",
+            run.stdout
+        );
+    }
+    run
+}
+
 fn manifest(sb: &Sandbox, stage: &str) -> (Value, Vec<u8>) {
     let path = sb.join(&format!("lake/{stage}/{FOLDER}/_manifest.json"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -113,38 +141,12 @@ fn assert_totals_add_up(stage: &str, m: &Value) {
     );
 }
 
-#[test]
-fn nlp_example_runs_every_step_and_the_stages_reconcile() {
-    let sb = Sandbox::new();
-    let pipeline = pipeline_copy(&sb);
-    let out = Command::new(example_dir().join("run"))
-        .arg("--no-build")
-        .env("WEIR_PIPELINE", &pipeline)
-        .env("WEIR_BIN", weir_bin())
-        .current_dir(sb.path())
-        .output()
-        .unwrap_or_else(|e| panic!("running examples/nlp/run: {e}"));
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-    .ok();
-    for stage in ["raw", "clean", "categorized", "scored"] {
-        let at = format!("{}/{FOLDER}", sb.join(&format!("lake/{stage}")).display());
-        assert!(
-            run.stdout.contains(&at),
-            "the output does not say where {stage} is ({at}):\n{}",
-            run.stdout
-        );
-    }
-
-    // raw: 401 lines, one cut off mid-record.
-    let (raw, mut previous_bytes) = manifest(&sb, "raw");
-    assert_totals_add_up("raw", &raw);
-    assert_eq!(raw["totals"]["input_records"], 401);
-    assert_eq!(raw["totals"]["quarantined"], 1);
+/// The three steps after raw: each stage's manifest adds up, reads every
+/// record the stage before committed (lineage to its manifest's sha256),
+/// and names its transform with the same counts; 399 tickets are scored.
+fn assert_steps_reconcile(sb: &Sandbox, raw: Value, raw_bytes: Vec<u8>) {
     let mut previous = raw;
+    let mut previous_bytes = raw_bytes;
     // Each step reads every record the stage before committed; clean
     // quarantines the one ticket whose text is null.
     for (stage, transform, quarantined) in [
@@ -152,7 +154,7 @@ fn nlp_example_runs_every_step_and_the_stages_reconcile() {
         ("categorized", "categorize", 0),
         ("scored", "model_apply", 0),
     ] {
-        let (m, bytes) = manifest(&sb, stage);
+        let (m, bytes) = manifest(sb, stage);
         assert_totals_add_up(stage, &m);
         let t = &m["totals"];
         assert_eq!(
@@ -177,20 +179,38 @@ fn nlp_example_runs_every_step_and_the_stages_reconcile() {
         (previous, previous_bytes) = (m, bytes);
     }
     assert_eq!(previous["totals"]["records"], 399);
+}
 
-    let scored = sb
+/// A stage's records, in the stage's order.
+fn records(sb: &Sandbox, stage: &str) -> Vec<Value> {
+    let out = sb
         .weir(&[
             "cat",
-            &sb.join("lake/scored").to_string_lossy(),
+            &sb.join(&format!("lake/{stage}")).to_string_lossy(),
             "--interval",
             "2026-11-26",
         ])
         .ok();
-    let records: Vec<Value> = scored
-        .stdout
+    out.stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn nlp_example_runs_every_step_and_the_stages_reconcile() {
+    let sb = Sandbox::new();
+    let pipeline = pipeline_copy(&sb);
+    run_example(&sb, "nlp/run", &pipeline);
+
+    // raw: 401 lines, one cut off mid-record.
+    let (raw, raw_bytes) = manifest(&sb, "raw");
+    assert_totals_add_up("raw", &raw);
+    assert_eq!(raw["totals"]["input_records"], 401);
+    assert_eq!(raw["totals"]["quarantined"], 1);
+    assert_steps_reconcile(&sb, raw, raw_bytes);
+
+    let records = records(&sb, "scored");
     assert_eq!(records.len(), 399);
     let mut ids = BTreeSet::new();
     let mut corrections = 0;
@@ -278,6 +298,73 @@ fn nlp_example_runs_every_step_and_the_stages_reconcile() {
         "only {right} of {} categories right",
         records.len()
     );
+}
+
+/// `records` without the extract's cursor column, `updated_at`, which the
+/// loader sets to each ticket's `ts` on the sample day.
+fn without_cursor(mut records: Vec<Value>) -> Vec<Value> {
+    for r in &mut records {
+        let Some(fields) = r.as_object_mut() else {
+            panic!("not an object: {r}")
+        };
+        let updated_at = fields
+            .remove("updated_at")
+            .unwrap_or_else(|| panic!("no updated_at: {fields:?}"));
+        assert_eq!(updated_at, fields["ts"], "{:?}", fields["id"]);
+    }
+    records
+}
+
+#[test]
+fn nlp_example_from_postgres_extracts_from_the_standby_and_scores_the_same_records() {
+    let sb = Sandbox::new();
+    let pipeline = pipeline_copy(&sb);
+    let run = run_example(&sb, "postgres/run", &pipeline);
+
+    // raw is the extract of the 400 tickets the loader could read (the line
+    // cut off mid-record is no row), from the standby.
+    let (raw, raw_bytes) = manifest(&sb, "raw");
+    assert_totals_add_up("raw", &raw);
+    assert_eq!(raw["totals"]["input_records"], 400);
+    assert_eq!(raw["totals"]["quarantined"], 0);
+    let x = &raw["producer"]["extract"];
+    assert_eq!(x["table"], "support.tickets", "{x:#}");
+    assert_eq!(x["source"]["host"], "127.0.0.1", "{x:#}");
+    assert_eq!(x["source"]["database"], "postgres", "{x:#}");
+    assert_eq!(x["standby"], true, "{x:#}");
+    assert_eq!(x["cursor"], "updated_at", "{x:#}");
+    assert_eq!(x["key"], "id", "{x:#}");
+    assert_eq!(x["rows"], 400, "{x:#}");
+    assert_eq!(x["window"]["start"], "2026-11-26T00:00:00Z", "{x:#}");
+    assert_eq!(x["window"]["end"], "2026-11-27T00:00:00Z", "{x:#}");
+    let port = x["source"]["port"].to_string();
+    assert!(
+        run.stdout
+            .contains(&format!("hot standby on 127.0.0.1:{port}")),
+        "the extract did not read the standby the run started:\n{}",
+        run.stdout
+    );
+    assert_steps_reconcile(&sb, raw, raw_bytes);
+
+    // The cluster is gone once the run has ended.
+    let dir = run
+        .stdout
+        .split_whitespace()
+        .find(|w| w.contains("/weir-postgres-"))
+        .unwrap_or_else(|| panic!("no cluster directory in:\n{}", run.stdout));
+    assert!(!Path::new(dir).exists(), "{dir} is left behind");
+
+    // The same records as the database-free run, stage by stage, but for
+    // the cursor column.
+    let free = Sandbox::new();
+    run_example(&free, "nlp/run", &pipeline_copy(&free));
+    for stage in ["raw", "scored"] {
+        let (got, want) = (without_cursor(records(&sb, stage)), records(&free, stage));
+        assert_eq!(got.len(), want.len(), "{stage}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "{stage}");
+        }
+    }
 }
 
 #[test]
