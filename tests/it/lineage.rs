@@ -29,7 +29,7 @@ fn file_transport(path: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn events(path: &Path) -> Vec<Value> {
+pub(crate) fn events(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -38,7 +38,7 @@ fn events(path: &Path) -> Vec<Value> {
 
 /// Fails the test, with the validator's report, unless every event in the
 /// file follows the spec's schemas.
-fn assert_valid(path: &Path) {
+pub(crate) fn assert_valid(path: &Path) {
     let o = Command::new(python())
         .arg(workspace().join("tests/openlineage/validate.py"))
         .arg(path)

@@ -3,7 +3,8 @@
 //! (model-apply) through the real `weir`, on a copy of its pipeline file
 //! whose stages are in a temporary directory. Every stage's manifest must
 //! reconcile with the one before it, and the scored records must carry what
-//! each step adds. `examples/postgres/run` does the same from a real
+//! each step adds; the run's OpenLineage events chain the four stages, and
+//! `weir report`, rendered in headless Chromium, shows them. `examples/postgres/run` does the same from a real
 //! PostgreSQL primary and hot standby, extracting the tickets from the
 //! standby, and must score the same records. Also: the committed data and
 //! model assets are what the example's scripts make.
@@ -71,9 +72,10 @@ fn pipeline_copy(sb: &Sandbox) -> PathBuf {
 }
 
 /// Runs `examples/SCRIPT --no-build` in the sandbox on `pipeline` and checks that it succeeds and says where each stage's interval is.
-fn run_example(sb: &Sandbox, script: &str, pipeline: &Path) -> Run {
+fn run_example(sb: &Sandbox, script: &str, pipeline: &Path, env: &[(&str, String)]) -> Run {
     let out = Command::new(workspace().join("examples").join(script))
         .arg("--no-build")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("WEIR_PIPELINE", pipeline)
         .env("WEIR_BIN", weir_bin())
         .current_dir(sb.path())
@@ -197,11 +199,117 @@ fn records(sb: &Sandbox, stage: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The run's OpenLineage events, as Marquez or DataHub would draw them:
+/// valid against the spec's schemas, one COMPLETE per command, and each
+/// step's input the dataset the step before wrote: raw → clean →
+/// categorized → scored, with the committed counts and manifest versions.
+fn assert_lineage_chains_the_stages(events_file: &Path, sb: &Sandbox) {
+    crate::lineage::assert_valid(events_file);
+    let events = crate::lineage::events(events_file);
+    let complete: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["eventType"] == "COMPLETE")
+        .collect();
+    let starts = events.iter().filter(|e| e["eventType"] == "START").count();
+    assert_eq!((complete.len(), starts), (4, 4), "{events:#?}");
+    let stages = ["raw", "clean", "categorized", "scored"];
+    for (k, (e, stage)) in complete.iter().zip(stages).enumerate() {
+        let out = &e["outputs"][0];
+        let (m, bytes) = manifest(sb, stage);
+        assert!(
+            out["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with(&format!("/lake/{stage}"))),
+            "{stage}: {out:#}"
+        );
+        assert_eq!(
+            out["outputFacets"]["outputStatistics"]["rowCount"], m["totals"]["records"],
+            "{stage}"
+        );
+        assert_eq!(
+            out["facets"]["version"]["datasetVersion"],
+            sha256(&bytes),
+            "{stage}"
+        );
+        if k > 0 {
+            let input = &e["inputs"][0];
+            let before = &complete[k - 1]["outputs"][0];
+            assert_eq!(
+                (&input["namespace"], &input["name"]),
+                (&before["namespace"], &before["name"]),
+                "{stage}'s input is the stage before"
+            );
+            assert_eq!(
+                input["facets"]["version"]["datasetVersion"],
+                before["facets"]["version"]["datasetVersion"]
+            );
+        }
+    }
+    let jobs: Vec<&str> = complete
+        .iter()
+        .map(|e| e["job"]["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        &jobs[1..],
+        ["pipeline.clean", "pipeline.categorize", "pipeline.score"]
+    );
+}
+
+/// `weir report` of the four stages, rendered by headless Chromium: the
+/// lineage graph links them in order and each stage shows its counts.
+fn assert_report_shows_the_stages(sb: &Sandbox) {
+    let stages = ["raw", "clean", "categorized", "scored"];
+    let mut args = vec!["report".to_owned()];
+    args.extend(stages.map(|s| sb.join(&format!("lake/{s}")).display().to_string()));
+    args.extend(["-o".into(), "report.html".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    sb.weir(&args).ok();
+    let page = sb.join("report.html");
+    let dom = crate::report::headless(sb, &page, &["--dump-dom".into()]);
+    let graph = &dom[dom.find("id=\"lineage-graph\"").unwrap_or(0)..];
+    for pair in stages.windows(2) {
+        let edge = format!("/lake/{} → ", pair[0]);
+        let at = graph
+            .find(&edge)
+            .unwrap_or_else(|| panic!("no edge from {} in {graph}", pair[0]));
+        let to = &graph[at + edge.len()..];
+        assert!(
+            to[..to.find('<').unwrap_or(0)].ends_with(&format!("/lake/{}", pair[1])),
+            "the edge from {} goes to {to:.80}",
+            pair[0]
+        );
+    }
+    for (k, stage) in stages.iter().enumerate() {
+        let (m, _) = manifest(sb, stage);
+        let section = crate::report::section(&dom, k);
+        assert_eq!(crate::report::total(section, "committed"), "1", "{stage}");
+        assert_eq!(
+            crate::report::total(section, "records"),
+            m["totals"]["records"].to_string(),
+            "{stage}"
+        );
+        assert_eq!(
+            crate::report::total(section, "quarantined"),
+            m["totals"]["quarantined"].to_string(),
+            "{stage}"
+        );
+    }
+}
+
 #[test]
 fn nlp_example_runs_every_step_and_the_stages_reconcile() {
     let sb = Sandbox::new();
     let pipeline = pipeline_copy(&sb);
-    run_example(&sb, "nlp/run", &pipeline);
+    // Every weir command of the run sends its OpenLineage events to a file.
+    let events_file = sb.join("lineage.ndjson");
+    let transport = [
+        ("OPENLINEAGE__TRANSPORT__TYPE", "file".to_owned()),
+        (
+            "OPENLINEAGE__TRANSPORT__LOG_FILE_PATH",
+            events_file.display().to_string(),
+        ),
+    ];
+    run_example(&sb, "nlp/run", &pipeline, &transport);
 
     // raw: 401 lines, one cut off mid-record.
     let (raw, raw_bytes) = manifest(&sb, "raw");
@@ -209,6 +317,8 @@ fn nlp_example_runs_every_step_and_the_stages_reconcile() {
     assert_eq!(raw["totals"]["input_records"], 401);
     assert_eq!(raw["totals"]["quarantined"], 1);
     assert_steps_reconcile(&sb, raw, raw_bytes);
+    assert_lineage_chains_the_stages(&events_file, &sb);
+    assert_report_shows_the_stages(&sb);
 
     let records = records(&sb, "scored");
     assert_eq!(records.len(), 399);
@@ -319,7 +429,7 @@ fn without_cursor(mut records: Vec<Value>) -> Vec<Value> {
 fn nlp_example_from_postgres_extracts_from_the_standby_and_scores_the_same_records() {
     let sb = Sandbox::new();
     let pipeline = pipeline_copy(&sb);
-    let run = run_example(&sb, "postgres/run", &pipeline);
+    let run = run_example(&sb, "postgres/run", &pipeline, &[]);
 
     // raw is the extract of the 400 tickets the loader could read (the line
     // cut off mid-record is no row), from the standby.
@@ -357,7 +467,7 @@ fn nlp_example_from_postgres_extracts_from_the_standby_and_scores_the_same_recor
     // The same records as the database-free run, stage by stage, but for
     // the cursor column.
     let free = Sandbox::new();
-    run_example(&free, "nlp/run", &pipeline_copy(&free));
+    run_example(&free, "nlp/run", &pipeline_copy(&free), &[]);
     for stage in ["raw", "scored"] {
         let (got, want) = (without_cursor(records(&sb, stage)), records(&free, stage));
         assert_eq!(got.len(), want.len(), "{stage}");

@@ -34,7 +34,7 @@ fn chromium() -> PathBuf {
 
 /// Runs headless Chromium on `page` with `args` (a profile of its own in
 /// `sb`), killed after a minute; its stdout.
-fn headless(sb: &Sandbox, page: &Path, args: &[String]) -> String {
+pub(crate) fn headless(sb: &Sandbox, page: &Path, args: &[String]) -> String {
     let out = Command::new("timeout")
         .arg("120")
         .arg(chromium())
@@ -78,7 +78,7 @@ fn another_build_of(module: &Path, sb: &Sandbox) -> PathBuf {
 }
 
 /// The part of the rendered DOM that is stage `k`'s section.
-fn section(dom: &str, k: usize) -> &str {
+pub(crate) fn section(dom: &str, k: usize) -> &str {
     let start = dom
         .find(&format!("id=\"stage-{k}\""))
         .unwrap_or_else(|| panic!("no section of stage {k}"));
@@ -87,7 +87,7 @@ fn section(dom: &str, k: usize) -> &str {
 }
 
 /// The value shown for `key` in a stage's totals.
-fn total(section: &str, key: &str) -> String {
+pub(crate) fn total(section: &str, key: &str) -> String {
     let marker = format!("data-k=\"{key}\">");
     let at = section
         .find(&marker)
