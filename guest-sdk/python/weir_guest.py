@@ -118,7 +118,44 @@ def _dumps(record: Any) -> str:
             "a transform returns a dict (a JSON object), a list of dicts or None, "
             f"not {type(record).__name__}"
         )
-    return _dump(record)
+    return _json_of(_dump, record)
+
+
+def _json_of(dump: Callable[[Any], str], record: dict) -> str:
+    """``dump(record)``; a NaN or infinity in it fails naming its field
+    (the encoder's own message names only the value)."""
+    try:
+        return dump(record)
+    except ValueError:
+        found = _non_finite(record, "")
+        if found is None:
+            raise
+        path, value = found
+        raise ValueError(
+            f"field `{path}` is {value!r}, which JSON cannot hold (NaN and infinities are "
+            "not JSON numbers): set it to None or a string, or leave it out"
+        ) from None
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """The path (``a.b[2]``) and value of the first NaN or infinity in
+    ``value``, depth first in the order the encoder writes."""
+    if isinstance(value, float):
+        return (path, value) if value != value or value in (_INF, -_INF) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+_INF = float("inf")
 
 
 # allow_nan=False: NaN and Infinity are not JSON; the record fails instead.
@@ -574,7 +611,7 @@ def _patch(out: Any, given: dict) -> str:
                 if not (k in given and type(v) in _SCALARS and _same(v, given[k]))
             }
             break
-    return _fast_dump(out)
+    return _json_of(_fast_dump, out)
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))

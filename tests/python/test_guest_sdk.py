@@ -131,7 +131,22 @@ def test_nan_in_an_output_still_fails_the_record():
         return record
 
     result = run_one(nan, '{"x":1.50}')
-    assert isinstance(result, weir_guest.Failed) and "Out of range float values" in result.value
+    assert isinstance(result, weir_guest.Failed)
+    assert "field `x` is nan, which JSON cannot hold" in result.value, result.value
+
+
+def test_a_nan_or_infinity_deep_in_an_output_is_named_by_its_path():
+    def deep(record):
+        record["stats"] = {"mean": 1.5, "scores": [0.25, float("-inf")]}
+        return record
+
+    result = run_one(deep, '{"id":1}')
+    assert isinstance(result, weir_guest.Failed)
+    assert "field `stats.scores[1]` is -inf" in result.value, result.value
+    # In field mode too: the patch's field is named.
+    result = run_one(lambda r: {"score": float("nan")}, '{"text":"a"}', reads=["text"], writes=["score"])
+    assert isinstance(result, weir_guest.Failed)
+    assert "field `score` is nan" in result.value, result.value
 
 
 def test_process_chunk_gets_the_chunks_records_and_returns_one_result_each():
