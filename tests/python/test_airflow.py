@@ -42,6 +42,27 @@ with DAG(
         task_id="over_budget", pipeline=%(over_budget)r, step="clean",
         max_rejected="{{ params.budget }}", retries=3,
     )
+    WeirRunOperator(
+        task_id="out_of_time", pipeline=%(runaway)r, step="spin",
+        max_rejected="100%%", max_run_time="2s", retries=0,
+    )
+'''
+
+# A step whose every record spins until its 1 s CPU deadline (the hostile
+# test guest's "loop" mode), so only the run's time limit stops it.
+RUNAWAY_PIPELINE = '''
+[stages]
+raw = %(raw)s
+spun = %(spun)s
+
+[steps.spin]
+input = "raw"
+output = "spun"
+
+[[steps.spin.transforms]]
+module = %(module)s
+config = { mode = "loop" }
+limits = { cpu_time = "1s" }
 '''
 
 
@@ -181,13 +202,34 @@ def test_example_dag_runs_sharded_steps_and_commits_what_one_process_commits(air
             assert commit["totals"]["input_records"] == sum(r["input_records"] for _, r in runs)
 
 
-def test_failing_runs_fail_their_tasks_with_the_runs_message(airflow, tmp_path, weir_cli, normalize_wasm):
+@pytest.fixture(scope="session")
+def hostile_wasm() -> Path:
+    """The hostile test guest (tests/guests/hostile), built from source."""
+    subprocess.run(
+        ["cargo", "build", "--locked", "--profile", "guest", "--target", "wasm32-wasip2", "-p", "weir-hostile"],
+        cwd=WORKSPACE,
+        check=True,
+    )
+    path = WORKSPACE / "target" / "wasm32-wasip2" / "guest" / "weir_hostile.wasm"
+    assert path.is_file(), path
+    return path
+
+
+def test_failing_runs_fail_their_tasks_with_the_runs_message(airflow, tmp_path, weir_cli, normalize_wasm, hostile_wasm):
     lake = tmp_path / "lake"
     weir_cli("stage", lake / "raw", "--interval", "2026-11-26", "-", stdin='{"id":1,"text":"ok"}\n{"id":2,"text":42}\n')
     bad_module = pipeline_file(tmp_path / "bad.toml", raw=lake / "raw", clean=lake / "clean", module=tmp_path / "missing.wasm")
     over_budget = pipeline_file(tmp_path / "budget.toml", raw=lake / "raw", clean=lake / "clean", module=normalize_wasm)
+    # The hostile guest spins on records that ask it to.
+    triggers = "".join(f'{{"id":{i},"trigger":true}}\n' for i in range(10))
+    weir_cli("stage", lake / "triggers", "--interval", "2026-11-26", "-", stdin=triggers)
+    runaway = tmp_path / "runaway.toml"
+    runaway.write_text(RUNAWAY_PIPELINE % {
+        "raw": json.dumps(str(lake / "triggers")), "spun": json.dumps(str(lake / "spun")),
+        "module": json.dumps(str(hostile_wasm)),
+    })
     (airflow.dags / "weir_failures.py").write_text(
-        FAILING_DAG % {"bad_module": str(bad_module), "over_budget": str(over_budget)}
+        FAILING_DAG % {"bad_module": str(bad_module), "over_budget": str(over_budget), "runaway": str(runaway)}
     )
 
     dag_test = airflow("dags", "test", "weir_failures", "2026-11-27")
@@ -196,7 +238,12 @@ def test_failing_runs_fail_their_tasks_with_the_runs_message(airflow, tmp_path, 
     assert f"cannot read transform module {tmp_path / 'missing.wasm'}" in log, log
     assert "1 of 2 records were rejected, over the budget of 0 records; nothing was committed" in log, log
     assert log.count("[DAG TEST] starting task_id=over_budget") == 1, "an over-budget run is not retried"
-    assert log.count("new_state=failed") == 2, log
+    # The binary's hints name its flags; under Airflow the message names the operator's settings.
+    assert "(here: the WeirRunOperator's max_rejected= setting)" in log, log
+    assert "the run took longer than its time limit of 2s" in log, log
+    assert "(here: the WeirRunOperator's max_run_time= setting)" in log, log
+    assert not (lake / "spun" / "interval=20261126T000000Z" / "_manifest.json").exists()
+    assert log.count("new_state=failed") == 3, log
     assert "new_state=success" not in log, log
     # Nothing committed: the over-budget run wrote its quarantine parts but no manifest.
     assert not (lake / "clean" / "interval=20261126T000000Z" / "_manifest.json").exists()
