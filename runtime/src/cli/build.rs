@@ -262,11 +262,24 @@ fn componentize_failure(dir: &Path, stderr: &str, status: std::process::ExitStat
             stderr.trim_end()
         );
     };
+    if let Some(module) = bundled_extension(stderr, dir) {
+        let package = C_EXTENSION_PACKAGES
+            .iter()
+            .find(|(m, _)| *m == module)
+            .map_or(module.as_str(), |(_, p)| p);
+        return format!(
+            "app.py imports {module} ({package}), a package with C extensions, which cannot run \
+             in the sandbox: a Python component holds CPython and pure-Python packages only{}",
+            if module == "sklearn" {
+                SKLEARN_ROUTE
+            } else {
+                ""
+            }
+        );
+    }
     if let Some((module, package)) = c_extension_import(&python) {
         let sklearn = if module == "sklearn" {
-            "; to apply a scikit-learn model, export it and use a shipped transform instead: \
-             transforms/categorize (text classifiers, export_sklearn.py) or \
-             transforms/model-apply (ONNX, via skl2onnx)"
+            SKLEARN_ROUTE
         } else {
             ""
         };
@@ -276,6 +289,56 @@ fn componentize_failure(dir: &Path, stderr: &str, status: std::process::ExitStat
         );
     }
     format!("app.py failed to import while building the component:\n{python}")
+}
+
+/// Where a scikit-learn model goes instead.
+const SKLEARN_ROUTE: &str = "; to apply a scikit-learn model, export it and use a shipped \
+     transform instead: transforms/categorize (text classifiers, export_sklearn.py) or \
+     transforms/model-apply (ONNX, via skl2onnx)";
+
+/// The top-level package of a bundled package that failed to import one
+/// of its own submodules, in any traceback of componentize-py's `stderr`:
+/// `No module named 'pkg._ext'` raised while `pkg`'s own code ran (a frame
+/// in `/N/pkg/`, componentize-py's mount N of a folder it bundles). The
+/// project folder is mount 0: there `pkg` counts only if it holds a
+/// compiled file (`pip install --target .` put it there), so an app's own
+/// package missing a module is not taken for one. Inside a
+/// component a compiled submodule (`_ext.cpython-311-x86_64-linux-gnu.so`)
+/// is not a module at all, so this is the mark of a package with C
+/// extensions, whichever it is.
+fn bundled_extension(python: &str, project: &Path) -> Option<String> {
+    python.lines().find_map(|line| {
+        let missing = line.split_once("No module named '")?.1.split('\'').next()?;
+        let (top, _) = missing.split_once('.')?;
+        let bundled = python.lines().any(|l| {
+            l.trim_start()
+                .strip_prefix("File \"/")
+                .and_then(|p| p.split_once('/'))
+                .is_some_and(|(mount, rest)| {
+                    !mount.is_empty()
+                        && mount.chars().all(|c| c.is_ascii_digit())
+                        && rest.starts_with(&format!("{top}/"))
+                        && (mount != "0" || holds_compiled(&project.join(top), 8))
+                })
+        });
+        bundled.then(|| top.to_owned())
+    })
+}
+
+/// Whether `dir` holds a compiled extension module (`.so`, `.pyd`) within
+/// `depth` folders.
+fn holds_compiled(dir: &Path, depth: usize) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => depth > 0 && holds_compiled(&path, depth - 1),
+            Ok(t) if t.is_file() => path.extension().is_some_and(|x| x == "so" || x == "pyd"),
+            _ => false,
+        }
+    })
 }
 
 /// The Python error inside componentize-py's report (`AssertionError:
@@ -428,6 +491,46 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("model-apply"), "{message}");
+    }
+
+    #[test]
+    fn any_bundled_package_missing_a_compiled_submodule_is_named() {
+        // msgspec (not in the list): its compiled core is not a module in
+        // the component.
+        let stderr = "AssertionError: Traceback (most recent call last):\n  File \"/0/app.py\", \
+                      line 2, in <module>\n    import msgspec\n  File \"/2/msgspec/__init__.py\", \
+                      line 1, in <module>\n    from ._core import Struct\n\
+                      ModuleNotFoundError: No module named 'msgspec._core'\n\nCaused by:\n    x\n";
+        let status = Command::new("false")
+            .status()
+            .unwrap_or_else(|e| panic!("false: {e}"));
+        let message = componentize_failure(Path::new("/p"), stderr, status);
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(
+            message.starts_with("app.py imports msgspec (msgspec), a package with C extensions"),
+            "{message}"
+        );
+        // Installed into the project folder (pip install --target .): it
+        // holds the compiled file.
+        let project = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let pkg = project.path().join("msgspec");
+        std::fs::create_dir_all(&pkg).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(pkg.join("_core.cpython-314-x86_64-linux-gnu.so"), b"")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let in_project = stderr.replace("/2/msgspec", "/0/msgspec");
+        let message = componentize_failure(project.path(), &in_project, status);
+        assert!(
+            message.starts_with("app.py imports msgspec (msgspec)"),
+            "{message}"
+        );
+        // The app's own package (the project, mounted at /0) missing a
+        // submodule is not a package's extension.
+        let own = "AssertionError: Traceback (most recent call last):\n  File \"/0/app.py\", \
+                   line 2, in <module>\n    import helpers.text\n  File \"/0/helpers/__init__.py\", \
+                   line 1, in <module>\n    from . import text\n\
+                   ModuleNotFoundError: No module named 'helpers.text'\n\nCaused by:\n    x\n";
+        let message = componentize_failure(Path::new("/p"), own, status);
+        assert!(message.starts_with("app.py failed to import"), "{message}");
     }
 
     #[test]
