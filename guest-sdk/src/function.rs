@@ -62,6 +62,7 @@ where
         function,
         config: None,
         fields: None,
+        field_mode: false,
         args: PhantomData,
     }
 }
@@ -144,6 +145,9 @@ pub struct Map<F: RecordFn<Args>, Args> {
     config: Option<F::Config>,
     /// The fields of field mode, from the config; `None`: whole records.
     fields: Option<FieldsOf<F::Config>>,
+    /// Whether `fields` named fields for this config (set by `init`): the
+    /// host then passes projections and takes patches.
+    field_mode: bool,
     args: PhantomData<fn() -> Args>,
 }
 
@@ -210,6 +214,7 @@ where
     type Config = F::Config;
 
     fn init(&mut self, config: Self::Config) -> Result<(), Error> {
+        self.field_mode = self.fields.is_some_and(|f| f(&config).is_some());
         self.config = Some(config);
         Ok(())
     }
@@ -221,7 +226,7 @@ where
     fn process(&mut self, record: Record<'_>, output: &mut Output<'_>) -> Result<(), Error> {
         let config = configured(self.config.as_ref())?;
         let result = self.function.call(record.parse()?, config).into_record()?;
-        if self.fields.is_none() {
+        if !self.field_mode {
             return output.emit_from(&result, record);
         }
         // Field mode: `record` is a projection, and the patch is what changed.
@@ -445,5 +450,34 @@ where
 
     fn into_records(self) -> Result<Records, Error> {
         self.map_err(Error::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NoConfig, Value};
+
+    fn shout(mut record: Value) -> Result<Value, Error> {
+        if let Some(Value::String(text)) = record.get_mut("text") {
+            *text = text.to_uppercase();
+        }
+        Ok(record)
+    }
+
+    #[test]
+    fn a_map_whose_fields_name_none_for_its_config_writes_whole_records() {
+        // The host then passes whole records and takes whole records back:
+        // a patch here would drop every field it left alone.
+        let whole = |_: &NoConfig| None;
+        let results = crate::testing::run(
+            map(shout).with_fields(whole),
+            "{}",
+            [r#"{"id":1.50,"text":"hi"}"#],
+        );
+        assert_eq!(
+            results[0],
+            Ok(vec![r#"{"id":1.50,"text":"HI"}"#.to_owned()])
+        );
     }
 }
