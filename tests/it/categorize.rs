@@ -63,7 +63,7 @@ fn categorize_golden_cases_match_through_the_component() {
     weir_tests::assert_golden_cases(&guest("categorize"), &crate_dir());
 }
 
-/// Trains pipelines on both corpora with scikit-learn (two on each, two
+/// Trains pipelines on both corpora with scikit-learn (three on each, two
 /// more on the reviews for the exporter's other settings), exports each
 /// with `export_sklearn.py` into `models/`, and writes each corpus's
 /// held-out texts (`<corpus>.ndjson`) and scikit-learn's answers for them
@@ -83,7 +83,7 @@ try:
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
-    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.naive_bayes import ComplementNB, MultinomialNB
     from sklearn.pipeline import make_pipeline
 except ImportError as e:
     sys.exit(f"{e}: .venv/bin/pip install -r scripts/requirements-test.txt")
@@ -114,6 +114,7 @@ def pipelines(corpus):
         "tfidf-lr": make_pipeline(
             TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english"),
             LogisticRegression(C=10.0, max_iter=2000)),
+        "tfidf-cnb": make_pipeline(TfidfVectorizer(min_df=2), ComplementNB(alpha=0.3)),
     }
     if corpus == "reviews":
         # The exporter's other paths: a separate TfidfTransformer, binary
@@ -169,7 +170,7 @@ fn categorize_models_agree_with_scikit_learn_on_held_out_text() {
     )
     .unwrap_or_else(|e| panic!("reference.json: {e}"));
     let runs = reference["runs"].as_array().cloned().unwrap_or_default();
-    assert_eq!(runs.len(), 6, "{reference}");
+    assert_eq!(runs.len(), 8, "{reference}");
     let mut failures = Vec::new();
     for run in &runs {
         let field = |key: &str| run[key].as_str().unwrap_or_default().to_owned();

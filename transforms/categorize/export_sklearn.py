@@ -5,7 +5,7 @@ for Weir's `categorize` transform.
 Supported pipelines (`sklearn.pipeline.Pipeline`, e.g. from `make_pipeline`):
 
     CountVectorizer | TfidfVectorizer | CountVectorizer + TfidfTransformer
-    followed by MultinomialNB | LogisticRegression
+    followed by MultinomialNB | ComplementNB | LogisticRegression
 
 The vectorizer must use the word analyzer with the default `token_pattern`
 (`(?u)\\b\\w\\w+\\b`), no custom `preprocessor` or `tokenizer`, and no
@@ -28,6 +28,8 @@ The asset is one JSON document:
                                      "norm": "l2" | "l1" | null}},
      "classifier": {"kind": "multinomial_nb", "classes": [...],
                     "class_log_prior": [...], "feature_log_prob": [[...], ...]}
+                 | {"kind": "complement_nb", "classes": [...],
+                    "feature_log_prob": [[...], ...]}
                  | {"kind": "logistic_regression", "classes": [...],
                     "coef": [[...], ...], "intercept": [...]}}
 
@@ -116,9 +118,22 @@ def _tfidf(transformer):
 
 def _classifier(classifier):
     from sklearn.linear_model import LogisticRegression
-    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.naive_bayes import ComplementNB, MultinomialNB
 
     classes = _labels(classifier.classes_)
+    if isinstance(classifier, ComplementNB):
+        # Its joint log-likelihood is the features against
+        # `feature_log_prob_` alone: scikit-learn adds the class prior only
+        # for a single class, which a classifier here never has.
+        if len(classes) < 2:
+            raise UnsupportedPipeline("ComplementNB fitted on a single class")
+        return {
+            "kind": "complement_nb",
+            "classes": classes,
+            "feature_log_prob": [
+                _floats(row, "feature_log_prob_") for row in classifier.feature_log_prob_
+            ],
+        }
     if isinstance(classifier, MultinomialNB):
         return {
             "kind": "multinomial_nb",
@@ -144,7 +159,7 @@ def _classifier(classifier):
             "intercept": _floats(classifier.intercept_, "intercept_"),
         }
     raise UnsupportedPipeline(
-        f"classifier {type(classifier).__name__}; only MultinomialNB or LogisticRegression"
+        f"classifier {type(classifier).__name__}; only MultinomialNB, ComplementNB or LogisticRegression"
     )
 
 

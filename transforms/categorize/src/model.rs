@@ -88,6 +88,7 @@ struct ClassifierAsset {
 #[serde(rename_all = "snake_case")]
 enum ClassifierKind {
     MultinomialNb,
+    ComplementNb,
     LogisticRegression,
 }
 
@@ -191,7 +192,8 @@ impl Vectorizer {
 #[derive(Debug)]
 enum Classifier {
     /// `MultinomialNB`: `weights` is `feature_log_prob_` transposed
-    /// (feature-major), `bias` is `class_log_prior_`.
+    /// (feature-major), `bias` is `class_log_prior_`; `ComplementNB` too,
+    /// with no prior (`bias` all zero).
     MultinomialNb,
     /// `LogisticRegression` with two classes: one row of `coef_`; the
     /// probability of the second class is the logistic of the decision.
@@ -317,6 +319,17 @@ impl Model {
                     weights,
                     bias,
                 )
+            }
+            // ComplementNB: scikit-learn's joint log-likelihood is the same
+            // dot product with no prior (it adds one only for a single
+            // class), then the same log-sum-exp.
+            ClassifierKind::ComplementNb => {
+                let feature_log_prob = c
+                    .feature_log_prob
+                    .ok_or_else(|| missing("feature_log_prob"))?;
+                let weights = transpose(&feature_log_prob, columns, "feature_log_prob")?;
+                let rows = feature_log_prob.len();
+                (Classifier::MultinomialNb, rows, weights, vec![0.0; rows])
             }
             ClassifierKind::LogisticRegression => {
                 let coef = c.coef.ok_or_else(|| missing("coef"))?;
