@@ -138,6 +138,19 @@ for refused in (CountVectorizer(analyzer="char"), CountVectorizer(token_pattern=
     else:
         sys.exit(f"export_sklearn accepted {refused!r}")
 
+# A custom tokenizer is named, even with token_pattern=None beside it.
+def split_on_spaces(text):
+    return text.split()
+pipeline = make_pipeline(CountVectorizer(tokenizer=split_on_spaces, token_pattern=None),
+                         MultinomialNB()).fit(["ab cd", "ef gh"], ["x", "y"])
+try:
+    export_sklearn.to_asset(pipeline)
+except export_sklearn.UnsupportedPipeline as e:
+    if "CountVectorizer.tokenizer is the function __main__.split_on_spaces" not in str(e):
+        sys.exit(f"the refusal does not name the tokenizer: {e}")
+else:
+    sys.exit("export_sklearn accepted a custom tokenizer")
+
 os.makedirs("models", exist_ok=True)
 reference = {"sklearn_version": sklearn.__version__, "runs": []}
 for corpus, (x_train, y_train, x_test, y_test) in corpora.items():

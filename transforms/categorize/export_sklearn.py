@@ -77,17 +77,38 @@ def _labels(classes):
     return labels
 
 
+def _function_name(function):
+    """``module.qualname`` of a function (or a callable object's class)."""
+    target = function if hasattr(function, "__qualname__") else type(function)
+    module = getattr(target, "__module__", None)
+    qualname = getattr(target, "__qualname__", repr(function))
+    return f"{module}.{qualname}" if module else qualname
+
+
 def _vectorizer(vectorizer):
     name = type(vectorizer).__name__
+    if callable(vectorizer.analyzer):
+        raise UnsupportedPipeline(
+            f"{name}.analyzer is the function {_function_name(vectorizer.analyzer)}; the transform "
+            "has only scikit-learn's word analyzer"
+        )
     if vectorizer.analyzer != "word":
         raise UnsupportedPipeline(f"{name}.analyzer={vectorizer.analyzer!r}; only 'word'")
+    # A custom function first: it usually comes with token_pattern=None,
+    # and the pattern is not what the user needs to hear about.
+    for setting in ("preprocessor", "tokenizer"):
+        function = getattr(vectorizer, setting)
+        if function is not None:
+            raise UnsupportedPipeline(
+                f"{name}.{setting} is the function {_function_name(function)}; the transform cannot "
+                f"run Python, so it has only scikit-learn's own (no {setting}, the default token_pattern)"
+            )
     if vectorizer.token_pattern != DEFAULT_TOKEN_PATTERN:
         raise UnsupportedPipeline(
             f"{name}.token_pattern={vectorizer.token_pattern!r}; only the default {DEFAULT_TOKEN_PATTERN!r}"
         )
-    for setting in ("preprocessor", "tokenizer", "strip_accents"):
-        if getattr(vectorizer, setting) is not None:
-            raise UnsupportedPipeline(f"{name}.{setting} is set; only None")
+    if vectorizer.strip_accents is not None:
+        raise UnsupportedPipeline(f"{name}.strip_accents is set; only None")
     if vectorizer.input != "content":
         raise UnsupportedPipeline(f"{name}.input={vectorizer.input!r}; only 'content'")
     stop_words = vectorizer.get_stop_words()
