@@ -138,6 +138,19 @@ for refused in (CountVectorizer(analyzer="char"), CountVectorizer(token_pattern=
     else:
         sys.exit(f"export_sklearn accepted {refused!r}")
 
+# tf-idf in float32 is refused (the transform computes in float64), naming it.
+import numpy as np
+for vectorizer in (TfidfVectorizer(dtype=np.float32), CountVectorizer(dtype=np.float32)):
+    steps = [vectorizer] if isinstance(vectorizer, TfidfVectorizer) else [vectorizer, TfidfTransformer()]
+    pipeline = make_pipeline(*steps, MultinomialNB()).fit(["ab cd", "ef gh"], ["x", "y"])
+    try:
+        export_sklearn.to_asset(pipeline)
+    except export_sklearn.UnsupportedPipeline as e:
+        if "dtype=float32" not in str(e):
+            sys.exit(f"the refusal does not name the dtype: {e}")
+    else:
+        sys.exit(f"export_sklearn accepted {vectorizer!r}")
+
 # A custom tokenizer is named, even with token_pattern=None beside it.
 def split_on_spaces(text):
     return text.split()

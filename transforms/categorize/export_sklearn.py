@@ -207,6 +207,17 @@ def to_asset(pipeline):
             "steps " + ", ".join(type(s).__name__ for s in steps)
             + "; expected a vectorizer (and TfidfTransformer) then a classifier"
         )
+    if vectorizer["tfidf"] is not None:
+        import numpy as np
+
+        # Integer counts become float64 in TfidfTransformer; a float dtype stays.
+        dtype = np.dtype(steps[0].dtype)
+        if np.issubdtype(dtype, np.floating) and dtype != np.float64:
+            raise UnsupportedPipeline(
+                f"{type(steps[0]).__name__}(dtype={dtype.name}): scikit-learn computes this tf-idf in "
+                f"{dtype.name}, the transform in float64, and the weights would differ (by up to 3e-7 "
+                "for float32); fit it with the default dtype (float64)"
+            )
     classifier = _classifier(steps[-1])
     if len(classifier.get("coef", classifier.get("feature_log_prob"))[0]) != len(vectorizer["vocabulary"]):
         raise UnsupportedPipeline("the classifier's features do not match the vocabulary")
