@@ -8,8 +8,8 @@ Supported pipelines (`sklearn.pipeline.Pipeline`, e.g. from `make_pipeline`):
     followed by MultinomialNB | ComplementNB | LogisticRegression
 
 The vectorizer must use the word analyzer with the default `token_pattern`
-(`(?u)\\b\\w\\w+\\b`), no custom `preprocessor` or `tokenizer`, and no
-`strip_accents`; `lowercase`, `ngram_range`, `stop_words` (a list or
+(`(?u)\\b\\w\\w+\\b`), no custom `preprocessor` or `tokenizer`, and
+`strip_accents` None, "unicode" or "ascii"; `lowercase`, `ngram_range`, `stop_words` (a list or
 "english"), `binary`, `min_df`/`max_df`/`max_features` (they only shape
 the vocabulary), and for tf-idf `norm` ("l1", "l2" or None), `use_idf`,
 `smooth_idf` and `sublinear_tf` are all carried over. LogisticRegression
@@ -22,6 +22,7 @@ The asset is one JSON document:
      "sklearn_version": "1.9.1",
      "vectorizer": {"lowercase": true, "token_pattern": "(?u)\\\\b\\\\w\\\\w+\\\\b",
                     "ngram_range": [1, 2], "stop_words": ["a", ...] | null,
+                    "strip_accents": null | "unicode" | "ascii",
                     "binary": false,
                     "vocabulary": ["term for column 0", "term for column 1", ...],
                     "tfidf": null | {"idf": [...] | null, "sublinear_tf": false,
@@ -107,8 +108,14 @@ def _vectorizer(vectorizer):
         raise UnsupportedPipeline(
             f"{name}.token_pattern={vectorizer.token_pattern!r}; only the default {DEFAULT_TOKEN_PATTERN!r}"
         )
-    if vectorizer.strip_accents is not None:
-        raise UnsupportedPipeline(f"{name}.strip_accents is set; only None")
+    strip_accents = vectorizer.strip_accents
+    if callable(strip_accents):
+        raise UnsupportedPipeline(
+            f"{name}.strip_accents is the function {_function_name(strip_accents)}; only 'unicode', "
+            "'ascii' or None"
+        )
+    if strip_accents not in (None, "unicode", "ascii"):
+        raise UnsupportedPipeline(f"{name}.strip_accents={strip_accents!r}; only 'unicode', 'ascii' or None")
     if vectorizer.input != "content":
         raise UnsupportedPipeline(f"{name}.input={vectorizer.input!r}; only 'content'")
     stop_words = vectorizer.get_stop_words()
@@ -120,6 +127,7 @@ def _vectorizer(vectorizer):
         "token_pattern": vectorizer.token_pattern,
         "ngram_range": [int(n) for n in vectorizer.ngram_range],
         "stop_words": None if stop_words is None else sorted(stop_words),
+        "strip_accents": strip_accents,
         "binary": bool(vectorizer.binary),
         "vocabulary": vocabulary,
         "tfidf": None,

@@ -4,8 +4,8 @@
 //!
 //! The vectorizer is `CountVectorizer` or `TfidfVectorizer` (or
 //! `CountVectorizer` + `TfidfTransformer`) with the word analyzer and the
-//! default `token_pattern`; the classifier is `MultinomialNB` or
-//! `LogisticRegression`. All arithmetic is `f64`, as in scikit-learn. This
+//! default `token_pattern` (and `strip_accents`, [`crate::text`]); the
+//! classifier is `MultinomialNB`, `ComplementNB` or `LogisticRegression`. All arithmetic is `f64`, as in scikit-learn. This
 //! module knows nothing of records or config; it imports only [`crate::text`].
 
 use std::collections::{HashMap, HashSet};
@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use weir_guest::{Error, Value};
 
-use crate::text::{lowercase, word_runs};
+use crate::text::{lowercase, strip_accents_ascii, strip_accents_unicode, word_runs};
 
 /// Every word of every record is looked up in the vocabulary: foldhash, not
 /// SipHash (nothing here needs to resist crafted keys).
@@ -44,9 +44,22 @@ struct VectorizerAsset {
     token_pattern: String,
     ngram_range: (usize, usize),
     stop_words: Option<Vec<String>>,
+    /// `strip_accents`: applied after lowercasing, as scikit-learn does.
+    #[serde(default)]
+    strip_accents: Option<StripAccents>,
     binary: bool,
     vocabulary: Vec<String>,
     tfidf: Option<Tfidf>,
+}
+
+/// How a vectorizer strips accents (`strip_accents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StripAccents {
+    /// `strip_accents_unicode`.
+    Unicode,
+    /// `strip_accents_ascii`.
+    Ascii,
 }
 
 /// The tf-idf weighting applied after counting (`TfidfTransformer`).
@@ -96,6 +109,7 @@ enum ClassifierKind {
 #[derive(Debug)]
 pub struct Vectorizer {
     lowercase: bool,
+    strip_accents: Option<StripAccents>,
     ngram_range: (usize, usize),
     stop_words: HashSet<String, FastHash>,
     /// Whether tokens must be checked against `stop_words` (not when the
@@ -125,6 +139,18 @@ impl Vectorizer {
             &lowered
         } else {
             text
+        };
+        let stripped;
+        let text = match self.strip_accents {
+            Some(StripAccents::Unicode) => {
+                stripped = strip_accents_unicode(text);
+                &*stripped
+            }
+            Some(StripAccents::Ascii) => {
+                stripped = strip_accents_ascii(text);
+                &*stripped
+            }
+            None => text,
         };
         let tokens: Vec<&str> = word_runs(text, 2)
             .filter(|t| !self.filter_stop_words || !self.stop_words.contains(*t))
@@ -295,6 +321,7 @@ impl Model {
             && (v.ngram_range.1 > 1 || stop_words.iter().any(|w| vocabulary.contains_key(w)));
         let vectorizer = Vectorizer {
             lowercase: v.lowercase,
+            strip_accents: v.strip_accents,
             ngram_range: v.ngram_range,
             stop_words,
             filter_stop_words,

@@ -160,3 +160,54 @@ mod tests {
         );
     }
 }
+
+/// scikit-learn's `strip_accents_unicode`: text that is all ASCII as it
+/// is, else its NFKD form without combining characters (canonical
+/// combining class other than 0, as `unicodedata.combining` reports).
+pub fn strip_accents_unicode(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::canonical_combining_class;
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.nfkd()
+        .filter(|c| canonical_combining_class(*c) == 0)
+        .collect::<String>()
+        .into()
+}
+
+/// scikit-learn's `strip_accents_ascii`: the NFKD form with every
+/// character outside ASCII dropped.
+pub fn strip_accents_ascii(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::UnicodeNormalization;
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.nfkd()
+        .filter(char::is_ascii)
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod accent_tests {
+    use super::*;
+
+    #[test]
+    fn accents_are_stripped_as_scikit_learn_strips_them() {
+        // Python: strip_accents_unicode("Café naïve ﬁn Ångström 日本")
+        assert_eq!(
+            strip_accents_unicode("Café naïve ﬁn Ångström 日本"),
+            "Cafe naive fin Angstrom 日本"
+        );
+        // Python: strip_accents_ascii(...) drops what has no ASCII form.
+        assert_eq!(
+            strip_accents_ascii("Café naïve ﬁn Ångström 日本"),
+            "Cafe naive fin Angstrom "
+        );
+        assert!(matches!(
+            strip_accents_unicode("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+    }
+}
