@@ -63,7 +63,7 @@ fn categorize_golden_cases_match_through_the_component() {
     weir_tests::assert_golden_cases(&guest("categorize"), &crate_dir());
 }
 
-/// Trains pipelines on both corpora with scikit-learn (five on each, two
+/// Trains pipelines on both corpora with scikit-learn (seven on each, two
 /// more on the reviews for the exporter's other settings), exports each
 /// with `export_sklearn.py` into `models/`, and writes each corpus's
 /// held-out texts (`<corpus>.ndjson`) and scikit-learn's answers for them
@@ -118,6 +118,11 @@ def pipelines(corpus):
         "accents-nb": make_pipeline(CountVectorizer(strip_accents="unicode", min_df=2), MultinomialNB()),
         "ascii-lr": make_pipeline(
             TfidfVectorizer(strip_accents="ascii", lowercase=False), LogisticRegression(max_iter=2000)),
+        "char-wb-lr": make_pipeline(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=3, max_features=20000),
+            LogisticRegression(C=10.0, max_iter=2000)),
+        "char-nb": make_pipeline(
+            CountVectorizer(analyzer="char", ngram_range=(1, 3), max_features=20000), MultinomialNB()),
     }
     if corpus == "reviews":
         # The exporter's other paths: a separate TfidfTransformer, binary
@@ -131,7 +136,7 @@ def pipelines(corpus):
             MultinomialNB())
     return found
 
-for refused in (CountVectorizer(analyzer="char"), CountVectorizer(token_pattern=r"\S+"),
+for refused in (CountVectorizer(analyzer=str.split), CountVectorizer(token_pattern=r"\S+"),
                 CountVectorizer(strip_accents=lambda s: s)):
     pipeline = make_pipeline(refused, MultinomialNB()).fit(["ab cd", "ef gh"], ["x", "y"])
     try:
@@ -199,7 +204,7 @@ fn categorize_models_agree_with_scikit_learn_on_held_out_text() {
     )
     .unwrap_or_else(|e| panic!("reference.json: {e}"));
     let runs = reference["runs"].as_array().cloned().unwrap_or_default();
-    assert_eq!(runs.len(), 12, "{reference}");
+    assert_eq!(runs.len(), 16, "{reference}");
     let mut failures = Vec::new();
     for run in &runs {
         let field = |key: &str| run[key].as_str().unwrap_or_default().to_owned();

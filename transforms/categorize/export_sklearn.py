@@ -7,7 +7,7 @@ Supported pipelines (`sklearn.pipeline.Pipeline`, e.g. from `make_pipeline`):
     CountVectorizer | TfidfVectorizer | CountVectorizer + TfidfTransformer
     followed by MultinomialNB | ComplementNB | LogisticRegression
 
-The vectorizer must use the word analyzer with the default `token_pattern`
+The vectorizer must use the char or char_wb analyzer, or the word analyzer with the default `token_pattern`
 (`(?u)\\b\\w\\w+\\b`), no custom `preprocessor` or `tokenizer`, and
 `strip_accents` None, "unicode" or "ascii"; `lowercase`, `ngram_range`, `stop_words` (a list or
 "english"), `binary`, `min_df`/`max_df`/`max_features` (they only shape
@@ -20,7 +20,7 @@ The asset is one JSON document:
 
     {"format": "weir-categorize/sklearn", "version": 1,
      "sklearn_version": "1.9.1",
-     "vectorizer": {"lowercase": true, "token_pattern": "(?u)\\\\b\\\\w\\\\w+\\\\b",
+     "vectorizer": {"analyzer": "word" | "char" | "char_wb", "lowercase": true, "token_pattern": "(?u)\\\\b\\\\w\\\\w+\\\\b",
                     "ngram_range": [1, 2], "stop_words": ["a", ...] | null,
                     "strip_accents": null | "unicode" | "ascii",
                     "binary": false,
@@ -93,8 +93,9 @@ def _vectorizer(vectorizer):
             f"{name}.analyzer is the function {_function_name(vectorizer.analyzer)}; the transform "
             "has only scikit-learn's word analyzer"
         )
-    if vectorizer.analyzer != "word":
-        raise UnsupportedPipeline(f"{name}.analyzer={vectorizer.analyzer!r}; only 'word'")
+    analyzer = vectorizer.analyzer
+    if analyzer not in ("word", "char", "char_wb"):
+        raise UnsupportedPipeline(f"{name}.analyzer={analyzer!r}; only 'word', 'char' or 'char_wb'")
     # A custom function first: it usually comes with token_pattern=None,
     # and the pattern is not what the user needs to hear about.
     for setting in ("preprocessor", "tokenizer"):
@@ -104,7 +105,7 @@ def _vectorizer(vectorizer):
                 f"{name}.{setting} is the function {_function_name(function)}; the transform cannot "
                 f"run Python, so it has only scikit-learn's own (no {setting}, the default token_pattern)"
             )
-    if vectorizer.token_pattern != DEFAULT_TOKEN_PATTERN:
+    if analyzer == "word" and vectorizer.token_pattern != DEFAULT_TOKEN_PATTERN:
         raise UnsupportedPipeline(
             f"{name}.token_pattern={vectorizer.token_pattern!r}; only the default {DEFAULT_TOKEN_PATTERN!r}"
         )
@@ -122,11 +123,14 @@ def _vectorizer(vectorizer):
     vocabulary = [None] * len(vectorizer.vocabulary_)
     for term, column in vectorizer.vocabulary_.items():
         vocabulary[column] = term
+    word = analyzer == "word"
     return {
+        "analyzer": analyzer,
         "lowercase": bool(vectorizer.lowercase),
-        "token_pattern": vectorizer.token_pattern,
+        # Character analyzers use neither (scikit-learn ignores them).
+        "token_pattern": vectorizer.token_pattern if word else None,
         "ngram_range": [int(n) for n in vectorizer.ngram_range],
-        "stop_words": None if stop_words is None else sorted(stop_words),
+        "stop_words": None if stop_words is None or not word else sorted(stop_words),
         "strip_accents": strip_accents,
         "binary": bool(vectorizer.binary),
         "vocabulary": vocabulary,

@@ -3,8 +3,8 @@
 //! the fitted `Pipeline`'s `predict` and `predict_proba` would.
 //!
 //! The vectorizer is `CountVectorizer` or `TfidfVectorizer` (or
-//! `CountVectorizer` + `TfidfTransformer`) with the word analyzer and the
-//! default `token_pattern` (and `strip_accents`, [`crate::text`]); the
+//! `CountVectorizer` + `TfidfTransformer`) with the character analyzers or
+//! the word analyzer and the default `token_pattern` (and `strip_accents`, [`crate::text`]); the
 //! classifier is `MultinomialNB`, `ComplementNB` or `LogisticRegression`. All arithmetic is `f64`, as in scikit-learn. This
 //! module knows nothing of records or config; it imports only [`crate::text`].
 
@@ -13,7 +13,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use weir_guest::{Error, Value};
 
-use crate::text::{lowercase, strip_accents_ascii, strip_accents_unicode, word_runs};
+use crate::text::{
+    char_ngrams, char_wb_ngrams, lowercase, strip_accents_ascii, strip_accents_unicode, word_runs,
+};
 
 /// Every word of every record is looked up in the vocabulary: foldhash, not
 /// SipHash (nothing here needs to resist crafted keys).
@@ -40,8 +42,12 @@ struct Asset {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VectorizerAsset {
+    /// `analyzer`; absent in assets of word analyzers written before it.
+    #[serde(default)]
+    analyzer: Analyzer,
     lowercase: bool,
-    token_pattern: String,
+    /// The word analyzer's pattern (character analyzers have none).
+    token_pattern: Option<String>,
     ngram_range: (usize, usize),
     stop_words: Option<Vec<String>>,
     /// `strip_accents`: applied after lowercasing, as scikit-learn does.
@@ -50,6 +56,19 @@ struct VectorizerAsset {
     binary: bool,
     vocabulary: Vec<String>,
     tfidf: Option<Tfidf>,
+}
+
+/// What a vectorizer counts (`analyzer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Analyzer {
+    /// Words (`token_pattern`) and their n-grams.
+    #[default]
+    Word,
+    /// Character n-grams over the whole text.
+    Char,
+    /// Character n-grams inside words padded with a space.
+    CharWb,
 }
 
 /// How a vectorizer strips accents (`strip_accents`).
@@ -108,6 +127,7 @@ enum ClassifierKind {
 /// Turns a text into the sparse feature vector the fitted vectorizer would.
 #[derive(Debug)]
 pub struct Vectorizer {
+    analyzer: Analyzer,
     lowercase: bool,
     strip_accents: Option<StripAccents>,
     ngram_range: (usize, usize),
@@ -152,6 +172,20 @@ impl Vectorizer {
             }
             None => text,
         };
+        if self.analyzer != Analyzer::Word {
+            let mut columns = Vec::new();
+            let (min_n, max_n) = self.ngram_range;
+            let mut count = |gram: &str| {
+                if let Some(&column) = self.vocabulary.get(gram) {
+                    columns.push(column);
+                }
+            };
+            match self.analyzer {
+                Analyzer::CharWb => char_wb_ngrams(text, min_n, max_n, &mut count),
+                _ => char_ngrams(text, min_n, max_n, &mut count),
+            }
+            return self.weigh(columns);
+        }
         let tokens: Vec<&str> = word_runs(text, 2)
             .filter(|t| !self.filter_stop_words || !self.stop_words.contains(*t))
             .collect();
@@ -178,6 +212,12 @@ impl Vectorizer {
                 }
             }
         }
+        self.weigh(columns)
+    }
+
+    /// The features of the vocabulary columns counted (one entry per
+    /// occurrence): counts, binary, tf-idf and norm.
+    fn weigh(&self, mut columns: Vec<u32>) -> Vec<(u32, f64)> {
         columns.sort_unstable();
         let mut features: Vec<(u32, f64)> = Vec::with_capacity(columns.len());
         for column in columns {
@@ -283,7 +323,8 @@ impl Model {
             )));
         }
         let v = asset.vectorizer;
-        if v.token_pattern != DEFAULT_TOKEN_PATTERN {
+        if v.analyzer == Analyzer::Word && v.token_pattern.as_deref() != Some(DEFAULT_TOKEN_PATTERN)
+        {
             return Err(Error::new(format!(
                 "token_pattern {:?} is not supported; only the default {DEFAULT_TOKEN_PATTERN:?}",
                 v.token_pattern
@@ -312,14 +353,18 @@ impl Model {
                 idf.len()
             )));
         }
-        let stop_words: HashSet<String, FastHash> =
-            v.stop_words.unwrap_or_default().into_iter().collect();
+        // Character analyzers never use stop words (scikit-learn ignores them).
+        let stop_words: HashSet<String, FastHash> = match v.analyzer {
+            Analyzer::Word => v.stop_words.unwrap_or_default().into_iter().collect(),
+            _ => HashSet::default(),
+        };
         // A stop word in the vocabulary (given to scikit-learn, not fitted)
         // is still never counted; otherwise, for single words, the
         // vocabulary lookup alone leaves stop words out.
         let filter_stop_words = !stop_words.is_empty()
             && (v.ngram_range.1 > 1 || stop_words.iter().any(|w| vocabulary.contains_key(w)));
         let vectorizer = Vectorizer {
+            analyzer: v.analyzer,
             lowercase: v.lowercase,
             strip_accents: v.strip_accents,
             ngram_range: v.ngram_range,

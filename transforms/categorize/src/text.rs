@@ -161,6 +161,91 @@ mod tests {
     }
 }
 
+/// Whether Python's `str.isspace` holds for `c` (what `str.split()` and
+/// `re`'s `\s` split on): Unicode White_Space, and the separators
+/// U+001C to U+001F.
+fn python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// `re.sub(r"\s\s+", " ", text)`: runs of two or more spaces become one
+/// (a single tab stays a tab).
+fn collapse_space_runs(text: &str) -> std::borrow::Cow<'_, str> {
+    let chars: Vec<char> = text.chars().collect();
+    let runs = chars
+        .windows(2)
+        .any(|w| python_space(w[0]) && python_space(w[1]));
+    if !runs {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j < chars.len() && python_space(chars[j]) {
+            j += 1;
+        }
+        if j - i >= 2 {
+            out.push(' ');
+            i = j;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out.into()
+}
+
+/// The byte offset of every character of `text`, and its length.
+fn char_bounds(text: &str) -> Vec<usize> {
+    text.char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect()
+}
+
+/// scikit-learn's `_char_ngrams` (`analyzer="char"`): after runs of
+/// spaces collapse, every character n-gram of the text for n in
+/// `min_n..=max_n`, in scikit-learn's order, passed to `emit`.
+pub fn char_ngrams(text: &str, min_n: usize, max_n: usize, emit: &mut impl FnMut(&str)) {
+    let text = collapse_space_runs(text);
+    let bounds = char_bounds(&text);
+    let len = bounds.len() - 1;
+    for n in min_n..=max_n.min(len) {
+        for i in 0..=len - n {
+            emit(&text[bounds[i]..bounds[i + n]]);
+        }
+    }
+}
+
+/// scikit-learn's `_char_wb_ngrams` (`analyzer="char_wb"`): for each word
+/// (split on Python's whitespace) padded with a space on both sides, its
+/// character n-grams for n in `min_n..=max_n`; a padded word shorter than
+/// n, or as long, once.
+pub fn char_wb_ngrams(text: &str, min_n: usize, max_n: usize, emit: &mut impl FnMut(&str)) {
+    let text = collapse_space_runs(text);
+    let mut padded = String::new();
+    for word in text.split(python_space).filter(|w| !w.is_empty()) {
+        padded.clear();
+        padded.push(' ');
+        padded.push_str(word);
+        padded.push(' ');
+        let bounds = char_bounds(&padded);
+        let len = bounds.len() - 1;
+        for n in min_n..=max_n {
+            if n >= len {
+                // The whole padded word (Python's slice stops at its end),
+                // and no longer n-grams: they would be the same.
+                emit(&padded);
+                break;
+            }
+            for i in 0..=len - n {
+                emit(&padded[bounds[i]..bounds[i + n]]);
+            }
+        }
+    }
+}
+
 /// scikit-learn's `strip_accents_unicode`: text that is all ASCII as it
 /// is, else its NFKD form without combining characters (canonical
 /// combining class other than 0, as `unicodedata.combining` reports).
@@ -209,5 +294,46 @@ mod accent_tests {
             strip_accents_unicode("plain"),
             std::borrow::Cow::Borrowed("plain")
         ));
+    }
+}
+
+#[cfg(test)]
+mod ngram_tests {
+    use super::*;
+
+    type Cutter = fn(&str, usize, usize, &mut dyn FnMut(&str));
+
+    fn grams(f: Cutter, text: &str, n: (usize, usize)) -> Vec<String> {
+        let mut out = Vec::new();
+        f(text, n.0, n.1, &mut |g| out.push(g.to_owned()));
+        out
+    }
+
+    fn char_dyn(t: &str, a: usize, b: usize, e: &mut dyn FnMut(&str)) {
+        char_ngrams(t, a, b, &mut |g| e(g));
+    }
+
+    fn wb_dyn(t: &str, a: usize, b: usize, e: &mut dyn FnMut(&str)) {
+        char_wb_ngrams(t, a, b, &mut |g| e(g));
+    }
+
+    #[test]
+    fn character_ngrams_are_scikit_learns() {
+        // CountVectorizer(analyzer="char", ngram_range=(1, 2)).build_analyzer()("ab  c\td")
+        assert_eq!(
+            grams(char_dyn, "ab  c\td", (1, 2)),
+            [
+                "a", "b", " ", "c", "\t", "d", "ab", "b ", " c", "c\t", "\td"
+            ]
+        );
+        // analyzer="char_wb", ngram_range=(2, 3): "a bcd\x1ce"
+        assert_eq!(
+            grams(wb_dyn, "a bcd\u{1c}e", (2, 3)),
+            [
+                " a", "a ", " a ", " b", "bc", "cd", "d ", " bc", "bcd", "cd ", " e", "e ", " e "
+            ]
+        );
+        // A padded word no longer than n: once, whole.
+        assert_eq!(grams(wb_dyn, "é", (3, 5)), [" é "]);
     }
 }
