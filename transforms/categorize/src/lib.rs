@@ -64,7 +64,9 @@ pub struct ModelConfig {
     /// The model asset, a file name inside the assets directory.
     pub file: String,
     /// The least probability for a class to be listed under
-    /// `categories_field`. Default 0.5.
+    /// `categories_field`. Default 0.5. A model with a decision function
+    /// instead (`LinearSVC`, `SGDClassifier`) lists the classes whose
+    /// decision is positive.
     #[serde(default = "half")]
     pub min_probability: f64,
 }
@@ -317,8 +319,16 @@ impl Categorizer {
             } => {
                 let prediction = model.predict(text);
                 let classes = model.classes();
+                // A decision function lists the classes it is positive for.
+                let listed = |score: f64| {
+                    if model.has_probabilities() {
+                        score >= *min_probability
+                    } else {
+                        score > 0.0
+                    }
+                };
                 let mut ranked: Vec<usize> = (0..classes.len())
-                    .filter(|&c| prediction.probabilities[c] >= *min_probability)
+                    .filter(|&c| listed(prediction.probabilities[c]))
                     .collect();
                 ranked.sort_by(|&a, &b| {
                     prediction.probabilities[b].total_cmp(&prediction.probabilities[a])
@@ -591,5 +601,49 @@ mod tests {
         assert_eq!(prediction.class, 0);
         assert!((prediction.probabilities[0] - x / (x + y)).abs() < 1e-12);
         assert!((prediction.probabilities[1] - y / (x + y)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_decision_function_scores_decisions_and_lists_the_positive_classes() {
+        let asset = |classes: &str, coef: &str, intercept: &str| {
+            format!(
+                r#"{{"format":"weir-categorize/sklearn","version":1,
+                "vectorizer":{{"lowercase":true,"token_pattern":"(?u)\\b\\w\\w+\\b","ngram_range":[1,1],
+                    "stop_words":null,"binary":false,"vocabulary":["ab","cd"],"tfidf":null}},
+                "classifier":{{"kind":"linear_decision","classes":{classes},"coef":{coef},"intercept":{intercept}}}}}"#
+            )
+        };
+        // Two classes: d = 2*0.5 + 1*(-1.5) + 0.25 = -0.25, so class 0.
+        let binary = Model::parse(&asset(r#"["no","yes"]"#, "[[0.5,-1.5]]", "[0.25]"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!binary.has_probabilities());
+        let p = binary.predict("ab ab cd");
+        assert_eq!((p.class, p.probabilities), (0, vec![0.25, -0.25]));
+        // Three classes, one-vs-rest: the largest decision; the listed
+        // categories are those decided positive, largest first.
+        let dir = std::env::temp_dir().join(format!("categorize-svc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.join("svc.json"),
+            asset(
+                r#"["a","b","c"]"#,
+                "[[1.0,0.0],[0.0,1.0],[-1.0,-1.0]]",
+                "[0.0,0.5,0.0]",
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let results = testing::run(
+            Categorize::with_assets(&dir),
+            r#"{"fields":["t"],"model":{"file":"svc.json"},"categories_field":"cs","scores_field":"s"}"#,
+            [r#"{"t":"ab cd cd"}"#],
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            results,
+            [Ok(vec![
+                r#"{"t":"ab cd cd","category":"b","cs":["b","a"],"s":{"a":1.0,"b":2.5,"c":-3.0}}"#
+                    .to_owned()
+            ])]
+        );
     }
 }

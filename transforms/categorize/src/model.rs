@@ -5,7 +5,8 @@
 //! The vectorizer is `CountVectorizer` or `TfidfVectorizer` (or
 //! `CountVectorizer` + `TfidfTransformer`) with the character analyzers or
 //! the word analyzer and the default `token_pattern` (and `strip_accents`, [`crate::text`]); the
-//! classifier is `MultinomialNB`, `ComplementNB` or `LogisticRegression`. All arithmetic is `f64`, as in scikit-learn. This
+//! classifier is `MultinomialNB`, `ComplementNB`, `LogisticRegression`, or
+//! a linear decision function (`LinearSVC`, `SGDClassifier`). All arithmetic is `f64`, as in scikit-learn. This
 //! module knows nothing of records or config; it imports only [`crate::text`].
 
 use std::collections::{HashMap, HashSet};
@@ -122,6 +123,9 @@ enum ClassifierKind {
     MultinomialNb,
     ComplementNb,
     LogisticRegression,
+    /// `LinearSVC`, `SGDClassifier`: a linear decision function, no
+    /// probabilities.
+    LinearDecision,
 }
 
 /// Turns a text into the sparse feature vector the fitted vectorizer would.
@@ -267,6 +271,12 @@ enum Classifier {
     /// `LogisticRegression` with three or more classes: softmax over the
     /// decisions (multinomial, as every solver but liblinear fits it).
     MultinomialLogistic,
+    /// `LinearSVC` or `SGDClassifier` with two classes: one row of `coef_`,
+    /// class 1 when the decision is positive; the scores are `-d` and `d`.
+    BinaryDecision,
+    /// Three or more classes (one-vs-rest): the class of the largest
+    /// decision; the scores are the decisions.
+    Decisions,
 }
 
 /// A loaded model: vectorizer, classifier and its classes.
@@ -287,7 +297,9 @@ pub struct Model {
 pub struct Prediction {
     /// The index into [`Model::classes`] of the predicted class.
     pub class: usize,
-    /// One probability per class, in [`Model::classes`] order.
+    /// One probability per class, in [`Model::classes`] order; for a
+    /// model without probabilities ([`Model::has_probabilities`]), the
+    /// decision value per class (two classes: `-d` and `d`).
     pub probabilities: Vec<f64>,
 }
 
@@ -403,6 +415,17 @@ impl Model {
                 let rows = feature_log_prob.len();
                 (Classifier::MultinomialNb, rows, weights, vec![0.0; rows])
             }
+            ClassifierKind::LinearDecision => {
+                let coef = c.coef.ok_or_else(|| missing("coef"))?;
+                let weights = transpose(&coef, columns, "coef")?;
+                let bias = c.intercept.ok_or_else(|| missing("intercept"))?;
+                let kind = if c.classes.len() == 2 && coef.len() == 1 {
+                    Classifier::BinaryDecision
+                } else {
+                    Classifier::Decisions
+                };
+                (kind, coef.len(), weights, bias)
+            }
             ClassifierKind::LogisticRegression => {
                 let coef = c.coef.ok_or_else(|| missing("coef"))?;
                 let weights = transpose(&coef, columns, "coef")?;
@@ -417,7 +440,7 @@ impl Model {
         };
         let classes = c.classes;
         let expected_rows = match classifier {
-            Classifier::BinaryLogistic => 1,
+            Classifier::BinaryLogistic | Classifier::BinaryDecision => 1,
             _ => classes.len(),
         };
         if classes.len() < 2 || rows != expected_rows || bias.len() != rows {
@@ -453,7 +476,16 @@ impl Model {
         &self.vectorizer
     }
 
-    /// `predict` and `predict_proba` for one text.
+    /// Whether [`Prediction::probabilities`] are probabilities; `false`:
+    /// decision values (`LinearSVC`, `SGDClassifier`).
+    pub fn has_probabilities(&self) -> bool {
+        !matches!(
+            self.classifier,
+            Classifier::BinaryDecision | Classifier::Decisions
+        )
+    }
+
+    /// `predict` and `predict_proba` (or `decision_function`) for one text.
     pub fn predict(&self, text: &str) -> Prediction {
         let features = self.vectorizer.transform(text);
         let mut scores = self.bias.clone();
@@ -475,6 +507,17 @@ impl Model {
                     probabilities: vec![1.0 - positive, positive],
                 }
             }
+            Classifier::BinaryDecision => {
+                let decision = scores[0];
+                Prediction {
+                    class: usize::from(decision > 0.0),
+                    probabilities: vec![-decision, decision],
+                }
+            }
+            Classifier::Decisions => Prediction {
+                class: argmax(&scores),
+                probabilities: scores,
+            },
             Classifier::MultinomialNb | Classifier::MultinomialLogistic => {
                 let class = argmax(&scores);
                 let max = scores[class];
