@@ -40,6 +40,17 @@ use crate::distance::{DistanceBuffers, osa};
 /// symspellpy's default.
 pub const PREFIX_LENGTH: usize = 7;
 
+/// The first bytes of a prebuilt index ([`Dictionary::index_bytes`]).
+const INDEX_MAGIC: &[u8; 8] = b"WEIRSPIX";
+/// Its format version.
+const INDEX_VERSION: u32 = 1;
+/// Its header: the magic, six `u32`s, the dictionary text's sha256.
+const INDEX_HEADER: usize = 8 + 6 * 4 + 32;
+
+fn hex32(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A word's position in the dictionary file (among the words kept).
 type WordId = u32;
 
@@ -129,6 +140,9 @@ pub struct Suggestion<'a> {
 pub enum DictionaryError {
     /// It holds more words than fit the index's 32-bit ids.
     TooManyWords,
+    /// A prebuilt index that does not belong to this dictionary or is
+    /// damaged, and why.
+    BadIndex(String),
 }
 
 impl std::fmt::Display for DictionaryError {
@@ -137,6 +151,7 @@ impl std::fmt::Display for DictionaryError {
             DictionaryError::TooManyWords => {
                 f.write_str("the dictionary holds more than 2^32 words")
             }
+            DictionaryError::BadIndex(why) => write!(f, "prebuilt index: {why}"),
         }
     }
 }
@@ -150,6 +165,140 @@ impl Dictionary {
     /// with a count below 1 are ignored; a repeated word adds to its count
     /// (saturating).
     pub fn parse(text: &str, max_distance: usize) -> Result<Dictionary, DictionaryError> {
+        let mut dictionary = Self::words_of(text, max_distance)?;
+        dictionary.build_index();
+        Ok(dictionary)
+    }
+
+    /// [`parse`](Self::parse) with the delete index read from `index`
+    /// ([`index_bytes`](Self::index_bytes) of the same dictionary text and
+    /// distance) instead of built: what the index costs to build (most of
+    /// an instance's start) becomes a copy.
+    ///
+    /// # Errors
+    ///
+    /// `index` was made from other text (its sha256 differs), for another
+    /// distance or prefix length, by another format version, or is
+    /// damaged.
+    pub fn parse_with_index(
+        text: &str,
+        max_distance: usize,
+        text_sha256: [u8; 32],
+        index: &[u8],
+    ) -> Result<Dictionary, DictionaryError> {
+        let mut dictionary = Self::words_of(text, max_distance)?;
+        dictionary.load_index(text_sha256, index)?;
+        Ok(dictionary)
+    }
+
+    /// The delete index as bytes, for [`parse_with_index`](Self::parse_with_index):
+    /// a header naming the dictionary text's sha256, then the keys with
+    /// where their words lie, then the word ids (little-endian).
+    pub fn index_bytes(&self, text_sha256: [u8; 32]) -> Vec<u8> {
+        let entries: Vec<&Entry> = self.keys.slots.iter().filter(|e| e.words != 0).collect();
+        let mut out =
+            Vec::with_capacity(INDEX_HEADER + entries.len() * 16 + self.postings.len() * 4);
+        out.extend_from_slice(INDEX_MAGIC);
+        for n in [
+            INDEX_VERSION,
+            self.max_distance as u32,
+            PREFIX_LENGTH as u32,
+            self.words.len() as u32,
+            entries.len() as u32,
+            self.postings.len() as u32,
+        ] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out.extend_from_slice(&text_sha256);
+        for e in entries {
+            out.extend_from_slice(&e.key.to_le_bytes());
+            out.extend_from_slice(&e.start.to_le_bytes());
+            out.extend_from_slice(&e.words.to_le_bytes());
+        }
+        for id in &self.postings {
+            out.extend_from_slice(&id.to_le_bytes());
+        }
+        out
+    }
+
+    fn load_index(&mut self, text_sha256: [u8; 32], index: &[u8]) -> Result<(), DictionaryError> {
+        let bad = |why: String| DictionaryError::BadIndex(why);
+        if index.len() < INDEX_HEADER || &index[..8] != INDEX_MAGIC {
+            return Err(bad("not a spellcheck index (no header)".into()));
+        }
+        let field = |i: usize| {
+            let at = 8 + 4 * i;
+            u32::from_le_bytes([index[at], index[at + 1], index[at + 2], index[at + 3]])
+        };
+        let [version, distance, prefix, words, keys, postings] = [0, 1, 2, 3, 4, 5].map(field);
+        if version != INDEX_VERSION {
+            return Err(bad(format!(
+                "format version {version}; this transform reads {INDEX_VERSION}: rebuild it"
+            )));
+        }
+        if index[32..64] != text_sha256 {
+            return Err(bad(format!(
+                "built from a dictionary with sha256 {}, not this one ({}): rebuild it",
+                hex32(&index[32..64]),
+                hex32(&text_sha256)
+            )));
+        }
+        if distance as usize != self.max_distance || prefix as usize != PREFIX_LENGTH {
+            return Err(bad(format!(
+                "built for max_edit_distance {distance} (prefix {prefix}), not {} (prefix {PREFIX_LENGTH}): rebuild it",
+                self.max_distance
+            )));
+        }
+        let (keys, postings) = (keys as usize, postings as usize);
+        if words as usize != self.words.len()
+            || index.len() != INDEX_HEADER + keys * 16 + postings * 4
+        {
+            return Err(bad("its sizes do not add up: the file is damaged".into()));
+        }
+        let u32_at = |at: usize| {
+            u32::from_le_bytes([index[at], index[at + 1], index[at + 2], index[at + 3]])
+        };
+        let mut table = KeyTable::with_capacity(keys);
+        let mut at = INDEX_HEADER;
+        for _ in 0..keys {
+            let mut key = [0; 8];
+            key.copy_from_slice(&index[at..at + 8]);
+            let entry = Entry {
+                key: u64::from_le_bytes(key),
+                start: u32_at(at + 8),
+                words: u32_at(at + 12),
+            };
+            at += 16;
+            let fits = entry.words != 0
+                && (entry.start as usize)
+                    .checked_add(entry.words as usize)
+                    .is_some_and(|end| end <= postings);
+            let slot = table.slot(entry.key);
+            if !fits || table.slots[slot].words != 0 {
+                return Err(bad(
+                    "a key is repeated or out of range: the file is damaged".into(),
+                ));
+            }
+            table.slots[slot] = entry;
+            table.len += 1;
+        }
+        let mut ids = Vec::with_capacity(postings);
+        for _ in 0..postings {
+            let id = u32_at(at);
+            at += 4;
+            if id as usize >= self.words.len() {
+                return Err(bad("a word id is out of range: the file is damaged".into()));
+            }
+            ids.push(id);
+        }
+        self.keys = table;
+        self.postings = ids;
+        self.scratch.get_mut().considered = vec![0; self.words.len()];
+        Ok(())
+    }
+
+    /// The words of `text`, without the delete index.
+    fn words_of(text: &str, max_distance: usize) -> Result<Dictionary, DictionaryError> {
         let mut dictionary = Dictionary {
             max_distance,
             words: Vec::new(),
@@ -177,7 +326,6 @@ impl Dictionary {
             };
             dictionary.add(word, count)?;
         }
-        dictionary.build_index();
         Ok(dictionary)
     }
 
@@ -843,6 +991,71 @@ mod tests {
         dictionary
             .lookup(word, 2)
             .map(|s| (s.term.to_owned(), s.distance))
+    }
+
+    /// Misspellings of the English dictionary's words: each word with one
+    /// letter dropped, doubled or swapped, in turn.
+    fn misspellings(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().step_by(97).enumerate() {
+            let word: Vec<char> = line.split(' ').next().unwrap_or("").chars().collect();
+            if word.len() < 3 {
+                continue;
+            }
+            let k = 1 + i % (word.len() - 2);
+            let mut w = word.clone();
+            match i % 3 {
+                0 => {
+                    w.remove(k);
+                }
+                1 => w.insert(k, word[k]),
+                _ => w.swap(k, k + 1),
+            }
+            out.push(w.into_iter().collect());
+        }
+        out
+    }
+
+    #[test]
+    fn a_prebuilt_index_answers_as_the_built_one_and_only_for_its_dictionary() {
+        let text = include_str!("../assets/frequency_dictionary_en_82_765.txt");
+        let digest = [7; 32];
+        let built = Dictionary::parse(text, 2).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = built.index_bytes(digest);
+        let loaded =
+            Dictionary::parse_with_index(text, 2, digest, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.keys.len(), built.keys.len());
+        let words = misspellings(text);
+        assert!(words.len() > 800, "{}", words.len());
+        for word in &words {
+            assert_eq!(loaded.lookup(word, 2), built.lookup(word, 2), "{word}");
+            assert_eq!(
+                loaded.lookup_ranked(word, 1),
+                built.lookup_ranked(word, 1),
+                "{word}"
+            );
+        }
+        let refused = |text: &str, distance: usize, digest: [u8; 32], bytes: &[u8]| {
+            match Dictionary::parse_with_index(text, distance, digest, bytes) {
+                Err(DictionaryError::BadIndex(why)) => why,
+                other => panic!("accepted: {:?}", other.map(|d| d.len())),
+            }
+        };
+        // Another dictionary's digest, another distance, a cut or altered file.
+        let why = refused(text, 2, [8; 32], &bytes);
+        assert!(
+            why.contains("built from a dictionary with sha256 0707") && why.contains("rebuild"),
+            "{why}"
+        );
+        assert!(refused(text, 1, digest, &bytes).contains("max_edit_distance 2"));
+        assert!(refused(text, 2, digest, &bytes[..bytes.len() - 4]).contains("damaged"));
+        let mut altered = bytes.clone();
+        let last = altered.len() - 4;
+        altered[last..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(refused(text, 2, digest, &altered).contains("word id is out of range"));
+        assert!(refused(text, 2, digest, b"not an index").contains("not a spellcheck index"));
+        // Built from other text with the same digest claimed: the word count differs.
+        assert!(refused(SMALL, 2, digest, &bytes).contains("damaged"));
     }
 
     #[test]

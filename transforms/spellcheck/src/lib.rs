@@ -71,6 +71,14 @@ pub struct Config {
     /// [`DEFAULT_DICTIONARY`].
     #[serde(default = "default_dictionary")]
     pub dictionary: String,
+    /// A prebuilt delete index of the dictionary, a name inside the
+    /// assets directory (made by `cargo run --release -p spellcheck
+    /// --example build-index`), read instead of building the index at
+    /// every instance start; refused unless it was built from this very
+    /// dictionary (its sha256) and `max_edit_distance`. Default `None`:
+    /// built at start.
+    #[serde(default)]
+    pub index: Option<String>,
     /// The defaults of the rules below: `careful` (the default) or
     /// `symspellpy`.
     #[serde(default)]
@@ -206,6 +214,35 @@ impl SpellChecker {
     pub fn new(config: Config, dictionary_text: &str) -> Result<SpellChecker, Error> {
         let dictionary = Dictionary::parse(dictionary_text, config.max_edit_distance)
             .map_err(|e| Error::new(format!("dictionary `{}`: {e}", config.dictionary)))?;
+        Self::with_dictionary(config, dictionary)
+    }
+
+    /// [`new`](Self::new) with the dictionary's delete index read from
+    /// `index` (the bytes of the `index` asset) instead of built.
+    ///
+    /// # Errors
+    ///
+    /// The index is not this dictionary's ([`Dictionary::parse_with_index`]).
+    pub fn with_index(
+        config: Config,
+        dictionary_text: &str,
+        index: &[u8],
+    ) -> Result<SpellChecker, Error> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(dictionary_text.as_bytes()).into();
+        let dictionary =
+            Dictionary::parse_with_index(dictionary_text, config.max_edit_distance, digest, index)
+                .map_err(|e| {
+                    Error::new(format!(
+                        "index `{}` of dictionary `{}`: {e}",
+                        config.index.as_deref().unwrap_or("?"),
+                        config.dictionary
+                    ))
+                })?;
+        Self::with_dictionary(config, dictionary)
+    }
+
+    fn with_dictionary(config: Config, dictionary: Dictionary) -> Result<SpellChecker, Error> {
         if dictionary.is_empty() {
             return Err(Error::new(format!(
                 "dictionary `{}` holds no `word count` lines",
@@ -570,7 +607,13 @@ impl Transform for SpellCheck {
         let text = self
             .assets
             .read_to_string("dictionary", &config.dictionary)?;
-        self.checker = Some(SpellChecker::new(config, &text)?);
+        self.checker = Some(match &config.index {
+            Some(name) => {
+                let index = self.assets.read("index", name)?;
+                SpellChecker::with_index(config, &text, &index)?
+            }
+            None => SpellChecker::new(config, &text)?,
+        });
         Ok(())
     }
 
@@ -611,6 +654,46 @@ mod tests {
 
     fn one(line: &str) -> Result<Vec<String>, String> {
         Ok(vec![line.to_owned()])
+    }
+
+    #[test]
+    fn an_index_asset_is_used_when_it_is_the_dictionarys_and_refused_when_not() {
+        use sha2::Digest;
+        let dir = std::env::temp_dir().join(format!("spellcheck-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let text = include_str!("../assets/frequency_dictionary_en_82_765.txt");
+        std::fs::write(dir.join(DEFAULT_DICTIONARY), text).unwrap_or_else(|e| panic!("{e}"));
+        let digest: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
+        let built = Dictionary::parse(text, 2).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join("en.index"), built.index_bytes(digest))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let records = [r#"{"text":"Teh quikc brown fox, 3 tmies!"}"#];
+        let with_index = testing::run(
+            SpellCheck::with_assets(&dir),
+            r#"{"fields":["text"],"index":"en.index"}"#,
+            records,
+        );
+        assert_eq!(with_index, run(r#"{"fields":["text"]}"#, &records));
+        assert_eq!(
+            with_index,
+            [one(r#"{"text":"The quick brown fox, 3 times!"}"#)]
+        );
+        // The same index beside an edited dictionary: refused at init.
+        std::fs::write(dir.join(DEFAULT_DICTIONARY), format!("{text}weirword 1\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let error = match Session::start(
+            SpellCheck::with_assets(&dir),
+            r#"{"fields":["text"],"index":"en.index"}"#,
+        ) {
+            Ok(_) => panic!("an index of another dictionary was accepted"),
+            Err(e) => e,
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            error.contains("index `en.index` of dictionary")
+                && error.contains("built from a dictionary with sha256"),
+            "{error}"
+        );
     }
 
     #[test]
