@@ -19,8 +19,9 @@ use crate::text::{
 };
 
 /// Every word of every record is looked up in the vocabulary: foldhash, not
-/// SipHash (nothing here needs to resist crafted keys).
-type FastHash = foldhash::fast::RandomState;
+/// SipHash (nothing here needs to resist crafted keys), with a fixed seed
+/// (foldhash's random one reads the clock, which the host logs).
+type FastHash = foldhash::fast::FixedState;
 
 /// The `format` the asset must declare.
 pub const FORMAT: &str = "weir-categorize/sklearn";

@@ -21,8 +21,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Word lookups hash short strings millions of times per second: foldhash
-/// (hashbrown's default) instead of SipHash.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// (hashbrown's default) instead of SipHash. With a fixed seed: foldhash's
+/// random one reads the clock, which in a guest is frozen anyway and makes
+/// the host log that the transform read it.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 /// Misspelt words and the closest word's id and distance, if any; one map
 /// per maximum distance looked up (index `d - 1` for distance `d`, then
