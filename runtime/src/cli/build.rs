@@ -262,22 +262,14 @@ fn componentize_failure(dir: &Path, stderr: &str, status: std::process::ExitStat
             stderr.trim_end()
         );
     };
-    if let Some(module) = bundled_extension(stderr, dir) {
+    // A package found by its missing compiled module, or one known by name.
+    let found =
+        bundled_extension(stderr, dir).or_else(|| c_extension_import(&python).map(str::to_owned));
+    if let Some(module) = found {
         let package = C_EXTENSION_PACKAGES
             .iter()
             .find(|(m, _)| *m == module)
             .map_or(module.as_str(), |(_, p)| p);
-        return format!(
-            "app.py imports {module} ({package}), a package with C extensions, which cannot run \
-             in the sandbox: a Python component holds CPython and pure-Python packages only{}",
-            if module == "sklearn" {
-                SKLEARN_ROUTE
-            } else {
-                ""
-            }
-        );
-    }
-    if let Some((module, package)) = c_extension_import(&python) {
         let sklearn = if module == "sklearn" {
             SKLEARN_ROUTE
         } else {
@@ -369,9 +361,9 @@ fn python_error(stderr: &str) -> Option<String> {
     Some(out.trim_end().to_owned())
 }
 
-/// The module and package of a C-extension package whose import failed in
+/// The top-level module of a known C-extension package whose import failed in
 /// `python` (a traceback), if that is what failed.
-fn c_extension_import(python: &str) -> Option<(&'static str, &'static str)> {
+fn c_extension_import(python: &str) -> Option<&'static str> {
     // The last traceback starts at the app's frame (a chained cause,
     // printed first, is the package's inside).
     let last_traceback = python
@@ -397,7 +389,7 @@ fn c_extension_import(python: &str) -> Option<(&'static str, &'static str)> {
         module.split(['.', ' ', ',', '\'']).next()
     });
     for module in named {
-        if let Some(&found) = C_EXTENSION_PACKAGES.iter().find(|(m, _)| *m == module) {
+        if let Some(&(found, _)) = C_EXTENSION_PACKAGES.iter().find(|(m, _)| *m == module) {
             return Some(found);
         }
     }
