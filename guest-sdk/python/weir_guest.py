@@ -56,6 +56,7 @@ component, the bindings componentize-py generates).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -141,7 +142,7 @@ def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
     """The path (``a.b[2]``) and value of the first NaN or infinity in
     ``value``, depth first in the order the encoder writes."""
     if isinstance(value, float):
-        return (path, value) if value != value or value in (_INF, -_INF) else None
+        return None if math.isfinite(value) else (path, value)
     if isinstance(value, dict):
         for key, item in value.items():
             found = _non_finite(item, f"{path}.{key}" if path else str(key))
@@ -154,8 +155,6 @@ def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
                 return found
     return None
 
-
-_INF = float("inf")
 
 
 # allow_nan=False: NaN and Infinity are not JSON; the record fails instead.
