@@ -416,25 +416,19 @@ impl Model {
                 let rows = feature_log_prob.len();
                 (Classifier::MultinomialNb, rows, weights, vec![0.0; rows])
             }
-            ClassifierKind::LinearDecision => {
+            // LogisticRegression and the decision functions share the linear
+            // part; they differ in what becomes of the decisions.
+            kind @ (ClassifierKind::LogisticRegression | ClassifierKind::LinearDecision) => {
                 let coef = c.coef.ok_or_else(|| missing("coef"))?;
                 let weights = transpose(&coef, columns, "coef")?;
                 let bias = c.intercept.ok_or_else(|| missing("intercept"))?;
-                let kind = if c.classes.len() == 2 && coef.len() == 1 {
-                    Classifier::BinaryDecision
-                } else {
-                    Classifier::Decisions
-                };
-                (kind, coef.len(), weights, bias)
-            }
-            ClassifierKind::LogisticRegression => {
-                let coef = c.coef.ok_or_else(|| missing("coef"))?;
-                let weights = transpose(&coef, columns, "coef")?;
-                let bias = c.intercept.ok_or_else(|| missing("intercept"))?;
-                let kind = if c.classes.len() == 2 && coef.len() == 1 {
-                    Classifier::BinaryLogistic
-                } else {
-                    Classifier::MultinomialLogistic
+                let binary = c.classes.len() == 2 && coef.len() == 1;
+                let logistic = matches!(kind, ClassifierKind::LogisticRegression);
+                let kind = match (logistic, binary) {
+                    (true, true) => Classifier::BinaryLogistic,
+                    (true, false) => Classifier::MultinomialLogistic,
+                    (false, true) => Classifier::BinaryDecision,
+                    (false, false) => Classifier::Decisions,
                 };
                 (kind, coef.len(), weights, bias)
             }
