@@ -4,8 +4,7 @@
 //!     cargo run --release -p spellcheck --example build-index -- \
 //!         DICTIONARY.txt OUT.index [MAX_EDIT_DISTANCE (default 2)]
 
-use sha2::Digest;
-use spellcheck::dictionary::Dictionary;
+use spellcheck::dictionary::{Dictionary, text_sha256};
 
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,7 +19,7 @@ fn main() -> Result<(), String> {
         _ => return Err("usage: build-index DICTIONARY.txt OUT.index [MAX_EDIT_DISTANCE]".into()),
     };
     let text = std::fs::read_to_string(dictionary).map_err(|e| format!("{dictionary}: {e}"))?;
-    let digest: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
+    let digest = text_sha256(&text);
     let built = Dictionary::parse(&text, distance).map_err(|e| format!("{dictionary}: {e}"))?;
     let bytes = built.index_bytes(digest);
     std::fs::write(out, &bytes).map_err(|e| format!("{out}: {e}"))?;

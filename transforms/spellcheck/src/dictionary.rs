@@ -49,6 +49,13 @@ const INDEX_VERSION: u32 = 1;
 /// Its header: the magic, six `u32`s, the dictionary text's sha256.
 const INDEX_HEADER: usize = 8 + 6 * 4 + 32;
 
+/// The sha256 of a dictionary's text, which a prebuilt index records and
+/// [`Dictionary::parse_with_index`] checks.
+pub fn text_sha256(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
+
 fn hex32(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -228,8 +228,7 @@ impl SpellChecker {
         dictionary_text: &str,
         index: &[u8],
     ) -> Result<SpellChecker, Error> {
-        use sha2::Digest;
-        let digest: [u8; 32] = sha2::Sha256::digest(dictionary_text.as_bytes()).into();
+        let digest = dictionary::text_sha256(dictionary_text);
         let dictionary =
             Dictionary::parse_with_index(dictionary_text, config.max_edit_distance, digest, index)
                 .map_err(|e| {
@@ -658,12 +657,11 @@ mod tests {
 
     #[test]
     fn an_index_asset_is_used_when_it_is_the_dictionarys_and_refused_when_not() {
-        use sha2::Digest;
         let dir = std::env::temp_dir().join(format!("spellcheck-index-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let text = include_str!("../assets/frequency_dictionary_en_82_765.txt");
         std::fs::write(dir.join(DEFAULT_DICTIONARY), text).unwrap_or_else(|e| panic!("{e}"));
-        let digest: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
+        let digest = dictionary::text_sha256(text);
         let built = Dictionary::parse(text, 2).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.join("en.index"), built.index_bytes(digest))
             .unwrap_or_else(|e| panic!("{e}"));
