@@ -29,17 +29,22 @@ def weir_bin() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def normalize_wasm() -> Path:
-    """The normalize component, built from transforms/normalize."""
+def build_guest(package: str) -> Path:
+    """The component of the workspace's `package`, built from source (guest profile)."""
     subprocess.run(
-        ["cargo", "build", "--locked", "--profile", "guest", "--target", "wasm32-wasip2", "-p", "normalize"],
+        ["cargo", "build", "--locked", "--profile", "guest", "--target", "wasm32-wasip2", "-p", package],
         cwd=WORKSPACE,
         check=True,
     )
-    path = WORKSPACE / "target" / "wasm32-wasip2" / "guest" / "normalize.wasm"
+    path = WORKSPACE / "target" / "wasm32-wasip2" / "guest" / f"{package.replace('-', '_')}.wasm"
     assert path.is_file(), path
     return path
+
+
+@pytest.fixture(scope="session")
+def normalize_wasm() -> Path:
+    """The normalize component, built from transforms/normalize."""
+    return build_guest("normalize")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE, WORKSPACE
+from conftest import SAMPLE, WORKSPACE, build_guest
 
 EXAMPLE_DAG = WORKSPACE / "examples" / "airflow" / "nlp_pipeline.py"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -205,14 +205,7 @@ def test_example_dag_runs_sharded_steps_and_commits_what_one_process_commits(air
 @pytest.fixture(scope="session")
 def hostile_wasm() -> Path:
     """The hostile test guest (tests/guests/hostile), built from source."""
-    subprocess.run(
-        ["cargo", "build", "--locked", "--profile", "guest", "--target", "wasm32-wasip2", "-p", "weir-hostile"],
-        cwd=WORKSPACE,
-        check=True,
-    )
-    path = WORKSPACE / "target" / "wasm32-wasip2" / "guest" / "weir_hostile.wasm"
-    assert path.is_file(), path
-    return path
+    return build_guest("weir-hostile")
 
 
 def test_failing_runs_fail_their_tasks_with_the_runs_message(airflow, tmp_path, weir_cli, normalize_wasm, hostile_wasm):
