@@ -5,7 +5,7 @@ for Weir's `categorize` transform.
 Supported pipelines (`sklearn.pipeline.Pipeline`, e.g. from `make_pipeline`):
 
     CountVectorizer | TfidfVectorizer | CountVectorizer + TfidfTransformer
-    followed by MultinomialNB | ComplementNB | LogisticRegression
+    followed by MultinomialNB | ComplementNB | LogisticRegression | LinearSVC | SGDClassifier
 
 The vectorizer must use the char or char_wb analyzer, or the word analyzer with the default `token_pattern`
 (`(?u)\\b\\w\\w+\\b`), no custom `preprocessor` or `tokenizer`, and
@@ -91,7 +91,7 @@ def _vectorizer(vectorizer):
     if callable(vectorizer.analyzer):
         raise UnsupportedPipeline(
             f"{name}.analyzer is the function {_function_name(vectorizer.analyzer)}; the transform "
-            "has only scikit-learn's word analyzer"
+            "has only scikit-learn's own analyzers ('word', 'char', 'char_wb')"
         )
     analyzer = vectorizer.analyzer
     if analyzer not in ("word", "char", "char_wb"):
