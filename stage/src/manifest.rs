@@ -9,8 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::batch::codec::Codec;
 use crate::layout;
 
-/// The manifest format this version of Weir writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest format this version of Weir writes.
+///
+/// Version 2 added each part's member index ([`PartInfo::members`]);
+/// version 1 manifests (no index) are still read, and their parts are
+/// read as one stream each.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Every manifest format this version of Weir reads.
+pub const READ_FORMAT_VERSIONS: [u32; 2] = [1, 2];
 
 /// `producer.name` in the manifests Weir writes.
 pub const WEIR_PRODUCER: &str = "weir";
@@ -240,6 +247,95 @@ pub struct PartInfo {
     /// `.gz` or `.zst` must have that codec.
     #[serde(default, skip_serializing_if = "Codec::is_gzip")]
     pub codec: Codec,
+    /// The part's members (gzip members or zstd frames) in stored order,
+    /// so a reader can fetch, verify and decompress any run of them on its
+    /// own: workers read their own input, with no serial stage inflating
+    /// and hashing every byte. Empty for a part written without an index
+    /// (format version 1, foreign writers), which is read whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberInfo>,
+}
+
+/// One member of a part: `[compressed_bytes, uncompressed_bytes, records,
+/// sha256]`, an array to keep the index small (one per MiB of records).
+/// Its offset in the part is the sum of the compressed bytes before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo(
+    /// Stored bytes.
+    pub u64,
+    /// Uncompressed bytes (whole lines, each with its `\n`).
+    pub u64,
+    /// Records (lines).
+    pub u64,
+    /// sha256 of the stored bytes, hex.
+    pub String,
+);
+
+impl MemberInfo {
+    /// Stored bytes.
+    pub fn compressed_bytes(&self) -> u64 {
+        self.0
+    }
+
+    /// Uncompressed bytes.
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.1
+    }
+
+    /// Records.
+    pub fn records(&self) -> u64 {
+        self.2
+    }
+
+    /// sha256 of the stored bytes, hex.
+    pub fn sha256(&self) -> &str {
+        &self.3
+    }
+}
+
+impl PartInfo {
+    /// Checks the member index against the part: the members must add up
+    /// to the part's stored bytes, uncompressed bytes and records, and each
+    /// hold something, so a reader that goes by the index reads exactly
+    /// the part. A part without an index passes.
+    pub fn check_members(&self) -> Result<(), String> {
+        if self.members.is_empty() {
+            return Ok(());
+        }
+        let sum = |f: fn(&MemberInfo) -> u64| self.members.iter().map(f).sum::<u64>();
+        for (what, actual, claimed) in [
+            (
+                "compressed_bytes",
+                sum(MemberInfo::compressed_bytes),
+                self.compressed_bytes,
+            ),
+            (
+                "uncompressed_bytes",
+                sum(MemberInfo::uncompressed_bytes),
+                self.uncompressed_bytes,
+            ),
+            ("records", sum(MemberInfo::records), self.records),
+        ] {
+            if actual != claimed {
+                return Err(format!(
+                    "part {} lists {claimed} {what} but its members add up to {actual}",
+                    self.path
+                ));
+            }
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            if m.compressed_bytes() == 0 || m.records() == 0 || m.uncompressed_bytes() == 0 {
+                return Err(format!("part {} member {i} is empty", self.path));
+            }
+            if m.3.len() != 64 || !m.3.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(format!(
+                    "part {} member {i} has no sha256 (64 lowercase hex digits)",
+                    self.path
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An interval's quarantine.
@@ -296,11 +392,13 @@ impl Manifest {
         let v: Version =
             serde_json::from_slice(bytes).map_err(|e| format!("not a Weir manifest: {e}"))?;
         match v.format_version {
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(FORMAT_VERSION)) => {
-            }
+            Some(serde_json::Value::Number(n))
+                if READ_FORMAT_VERSIONS
+                    .iter()
+                    .any(|v| n.as_u64() == Some(u64::from(*v))) => {}
             Some(other) => {
                 return Err(format!(
-                    "unsupported format_version {other} (this Weir reads version {FORMAT_VERSION}; upgrade Weir)"
+                    "unsupported format_version {other} (this Weir reads versions 1 to {FORMAT_VERSION}; upgrade Weir)"
                 ));
             }
             None => return Err("not a Weir manifest: no format_version".into()),
@@ -387,6 +485,13 @@ impl Manifest {
             if !seen.insert(p.path.as_str()) {
                 return Err(format!("part {} is listed twice", p.path));
             }
+            if self.format_version < 2 && !p.members.is_empty() {
+                return Err(format!(
+                    "part {} has a member index, which format_version {} does not have",
+                    p.path, self.format_version
+                ));
+            }
+            p.check_members()?;
         }
         Ok(())
     }
@@ -404,6 +509,10 @@ mod tests {
             compressed_bytes: 30,
             sha256: "00".repeat(32),
             codec: Codec::Gzip,
+            members: vec![
+                MemberInfo(12, 4, 1, "ab".repeat(32)),
+                MemberInfo(18, 6, 1, "cd".repeat(32)),
+            ],
         };
         Manifest {
             format_version: FORMAT_VERSION,
@@ -447,9 +556,9 @@ mod tests {
     #[test]
     fn refuses_unknown_versions_and_inconsistent_totals() {
         let mut m = sample();
-        m.format_version = 2;
+        m.format_version = 3;
         let e = Manifest::parse(&m.to_bytes()).unwrap_err();
-        assert!(e.contains("unsupported format_version 2"), "{e}");
+        assert!(e.contains("unsupported format_version 3"), "{e}");
 
         let mut m = sample();
         m.totals.records = 3;
@@ -518,6 +627,66 @@ mod tests {
         unnamed.parts[0].path = "interval=20261126T000000Z/part-00000-r.ndjson".into();
         let e = Manifest::parse(&unnamed.to_bytes()).unwrap_err();
         assert!(e.contains("its name does not end in .zst"), "{e}");
+    }
+
+    #[test]
+    fn version_1_manifests_read_without_a_member_index_and_refuse_one() {
+        let mut v1 = sample();
+        v1.format_version = 1;
+        v1.parts[0].members.clear();
+        let text = String::from_utf8(v1.to_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!text.contains("members"), "{text}");
+        assert_eq!(Manifest::parse(&v1.to_bytes()), Ok(v1));
+
+        let mut indexed_v1 = sample();
+        indexed_v1.format_version = 1;
+        let e = Manifest::parse(&indexed_v1.to_bytes()).unwrap_err();
+        assert!(
+            e.contains("has a member index, which format_version 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_member_index_that_does_not_add_up_to_its_part_is_refused_naming_it() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&sample().to_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let ab = "ab".repeat(32);
+        assert_eq!(
+            v["parts"][0]["members"][0],
+            serde_json::json!([12, 4, 1, ab])
+        );
+        type Edit = fn(&mut MemberInfo);
+        let edits: [(Edit, &str); 5] = [
+            (
+                |m| m.0 += 1,
+                "lists 30 compressed_bytes but its members add up to 31",
+            ),
+            (
+                |m| m.1 -= 1,
+                "lists 10 uncompressed_bytes but its members add up to 9",
+            ),
+            (|m| m.2 += 1, "lists 2 records but its members add up to 3"),
+            (|m| m.3 = "AB".repeat(32), "member 1 has no sha256"),
+            (|m| m.3.truncate(10), "member 1 has no sha256"),
+        ];
+        for (edit, expect) in edits {
+            let mut m = sample();
+            edit(&mut m.parts[0].members[1]);
+            let e = Manifest::parse(&m.to_bytes()).unwrap_err();
+            assert!(
+                e.contains("part interval=20261126T000000Z/part-00000-r.ndjson.gz"),
+                "{e}"
+            );
+            assert!(e.contains(expect), "{expect}: {e}");
+        }
+        let mut m = sample();
+        m.parts[0].members = vec![
+            MemberInfo(30, 10, 2, "ab".repeat(32)),
+            MemberInfo(0, 0, 0, "cd".repeat(32)),
+        ];
+        let e = Manifest::parse(&m.to_bytes()).unwrap_err();
+        assert!(e.contains("member 1 is empty"), "{e}");
     }
 
     #[test]

@@ -331,3 +331,94 @@ impl InputLines {
             .map_err(|e| read_error(&self.object, self.codec, e))
     }
 }
+
+/// A run of consecutive members of one part, fetched on the store's
+/// runtime while the caller does other work ([`Stage::fetch_members`]).
+/// [`MemberFetch::lines`] waits for the bytes, checks each member against
+/// the part's member index and decompresses them, so any thread can read
+/// its own share of a part with nothing serial in between.
+///
+/// [`Stage::fetch_members`]: crate::Stage::fetch_members
+pub struct MemberFetch {
+    pub(crate) task: tokio::task::JoinHandle<Result<Bytes, StageError>>,
+    pub(crate) handle: Handle,
+    pub(crate) object: String,
+    pub(crate) codec: Codec,
+    /// The first member's index in the part.
+    pub(crate) first: usize,
+    pub(crate) members: Vec<crate::manifest::MemberInfo>,
+}
+
+impl MemberFetch {
+    /// Records the run holds.
+    pub fn records(&self) -> u64 {
+        self.members.iter().map(|m| m.records()).sum()
+    }
+
+    /// Uncompressed bytes the run holds.
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.members.iter().map(|m| m.uncompressed_bytes()).sum()
+    }
+
+    /// Waits for the stored bytes, checks every member's size and sha256,
+    /// decompresses them and checks that they are the listed bytes and
+    /// lines: whole lines, each ending in `\n`.
+    pub fn lines(self) -> Result<Vec<u8>, StageError> {
+        let uncompressed = self.uncompressed_bytes() as usize;
+        let stored = match self.handle.block_on(self.task) {
+            Ok(r) => r?,
+            Err(e) => {
+                return Err(StageError::Read {
+                    object: self.object,
+                    what: "the fetch of its members failed".into(),
+                    source: io::Error::other(e),
+                });
+            }
+        };
+        let fail = |detail: String| StageError::Integrity {
+            object: self.object.clone(),
+            detail,
+        };
+        let expected: u64 = self.members.iter().map(|m| m.compressed_bytes()).sum();
+        if stored.len() as u64 != expected {
+            return Err(fail(format!(
+                "members {} to {} are {} bytes but its manifest lists {expected}",
+                self.first,
+                self.first + self.members.len() - 1,
+                stored.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(uncompressed);
+        let mut at = 0usize;
+        for (i, m) in self.members.iter().enumerate() {
+            let index = self.first + i;
+            let bytes = &stored[at..at + m.compressed_bytes() as usize];
+            at += bytes.len();
+            let actual = hex::encode(Sha256::digest(bytes));
+            if actual != m.sha256() {
+                return Err(fail(format!(
+                    "member {index}'s sha256 is {actual} but its manifest lists {}",
+                    m.sha256()
+                )));
+            }
+            let start = out.len();
+            Decoder::new(self.codec, bytes)
+                .and_then(|mut d| d.read_to_end(&mut out))
+                .map_err(|e| read_error(&self.object, Some(self.codec), e))?;
+            let plain = &out[start..];
+            let lines = memchr::memchr_iter(b'\n', plain).count() as u64;
+            if plain.len() as u64 != m.uncompressed_bytes()
+                || lines != m.records()
+                || plain.last() != Some(&b'\n')
+            {
+                return Err(fail(format!(
+                    "member {index} holds {} bytes in {lines} lines but its manifest lists {} bytes in {} lines",
+                    plain.len(),
+                    m.uncompressed_bytes(),
+                    m.records()
+                )));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -33,7 +34,7 @@ use crate::error::StageError;
 use crate::interval::Interval;
 use crate::layout;
 use crate::manifest::{Manifest, PartInfo};
-use crate::read::{PartReader, StoreRead, VerifiedRead};
+use crate::read::{MemberFetch, PartReader, StoreRead, VerifiedRead};
 pub use crate::url::StageUrl;
 
 /// How object-store requests are retried (object_store's exponential backoff).
@@ -551,6 +552,42 @@ impl Stage {
             StoreRead::new(self.handle.clone(), result.into_stream(), part.path.clone()),
             part,
         ))
+    }
+
+    /// Starts fetching members `members` of `part` (indices into its
+    /// member index, which must not be empty) on the store's runtime, and
+    /// returns at once: one ranged read of their stored bytes, checked and
+    /// decompressed by [`MemberFetch::lines`] on whichever thread needs
+    /// them.
+    pub fn fetch_members(&self, part: &PartInfo, members: Range<usize>) -> MemberFetch {
+        let offset: u64 = part.members[..members.start]
+            .iter()
+            .map(|m| m.compressed_bytes())
+            .sum();
+        let listed = part.members[members.clone()].to_vec();
+        let len: u64 = listed.iter().map(|m| m.compressed_bytes()).sum();
+        let store = Arc::clone(&self.store);
+        let path = self.path(&part.path);
+        let (stage, object) = (self.url().to_string(), part.path.clone());
+        let task = self.handle.spawn(async move {
+            store
+                .get_range(&path, offset..offset + len)
+                .await
+                .map_err(|source| StageError::Store {
+                    stage,
+                    operation: "reading",
+                    object,
+                    source: Box::new(source),
+                })
+        });
+        MemberFetch {
+            task,
+            handle: self.handle.clone(),
+            object: part.path.clone(),
+            codec: part.codec,
+            first: members.start,
+            members: listed,
+        }
     }
 
     /// Opens a part and decompresses it: a stream of NDJSON bytes.

@@ -22,8 +22,8 @@ use crate::error::StageError;
 use crate::interval::Interval;
 use crate::layout;
 use crate::manifest::{
-    FORMAT_VERSION, IntervalInfo, Lineage, Manifest, PartInfo, Producer, QuarantineInfo, Replay,
-    ShardInfo, Totals,
+    FORMAT_VERSION, IntervalInfo, Lineage, Manifest, MemberInfo, PartInfo, Producer,
+    QuarantineInfo, Replay, ShardInfo, Totals,
 };
 use crate::quarantine::QuarantineEntry;
 use crate::stage::{ManifestVersion, Stage};
@@ -105,6 +105,7 @@ struct OpenPart {
     records: u64,
     uncompressed: u64,
     compressed: u64,
+    members: Vec<MemberInfo>,
 }
 
 impl PartPacker {
@@ -149,10 +150,17 @@ impl PartPacker {
                     records: 0,
                     uncompressed: 0,
                     compressed: 0,
+                    members: Vec::new(),
                 })
             }
         };
         open.hasher.update(&member.bytes);
+        open.members.push(MemberInfo(
+            member.bytes.len() as u64,
+            member.uncompressed,
+            member.records,
+            hex::encode(member.sha256),
+        ));
         open.records += member.records;
         open.uncompressed += member.uncompressed;
         open.compressed += member.bytes.len() as u64;
@@ -184,6 +192,7 @@ impl PartPacker {
             compressed_bytes: open.compressed,
             sha256: hex::encode(open.hasher.finalize()),
             codec: open.codec,
+            members: open.members,
         });
         Ok(())
     }
@@ -199,6 +208,7 @@ impl PartPacker {
                 compressed_bytes: 0,
                 sha256: String::new(),
                 codec: open.codec,
+                members: Vec::new(),
             });
         }
         self.done.drain(..).map(|p| p.path).collect()
@@ -604,6 +614,100 @@ mod tests {
             .collect();
         assert_eq!(parts.len(), 2);
         assert_eq!(seen, [parts[0].clone(), parts[0].clone(), parts[1].clone()]);
+    }
+
+    #[test]
+    fn each_members_index_entry_reads_back_alone_and_a_changed_member_is_named() {
+        use object_store::ObjectStoreExt;
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        for codec in Codec::ALL {
+            let url = StageUrl::parse(&format!("memory:///index-{codec}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let stage = Stage::open(&url, &RetrySettings::default(), rt.handle().clone())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let interval: Interval = "2026-11-26".parse().unwrap_or_else(|e| panic!("{e}"));
+            let lines: Vec<u8> = (0..300)
+                .flat_map(|i| {
+                    format!("{{\"i\":{i},\"s\":\"{}\"}}\n", "y".repeat(i % 13)).into_bytes()
+                })
+                .collect();
+            let mut w = IntervalWriter::new(&stage, interval, WriteOptions::default());
+            w.write_members(Compression::from(codec).compress_lines(&lines, 500))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let input = InputCounts {
+                input_records: 300,
+                ..InputCounts::default()
+            };
+            let commit = w
+                .commit(producer(), input, vec![])
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(commit.manifest.format_version, FORMAT_VERSION);
+            let part = &commit.manifest.parts[0];
+            assert!(part.members.len() > 10, "{}", part.members.len());
+            part.check_members().unwrap_or_else(|e| panic!("{e}"));
+            // Every member alone, and runs of them, are the part's lines.
+            let mut alone = Vec::new();
+            for i in 0..part.members.len() {
+                alone.extend(
+                    stage
+                        .fetch_members(part, i..i + 1)
+                        .lines()
+                        .unwrap_or_else(|e| panic!("{e}")),
+                );
+            }
+            assert!(alone == lines, "{codec}");
+            let n = part.members.len();
+            let mut runs = stage
+                .fetch_members(part, 0..3)
+                .lines()
+                .unwrap_or_else(|e| panic!("{e}"));
+            runs.extend(
+                stage
+                    .fetch_members(part, 3..n)
+                    .lines()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            );
+            assert!(runs == lines, "{codec}");
+
+            // One flipped byte in member 2: that member is named, the
+            // members before it still read.
+            let path = stage.path(&part.path);
+            let stored = rt
+                .block_on(async { stage.store().get(&path).await?.bytes().await })
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut changed = stored.to_vec();
+            let at = (part.members[0].0 + part.members[1].0 + 5) as usize;
+            changed[at] ^= 1;
+            rt.block_on(stage.store().put(&path, changed.into()))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let e = stage
+                .fetch_members(part, 1..4)
+                .lines()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&part.path), "{e}");
+            assert!(e.contains("member 2's sha256 is"), "{e}");
+            assert!(stage.fetch_members(part, 0..2).lines().is_ok());
+
+            // An index that lies about what a member holds is caught on
+            // inflating it, naming the member.
+            let mut lying = part.clone();
+            lying.members[0].1 += 1;
+            let e = stage
+                .fetch_members(&lying, 0..1)
+                .lines()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("member 0 holds"), "{e}");
+            let mut lying = part.clone();
+            lying.members[0].0 += 1;
+            let e = stage
+                .fetch_members(&lying, 0..1)
+                .lines()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("but its manifest lists"), "{e}");
+        }
     }
 
     #[test]

@@ -1083,6 +1083,10 @@ fn recommit_only_part(
             _ => manifest["totals"][key] = value,
         }
     }
+    // Written as one stream, as another tool would: no member index.
+    manifest["parts"][0]
+        .as_object_mut()
+        .map(|p| p.remove("members"));
     std::fs::write(&manifest_path, manifest.to_string()).unwrap_or_else(|e| panic!("{e}"));
     part
 }

@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{gzip, zstd};
 
@@ -210,6 +211,7 @@ impl Compression {
         };
         Member {
             codec: self.codec,
+            sha256: Sha256::digest(&bytes).into(),
             bytes,
             uncompressed: data.len() as u64,
             records,
@@ -228,6 +230,9 @@ pub struct Member {
     pub uncompressed: u64,
     /// Number of lines (records).
     pub records: u64,
+    /// sha256 of `bytes`, computed where the member is compressed (on a
+    /// worker) so the part's member index costs the serial writer nothing.
+    pub sha256: [u8; 32],
 }
 
 /// A decompressing reader of one codec's stream of members.
