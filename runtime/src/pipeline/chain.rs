@@ -357,6 +357,11 @@ impl Chain<'_> {
                 bytes,
             } => Chunk::from_lines(part, first_line, bytes, self.parts, self.max_line)?,
             Block::TooLong(line) => (Chunk::from_records(std::iter::empty()), vec![line]),
+            Block::Fetched {
+                part,
+                first_line,
+                fetch,
+            } => Chunk::from_lines(part, first_line, fetch.lines()?, self.parts, self.max_line)?,
         };
         let mut tally = Tally::new(self.steps.len());
         tally.rejected = long.iter().map(|l| self.reject_long(l)).collect();

@@ -1,18 +1,24 @@
-//! The feeder: the one serial stage of a run.
+//! The feeder: hands a run's input to its workers.
 //!
-//! Owns reading the input's parts (only those its manifest lists, each
-//! verified as it streams) and cutting the bytes into blocks of whole
-//! lines of about `chunk_bytes`: nothing more, so the serial stage stays
-//! cheap; workers split lines and check them. A line still without its end
-//! past `max_line_bytes` is buffered no further: the feeder reads on to its
-//! end keeping its length and first bytes. Imports `chunk` for the long
-//! line it hands on, nothing else of the pipeline but its error.
+//! Owns reading the input's parts (only those its manifest lists). A part
+//! with a member index (every part Weir writes) costs the feeder nothing
+//! but bookkeeping: it hands out runs of whole members of about
+//! `chunk_bytes`, each already being fetched on the store's runtime, and
+//! the worker that takes one checks each member's sha256 and inflates it
+//! ([`Block::Fetched`]), so no thread inflates or hashes every byte. A part
+//! without one (foreign writers, format version 1) is read here as one
+//! stream, verified as it streams, and cut into blocks of whole lines of
+//! about `chunk_bytes`; workers split lines and check them. On that path a
+//! line still without its end past `max_line_bytes` is buffered no
+//! further: the feeder reads on to its end keeping its length and first
+//! bytes. Imports `chunk` for the long line it hands on, nothing else of
+//! the pipeline but its error.
 
 use std::ops::Range;
 
 use weir_stage::batch::lines::TOO_LONG_PREFIX;
-use weir_stage::manifest::Manifest;
-use weir_stage::read::PartReader;
+use weir_stage::manifest::{Manifest, PartInfo};
+use weir_stage::read::{MemberFetch, PartReader};
 use weir_stage::{Stage, StageError};
 
 use super::chunk::LongLine;
@@ -31,6 +37,65 @@ pub(super) enum Block {
     },
     /// A line that passed the limit before its end was read.
     TooLong(LongLine),
+    /// A run of whole members of one part, being fetched; the worker
+    /// checks and inflates them ([`MemberFetch::lines`]).
+    Fetched {
+        /// The part's index in the input manifest.
+        part: u32,
+        /// The 1-based line of the run's first record.
+        first_line: u64,
+        /// The members.
+        fetch: MemberFetch,
+    },
+}
+
+/// How much larger than a block one member may be for its part to be read
+/// member by member: Weir's members hold at most 1 MiB unless one record
+/// is longer, and a worker holds a whole run of members in memory, so a
+/// part with a far larger member is read as a stream instead.
+const MAX_MEMBER_BLOCKS: u64 = 4;
+
+/// Whether `part` is read member by member: it has a member index and no
+/// member holds more than a few blocks' worth (or more than a line may).
+fn by_members(part: &PartInfo, chunk_bytes: usize, max_line_bytes: usize) -> bool {
+    let most = (chunk_bytes as u64 * MAX_MEMBER_BLOCKS).min(max_line_bytes as u64);
+    !part.members.is_empty() && part.members.iter().all(|m| m.uncompressed_bytes() <= most)
+}
+
+/// Hands out `part` as runs of consecutive members of at most
+/// `chunk_bytes` (a larger member alone), each fetch started before it is
+/// pushed. Returns `false` once the run is stopping.
+fn feed_members(
+    input: &Stage,
+    part: &PartInfo,
+    index: u32,
+    chunk_bytes: usize,
+    push: &mut dyn FnMut(Block) -> bool,
+) -> bool {
+    let (mut start, mut first_line) = (0, 1u64);
+    while start < part.members.len() {
+        let mut end = start + 1;
+        let mut bytes = part.members[start].uncompressed_bytes();
+        while let Some(next) = part.members.get(end)
+            && bytes + next.uncompressed_bytes() <= chunk_bytes as u64
+        {
+            bytes += next.uncompressed_bytes();
+            end += 1;
+        }
+        let fetch = input.fetch_members(part, start..end);
+        let records = fetch.records();
+        let block = Block::Fetched {
+            part: index,
+            first_line,
+            fetch,
+        };
+        if !push(block) {
+            return false;
+        }
+        first_line += records;
+        start = end;
+    }
+    true
 }
 
 /// Cuts the input's parts into blocks of whole lines. The feeder only
@@ -55,6 +120,12 @@ pub(super) fn feed(
         .skip(parts.start)
         .take(parts.len())
     {
+        if by_members(part, target, max_line_bytes) {
+            if !feed_members(input, part, index as u32, target, push) {
+                return Ok(());
+            }
+            continue;
+        }
         let mut reader = input.read_part(part)?;
         let unterminated = |line: u64| PipelineError::BadInput {
             object: part.path.clone(),
@@ -199,12 +270,19 @@ mod tests {
     }
 
     /// What the workers make of the feeder's blocks: the records' text,
-    /// their (part, line)s, and the long lines as (part, line, len, prefix).
-    type Fed = (String, Vec<(u32, u64)>, Vec<(u32, u64, u64, Vec<u8>)>);
+    /// their (part, line)s, the long lines as (part, line, len, prefix),
+    /// and how many blocks were runs of members.
+    type Fed = (
+        String,
+        Vec<(u32, u64)>,
+        Vec<(u32, u64, u64, Vec<u8>)>,
+        usize,
+    );
 
     fn fed(stage: &Stage, manifest: &Manifest, chunk_bytes: usize, max_line_bytes: usize) -> Fed {
         let parts: Vec<String> = manifest.parts.iter().map(|p| p.path.clone()).collect();
         let (mut text, mut lines, mut long) = (String::new(), Vec::new(), Vec::new());
+        let mut fetched = 0;
         feed(
             stage,
             manifest,
@@ -220,6 +298,16 @@ mod tests {
                     } => Chunk::from_lines(part, first_line, bytes, &parts, max_line_bytes)
                         .unwrap_or_else(|e| panic!("{e}")),
                     Block::TooLong(l) => (Chunk::from_records(std::iter::empty()), vec![l]),
+                    Block::Fetched {
+                        part,
+                        first_line,
+                        fetch,
+                    } => {
+                        fetched += 1;
+                        let lines = fetch.lines().unwrap_or_else(|e| panic!("{e}"));
+                        Chunk::from_lines(part, first_line, lines, &parts, max_line_bytes)
+                            .unwrap_or_else(|e| panic!("{e}"))
+                    }
                 };
                 for i in 0..chunk.origins.len() {
                     assert_eq!(chunk.record(i).as_bytes().last(), Some(&b'}'));
@@ -235,7 +323,17 @@ mod tests {
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        (text, lines, long)
+        (text, lines, long, fetched)
+    }
+
+    /// `manifest` as a manifest without member indexes reads it.
+    fn unindexed(manifest: &Manifest) -> Manifest {
+        let mut m = manifest.clone();
+        m.format_version = 1;
+        for p in &mut m.parts {
+            p.members.clear();
+        }
+        m
     }
 
     #[test]
@@ -245,15 +343,26 @@ mod tests {
             .map(|i| format!("{{\"i\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i % 37)))
             .collect();
         for codec in Codec::ALL {
-            let (stage, manifest) = committed(&rt, "run-feed-test", input.as_bytes(), 4000, codec);
-            assert!(manifest.parts.len() > 3);
-            assert!(manifest.parts.iter().all(|p| p.codec == codec));
-            // Blocks far smaller than a line, and larger than several.
-            for chunk_bytes in [7, 100, 1 << 20] {
-                let (text, lines, long) =
-                    fed(&stage, &manifest, chunk_bytes, DEFAULT_MAX_LINE_BYTES);
+            let (stage, indexed) = committed(&rt, "run-feed-test", input.as_bytes(), 4000, codec);
+            assert!(indexed.parts.len() > 3);
+            assert!(indexed.parts.iter().all(|p| p.codec == codec));
+            assert!(indexed.parts.iter().all(|p| p.members.len() > 1));
+            // Blocks far smaller than a line, and larger than several;
+            // members (about 1000 bytes) far larger than a block are read
+            // as a stream.
+            for (manifest, chunk_bytes, by_members) in [
+                (&indexed, 7, false),
+                (&indexed, 999, true),
+                (&indexed, 2500, true),
+                (&indexed, 1 << 20, true),
+                (&unindexed(&indexed), 100, false),
+                (&unindexed(&indexed), 1 << 20, false),
+            ] {
+                let (text, lines, long, fetched) =
+                    fed(&stage, manifest, chunk_bytes, DEFAULT_MAX_LINE_BYTES);
                 assert_eq!(text, input, "{codec}, chunk_bytes {chunk_bytes}");
                 assert!(long.is_empty());
+                assert_eq!(fetched > 0, by_members, "chunk_bytes {chunk_bytes}");
                 // Line numbers restart at 1 in each part and count up by one.
                 let mut expect = Vec::new();
                 for (p, part) in manifest.parts.iter().enumerate() {
@@ -321,7 +430,11 @@ mod tests {
             // Blocks smaller than the limit (long lines pass it before their
             // end and the feeder skips them) and larger (the worker finds them).
             for chunk_bytes in [7, 1000, 64 * 1024, 1 << 20] {
-                let (text, lines, long) = fed(&stage, &manifest, chunk_bytes, LIMIT);
+                let (text, lines, long, fetched) = fed(&stage, &manifest, chunk_bytes, LIMIT);
+                assert_eq!(
+                    fetched, 0,
+                    "members holding long lines are read as a stream"
+                );
                 assert_eq!(long, expect_long, "chunk_bytes {chunk_bytes}");
                 assert_eq!(lines, expect_lines, "chunk_bytes {chunk_bytes}");
                 assert!(text == expect_text, "{codec}, chunk_bytes {chunk_bytes}");
