@@ -42,7 +42,15 @@ where
     }
 
     std::thread::scope(|scope| {
-        let feeder = scope.spawn(move || {
+        // Named, so a profile splits its samples by role (`perf report
+        // --sort comm`): what the feeder and the sink (the calling thread)
+        // cost is the serial share of a run. As with `scope.spawn`, a
+        // thread the OS refuses is a panic.
+        let named = |name: String| std::thread::Builder::new().name(name);
+        fn spawned<T>(r: std::io::Result<T>) -> T {
+            r.unwrap_or_else(|e| panic!("starting a thread: {e}"))
+        }
+        let feeder = spawned(named("weir-feed".into()).spawn_scoped(scope, move || {
             let mut seq = 0u64;
             let mut push = |job: J| -> bool {
                 if permit_rx.recv().is_err() {
@@ -53,7 +61,7 @@ where
                 ok
             };
             feed(&mut push)
-        });
+        }));
 
         let mut handles = Vec::with_capacity(workers);
         for index in 0..workers {
@@ -61,26 +69,30 @@ where
             let result_tx = result_tx.clone();
             let make_worker = &make_worker;
             let work = &work;
-            handles.push(scope.spawn(move || -> Option<W> {
-                let mut state = match make_worker(index) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = result_tx.send((u64::MAX, Err(e)));
-                        return None;
-                    }
-                };
-                loop {
-                    let next = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                    let Ok((seq, job)) = next else {
-                        return Some(state);
+            let name = format!("weir-work-{index}");
+            handles.push(spawned(named(name).spawn_scoped(
+                scope,
+                move || -> Option<W> {
+                    let mut state = match make_worker(index) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = result_tx.send((u64::MAX, Err(e)));
+                            return None;
+                        }
                     };
-                    let result = work(&mut state, job);
-                    let failed = result.is_err();
-                    if result_tx.send((seq, result)).is_err() || failed {
-                        return Some(state);
+                    loop {
+                        let next = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok((seq, job)) = next else {
+                            return Some(state);
+                        };
+                        let result = work(&mut state, job);
+                        let failed = result.is_err();
+                        if result_tx.send((seq, result)).is_err() || failed {
+                            return Some(state);
+                        }
                     }
-                }
-            }));
+                },
+            )));
         }
         // Workers hold the only receivers, so a feeder blocked on a full queue
         // wakes up if they all stop.
