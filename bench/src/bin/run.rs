@@ -9,8 +9,8 @@
 //! spreads over all cells.
 //!
 //! A second table splits one pass over the data into the stages a chunk goes
-//! through, each timed alone on one thread: the feeder's gunzip and line
-//! split, the transform call (native and wasm), `check_record` on every
+//! through, each timed alone on one thread: reading (gunzip and line
+//! split, which workers do themselves for indexed parts), the transform call (native and wasm), `check_record` on every
 //! output line, and gzip of the output. It says what bounds the pipeline.
 //!
 //! Output is Markdown on stdout. This is a measurement, not a test: it
@@ -458,7 +458,7 @@ fn run() -> Result<(), String> {
     let wasm_total = split.feed + split.wasm + split.check + split.gzip_output;
     let rows: [(&str, f64, bool, bool); 6] = [
         (
-            "feeder: gunzip + line split (one thread in `weir run`)",
+            "read: gunzip + line split (on each worker, for indexed parts)",
             split.feed,
             true,
             true,
@@ -517,8 +517,9 @@ fn run() -> Result<(), String> {
     println!();
     println!(
         "From the sums: wasm / native on one worker can be at most {:.2}, and the transform \
-         call alone runs wasm at {:.2} of native. With 2 workers the feeder (one thread) \
-         caps the pipeline at {:.0} MB/s.",
+         call alone runs wasm at {:.2} of native. Reading is the stage a single feeder \
+         thread did for all workers before parts had a member index (and still does for \
+         parts without one): there it caps the pipeline at {:.0} MB/s.",
         native_total / wasm_total,
         split.native / split.wasm,
         bytes / 1e6 / split.feed,
