@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::finite;
 use crate::record::{Output, Record};
 use crate::transform::{FieldSpec, NoConfig, Transform};
 
@@ -231,7 +232,9 @@ where
         }
         // Field mode: `record` is a projection, and the patch is what changed.
         let given: serde_json::Map<String, serde_json::Value> = record.parse()?;
-        let serde_json::Value::Object(new) = serde_json::to_value(&result)? else {
+        let new = serde_json::to_value(&result)?;
+        finite::check_value(&result, &new)?;
+        let serde_json::Value::Object(new) = new else {
             return Err(Error::new("output record is not a JSON object"));
         };
         let patch: serde_json::Map<String, serde_json::Value> = new

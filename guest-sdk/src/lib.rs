@@ -216,6 +216,7 @@ pub mod component;
 mod edit;
 mod error;
 mod field;
+mod finite;
 mod function;
 mod outcome;
 mod parse;

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::field::FieldPath;
+use crate::finite;
 use crate::scan::{Located, Members, Unsure};
 use crate::spelling::{respells_only_whitespace, splice};
 
@@ -96,11 +97,15 @@ impl<'a> Patch<'a> {
             _ => false,
         };
         if !may_differ || respells_only_whitespace(self.source.text().as_bytes()) {
-            return Ok(serde_json::to_string(value)?);
+            let json = serde_json::to_string(value)?;
+            finite::check_written(value, json.as_bytes())?;
+            return Ok(json);
         }
         let old_value: serde_json::Value = serde_json::from_str(old)?;
+        let new = serde_json::to_value(value)?;
+        finite::check_value(value, &new)?;
         let mut out = Vec::new();
-        splice(&mut out, &serde_json::to_value(value)?, &old_value, old)?;
+        splice(&mut out, &new, &old_value, old)?;
         String::from_utf8(out).map_err(|e| Error::new(e.to_string()))
     }
 
@@ -129,6 +134,7 @@ impl<'a> Patch<'a> {
             Some(located) => self.replace(&located, value),
             None => {
                 let json = serde_json::to_string(value)?;
+                finite::check_written(value, json.as_bytes())?;
                 // Set again: the new value, in the same place.
                 match self.appended.iter_mut().find(|(k, _)| k == key) {
                     Some((_, old)) => *old = json,

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::finite;
 use crate::parse::parse_json;
 use crate::patch::Patch;
 use crate::scan::{Members, Unsure};
@@ -95,7 +96,8 @@ impl<'a> Output<'a> {
             .and_then(|()| match self.buffer.get(start) {
                 Some(b'{') => Ok(()),
                 _ => Err(Error::new("output record is not a JSON object")),
-            });
+            })
+            .and_then(|()| finite::check_written(record, &self.buffer[start..]));
         if let Err(error) = written {
             self.buffer.truncate(start);
             return Err(error);
@@ -129,6 +131,7 @@ impl<'a> Output<'a> {
             return self.emit(record);
         }
         let new = serde_json::to_value(record).map_err(Error::from)?;
+        finite::check_value(record, &new)?;
         let old: serde_json::Value = match serde_json::from_str(raw) {
             Ok(v) => v,
             Err(_) => return self.emit(record),

@@ -312,6 +312,50 @@ fn map_output_must_be_an_object() {
 }
 
 #[test]
+fn a_nan_or_infinity_in_the_output_fails_its_record_naming_the_field() {
+    #[derive(Deserialize)]
+    struct Sale {
+        total: f64,
+        items: f64,
+    }
+    #[derive(Serialize)]
+    struct Averaged {
+        average: f64,
+        per_item: Vec<f64>,
+        note: Option<String>,
+    }
+    fn average(sale: Sale) -> Result<Averaged, Error> {
+        Ok(Averaged {
+            average: sale.total / sale.items,
+            per_item: vec![sale.total, sale.total / sale.items],
+            note: None,
+        })
+    }
+    let results = testing::run(
+        weir_guest::map(average),
+        "{}",
+        [
+            r#"{"total":10.0,"items":4.0}"#,
+            r#"{"total":0.0,"items":0.0}"#,
+            r#"{"total":1.0,"items":0.0}"#,
+        ],
+    );
+    // A null of the record's own (`note`) is no NaN: the record is written.
+    assert_eq!(
+        results[0],
+        lines(&[r#"{"average":2.5,"per_item":[10.0,2.5],"note":null}"#])
+    );
+    let Err(nan) = &results[1] else {
+        panic!("NaN was written: {:?}", results[1]);
+    };
+    assert!(nan.starts_with("`average` is NaN"), "{nan}");
+    let Err(infinite) = &results[2] else {
+        panic!("an infinity was written: {:?}", results[2]);
+    };
+    assert!(infinite.starts_with("`average` is an infinity"), "{infinite}");
+}
+
+#[test]
 fn assert_cases_reports_a_wrong_expectation() {
     let cases = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("weir-guest-wrong-case");
     let case = cases.join("identity");
