@@ -11,7 +11,7 @@
 use std::fmt;
 
 use serde::Serialize;
-use serde::ser::{self, Impossible};
+use serde::ser;
 
 use crate::error::Error;
 
@@ -220,6 +220,13 @@ impl Walk {
 }
 
 impl Compound<'_> {
+    fn close(self, variant: bool) -> Result<(), NonFinite> {
+        if variant {
+            self.walk.path.pop();
+        }
+        Ok(())
+    }
+
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NonFinite> {
         let step = self.index.to_string();
         self.index += 1;
@@ -227,56 +234,58 @@ impl Compound<'_> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NonFinite> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), NonFinite> {
-        Ok(())
-    }
+/// The compound values whose members are positional (each an element) or
+/// named (each a field); a variant's name is on the path until its end.
+macro_rules! compounds {
+    (positional: $($p:ident::$pm:ident => $pv:literal),*; named: $($n:ident => $nv:literal),*) => {
+        $(impl ser::$p for Compound<'_> {
+            type Ok = ();
+            type Error = NonFinite;
+            fn $pm<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NonFinite> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), NonFinite> {
+                self.close($pv)
+            }
+        })*
+        $(impl ser::$n for Compound<'_> {
+            type Ok = ();
+            type Error = NonFinite;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), NonFinite> {
+                self.walk.within(key.to_owned(), value)
+            }
+            fn end(self) -> Result<(), NonFinite> {
+                self.close($nv)
+            }
+        })*
+    };
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NonFinite> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), NonFinite> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NonFinite> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), NonFinite> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NonFinite> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), NonFinite> {
-        self.walk.path.pop();
-        Ok(())
-    }
-}
+compounds!(
+    positional:
+        SerializeSeq::serialize_element => false,
+        SerializeTuple::serialize_element => false,
+        SerializeTupleStruct::serialize_field => false,
+        SerializeTupleVariant::serialize_field => true;
+    named:
+        SerializeStruct => false,
+        SerializeStructVariant => true
+);
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
     type Error = NonFinite;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), NonFinite> {
-        self.key = key.serialize(KeyName)?;
+        // The rare walk can afford serde_json's own view of the key.
+        self.key = match serde_json::to_value(key) {
+            Ok(serde_json::Value::String(k)) => k,
+            Ok(other) => other.to_string(),
+            Err(_) => "?".into(),
+        };
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NonFinite> {
@@ -285,146 +294,6 @@ impl ser::SerializeMap for Compound<'_> {
     }
     fn end(self) -> Result<(), NonFinite> {
         Ok(())
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), NonFinite> {
-        self.walk.within(key.to_owned(), value)
-    }
-    fn end(self) -> Result<(), NonFinite> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), NonFinite> {
-        self.walk.within(key.to_owned(), value)
-    }
-    fn end(self) -> Result<(), NonFinite> {
-        self.walk.path.pop();
-        Ok(())
-    }
-}
-
-/// A map key as the path names it: its text (serde_json allows strings,
-/// numbers, booleans and chars as keys); any other is named `?`.
-struct KeyName;
-
-macro_rules! key_text {
-    ($($name:ident: $ty:ty),* $(,)?) => {
-        $(fn $name(self, v: $ty) -> Result<String, NonFinite> { Ok(v.to_string()) })*
-    };
-}
-
-macro_rules! key_other {
-    ($($name:ident: $ty:ty),* $(,)?) => {
-        $(fn $name(self, _: $ty) -> Result<String, NonFinite> { Ok("?".into()) })*
-    };
-}
-
-impl ser::Serializer for KeyName {
-    type Ok = String;
-    type Error = NonFinite;
-    type SerializeSeq = Impossible<String, NonFinite>;
-    type SerializeTuple = Impossible<String, NonFinite>;
-    type SerializeTupleStruct = Impossible<String, NonFinite>;
-    type SerializeTupleVariant = Impossible<String, NonFinite>;
-    type SerializeMap = Impossible<String, NonFinite>;
-    type SerializeStruct = Impossible<String, NonFinite>;
-    type SerializeStructVariant = Impossible<String, NonFinite>;
-
-    key_text!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
-        serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
-        serialize_u32: u32, serialize_u64: u64, serialize_u128: u128, serialize_char: char,
-        serialize_str: &str, serialize_f32: f32, serialize_f64: f64);
-    key_other!(serialize_bytes: &[u8], serialize_unit_struct: &'static str);
-
-    fn serialize_none(self) -> Result<String, NonFinite> {
-        Ok("?".into())
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<String, NonFinite> {
-        value.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<String, NonFinite> {
-        Ok("?".into())
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<String, NonFinite> {
-        Ok(variant.to_owned())
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<String, NonFinite> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<String, NonFinite> {
-        Ok("?".into())
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NonFinite> {
-        Err(NonFinite("a map key is a sequence".into()))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NonFinite> {
-        Err(NonFinite("a map key is a tuple".into()))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, NonFinite> {
-        Err(NonFinite("a map key is a tuple".into()))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, NonFinite> {
-        Err(NonFinite("a map key is a tuple".into()))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NonFinite> {
-        Err(NonFinite("a map key is a map".into()))
-    }
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStruct, NonFinite> {
-        Err(NonFinite("a map key is a struct".into()))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, NonFinite> {
-        Err(NonFinite("a map key is a struct".into()))
     }
 }
 
