@@ -352,7 +352,10 @@ fn a_nan_or_infinity_in_the_output_fails_its_record_naming_the_field() {
     let Err(infinite) = &results[2] else {
         panic!("an infinity was written: {:?}", results[2]);
     };
-    assert!(infinite.starts_with("`average` is an infinity"), "{infinite}");
+    assert!(
+        infinite.starts_with("`average` is an infinity"),
+        "{infinite}"
+    );
 }
 
 #[test]
