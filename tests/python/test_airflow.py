@@ -1,7 +1,8 @@
 """The Airflow provider end to end: `airflow dags test` (SQLite, no scheduler)
 runs examples/airflow/nlp_pipeline.py (the NLP example's three steps, each
-sharded: plan, mapped runs, commit) and a DAG of failing runs, with the real
-Airflow 3 installed in this venv and the wheel's `weir` binary.
+sharded: plan, mapped runs, commit), a DAG of failing runs, and a DAG
+extracting a table from a real PostgreSQL hot standby (pg_cluster.py), with
+the real Airflow 3 installed in this venv and the wheel's `weir` binary.
 """
 
 from __future__ import annotations
@@ -558,3 +559,186 @@ def test_operators_without_a_task_instance_pass_no_parent_and_report_no_lineage_
     pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage is not installed")
     reported = op.get_openlineage_facets_on_complete(None)
     assert reported.inputs == [] and reported.outputs == []
+
+
+# An extract step from a hot standby into `raw`, and the same extract sharded
+# (two key ranges merged into one commit) into `sharded`. The password comes
+# from the Airflow connection `weir_replica` (AIRFLOW_CONN_WEIR_REPLICA),
+# rendered into PGPASSWORD by a template: never in the DAG or pipeline file.
+EXTRACT_DAG = '''
+from datetime import datetime, timezone
+from airflow.sdk import DAG, CronDataIntervalTimetable
+from weir.airflow import WeirExtractOperator, sharded_step
+
+ENV = {"PGPASSWORD": "{{ conn.weir_replica.password }}"}
+
+with DAG(
+    dag_id="weir_extract",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2026, 11, 1, tzinfo=timezone.utc),
+    catchup=False,
+):
+    WeirExtractOperator(task_id="raw", pipeline=%(pipeline)r, step="raw", env=ENV, retries=0)
+    sharded_step("sharded", pipeline=%(pipeline)r, shards=2, env=ENV, retries=0)
+'''
+
+EXTRACT_PIPELINE = '''
+[stages]
+raw = %(raw)s
+sharded = %(sharded)s
+
+[sources.replica]
+url = %(url)s
+
+[steps.raw]
+source = "replica"
+output = "raw"
+table = "support.tickets"
+cursor = "updated_at"
+key = "id"
+page_rows = 100
+
+[steps.sharded]
+source = "replica"
+output = "sharded"
+table = "support.tickets"
+cursor = "updated_at"
+key = "id"
+page_rows = 100
+'''
+
+# 600 tickets on 2026-11-26 (the DAG run's interval; the first at its very
+# start), 40 on the day before and 40 from the first instant of the day
+# after, which the extract must leave out (closed-open); bodies with
+# quotes, tabs and non-ASCII text, amounts whose scale is kept.
+TICKETS_SQL = '''
+CREATE SCHEMA support;
+CREATE TABLE support.tickets (id int8 PRIMARY KEY, body text NOT NULL, amount numeric(10,2), updated_at timestamptz NOT NULL);
+INSERT INTO support.tickets
+SELECT i, 'ticket ' || i || E': "quoted"\\tand caf\\u00e9 ' || md5(i::text), (i % 1000) / 10.0,
+       CASE WHEN i <= 40 THEN timestamptz '2026-11-25 12:00:00+00' + i * interval '1 minute'
+            WHEN i <= 640 THEN timestamptz '2026-11-26 00:00:00+00' + (i - 41) * interval '143.5 seconds'
+            ELSE timestamptz '2026-11-27 00:00:00+00' + (i - 641) * interval '1 minute' END
+FROM generate_series(1, 680) i;
+'''
+
+
+@pytest.fixture(scope="module")
+def replica():
+    """A PostgreSQL primary and hot standby of our own (pg_cluster)."""
+    import pg_cluster
+
+    cluster = pg_cluster.Cluster()
+    yield cluster
+    cluster.stop()
+
+
+def _window_rows(replica, port: int) -> list[tuple]:
+    """The rows of support.tickets on 2026-11-26 (UTC), as the database prints them, in key order."""
+    import pandas as pd
+
+    out = replica.psql(port, (
+        "COPY (SELECT id, body, amount, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
+        "FROM support.tickets WHERE updated_at >= '2026-11-26T00:00:00Z' AND updated_at < '2026-11-27T00:00:00Z' "
+        "ORDER BY id) TO STDOUT WITH (FORMAT csv)"
+    ))
+    from io import StringIO
+    from decimal import Decimal
+
+    df = pd.read_csv(StringIO(out + "\n"), header=None, names=["id", "body", "amount", "updated_at"],
+                     dtype=str, keep_default_na=False)
+    return [(int(r.id), r.body, Decimal(r.amount), pd.Timestamp(r.updated_at, tz="UTC"))
+            for r in df.itertuples()]
+
+
+def _committed_rows(manifest: dict) -> list[tuple]:
+    """The committed parts of an interval read by pandas' own gzip NDJSON reader, in manifest order."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    frames = [
+        pd.read_json(Path(manifest["stage"]) / p["path"], lines=True, compression="gzip", dtype=False,
+                     convert_dates=False, precise_float=True)
+        for p in manifest["parts"]
+    ]
+    df = pd.concat(frames, ignore_index=True)
+    assert list(df.columns) == ["id", "body", "amount", "updated_at"], list(df.columns)
+    return [(int(r.id), r.body, Decimal(repr(r.amount)), pd.Timestamp(r.updated_at)) for r in df.itertuples()]
+
+
+def test_extract_dag_commits_the_standbys_rows_of_the_interval_once_sharded_or_not(airflow, tmp_path, weir_cli, replica):
+    from pg_cluster import PASSWORD
+
+    replica.primary_exec(TICKETS_SQL)
+    lake = tmp_path / "lake"
+    pipeline = tmp_path / "extract.toml"
+    pipeline.write_text(EXTRACT_PIPELINE % {
+        "raw": json.dumps(str(lake / "raw")), "sharded": json.dumps(str(lake / "sharded")),
+        "url": json.dumps(replica.standby_url_without_password() + "?sslmode=disable"),
+    })
+    (airflow.dags / "weir_extract.py").write_text(EXTRACT_DAG % {"pipeline": str(pipeline)})
+    connection = json.dumps({
+        "conn_type": "postgres", "host": "127.0.0.1", "port": replica.standby_port,
+        "login": "postgres", "password": PASSWORD, "schema": "postgres",
+    })
+
+    def dag_test() -> str:
+        done = airflow("dags", "test", "weir_extract", "2026-11-27", extra_env={"AIRFLOW_CONN_WEIR_REPLICA": connection})
+        log = done.stdout + done.stderr
+        assert done.returncode == 0, log
+        assert "new_state=failed" not in log, log
+        # The task logs Airflow keeps, as well as what the command printed.
+        for path in (airflow.home / "logs").rglob("*"):
+            if path.is_file():
+                log += path.read_text(errors="replace")
+        return log
+
+    def check(expected: list[tuple]) -> dict[str, dict]:
+        manifests = {}
+        for out in ("raw", "sharded"):
+            m = json.loads(weir_cli("ls", lake / out, "--interval", "2026-11-26", "--json").stdout)
+            assert m["interval"]["end"] == "2026-11-27T00:00:00Z", m["interval"]
+            assert m["producer"]["extract"]["rows"] == len(expected), (out, m["producer"]["extract"])
+            assert m["producer"]["extract"]["standby"] is True
+            assert _committed_rows(m) == expected, f"{out}: the committed rows differ from the table's"
+            # No shard plan or result is left behind.
+            assert not list((lake / out / "_shards").glob("*/*")), out
+            manifests[out] = m
+        assert len(manifests["sharded"]["shards"]) == 2, manifests["sharded"]["shards"]
+        assert len(manifests["sharded"]["producer"]["extract"]["shards"]) == 2
+        # The two key ranges merged give the single extract's records, in its order.
+        assert (weir_cli("cat", lake / "sharded", "--interval", "2026-11-26").stdout
+                == weir_cli("cat", lake / "raw", "--interval", "2026-11-26").stdout)
+        return manifests
+
+    log = dag_test()
+    expected = _window_rows(replica, replica.standby_port)
+    assert len(expected) == 600, len(expected)
+    first = check(expected)
+    # The log checked for the password below is the tasks' own, weir's lines included.
+    assert "Extracted 600 rows" in log and "Sealed shard 1/2" in log, log
+    # A numeric keeps its scale.
+    assert '"amount":4.10,' in weir_cli("cat", lake / "raw", "--interval", "2026-11-26").stdout
+
+    # Rerunning the interval replaces its commit: a row changed, one deleted
+    # and one moved out of the day since are read in their new state, and no
+    # row of the first commit is left twice.
+    replica.primary_exec(
+        "UPDATE support.tickets SET body = 'changed' WHERE id = 300;"
+        "DELETE FROM support.tickets WHERE id = 301;"
+        "UPDATE support.tickets SET updated_at = '2026-11-27T06:00:00Z' WHERE id = 302;"
+    )
+    log += dag_test()
+    expected = _window_rows(replica, replica.standby_port)
+    assert len(expected) == 598, len(expected)
+    assert [r for r in expected if r[0] == 300][0][1] == "changed"
+    second = check(expected)
+    for out in ("raw", "sharded"):
+        assert second[out]["run_id"] != first[out]["run_id"], out
+
+    # The password is in neither the task logs nor the manifests.
+    assert PASSWORD not in log
+    for out in ("raw", "sharded"):
+        for path in (lake / out).rglob("*.json"):
+            assert PASSWORD not in path.read_text(), path
