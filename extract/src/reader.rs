@@ -69,6 +69,7 @@ pub struct ExtractSpec {
     retry: RetryPolicy,
     range: Option<KeyRange>,
     consistent: bool,
+    snapshot: Option<String>,
 }
 
 /// A shard's share of the key space: the keys at or after `from` and
@@ -125,6 +126,7 @@ impl ExtractSpec {
             retry: RetryPolicy::default(),
             range: None,
             consistent: false,
+            snapshot: None,
         }
     }
 
@@ -165,6 +167,17 @@ impl ExtractSpec {
     /// not retried (a new transaction would be a new snapshot).
     pub fn with_consistent(mut self, consistent: bool) -> ExtractSpec {
         self.consistent = consistent;
+        self
+    }
+
+    /// Consistent mode in a snapshot another connection exported
+    /// ([`Extract::export_snapshot`]): the transaction imports it (`SET
+    /// TRANSACTION SNAPSHOT`) before its first statement, so this extract
+    /// reads exactly what the exporting one reads. The exporting
+    /// transaction must still be open when [`Extract::start`] runs.
+    pub fn with_snapshot(mut self, snapshot: &str) -> ExtractSpec {
+        self.consistent = true;
+        self.snapshot = Some(snapshot.to_owned());
         self
     }
 
@@ -478,6 +491,21 @@ impl Extract {
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
                 .map_err(q("starting the consistent transaction"))?;
+            if let Some(id) = &spec.snapshot {
+                // An identifier is hex digits and dashes (`00000003-0000001B-1`);
+                // anything else cannot be one, and must not reach the SQL.
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                    return Err(ExtractError::Config(format!(
+                        "{id:?} is not a snapshot identifier (pg_export_snapshot() gives e.g. 00000003-0000001B-1)"
+                    )));
+                }
+                client
+                    .batch_execute(&format!("SET TRANSACTION SNAPSHOT '{id}'"))
+                    .await
+                    .map_err(q(&format!(
+                        "{object}: importing the exported snapshot {id} (SET TRANSACTION SNAPSHOT; the exporting transaction must still be open)"
+                    )))?;
+            }
         }
         let (version, standby, now): (String, bool, DateTime<Utc>) = {
             let r = client
@@ -919,6 +947,33 @@ impl Extract {
                 }
             }
         }
+    }
+
+    /// Exports this consistent extract's snapshot (`pg_export_snapshot()`)
+    /// and returns its identifier, for other connections to read the very
+    /// same snapshot ([`ExtractSpec::with_snapshot`]). They can import it
+    /// only while this extract's transaction is open, that is until
+    /// [`Extract::finish`]. Works on a hot standby too (PostgreSQL 10 and
+    /// later: tested on 15).
+    pub async fn export_snapshot(&mut self) -> Result<String, ExtractError> {
+        if !self.spec.consistent {
+            return Err(ExtractError::Config(
+                "only a consistent extract has a snapshot to export".to_owned(),
+            ));
+        }
+        let row = self
+            .client
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .await
+            .map_err(|source| ExtractError::Query {
+                what: format!(
+                    "{}: exporting its snapshot (pg_export_snapshot)",
+                    self.object
+                ),
+                retries: String::new(),
+                source,
+            })?;
+        Ok(row.get(0))
     }
 
     /// Reads the replay position again (on a standby) and returns the summary.
