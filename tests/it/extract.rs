@@ -1088,6 +1088,190 @@ fn a_sharded_extract_commits_what_one_process_commits() {
     );
 }
 
+/// `--connections 2` (or the step's `connections = 2`) reads two key
+/// ranges at once in one process and commits once: the same records in
+/// the same order as one connection, every part's key range, each range's
+/// keys and rows, and no plan or result left behind. It does not mix with
+/// `--shard`; consistent mode with `--shard` is refused, pointing to
+/// `--connections`.
+#[test]
+fn connections_read_key_ranges_at_once_and_commit_what_one_connection_commits() {
+    let sb = Sandbox::new();
+    let table = ticket_table();
+    pipeline(&sb, &table);
+    let text = std::fs::read_to_string(sb.join("pipeline.toml")).unwrap_or_default();
+    sb.write(
+        "two.toml",
+        text.replace("lake/raw", "lake/two")
+            .replace("page_rows = 100\n", "page_rows = 100\nconnections = 2\n"),
+    );
+    let window = ["--interval", &day(26), "--interval-end", &day(27)];
+    let weir = |args: &[&str]| {
+        let all: Vec<&str> = args.iter().copied().chain(window).collect();
+        sb.weir_env(&all, &env())
+    };
+    weir(&["extract", "pipeline.toml", "raw"]).ok();
+    let want = cat(&sb, "lake/raw", 26);
+    assert_eq!(want, expected(26, 27));
+
+    let r = weir(&["extract", "two.toml", "raw", "--json"]).ok().json();
+    assert_eq!(r["extract"]["connections"], 2, "{r:#}");
+    assert_eq!(
+        cat(&sb, "lake/two", 26),
+        want,
+        "the same records in the same order"
+    );
+    let m = manifest(&sb, "lake/two", 26);
+    let x = &m["producer"]["extract"];
+    assert_eq!(x["rows"], 720);
+    assert_eq!(x["consistent"], false);
+    assert_eq!(m["shards"].as_array().map(Vec::len), Some(2));
+    let ranges = x["shards"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ranges.len(), 2, "{x:#}");
+    assert_eq!(ranges[0]["from_key"], Value::Null);
+    assert_eq!(ranges[0]["to_key"], ranges[1]["from_key"]);
+    assert_eq!(ranges[1]["to_key"], Value::Null);
+    // percentile_disc cuts the 720 rows into two halves (the median key
+    // starts the second).
+    let rows: Vec<u64> = ranges
+        .iter()
+        .map(|r| r["rows"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(rows.iter().sum::<u64>(), 720);
+    assert!(rows.iter().all(|n| (350..=370).contains(n)), "{rows:?}");
+    assert_part_key_ranges(&sb, "lake/two", &m);
+    assert!(
+        !sb.join(&format!("lake/two/_shards/{}", folder(26)))
+            .exists()
+            || {
+                std::fs::read_dir(sb.join(&format!("lake/two/_shards/{}", folder(26))))
+                    .map(|d| d.count() == 0)
+                    .unwrap_or(true)
+            }
+    );
+    sb.weir(&["verify", "lake/two"]).ok();
+    // The flag beats the step: one connection, no ranges.
+    weir(&["extract", "two.toml", "raw", "--connections", "1"]).ok();
+    assert!(
+        manifest(&sb, "lake/two", 26)["shards"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+    assert_eq!(cat(&sb, "lake/two", 26), want);
+
+    let r = weir(&[
+        "extract",
+        "pipeline.toml",
+        "raw",
+        "--connections",
+        "2",
+        "--shard",
+        "0/2",
+    ])
+    .expect_code(2);
+    assert!(r.stderr.contains("--shard"), "{}", r.stderr);
+    weir(&["plan", "two.toml", "raw", "--shards", "2"]).ok();
+    let r = weir(&["extract", "two.toml", "raw", "--shard", "0/2"]).expect_code(1);
+    assert!(
+        r.stderr.contains("step option `connections`"),
+        "{}",
+        r.stderr
+    );
+    let r = weir(&[
+        "extract",
+        "pipeline.toml",
+        "raw",
+        "--shard",
+        "0/2",
+        "--consistent",
+    ]);
+    let r = r.expect_code(1);
+    assert!(r.stderr.contains("--connections COUNT"), "{}", r.stderr);
+}
+
+/// Consistent mode over two connections reads one snapshot, exported by
+/// the coordinator and imported by both readers: rows added on the
+/// primary while the extract runs (past either range's last key) and a
+/// row changed in each range are seen by neither reader, where two
+/// connections without it see the additions. The manifest names the
+/// snapshot and the connections.
+#[test]
+fn consistent_connections_share_one_exported_snapshot() {
+    let sb = Sandbox::new();
+    let pg = Cluster::shared();
+    let t = table_name();
+    pg.primary_exec(&format!(
+        "CREATE TABLE {t} (id int4 PRIMARY KEY, body text);
+         INSERT INTO {t} SELECT i, 'row ' || i FROM generate_series(1, 12) i;"
+    ));
+    // Two rows a page, each statement sleeping a second: the plan, then
+    // three pages of six rows per connection, about 4 s.
+    let start = |output: &str, consistent: bool| {
+        let url = pg.standby_url();
+        let query = format!("SELECT id, body FROM {t} WHERE (SELECT true FROM pg_sleep(1))");
+        let mut args = vec![
+            "extract",
+            "--source",
+            &url,
+            "--query",
+            &query,
+            "--key",
+            "id",
+            "--page-rows",
+            "2",
+            "--connections",
+            "2",
+            "--output",
+            output,
+            "--interval",
+            "2026-11-26",
+        ];
+        if consistent {
+            args.push("--consistent");
+        }
+        sb.spawn_weir(&args, &[])
+    };
+    let during = |sql: String| {
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        pg.primary_exec(&sql);
+    };
+
+    let x = start("lake/consistent", true);
+    during(format!(
+        "INSERT INTO {t} SELECT i, 'new' FROM generate_series(13, 20) i;
+         UPDATE {t} SET body = 'changed' WHERE id IN (3, 12);"
+    ));
+    let r = Run::wait(x).ok();
+    let want: String = (1..=12)
+        .map(|i| format!("{{\"id\":{i},\"body\":\"row {i}\"}}\n"))
+        .collect();
+    assert_eq!(cat(&sb, "lake/consistent", 26), want, "{}", r.stderr);
+    let x = &manifest(&sb, "lake/consistent", 26)["producer"]["extract"];
+    assert_eq!(x["consistent"], true);
+    assert_eq!(x["connections"], 2);
+    assert!(
+        x["snapshot"].as_str().is_some_and(|s| !s.is_empty()),
+        "{x:#}"
+    );
+    // The median key, 6, starts the second range.
+    assert_eq!(x["shards"][0]["rows"], 5, "{x:#}");
+
+    let x = start("lake/paged", false);
+    during(format!(
+        "INSERT INTO {t} SELECT i, 'new' FROM generate_series(21, 30) i;"
+    ));
+    Run::wait(x).ok();
+    let ids: Vec<u64> = lines(&cat(&sb, "lake/paged", 26))
+        .iter()
+        .map(|l| id_text(l).parse().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=30).collect::<Vec<_>>(),
+        "without a snapshot the last range sees rows added meanwhile"
+    );
+}
+
 /// Consistent mode reads one snapshot: rows inserted on the primary while
 /// the extract runs (and replayed on the standby) are not in it, where
 /// the default mode, paging after the last key, picks them up. A recovery

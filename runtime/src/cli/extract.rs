@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use weir::pipeline::extract::{
-    ExtractCounts, ExtractProgress, NoExtractProgress, extract, extract_shard,
+    ExtractCounts, ExtractProgress, NoExtractProgress, extract, extract_connections, extract_shard,
 };
 use weir::pipeline::file::{ExtractFlags, ExtractPlan, PipelineFile};
 use weir::pipeline::plan::Shard;
@@ -86,6 +86,11 @@ pub(super) struct ExtractCmd {
     /// fails the extract instead of being retried.
     #[arg(long)]
     consistent: bool,
+    /// Read N key ranges at once over N connections, in this process, and
+    /// commit once (ranges planned as by `weir plan --shards N`); with
+    /// --consistent, all in one exported snapshot [default: 1].
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    connections: Option<u32>,
     /// Bound each page statement, e.g. 30s.
     #[arg(long, value_name = "DURATION")]
     statement_timeout: Option<humantime::Duration>,
@@ -167,6 +172,7 @@ impl ExtractCmd {
                     page_rows: None,
                     max_retries: None,
                     consistent: false,
+                    connections: None,
                     output: self
                         .output
                         .clone()
@@ -189,6 +195,7 @@ impl ExtractCmd {
             page_rows: self.page_rows,
             max_retries: self.max_retries,
             consistent: self.consistent,
+            connections: self.connections,
         }
     }
 
@@ -217,6 +224,11 @@ impl ExtractCmd {
         let write = settings.write_options(self.interval_end);
         let command = command_line_without_password();
         if let Some(shard) = self.shard {
+            if plan.connections.is_some_and(|n| n > 1) {
+                bail!(
+                    "step option `connections` reads every key range in this process; `--shard {shard}` is one range of a plan that other processes share: give one or the other"
+                );
+            }
             let done = extract_shard(
                 &stage,
                 self.interval,
@@ -272,7 +284,11 @@ impl ExtractCmd {
             self.interval,
             self.interval_end,
         );
-        let done = extract(&stage, self.interval, spec, &write, &command, progress);
+        let done = match plan.connections.unwrap_or(1) {
+            0 => bail!("--connections must be at least 1"),
+            1 => extract(&stage, self.interval, spec, &write, &command, progress),
+            n => extract_connections(&stage, self.interval, spec, n, &write, &command, progress),
+        };
         if let Some(b) = &bar {
             b.bar.finish_and_clear();
         }

@@ -93,6 +93,12 @@ impl Attempt {
         }
     }
 
+    /// Gives the attempt up: nothing it wrote stays (one of several
+    /// attempts of a parallel extract whose other connection failed).
+    pub(crate) fn abort(self) {
+        self.writer.abort();
+    }
+
     /// Checks the budget against `input_records` read; over it, the
     /// attempt is aborted.
     pub(crate) fn check_budget(

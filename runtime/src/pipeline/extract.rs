@@ -12,10 +12,13 @@
 //! Weir cannot hold is a bug to report (docs/extract.md). Reading
 //! PostgreSQL is weir-extract's; writing the stage is weir-stage's.
 
+use std::collections::BTreeSet;
+use std::sync::{Mutex, mpsc};
+
 use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use weir_extract::{Extract, ExtractError, ExtractSpec, KeyRange, PartKeys, Summary};
+use weir_extract::{Extract, ExtractError, ExtractSpec, Key, KeyRange, PartKeys, Summary};
 use weir_stage::batch::codec::MEMBER_BYTES;
 use weir_stage::batch::record::check_record;
 use weir_stage::manifest::{PartInfo, ShardInfo};
@@ -71,7 +74,7 @@ pub fn extract(
     command: &str,
     progress: &dyn ExtractProgress,
 ) -> Result<Extracted, PipelineError> {
-    let (attempt, counts, summary) = pass(stage, interval, spec, write, progress, None)?;
+    let (attempt, counts, summary) = pass(stage, interval, spec, write, progress, None, &|| {})?;
     let mut producer = weir_producer(command, vec![]);
     producer.extract =
         Some(serde_json::to_value(&summary).map_err(|e| missing_summary(&e.to_string()))?);
@@ -79,11 +82,218 @@ pub fn extract(
     Ok(Extracted { commit, summary })
 }
 
+/// Extracts `spec` over `connections` connections at once, in one
+/// process, and commits once. A coordinator connection plans the key
+/// ranges as `weir plan --shards` does (`percentile_disc` over the key in
+/// the window), each reader connection reads its range as `weir extract
+/// --shard` does, and the sealed ranges are merged as `weir commit` merges
+/// shards: the records are those of a one-connection extract, in the same
+/// order. In consistent mode the coordinator's `REPEATABLE READ`
+/// transaction exports its snapshot (`pg_export_snapshot()`), every reader
+/// imports it before its first statement, and the coordinator stays open
+/// until each reader has imported it (or failed before): every range is
+/// read in that one snapshot, in which the ranges were planned too.
+/// Nothing is committed on any error; a failed reader's error is
+/// returned, and the other readers' parts are deleted.
+pub fn extract_connections(
+    stage: &Stage,
+    interval: Interval,
+    spec: ExtractSpec,
+    connections: u32,
+    write: &WriteOptions,
+    command: &str,
+    progress: &dyn ExtractProgress,
+) -> Result<Extracted, PipelineError> {
+    let count = connections.max(1);
+    let handle = stage.handle().clone();
+    let consistent = spec.is_consistent();
+    let (coordinator, keys, snapshot) = handle.block_on(async {
+        let mut x = Extract::start(spec.clone()).await?;
+        let snapshot = if consistent {
+            Some(x.export_snapshot().await?)
+        } else {
+            None
+        };
+        let keys = x.key_boundaries(count).await?;
+        Ok::<_, ExtractError>((x, keys, snapshot))
+    })?;
+    let plan = shard_plan(interval, coordinator.summary(), &keys, count);
+    let plan_sha256 = hex::encode(Sha256::digest(to_json(&plan)));
+    let mut specs = Vec::with_capacity(count as usize);
+    for index in 0..count {
+        let range = plan
+            .range(index)
+            .map_err(|reason| missing_summary(&reason))?;
+        let reader = spec.clone().with_key_range(range);
+        specs.push(match &snapshot {
+            Some(id) => reader.with_snapshot(id),
+            None => reader,
+        });
+    }
+    // Without a snapshot to hold, the coordinator is done once it planned.
+    let (mut held, mut lead) = (None, None);
+    if consistent {
+        held = Some(coordinator);
+    } else {
+        lead = Some(handle.block_on(coordinator.finish()));
+    }
+
+    let summed = SummedProgress::new(progress, count as usize);
+    let (started, starts) = mpsc::channel::<usize>();
+    let (passes, lead) = std::thread::scope(|scope| {
+        let readers: Vec<_> = specs
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let (started, summed, plan) = (started.clone(), &summed, &plan);
+                scope.spawn(move || {
+                    let signal = || {
+                        let _ = started.send(index);
+                    };
+                    let slot = ProgressSlot { all: summed, index };
+                    let out = pass(stage, interval, spec, write, &slot, Some(plan), &signal);
+                    // Also when it failed before it started.
+                    signal();
+                    out
+                })
+            })
+            .collect();
+        drop(started);
+        let mut seen = BTreeSet::new();
+        while seen.len() < readers.len() {
+            match starts.recv() {
+                Ok(index) => {
+                    seen.insert(index);
+                }
+                Err(_) => break,
+            }
+        }
+        // Every reader holds the snapshot now: the coordinator may end.
+        if let Some(x) = held.take() {
+            lead = Some(handle.block_on(x.finish()));
+        }
+        let passes: Vec<_> = readers
+            .into_iter()
+            .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
+        (passes, lead)
+    });
+
+    let mut done = Vec::with_capacity(passes.len());
+    let mut failed = None;
+    for p in passes {
+        match p {
+            Ok(d) => done.push(d),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    let lead = match lead {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            failed.get_or_insert(e.into());
+            None
+        }
+        None => None,
+    };
+    let (Some(mut summary), None) = (lead, failed.take()) else {
+        for (attempt, _, _) in done {
+            attempt.abort();
+        }
+        return Err(
+            failed.unwrap_or_else(|| missing_summary("the coordinator ended without a summary"))
+        );
+    };
+    let mut results = Vec::with_capacity(done.len());
+    let (mut rows, mut pages) = (0, 0);
+    let mut parts = Vec::new();
+    for (index, (attempt, counts, s)) in done.into_iter().enumerate() {
+        let shard = Shard {
+            index: index as u32,
+            count,
+        };
+        results.push(shard_result(
+            shard,
+            interval,
+            plan_sha256.clone(),
+            attempt,
+            counts,
+            &s,
+            command,
+        )?);
+        (rows, pages) = (rows + s.rows, pages + s.pages);
+        summary.retries += s.retries;
+        for w in s.warnings {
+            if !summary.warnings.contains(&w) {
+                summary.warnings.push(w);
+            }
+        }
+        parts.extend(s.parts);
+    }
+    (summary.rows, summary.pages, summary.parts) = (rows, pages, parts);
+    let mut extract = merge_summaries(&plan, &results);
+    if let serde_json::Value::Object(m) = &mut extract {
+        m.insert("connections".into(), count.into());
+        m.insert("retries".into(), summary.retries.into());
+        // The coordinator read it first, before planning.
+        m.insert(
+            "replay_start".into(),
+            serde_json::to_value(&summary.replay_start).unwrap_or_default(),
+        );
+        if let Some(id) = snapshot {
+            m.insert("snapshot".into(), id.into());
+        }
+    }
+    let commit = commit_results(stage, interval, write, results, vec![], extract, command)?;
+    Ok(Extracted { commit, summary })
+}
+
+/// Sums the progress of a parallel extract's connections for one observer.
+struct SummedProgress<'a> {
+    inner: &'a dyn ExtractProgress,
+    each: Mutex<Vec<ExtractCounts>>,
+}
+
+impl<'a> SummedProgress<'a> {
+    fn new(inner: &'a dyn ExtractProgress, count: usize) -> Self {
+        Self {
+            inner,
+            each: Mutex::new(vec![ExtractCounts::default(); count]),
+        }
+    }
+}
+
+/// One connection's share of a [`SummedProgress`].
+struct ProgressSlot<'a> {
+    all: &'a SummedProgress<'a>,
+    index: usize,
+}
+
+impl ExtractProgress for ProgressSlot<'_> {
+    fn page(&self, done: &ExtractCounts) {
+        let total = {
+            let mut each = self.all.each.lock().unwrap_or_else(|e| e.into_inner());
+            each[self.index] = *done;
+            each.iter()
+                .fold(ExtractCounts::default(), |t, c| ExtractCounts {
+                    rows: t.rows + c.rows,
+                    bytes: t.bytes + c.bytes,
+                    pages: t.pages + c.pages,
+                    retries: t.retries + c.retries,
+                })
+        };
+        self.all.inner.page(&total);
+    }
+}
+
 /// One pass of the extract into a new attempt on `stage`: every page
 /// checked and written, the parts' key ranges in the summary. With
 /// `plan`, the extract must be the one the plan was made for (same
-/// statement, same key type), else nothing is read. On an error the
-/// attempt is aborted.
+/// statement, same key type), else nothing is read. `started` is called
+/// once the reader has started (connected, checked, and in consistent mode
+/// holding its snapshot), before the first page. On an error the attempt
+/// is aborted.
 fn pass(
     stage: &Stage,
     interval: Interval,
@@ -91,6 +301,7 @@ fn pass(
     write: &WriteOptions,
     progress: &dyn ExtractProgress,
     plan: Option<&ExtractShardPlan>,
+    started: &dyn Fn(),
 ) -> Result<(Attempt, InputCounts, Summary), PipelineError> {
     let member_cap = MEMBER_BYTES.min(usize::try_from(write.max_batch_bytes).unwrap_or(usize::MAX));
     let compression = write.compression;
@@ -104,6 +315,7 @@ fn pass(
     // block on it themselves, so they happen outside `block_on`.
     let pass = || -> Result<(), PipelineError> {
         let mut x = handle.block_on(Extract::start(spec))?;
+        started();
         if let Some(plan) = plan {
             plan.check(x.summary())?;
         }
@@ -277,6 +489,14 @@ pub fn plan(
         let keys = x.key_boundaries(count).await?;
         Ok::<_, ExtractError>((x.finish().await?, keys))
     })?;
+    let plan = shard_plan(interval, &summary, &keys, count);
+    output.write_object(&plan_rel(&interval), to_json(&plan))?;
+    Ok(plan)
+}
+
+/// The plan of `count` shards cut at `keys` (the `count - 1` boundaries
+/// [`Extract::key_boundaries`] gave; none when the window held no row).
+fn shard_plan(interval: Interval, summary: &Summary, keys: &[Key], count: u32) -> ExtractShardPlan {
     let units = (0..count)
         .map(|index| {
             let shard = Shard { index, count }.to_string();
@@ -302,7 +522,7 @@ pub fn plan(
             }
         })
         .collect::<Vec<_>>();
-    let plan = ExtractShardPlan {
+    ExtractShardPlan {
         format_version: PLAN_FORMAT_VERSION,
         interval: interval.rfc3339(),
         created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -312,9 +532,7 @@ pub fn plan(
         key_type_oid: summary.key_type_oid,
         relation_sha256: summary.relation_sha256.clone(),
         units,
-    };
-    output.write_object(&plan_rel(&interval), to_json(&plan))?;
-    Ok(plan)
+    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
@@ -410,6 +628,12 @@ pub fn extract_shard(
         object: rel.clone(),
         reason,
     };
+    if spec.is_consistent() {
+        return Err(invalid(
+            "consistent mode does not apply to `--shard` (separate processes read at different moments, and an exported snapshot lives only as long as the transaction that exported it): read the key ranges at once in one process with `--connections COUNT` (step option `connections`), which shares one snapshot"
+                .to_owned(),
+        ));
+    }
     let (plan, plan_sha) = read_plan(output, &interval)?.ok_or_else(|| {
         invalid(format!(
             "no extract plan for interval {}: run `weir plan PIPELINE STEP --shards COUNT` first",
@@ -422,35 +646,45 @@ pub fn extract_shard(
             plan.count
         )));
     }
-    if spec.is_consistent() {
-        return Err(invalid(
-            "consistent mode does not apply to a sharded extract (its shards read at different moments): run it unsharded"
-                .to_owned(),
-        ));
-    }
     let range = plan.range(shard.index).map_err(&invalid)?;
     let unit = plan.units[shard.index as usize].clone();
     let spec = spec.with_key_range(range);
-    let (attempt, counts, summary) = pass(output, interval, spec, write, progress, Some(&plan))?;
-    let sealed = attempt.seal()?;
-    let result = ExtractShardResult {
-        format_version: PLAN_FORMAT_VERSION,
-        shard: shard.to_string(),
-        interval: interval.rfc3339(),
-        plan_sha256: plan_sha,
-        run_id: sealed.run_id,
-        created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        parts: sealed.parts,
-        rows: counts.input_records,
-        extract: serde_json::to_value(&summary).map_err(|e| missing_summary(&e.to_string()))?,
-        command: command.to_owned(),
-    };
+    let (attempt, counts, summary) =
+        pass(output, interval, spec, write, progress, Some(&plan), &|| {})?;
+    let result = shard_result(
+        shard, interval, plan_sha, attempt, counts, &summary, command,
+    )?;
     let result_path = shard.result_rel(&interval);
     output.write_object(&result_path, to_json(&result))?;
     Ok(ExtractShardDone {
         result,
         result_path,
         unit,
+    })
+}
+
+/// Seals a shard's attempt into its result.
+fn shard_result(
+    shard: Shard,
+    interval: Interval,
+    plan_sha256: String,
+    attempt: Attempt,
+    counts: InputCounts,
+    summary: &Summary,
+    command: &str,
+) -> Result<ExtractShardResult, PipelineError> {
+    let sealed = attempt.seal()?;
+    Ok(ExtractShardResult {
+        format_version: PLAN_FORMAT_VERSION,
+        shard: shard.to_string(),
+        interval: interval.rfc3339(),
+        plan_sha256,
+        run_id: sealed.run_id,
+        created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        parts: sealed.parts,
+        rows: counts.input_records,
+        extract: serde_json::to_value(summary).map_err(|e| missing_summary(&e.to_string()))?,
+        command: command.to_owned(),
     })
 }
 
@@ -550,8 +784,27 @@ pub fn commit(
         results.push(r);
     }
 
-    let rows: u64 = results.iter().map(|r| r.rows).sum();
     let extract = merge_summaries(&plan, &results);
+    let mut obsolete = rels;
+    obsolete.push(plan_rel);
+    let commit = commit_results(output, interval, write, results, obsolete, extract, command)?;
+    Ok(CommitOutcome::Committed(commit))
+}
+
+/// One commit of the shards' `results`, in key order, with `extract` (their
+/// merged summary) as the manifest's `producer.extract`; `obsolete` are the
+/// objects the commit makes obsolete (the plan and the results, for `weir
+/// commit`). The one merge of `weir commit` and of a parallel extract.
+fn commit_results(
+    output: &Stage,
+    interval: Interval,
+    write: &WriteOptions,
+    results: Vec<ExtractShardResult>,
+    obsolete: Vec<String>,
+    extract: serde_json::Value,
+    command: &str,
+) -> Result<Commit, PipelineError> {
+    let rows: u64 = results.iter().map(|r| r.rows).sum();
     let infos = results
         .iter()
         .map(|r| ShardInfo {
@@ -561,8 +814,6 @@ pub fn commit(
             input_records: r.rows,
         })
         .collect();
-    let mut obsolete = rels;
-    obsolete.push(plan_rel);
     let sealed = results
         .into_iter()
         .map(|r| Sealed {
@@ -574,7 +825,7 @@ pub fn commit(
     let writer = IntervalWriter::merge(output, interval, write.clone(), sealed, infos, obsolete);
     let mut producer = weir_producer(command, vec![]);
     producer.extract = Some(extract);
-    let commit = Attempt::new(output, &interval, writer).commit(
+    Attempt::new(output, &interval, writer).commit(
         &Budget::Count(0),
         producer,
         InputCounts {
@@ -583,8 +834,7 @@ pub fn commit(
             blank_lines: 0,
         },
         vec![],
-    )?;
-    Ok(CommitOutcome::Committed(commit))
+    )
 }
 
 /// One summary for the merged shards: shard 0's, with the rows, pages,

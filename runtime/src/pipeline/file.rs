@@ -62,6 +62,7 @@ impl StepDecl {
             || self.page_rows.is_some()
             || self.max_retries.is_some()
             || self.consistent.is_some()
+            || self.connections.is_some()
     }
 }
 
@@ -120,6 +121,8 @@ pub struct StepDecl {
     pub max_retries: Option<u32>,
     /// Consistent mode: one snapshot across pages.
     pub consistent: Option<bool>,
+    /// Connections reading key ranges at once, in one process.
+    pub connections: Option<u32>,
     /// The output stage's name.
     pub output: String,
     /// The transforms, applied in order in one pass.
@@ -208,6 +211,8 @@ pub struct ExtractPlan {
     pub max_retries: Option<u32>,
     /// Consistent mode: one snapshot across pages.
     pub consistent: bool,
+    /// Connections reading key ranges at once (default 1).
+    pub connections: Option<u32>,
     /// The output stage (path or URL).
     pub output: String,
     /// The settings the step gives; flags beat them.
@@ -227,6 +232,8 @@ pub struct ExtractFlags {
     pub max_retries: Option<u32>,
     /// `--consistent`.
     pub consistent: bool,
+    /// `--connections`.
+    pub connections: Option<u32>,
 }
 
 impl ExtractPlan {
@@ -240,6 +247,7 @@ impl ExtractPlan {
             page_rows: flags.page_rows.or(self.page_rows),
             max_retries: flags.max_retries.or(self.max_retries),
             consistent: flags.consistent || self.consistent,
+            connections: flags.connections.or(self.connections),
             ..self
         }
     }
@@ -447,6 +455,7 @@ impl PipelineFile {
             page_rows: step.page_rows,
             max_retries: step.max_retries,
             consistent: step.consistent.unwrap_or(false),
+            connections: step.connections,
             output: self.stage(&step.output)?,
             overrides: self.overrides(name, step)?,
         })
@@ -699,13 +708,14 @@ max_retries = 3
             .extract_step("a")
             .unwrap_or_else(|e| panic!("{e}"))
         };
-        let step = "lag='5m'\npage_rows=500\nmax_retries=3\nconsistent=true\n";
+        let step = "lag='5m'\npage_rows=500\nmax_retries=3\nconsistent=true\nconnections=4\n";
         let flags = ExtractFlags {
             statement_timeout: Some(Duration::from_secs(7)),
             lag: Some(Duration::from_secs(60)),
             page_rows: Some(42),
             max_retries: Some(0),
             consistent: true,
+            connections: Some(2),
         };
         let settings = |p: &ExtractPlan| ExtractFlags {
             statement_timeout: p.statement_timeout,
@@ -713,6 +723,7 @@ max_retries = 3
             page_rows: p.page_rows,
             max_retries: p.max_retries,
             consistent: p.consistent,
+            connections: p.connections,
         };
         // Flag over step, flag over nothing, step over nothing, neither.
         assert_eq!(settings(&file(step).with_flags(flags)), flags);
@@ -725,6 +736,7 @@ max_retries = 3
                 page_rows: Some(500),
                 max_retries: Some(3),
                 consistent: true,
+                connections: Some(4),
             }
         );
         assert_eq!(
