@@ -419,6 +419,11 @@ def test_extract_operators_plan_key_ranges_extract_a_shard_and_commit(weir_bin):
     assert shard.command(context) == [weir_bin, "extract", "p.toml", "raw", *interval, *end, "--shard", "1/3", "--json"]
     commit = WeirCommitOperator(task_id="commit", pipeline="p.toml", step="raw", shards=["0/3", "1/3", "2/3"])
     assert commit.command(context) == [weir_bin, "commit", "p.toml", "raw", *interval, *end, "--shards", "3", "--json"]
+    # Key ranges read at once in one task, committed once.
+    parallel = WeirExtractOperator(task_id="raw", pipeline="p.toml", step="raw", connections=4)
+    assert parallel.command(context) == [
+        weir_bin, "extract", "p.toml", "raw", *interval, *end, "--connections", "4", "--json",
+    ]
 
 
 def test_sharded_step_of_an_extract_step_maps_extract_operators_over_key_ranges(weir_bin):

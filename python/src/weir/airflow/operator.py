@@ -17,7 +17,10 @@ it, and `WeirCommitOperator` (`weir commit`) merges them into one commit.
 PostgreSQL table or query (a read replica) into the task's interval. A big
 extract runs sharded the same way: `sharded_step(step, pipeline=...,
 shards=N)` plans N key ranges (`weir plan --shards N`), extracts each in a
-mapped `WeirExtractOperator` and merges them with `weir commit`.
+mapped `WeirExtractOperator` and merges them with `weir commit`; or, in
+one task, `WeirExtractOperator(..., connections=N)` reads the same N key
+ranges at once over N connections and commits once (in one exported
+snapshot for a consistent step, which cross-task shards cannot share).
 
 `WeirStageOperator` (`weir stage`) stages NDJSON files into a stage for the
 task's data interval, so a DAG's first step need not shell out.
@@ -322,6 +325,12 @@ class WeirExtractOperator(_WeirOperator):
         the extract reads that shard's key range and seals it instead of
         committing (map over the plan: `.partial(...).expand(shard=plan.output)`);
         `WeirCommitOperator` merges the shards.
+    :param connections: read the interval over this many connections at
+        once, in this one task, and commit once (`--connections N`; the
+        same key ranges as `shards=`, without the plan and commit tasks); a
+        consistent step then reads all of them in one exported snapshot,
+        which `shard=` cannot do. Overrides the step's `connections`; not
+        with `shard`.
     :param extra_args: more flags for `weir extract` (`["--page-rows", "50000"]`).
     :param env: extra environment variables (`PGPASSWORD`, `RUST_LOG`).
     :param weir_bin: the binary to run, as for `WeirRunOperator`.
@@ -335,15 +344,16 @@ class WeirExtractOperator(_WeirOperator):
     """
 
     subcommand = "extract"
-    template_fields: Sequence[str] = ("pipeline", "step", "shard", "extra_args", "env")
+    template_fields: Sequence[str] = ("pipeline", "step", "shard", "connections", "extra_args", "env")
     _final_codes = (binary.EXIT_USAGE, binary.EXIT_NOT_EXACT)
 
-    def __init__(self, *, shard: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, shard: str | None = None, connections: int | str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.shard = shard
+        self.connections = connections
 
     def _options(self) -> dict[str, Any]:
-        return {"shard": self.shard}
+        return {"shard": self.shard, "connections": self.connections}
 
     def execute(self, context: Any) -> dict[str, Any]:
         summary = self._run(context)
