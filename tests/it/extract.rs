@@ -1187,6 +1187,70 @@ fn connections_read_key_ranges_at_once_and_commit_what_one_connection_commits() 
     assert!(r.stderr.contains("--connections COUNT"), "{}", r.stderr);
 }
 
+/// A connection that fails stops the others before their next page, and
+/// its error is the one reported: a key that is not unique in the first
+/// range (exit 6, nothing committed) while the second range, ten slow
+/// pages long, reads only a page or two.
+#[test]
+fn a_failed_connection_stops_the_others_and_its_error_is_reported() {
+    let sb = Sandbox::new();
+    let pg = Cluster::shared();
+    let t = table_name();
+    pg.primary_exec(&format!(
+        "CREATE TABLE {t} (id int4 PRIMARY KEY, body text);
+         INSERT INTO {t} SELECT i, 'row ' || i FROM generate_series(1, 40) i;"
+    ));
+    let url = pg.standby_url();
+    // Key 2 twice (row 3 claims it), in the first page of the first range;
+    // every page statement sleeps a second.
+    let query = format!(
+        "SELECT CASE WHEN id = 3 THEN 2 ELSE id END AS id, body FROM {t} WHERE (SELECT true FROM pg_sleep(1))"
+    );
+    let r = sb
+        .weir_env(
+            &[
+                "extract",
+                "-v",
+                "--source",
+                &url,
+                "--query",
+                &query,
+                "--key",
+                "id",
+                "--page-rows",
+                "2",
+                "--connections",
+                "2",
+                "--output",
+                "lake/dup",
+                "--interval",
+                "2026-11-26",
+            ],
+            &[],
+        )
+        .expect_code(6);
+    assert!(
+        r.stderr.contains("is not unique: 2 appears twice"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("stopped: another connection"),
+        "{}",
+        r.stderr
+    );
+    let pages = r.stderr.matches(": page ").count();
+    assert!(
+        pages <= 4,
+        "the second range read {pages} of its 10 pages:\n{}",
+        r.stderr
+    );
+    assert!(
+        !sb.join(&format!("lake/dup/{}/_manifest.json", folder(26)))
+            .exists()
+    );
+}
+
 /// Consistent mode over two connections reads one snapshot, exported by
 /// the coordinator and imported by both readers: rows added on the
 /// primary while the extract runs (past either range's last key) and a

@@ -13,6 +13,7 @@
 //! PostgreSQL is weir-extract's; writing the stage is weir-stage's.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 
 use chrono::{SecondsFormat, Utc};
@@ -74,7 +75,14 @@ pub fn extract(
     command: &str,
     progress: &dyn ExtractProgress,
 ) -> Result<Extracted, PipelineError> {
-    let (attempt, counts, summary) = pass(stage, interval, spec, write, progress, None, &|| {})?;
+    let (attempt, counts, summary) = pass(
+        stage,
+        interval,
+        spec,
+        write,
+        progress,
+        &PassHooks::default(),
+    )?;
     let mut producer = weir_producer(command, vec![]);
     producer.extract =
         Some(serde_json::to_value(&summary).map_err(|e| missing_summary(&e.to_string()))?);
@@ -140,20 +148,32 @@ pub fn extract_connections(
 
     let summed = SummedProgress::new(progress, count as usize);
     let (started, starts) = mpsc::channel::<usize>();
+    // The first reader to fail stops the others before their next page,
+    // and its error is the one reported.
+    let (stop, first_failed) = (AtomicBool::new(false), AtomicUsize::new(usize::MAX));
     let (passes, lead) = std::thread::scope(|scope| {
         let readers: Vec<_> = specs
             .into_iter()
             .enumerate()
             .map(|(index, spec)| {
                 let (started, summed, plan) = (started.clone(), &summed, &plan);
+                let (stop, first_failed) = (&stop, &first_failed);
                 scope.spawn(move || {
                     let signal = || {
                         let _ = started.send(index);
                     };
                     let slot = ProgressSlot { all: summed, index };
-                    let out = pass(stage, interval, spec, write, &slot, Some(plan), &signal);
+                    let hooks = PassHooks {
+                        plan: Some(plan),
+                        started: Some(&signal),
+                        stop: Some(stop),
+                    };
+                    let out = pass(stage, interval, spec, write, &slot, &hooks);
                     // Also when it failed before it started.
                     signal();
+                    if out.is_err() && !stop.swap(true, Ordering::SeqCst) {
+                        first_failed.store(index, Ordering::SeqCst);
+                    }
                     out
                 })
             })
@@ -181,12 +201,13 @@ pub fn extract_connections(
 
     let mut done = Vec::with_capacity(passes.len());
     let mut failed = None;
-    for p in passes {
+    let first_failed = first_failed.load(Ordering::SeqCst);
+    for (index, p) in passes.into_iter().enumerate() {
         match p {
             Ok(d) => done.push(d),
-            Err(e) => {
-                failed.get_or_insert(e);
-            }
+            // The others stopped because of it.
+            Err(e) if index == first_failed => failed = Some(e),
+            Err(_) => {}
         }
     }
     let lead = match lead {
@@ -197,7 +218,7 @@ pub fn extract_connections(
         }
         None => None,
     };
-    let (Some(mut summary), None) = (lead, failed.take()) else {
+    let (Some(mut summary), None) = (lead, &failed) else {
         for (attempt, _, _) in done {
             attempt.abort();
         }
@@ -287,21 +308,30 @@ impl ExtractProgress for ProgressSlot<'_> {
     }
 }
 
+/// What a [`pass`] checks and tells besides its pages.
+#[derive(Default)]
+struct PassHooks<'a> {
+    /// The plan the extract must have been made for (same statement, same
+    /// key type), else nothing is read: a shard, a parallel range.
+    plan: Option<&'a ExtractShardPlan>,
+    /// Called once the reader has started (connected, checked, and in
+    /// consistent mode holding its snapshot), before the first page.
+    started: Option<&'a dyn Fn()>,
+    /// Set when another connection of the extract failed: the pass stops
+    /// before its next page.
+    stop: Option<&'a AtomicBool>,
+}
+
 /// One pass of the extract into a new attempt on `stage`: every page
-/// checked and written, the parts' key ranges in the summary. With
-/// `plan`, the extract must be the one the plan was made for (same
-/// statement, same key type), else nothing is read. `started` is called
-/// once the reader has started (connected, checked, and in consistent mode
-/// holding its snapshot), before the first page. On an error the attempt
-/// is aborted.
+/// checked and written, the parts' key ranges in the summary. On an error
+/// the attempt is aborted.
 fn pass(
     stage: &Stage,
     interval: Interval,
     spec: ExtractSpec,
     write: &WriteOptions,
     progress: &dyn ExtractProgress,
-    plan: Option<&ExtractShardPlan>,
-    started: &dyn Fn(),
+    hooks: &PassHooks<'_>,
 ) -> Result<(Attempt, InputCounts, Summary), PipelineError> {
     let member_cap = MEMBER_BYTES.min(usize::try_from(write.max_batch_bytes).unwrap_or(usize::MAX));
     let compression = write.compression;
@@ -315,8 +345,10 @@ fn pass(
     // block on it themselves, so they happen outside `block_on`.
     let pass = || -> Result<(), PipelineError> {
         let mut x = handle.block_on(Extract::start(spec))?;
-        started();
-        if let Some(plan) = plan {
+        if let Some(started) = hooks.started {
+            started();
+        }
+        if let Some(plan) = hooks.plan {
             plan.check(x.summary())?;
         }
         let object = match (&x.summary().table, &x.summary().query) {
@@ -324,7 +356,16 @@ fn pass(
             _ => "query".to_owned(),
         };
         let mut parts: Vec<PartKeys> = Vec::new();
-        while let Some(page) = handle.block_on(x.next_page())? {
+        loop {
+            if hooks.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                return Err(ExtractError::Config(
+                    "stopped: another connection of the extract failed".to_owned(),
+                )
+                .into());
+            }
+            let Some(page) = handle.block_on(x.next_page())? else {
+                break;
+            };
             check_page(
                 &object,
                 counts.input_records,
@@ -649,8 +690,17 @@ pub fn extract_shard(
     let range = plan.range(shard.index).map_err(&invalid)?;
     let unit = plan.units[shard.index as usize].clone();
     let spec = spec.with_key_range(range);
-    let (attempt, counts, summary) =
-        pass(output, interval, spec, write, progress, Some(&plan), &|| {})?;
+    let (attempt, counts, summary) = pass(
+        output,
+        interval,
+        spec,
+        write,
+        progress,
+        &PassHooks {
+            plan: Some(&plan),
+            ..PassHooks::default()
+        },
+    )?;
     let result = shard_result(
         shard, interval, plan_sha, attempt, counts, &summary, command,
     )?;
