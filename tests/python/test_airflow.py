@@ -585,12 +585,15 @@ with DAG(
 ):
     WeirExtractOperator(task_id="raw", pipeline=%(pipeline)r, step="raw", env=ENV, retries=0)
     sharded_step("sharded", pipeline=%(pipeline)r, shards=2, env=ENV, retries=0)
+    WeirExtractOperator(task_id="parallel", pipeline=%(pipeline)r, step="parallel", connections=2,
+                        env=ENV, retries=0)
 '''
 
 EXTRACT_PIPELINE = '''
 [stages]
 raw = %(raw)s
 sharded = %(sharded)s
+parallel = %(parallel)s
 
 [sources.replica]
 url = %(url)s
@@ -610,6 +613,15 @@ table = "support.tickets"
 cursor = "updated_at"
 key = "id"
 page_rows = 100
+
+[steps.parallel]
+source = "replica"
+output = "parallel"
+table = "support.tickets"
+cursor = "updated_at"
+key = "id"
+page_rows = 100
+consistent = true
 '''
 
 # 600 tickets on 2026-11-26 (the DAG run's interval; the first at its very
@@ -680,6 +692,7 @@ def test_extract_dag_commits_the_standbys_rows_of_the_interval_once_sharded_or_n
     pipeline = tmp_path / "extract.toml"
     pipeline.write_text(EXTRACT_PIPELINE % {
         "raw": json.dumps(str(lake / "raw")), "sharded": json.dumps(str(lake / "sharded")),
+        "parallel": json.dumps(str(lake / "parallel")),
         "url": json.dumps(replica.standby_url_without_password() + "?sslmode=disable"),
     })
     (airflow.dags / "weir_extract.py").write_text(EXTRACT_DAG % {"pipeline": str(pipeline)})
@@ -701,7 +714,7 @@ def test_extract_dag_commits_the_standbys_rows_of_the_interval_once_sharded_or_n
 
     def check(expected: list[tuple]) -> dict[str, dict]:
         manifests = {}
-        for out in ("raw", "sharded"):
+        for out in ("raw", "sharded", "parallel"):
             m = json.loads(weir_cli("ls", lake / out, "--interval", "2026-11-26", "--json").stdout)
             assert m["interval"]["end"] == "2026-11-27T00:00:00Z", m["interval"]
             assert m["producer"]["extract"]["rows"] == len(expected), (out, m["producer"]["extract"])
@@ -712,9 +725,13 @@ def test_extract_dag_commits_the_standbys_rows_of_the_interval_once_sharded_or_n
             manifests[out] = m
         assert len(manifests["sharded"]["shards"]) == 2, manifests["sharded"]["shards"]
         assert len(manifests["sharded"]["producer"]["extract"]["shards"]) == 2
+        # Two connections of one task, one exported snapshot, one commit.
+        assert manifests["parallel"]["producer"]["extract"]["connections"] == 2
+        assert manifests["parallel"]["producer"]["extract"]["snapshot"], manifests["parallel"]
         # The two key ranges merged give the single extract's records, in its order.
-        assert (weir_cli("cat", lake / "sharded", "--interval", "2026-11-26").stdout
-                == weir_cli("cat", lake / "raw", "--interval", "2026-11-26").stdout)
+        for out in ("sharded", "parallel"):
+            assert (weir_cli("cat", lake / out, "--interval", "2026-11-26").stdout
+                    == weir_cli("cat", lake / "raw", "--interval", "2026-11-26").stdout), out
         return manifests
 
     log = dag_test()
@@ -739,11 +756,11 @@ def test_extract_dag_commits_the_standbys_rows_of_the_interval_once_sharded_or_n
     assert len(expected) == 598, len(expected)
     assert [r for r in expected if r[0] == 300][0][1] == "changed"
     second = check(expected)
-    for out in ("raw", "sharded"):
+    for out in ("raw", "sharded", "parallel"):
         assert second[out]["run_id"] != first[out]["run_id"], out
 
     # The password is in neither the task logs nor the manifests.
     assert PASSWORD not in log
-    for out in ("raw", "sharded"):
+    for out in ("raw", "sharded", "parallel"):
         for path in (lake / out).rglob("*.json"):
             assert PASSWORD not in path.read_text(), path
