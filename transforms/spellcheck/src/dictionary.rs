@@ -32,9 +32,11 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 /// distance `D`), so that a lookup can ask with a borrowed word.
 type Memo = Vec<FastMap<Box<str>, Option<(WordId, usize)>>>;
 
-/// The most misspelt words a dictionary remembers the answer for; past it,
-/// the memo starts over (a bound on memory, about 100 bytes per entry).
-const MEMO_ENTRIES: usize = 1 << 16;
+/// How many misspelt words a dictionary remembers the answer for, per
+/// distance looked up, unless [`Dictionary::set_memo_words`] says otherwise;
+/// past it, that distance's memo starts over (a bound on memory, about 100
+/// bytes per entry).
+pub const DEFAULT_MEMO_WORDS: usize = 1 << 16;
 
 use crate::distance::{DistanceBuffers, osa};
 
@@ -97,6 +99,9 @@ pub struct Dictionary {
     /// the word and the maximum distance: typos repeat, and a full lookup
     /// costs some fifty times a dictionary hit.
     memo: RefCell<Memo>,
+    /// How many words each of `memo`'s maps holds before it starts over;
+    /// 0: nothing is remembered.
+    memo_words: usize,
 }
 
 /// What one lookup remembers, kept between lookups to save allocations.
@@ -324,6 +329,7 @@ impl Dictionary {
             postings: Vec::new(),
             scratch: RefCell::default(),
             memo: RefCell::new((0..2 * max_distance).map(|_| FastMap::default()).collect()),
+            memo_words: DEFAULT_MEMO_WORDS,
         };
         for line in text.lines() {
             let mut parts = line.trim_end().split(' ');
@@ -502,17 +508,48 @@ impl Dictionary {
             return None;
         }
         let memo_index = max_distance - 1;
-        if let Some(&found) = self.memo.borrow()[memo_index].get(phrase) {
+        if let Some(found) = self.remembered(memo_index, phrase) {
             return found.map(|(id, distance)| self.suggestion(id, distance));
         }
         let found = self.search(phrase, max_distance);
+        self.remember(memo_index, phrase, found);
+        found.map(|(id, distance)| self.suggestion(id, distance))
+    }
+
+    /// How many misspelt words are remembered per distance looked up
+    /// ([`DEFAULT_MEMO_WORDS`] unless set); 0 turns the memo off, so that
+    /// every lookup of a word not in the dictionary searches. The answers
+    /// are the same either way.
+    pub fn set_memo_words(&mut self, words: usize) {
+        self.memo_words = words;
+        for memo in self.memo.get_mut() {
+            if memo.len() > words {
+                memo.clear();
+            }
+            memo.shrink_to(words);
+        }
+    }
+
+    /// The remembered answer for `phrase` in memo `memo_index`, if any.
+    fn remembered(&self, memo_index: usize, phrase: &str) -> Option<Option<(WordId, usize)>> {
+        if self.memo_words == 0 {
+            return None;
+        }
+        self.memo.borrow()[memo_index].get(phrase).copied()
+    }
+
+    /// Remembers `found` for `phrase` in memo `memo_index`, emptying it
+    /// first when it is full.
+    fn remember(&self, memo_index: usize, phrase: &str, found: Option<(WordId, usize)>) {
+        if self.memo_words == 0 {
+            return;
+        }
         let mut memo = self.memo.borrow_mut();
         let memo = &mut memo[memo_index];
-        if memo.len() >= MEMO_ENTRIES {
+        if memo.len() >= self.memo_words {
             memo.clear();
         }
         memo.insert(phrase.into(), found);
-        found.map(|(id, distance)| self.suggestion(id, distance))
     }
 
     /// The full symmetric-delete search for a word not in the dictionary:
@@ -658,7 +695,7 @@ impl Dictionary {
             return None;
         }
         let memo_index = self.max_distance + max_distance - 1;
-        if let Some(&found) = self.memo.borrow()[memo_index].get(phrase) {
+        if let Some(found) = self.remembered(memo_index, phrase) {
             return found.map(|(id, distance)| self.suggestion(id, distance));
         }
         let found = self.search(phrase, max_distance).map(|(_, distance)| {
@@ -684,12 +721,7 @@ impl Dictionary {
             }
             (best, distance)
         });
-        let mut memo = self.memo.borrow_mut();
-        let memo = &mut memo[memo_index];
-        if memo.len() >= MEMO_ENTRIES {
-            memo.clear();
-        }
-        memo.insert(phrase.into(), found);
+        self.remember(memo_index, phrase, found);
         found.map(|(id, distance)| self.suggestion(id, distance))
     }
 
@@ -1069,7 +1101,7 @@ mod tests {
 
     #[test]
     fn remembered_answers_equal_searched_ones_and_the_memo_stays_bounded() {
-        let d = Dictionary::parse(SMALL, 2).unwrap_or_else(|e| panic!("{e}"));
+        let mut d = Dictionary::parse(SMALL, 2).unwrap_or_else(|e| panic!("{e}"));
         for word in ["hellp", "thw", "zzzzzz", "brak"] {
             let searched = d
                 .search(word, 2)
@@ -1082,15 +1114,31 @@ mod tests {
                 .map(|(id, distance)| d.suggestion(id, distance));
             assert_eq!(d.lookup(word, 1), one, "{word} at distance 1");
         }
-        for i in 0..MEMO_ENTRIES + 10 {
+        let sizes = |d: &Dictionary| d.memo.borrow().iter().map(FastMap::len).collect::<Vec<_>>();
+        for i in 0..DEFAULT_MEMO_WORDS + 10 {
             d.lookup(&format!("q{i}"), 2);
         }
-        assert!(
-            d.memo
-                .borrow()
-                .iter()
-                .all(|memo| memo.len() <= MEMO_ENTRIES)
-        );
+        assert!(sizes(&d).iter().all(|&n| n <= DEFAULT_MEMO_WORDS));
+        assert!(sizes(&d)[1] > 0);
+        // A smaller bound empties what no longer fits and holds from then on.
+        d.set_memo_words(3);
+        for word in ["hellp", "thw", "zzzzzz", "brak", "thn"] {
+            d.lookup(word, 2);
+            assert!(sizes(&d).iter().all(|&n| n <= 3), "{:?}", sizes(&d));
+        }
+        // Off: nothing is remembered, and the answers stay the searched ones.
+        d.set_memo_words(0);
+        for word in ["hellp", "thw", "zzzzzz", "brak"] {
+            let searched = d
+                .search(word, 2)
+                .map(|(id, distance)| d.suggestion(id, distance));
+            assert_eq!(d.lookup(word, 2), searched, "{word}, memo off");
+            assert_eq!(
+                d.lookup_ranked(word, 1).is_some(),
+                d.search(word, 1).is_some()
+            );
+        }
+        assert_eq!(sizes(&d), [0, 0, 0, 0]);
     }
 
     #[test]

@@ -46,6 +46,14 @@ use crate::text::{Casing, each_ascii_word, words};
 /// The dictionary shipped in `assets/`.
 pub const DEFAULT_DICTIONARY: &str = "frequency_dictionary_en_82_765.txt";
 
+pub use crate::dictionary::DEFAULT_MEMO_WORDS;
+
+/// The largest `memo_words`: at about 100 bytes per remembered word, two
+/// full memos of 2^20 words take some 200 MB, which with the index's 90 MB
+/// is past the default 256 MiB memory limit of an instance; more than that
+/// is a mistake, not a setting.
+pub const MAX_MEMO_WORDS: usize = 1 << 20;
+
 /// The transform's configuration, parsed once by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +87,12 @@ pub struct Config {
     /// built at start.
     #[serde(default)]
     pub index: Option<String>,
+    /// How many misspelt words an instance remembers the answer for, per
+    /// edit distance it looks words up at (at most two), before it starts
+    /// over; 0 turns the memo off. At most [`MAX_MEMO_WORDS`]. Default
+    /// [`DEFAULT_MEMO_WORDS`]. The answers are the same either way.
+    #[serde(default = "default_memo_words", deserialize_with = "memo_words")]
+    pub memo_words: usize,
     /// The defaults of the rules below: `careful` (the default) or
     /// `symspellpy`.
     #[serde(default)]
@@ -168,6 +182,21 @@ fn default_dictionary() -> String {
     DEFAULT_DICTIONARY.to_owned()
 }
 
+fn default_memo_words() -> usize {
+    DEFAULT_MEMO_WORDS
+}
+
+fn memo_words<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    // Read as a signed number so that `-1` is told what it should be.
+    let words = i64::deserialize(deserializer)?;
+    match usize::try_from(words) {
+        Ok(words) if words <= MAX_MEMO_WORDS => Ok(words),
+        _ => Err(serde::de::Error::custom(format!(
+            "`memo_words` is {words}; it must be from 0 (no memo) to {MAX_MEMO_WORDS}"
+        ))),
+    }
+}
+
 fn edit_distance<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
     let distance = usize::deserialize(deserializer)?;
     if !(1..=2).contains(&distance) {
@@ -241,7 +270,8 @@ impl SpellChecker {
         Self::with_dictionary(config, dictionary)
     }
 
-    fn with_dictionary(config: Config, dictionary: Dictionary) -> Result<SpellChecker, Error> {
+    fn with_dictionary(config: Config, mut dictionary: Dictionary) -> Result<SpellChecker, Error> {
+        dictionary.set_memo_words(config.memo_words);
         if dictionary.is_empty() {
             return Err(Error::new(format!(
                 "dictionary `{}` holds no `word count` lines",
@@ -962,6 +992,36 @@ mod tests {
         );
     }
 
+    /// The memo changes how often a word is searched, never its answer:
+    /// the NLP example's raw tickets (typos that repeat) come out the same
+    /// with the memo on, off, and so small that it starts over at almost
+    /// every misspelling, in both modes.
+    #[test]
+    fn answers_are_the_same_with_the_memo_on_and_off() {
+        let tickets: Vec<&str> =
+            include_str!("../../../examples/nlp/data/tickets-2026-11-26.ndjson")
+                .lines()
+                .collect();
+        for base in [
+            r#""fields":["text","subject"],"corrections_field":"fixes""#,
+            r#""fields":["text","subject"],"corrections_field":"fixes","mode":"symspellpy""#,
+        ] {
+            let on = run(&format!("{{{base}}}"), &tickets);
+            let corrected = on
+                .iter()
+                .filter(|r| matches!(r, Ok(lines) if !lines[0].contains(r#""fixes":[]"#)))
+                .count();
+            assert!(
+                corrected > 100,
+                "{base}: only {corrected} records corrected"
+            );
+            for words in [0, 1, 2, DEFAULT_MEMO_WORDS] {
+                let config = format!(r#"{{{base},"memo_words":{words}}}"#);
+                assert!(run(&config, &tickets) == on, "{config}");
+            }
+        }
+    }
+
     #[test]
     fn non_string_field_fails_naming_it() {
         let results = run(r#"{"fields":["notes.body"]}"#, &[r#"{"notes":{"body":7}}"#]);
@@ -989,6 +1049,19 @@ mod tests {
             mode.contains("unknown variant `strict`") && mode.contains("careful"),
             "{mode}"
         );
+        for words in ["-1", "1048577"] {
+            let memo = config_error(
+                assets(),
+                &format!(r#"{{"fields":["text"],"memo_words":{words}}}"#),
+            );
+            assert!(
+                memo.contains(&format!("`memo_words` is {words}"))
+                    && memo.contains("from 0 (no memo) to 1048576"),
+                "{memo}"
+            );
+        }
+        let memo = config_error(assets(), r#"{"fields":["text"],"memo_words":"all"}"#);
+        assert!(memo.contains("invalid type: string"), "{memo}");
         let unknown = config_error(assets(), r#"{"fields":["text"],"allow":["x"]}"#);
         assert!(unknown.contains("unknown field `allow`"), "{unknown}");
         let empty = config_error(assets(), r#"{"fields":[]}"#);
