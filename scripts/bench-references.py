@@ -4,6 +4,7 @@ transforms against, each on the same NDJSON records `weir run` reads. Run
 with the test venv (scripts/requirements-test.txt):
 
     bench-references.py spellcheck RECORDS.ndjson DICTIONARY.txt
+    bench-references.py spellcheck-memo RECORDS.ndjson DICTIONARY.txt
     bench-references.py fit-categorize MODEL.joblib      (once, before measuring)
     bench-references.py categorize RECORDS.ndjson MODEL.joblib
     bench-references.py model-apply RECORDS.ndjson MODEL.onnx
@@ -12,6 +13,13 @@ with the test venv (scripts/requirements-test.txt):
   `lookup(word.lower(), Verbosity.TOP, max_edit_distance=2)` on every word
   of each record's `text` (a run of letters, apostrophes inside it allowed),
   one word at a time.
+- spellcheck-memo: the same, with the one memo the transform keeps
+  (transforms/spellcheck/src/dictionary.rs, `memo_words`) and nothing more:
+  a word in the dictionary (`word in speller.words`, the transform's
+  one-probe `contains`) is looked up as above, every time; any other word's
+  answer is remembered in a dict keyed by the lowercased word, which is
+  emptied when it holds 65,536 words before the next is added, as the
+  transform's memo is at its default size.
 - categorize: the scikit-learn pipeline behind examples/nlp's categorize
   asset (fitted as examples/nlp/train.py does by `fit-categorize`, loaded
   with joblib as the init), on a pandas frame from `pd.read_json(lines=True)`:
@@ -79,6 +87,37 @@ def spellcheck(records, dictionary):
     return len(texts), init, read, work, grown
 
 
+# The transform's default `memo_words` (transforms/spellcheck/src/dictionary.rs).
+MEMO_WORDS = 1 << 16
+
+
+def spellcheck_memo(records, dictionary):
+    from symspellpy import SymSpell, Verbosity
+    word = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+    before = rss_kib()
+    with Timed() as init:
+        speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+        if not speller.load_dictionary(dictionary, term_index=0, count_index=1):
+            sys.exit(f"cannot load {dictionary}")
+    grown = rss_kib() - before
+    with Timed() as read, open(records, encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for line in f]
+    words, memo = speller.words, {}
+    with Timed() as work:
+        for text in texts:
+            for w in word.findall(text):
+                w = w.lower()
+                if w in words:
+                    speller.lookup(w, Verbosity.TOP, max_edit_distance=2)
+                    continue
+                if w in memo:
+                    continue
+                if len(memo) >= MEMO_WORDS:
+                    memo.clear()
+                memo[w] = speller.lookup(w, Verbosity.TOP, max_edit_distance=2)
+    return len(texts), init, read, work, grown
+
+
 def fit_categorize(out):
     """Fits the categorize pipeline and pickles it (before the measurements,
     so that fitting shows in no figure)."""
@@ -137,7 +176,8 @@ def model_apply(records, model):
 
 
 def main(argv):
-    measures = {"spellcheck": (spellcheck, 2), "categorize": (categorize, 2),
+    measures = {"spellcheck": (spellcheck, 2), "spellcheck-memo": (spellcheck_memo, 2),
+                "categorize": (categorize, 2),
                 "model-apply": (model_apply, 2), "fit-categorize": (fit_categorize, 1)}
     if len(argv) < 2 or argv[1] not in measures or len(argv) != 2 + measures[argv[1]][1]:
         sys.exit(__doc__.split("\n\n")[1])
