@@ -49,7 +49,7 @@ const SDK_WIT_PATH: &str = r#"path: "../wit","#;
 const VENDORED_WIT_PATH: &str = r#"path: "../../wit","#;
 
 /// The guest SDK's sources, by file name under `src/`.
-const SDK_SOURCES: [(&str, &str); 18] = [
+const SDK_SOURCES: [(&str, &str); 19] = [
     (
         "assets.rs",
         include_str!("../../../guest-sdk/src/assets.rs"),
@@ -63,6 +63,10 @@ const SDK_SOURCES: [(&str, &str); 18] = [
     ("edit.rs", include_str!("../../../guest-sdk/src/edit.rs")),
     ("error.rs", include_str!("../../../guest-sdk/src/error.rs")),
     ("field.rs", include_str!("../../../guest-sdk/src/field.rs")),
+    (
+        "finite.rs",
+        include_str!("../../../guest-sdk/src/finite.rs"),
+    ),
     (
         "function.rs",
         include_str!("../../../guest-sdk/src/function.rs"),
