@@ -74,6 +74,14 @@ pub enum ExtractError {
         /// What cannot be represented.
         reason: String,
     },
+    /// A page's `COPY` stream broke its binary framing (a server or proxy fault).
+    #[error("{object}: the COPY stream of a page is malformed: {reason}")]
+    CopyFraming {
+        /// `table T` or `query`.
+        object: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Connecting failed (refused, unreachable, authentication), after retries where they apply.
     #[error("cannot connect to {endpoint}")]
     Connect {
@@ -102,7 +110,9 @@ impl ExtractError {
     /// be extracted exactly.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ExtractError::Connect { .. } | ExtractError::Query { .. } => 5,
+            ExtractError::Connect { .. }
+            | ExtractError::Query { .. }
+            | ExtractError::CopyFraming { .. } => 5,
             ExtractError::KeyNotUnique { .. } | ExtractError::Unrepresentable { .. } => 6,
             _ => 1,
         }

@@ -5,6 +5,8 @@
 //! - [`source`]: the `postgres://` URL, the password (never shown), connecting.
 //! - `tls`: `sslmode` and `sslrootcert` as a rustls connector.
 //! - [`encode`]: binary values to exact JSON, one type at a time.
+//! - `copy`: a page as `COPY ... TO STDOUT (FORMAT binary)`: parameters
+//!   as literals, COPY's binary framing split into fields.
 //! - [`reader`]: the extract itself: schema checks, the window, keyset
 //!   paging, retries, and the [`Summary`] a manifest records.
 //! - [`error`]: [`ExtractError`], its messages and exit codes.
@@ -12,6 +14,7 @@
 //! This crate writes no stage: the stage writer (`weir-stage`) takes the
 //! [`Page`]s and commits them. It must not depend on wasmtime or on `weir`.
 
+mod copy;
 pub mod encode;
 pub mod error;
 pub mod reader;

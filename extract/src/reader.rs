@@ -4,6 +4,7 @@
 //! run for the manifest. Uses [`crate::encode`] for values and
 //! [`crate::source`] for connections; writes no stage.
 
+use crate::copy::{self, Template};
 use crate::encode::{Codec, write_str};
 use crate::error::ExtractError;
 use crate::source::{Source, SourceInfo};
@@ -70,6 +71,7 @@ pub struct ExtractSpec {
     range: Option<KeyRange>,
     consistent: bool,
     snapshot: Option<String>,
+    copy: bool,
 }
 
 /// A shard's share of the key space: the keys at or after `from` and
@@ -127,6 +129,7 @@ impl ExtractSpec {
             range: None,
             consistent: false,
             snapshot: None,
+            copy: true,
         }
     }
 
@@ -178,6 +181,15 @@ impl ExtractSpec {
     pub fn with_snapshot(mut self, snapshot: &str) -> ExtractSpec {
         self.consistent = true;
         self.snapshot = Some(snapshot.to_owned());
+        self
+    }
+
+    /// Whether pages are read with `COPY ... TO STDOUT (FORMAT binary)`
+    /// (the default) or as queries. Both write the same bytes; COPY
+    /// skips the per-row protocol overhead, and a server that refuses it
+    /// switches the extract to queries by itself (docs/extract.md).
+    pub fn with_copy(mut self, copy: bool) -> ExtractSpec {
+        self.copy = copy;
         self
     }
 
@@ -333,6 +345,8 @@ pub struct Extract {
     next_sql: String,
     first_stmt: Statement,
     next_stmt: Statement,
+    /// The COPY form of the pages, while it is in use.
+    pages_by_copy: PagesByCopy,
     bounds: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// The statement of [`Extract::key_boundaries`].
     boundaries_sql: String,
@@ -553,8 +567,10 @@ impl Extract {
                 end: w.end - lag,
             };
             filters.push(format!(
-                "weir_q.{0} >= $1::timestamptz AND weir_q.{0} < $2::timestamptz",
-                quote_ident(cursor)
+                "weir_q.{0} >= {1}::timestamptz AND weir_q.{0} < {2}::timestamptz",
+                quote_ident(cursor),
+                Template::param(1),
+                Template::param(2),
             ));
             bounds = Some((shifted.start, shifted.end));
             window = Some(shifted);
@@ -568,10 +584,12 @@ impl Extract {
             } else {
                 format!(" WHERE {}", filters.join(" AND "))
             };
-            format!(
-                "SELECT u.b FROM unnest((SELECT percentile_disc(${next_param}::float8[]) WITHIN GROUP (ORDER BY {key}) \
-                 FROM ({inner}) AS weir_q{wh})) WITH ORDINALITY AS u(b, i) ORDER BY u.i"
-            )
+            Template::new(format!(
+                "SELECT u.b FROM unnest((SELECT percentile_disc({}::float8[]) WITHIN GROUP (ORDER BY {key}) \
+                 FROM ({inner}) AS weir_q{wh})) WITH ORDINALITY AS u(b, i) ORDER BY u.i",
+                Template::param(next_param)
+            ))
+            .prepared()
         };
         let unranged = (filters.clone(), next_param);
         if let Some(range) = &spec.range {
@@ -579,32 +597,35 @@ impl Extract {
                 filters.push("false".into());
             }
             if range.from.is_some() {
-                filters.push(format!("{key} >= ${next_param}"));
+                filters.push(format!("{key} >= {}", Template::param(next_param)));
                 next_param += 1;
             }
             if range.to.is_some() {
-                filters.push(format!("{key} < ${next_param}"));
+                filters.push(format!("{key} < {}", Template::param(next_param)));
                 next_param += 1;
             }
         }
         let build = |filters: &[String], with_key: Option<usize>| {
             let mut f = filters.to_vec();
             if let Some(param) = with_key {
-                f.push(format!("{key} >= ${param}"));
+                f.push(format!("{key} >= {}", Template::param(param)));
             }
             let wh = if f.is_empty() {
                 String::new()
             } else {
                 format!(" WHERE {}", f.join(" AND "))
             };
-            format!(
+            Template::new(format!(
                 "SELECT {} FROM ({inner}) AS weir_q{wh} ORDER BY {key} LIMIT {}",
                 select.join(", "),
                 spec.page_rows + 1
-            )
+            ))
         };
-        let (first_sql, next_sql) = (build(&filters, None), build(&filters, Some(next_param)));
-        let relation_sha256 = hex::encode(Sha256::digest(build(&unranged.0, Some(unranged.1))));
+        let (first_page, next_page) = (build(&filters, None), build(&filters, Some(next_param)));
+        let (first_sql, next_sql) = (first_page.prepared(), next_page.prepared());
+        let relation_sha256 = hex::encode(Sha256::digest(
+            build(&unranged.0, Some(unranged.1)).prepared(),
+        ));
         let first_stmt = client
             .prepare(&first_sql)
             .await
@@ -643,6 +664,7 @@ impl Extract {
             bytea: "base64",
             parts: Vec::new(),
         };
+        let spec_copy = spec.copy;
         Ok(Extract {
             spec,
             client,
@@ -653,6 +675,15 @@ impl Extract {
             next_sql,
             first_stmt,
             next_stmt,
+            pages_by_copy: PagesByCopy {
+                enabled: spec_copy,
+                first: first_page,
+                next: next_page,
+                literals: copy::Literals::default(),
+                fixed_literals: None,
+                proven: false,
+                pages: 0,
+            },
             bounds,
             boundaries_sql,
             last_key: None,
@@ -681,6 +712,13 @@ impl Extract {
                     return Ok(None);
                 }
                 Err(PageError::Fatal(e)) => return Err(e),
+                // read_page switches to queries on this; kept for the match.
+                Err(PageError::NoLiteral(ty)) => {
+                    return Err(ExtractError::Config(format!(
+                        "{}: no exact literal for a value of type {ty}",
+                        self.object
+                    )));
+                }
                 Err(PageError::Db(e)) => {
                     let what = match &self.last_key {
                         None => format!("{}: first page", self.object),
@@ -755,128 +793,194 @@ impl Extract {
         }
     }
 
+    /// One page: by COPY while the server allows it, else as a query. A
+    /// server that refuses the COPY (a privilege, a feature, a proxy that
+    /// does not know `COPY (query)`) switches the rest of the extract to
+    /// queries, with a warning in the summary, and the same page is read
+    /// again as a query: a page is all or nothing, so nothing of the
+    /// refused attempt is kept.
     async fn read_page(&mut self) -> Result<Option<Page>, PageError> {
-        let bounds = self.bounds;
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        if let Some((start, end)) = &bounds {
-            params.push(start);
-            params.push(end);
+        if self.pages_by_copy.enabled {
+            let why = match self.read_page_by_copy().await {
+                Err(PageError::Db(e)) if copy::is_refusal(&e) => format!(
+                    "the server refused COPY ... TO STDOUT (FORMAT binary) ({})",
+                    e.as_db_error().map_or_else(
+                        || e.to_string(),
+                        |d| format!("{}: {}", d.code().code(), d.message())
+                    )
+                ),
+                Err(PageError::NoLiteral(ty)) => format!(
+                    "a value of type {ty} does not read back exactly from its text, so COPY cannot carry it as a literal"
+                ),
+                page => return page,
+            };
+            self.pages_by_copy.enabled = false;
+            let w = format!("{}: {why}: pages are read as queries", self.object);
+            tracing::warn!("{w}");
+            self.summary.warnings.push(w);
+        }
+        self.read_page_by_query().await
+    }
+
+    /// The parameters of this page's statement in order, in binary: the
+    /// window's bounds, the shard's range, the last key seen.
+    fn page_params(&self) -> Vec<Vec<u8>> {
+        let mut params = Vec::new();
+        if let Some((start, end)) = &self.bounds {
+            for t in [start, end] {
+                let mut b = BytesMut::new();
+                // A DateTime<Utc> always has a binary form (the driver's own encoding).
+                let _ = t.to_sql(&Type::TIMESTAMPTZ, &mut b);
+                params.push(b.to_vec());
+            }
         }
         let range = self.spec.range.as_ref();
-        let from = range.and_then(|r| r.from.clone()).map(RawKey);
-        let to = range.and_then(|r| r.to.clone()).map(RawKey);
-        if let Some(k) = &from {
-            params.push(k);
-        }
-        if let Some(k) = &to {
-            params.push(k);
-        }
-        let last = self.last_key.as_ref().map(|(raw, _)| RawKey(raw.clone()));
-        let stmt = match &last {
+        params.extend(range.and_then(|r| r.from.clone()));
+        params.extend(range.and_then(|r| r.to.clone()));
+        params.extend(self.last_key.as_ref().map(|(raw, _)| raw.clone()));
+        params
+    }
+
+    async fn read_page_by_query(&mut self) -> Result<Option<Page>, PageError> {
+        let params: Vec<RawKey> = self.page_params().into_iter().map(RawKey).collect();
+        let stmt = match &self.last_key {
             None => &self.first_stmt,
-            Some(k) => {
-                params.push(k);
-                &self.next_stmt
-            }
+            Some(_) => &self.next_stmt,
         };
         let rows = self
             .client
-            .query_raw(stmt, params)
+            .query_raw(stmt, params.iter().map(|p| p as &(dyn ToSql + Sync)))
             .await
             .map_err(PageError::Db)?;
         pin_mut!(rows);
-        let mut lines = Vec::new();
-        let mut keys = Vec::new();
-        let mut count = 0u64;
-        let mut first_key = None;
-        let mut prev: Option<(Vec<u8>, String)> = None;
-        let mut skipped_last = false;
+        let mut page = PageBuilder::new(self);
         while let Some(row) = rows.next().await {
             let row = row.map_err(PageError::Db)?;
-            let key_raw: Option<RawValue> = row.try_get(self.key_index).map_err(PageError::Db)?;
-            let key_raw = key_raw.map(|k| k.0.to_vec()).unwrap_or_default();
-            let mut key_json = Vec::new();
-            let col = &self.columns[self.key_index];
-            col.codec.write(&key_raw, &mut key_json).map_err(|reason| {
-                PageError::Fatal(ExtractError::Unrepresentable {
-                    object: self.object.clone(),
-                    column: col.name.clone(),
-                    key: "?".into(),
-                    reason,
-                })
-            })?;
-            let key_json = String::from_utf8_lossy(&key_json).into_owned();
-            let dup = |key: &str| {
-                PageError::Fatal(ExtractError::KeyNotUnique {
-                    object: self.object.clone(),
-                    key_column: self.spec.key.clone(),
-                    key: key.to_string(),
-                })
-            };
-            if let Some((last_raw, _)) = &self.last_key
-                && *last_raw == key_raw
-                && count == 0
-            {
-                if skipped_last {
-                    return Err(dup(&key_json));
-                }
-                skipped_last = true;
-                continue;
-            }
-            if prev.as_ref().is_some_and(|(p, _)| *p == key_raw) {
-                return Err(dup(&key_json));
-            }
-            if count as usize >= self.spec.page_rows || lines.len() >= self.spec.page_bytes {
+            if !page.push(&row)? {
                 break;
             }
-            self.write_row(&row, &key_json, &mut lines)
-                .map_err(PageError::Fatal)?;
-            count += 1;
-            first_key.get_or_insert_with(|| key_json.clone());
-            keys.push(key_json.clone());
-            prev = Some((key_raw, key_json));
         }
-        let Some(first_key) = first_key else {
-            return Ok(None);
-        };
-        let (raw, last_key) = prev.unwrap_or_default();
-        self.last_key = Some((raw, last_key.clone()));
-        Ok(Some(Page {
-            lines,
-            rows: count,
-            first_key,
-            last_key,
-            keys,
-        }))
+        let page = page.finish();
+        Ok(self.end_page(page))
     }
 
-    fn write_row(
-        &self,
-        row: &tokio_postgres::Row,
-        key: &str,
-        out: &mut Vec<u8>,
-    ) -> Result<(), ExtractError> {
-        out.push(b'{');
-        for (i, col) in self.columns.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+    /// The page as `COPY (page statement) TO STDOUT (FORMAT binary)`, the
+    /// parameters written as literals ([`copy::literal`]). In consistent
+    /// mode the first COPY runs under a savepoint, so that a refusal
+    /// leaves the transaction (and its snapshot) usable for queries.
+    async fn read_page_by_copy(&mut self) -> Result<Option<Page>, PageError> {
+        let params = self.page_params();
+        let (template, stmt) = match &self.last_key {
+            None => (&self.pages_by_copy.first, &self.first_stmt),
+            Some(_) => (&self.pages_by_copy.next, &self.next_stmt),
+        };
+        let types = stmt.params().to_vec();
+        let mut literal = async |ty: &Type, raw: &[u8]| {
+            self.pages_by_copy
+                .literals
+                .literal(&self.client, ty, raw)
+                .await
+                .map_err(PageError::Db)?
+                .ok_or_else(|| PageError::NoLiteral(ty.name().to_string()))
+        };
+        // The window's and the range's literals are the same on every page.
+        let fixed = params.len() - usize::from(self.last_key.is_some());
+        let mut literals = match self.pages_by_copy.fixed_literals.clone() {
+            Some(l) => l,
+            None => {
+                let mut l = Vec::new();
+                for (ty, raw) in types.iter().zip(&params[..fixed]) {
+                    l.push(literal(ty, raw).await?);
+                }
+                l
             }
-            out.extend_from_slice(&col.json_name);
-            let unrepresentable = |reason: String| ExtractError::Unrepresentable {
-                object: self.object.clone(),
-                column: col.name.clone(),
-                key: key.to_string(),
-                reason,
+        };
+        if self.pages_by_copy.fixed_literals.is_none() {
+            self.pages_by_copy.fixed_literals = Some(literals.clone());
+        }
+        if let (Some(ty), Some(raw)) = (types.get(fixed), params.get(fixed)) {
+            literals.push(literal(ty, raw).await?);
+        }
+        let sql = template.copy_statement(&literals);
+        let savepoint = self.spec.consistent && !self.pages_by_copy.proven;
+        if savepoint {
+            self.client
+                .batch_execute("SAVEPOINT weir_copy")
+                .await
+                .map_err(PageError::Db)?;
+        }
+        let result = self.copy_page(&sql).await;
+        if savepoint {
+            let end = match &result {
+                Ok(_) => Some("RELEASE SAVEPOINT weir_copy"),
+                Err(PageError::Db(e)) if copy::is_refusal(e) => {
+                    Some("ROLLBACK TO SAVEPOINT weir_copy")
+                }
+                // Consistent mode: any other failure ends the extract.
+                Err(_) => None,
             };
-            let value: Option<RawValue> =
-                row.try_get(i).map_err(|e| unrepresentable(e.to_string()))?;
-            match value {
-                None => out.extend_from_slice(b"null"),
-                Some(v) => col.codec.write(v.0, out).map_err(unrepresentable)?,
+            if let Some(end) = end {
+                self.client
+                    .batch_execute(end)
+                    .await
+                    .map_err(PageError::Db)?;
             }
         }
-        out.extend_from_slice(b"}\n");
-        Ok(())
+        let page = self.end_page(result?);
+        self.pages_by_copy.proven = true;
+        if page.is_some() {
+            self.pages_by_copy.pages += 1;
+        }
+        Ok(page)
+    }
+
+    /// Runs one page's COPY and reads its tuples into a page (not yet the
+    /// extract's: [`Extract::end_page`] records its last key).
+    async fn copy_page(&self, sql: &str) -> Result<Option<(Page, Vec<u8>)>, PageError> {
+        let stream = self.client.copy_out(sql).await.map_err(PageError::Db)?;
+        pin_mut!(stream);
+        let mut tuples = copy::Tuples::new(self.columns.len());
+        let mut page = PageBuilder::new(self);
+        let framing = |e: copy::FramingError| {
+            PageError::Fatal(ExtractError::CopyFraming {
+                object: self.object.clone(),
+                reason: e.0,
+            })
+        };
+        'stream: loop {
+            match tuples.next_tuple().map_err(framing)? {
+                copy::Next::Tuple(t) => {
+                    if !page.push(&t)? {
+                        // The rest of the stream is discarded by the
+                        // driver, as the rest of a query's rows are.
+                        break 'stream;
+                    }
+                }
+                copy::Next::End => break 'stream,
+                copy::Next::More => match stream.next().await {
+                    Some(chunk) => tuples.feed(&chunk.map_err(PageError::Db)?),
+                    None if tuples.ended() => break 'stream,
+                    None => {
+                        return Err(framing(copy::FramingError(
+                            "the COPY stream ended before its trailer".into(),
+                        )));
+                    }
+                },
+            }
+        }
+        Ok(page.finish())
+    }
+
+    /// Makes a read page the extract's: its last key is where the next page starts.
+    fn end_page(&mut self, page: Option<(Page, Vec<u8>)>) -> Option<Page> {
+        let (page, raw) = page?;
+        self.last_key = Some((raw, page.last_key.clone()));
+        Some(page)
+    }
+
+    /// Pages read with COPY so far (the rest were read as queries).
+    pub fn pages_by_copy(&self) -> u64 {
+        self.pages_by_copy.pages
     }
 
     /// The keys that cut the rows into `count` shards of about the same
@@ -1000,9 +1104,161 @@ impl Extract {
     }
 }
 
+/// The COPY form of an extract's pages, and what it has learnt.
+struct PagesByCopy {
+    /// Whether pages are read by COPY (cleared when the server refuses it).
+    enabled: bool,
+    /// The first page's statement, its parameters as markers.
+    first: Template,
+    /// Every later page's statement.
+    next: Template,
+    /// What makes the parameters' literals.
+    literals: copy::Literals,
+    /// The literals of the parameters that do not change from page to page
+    /// (the window, the shard's range), once made.
+    fixed_literals: Option<Vec<String>>,
+    /// Whether a COPY page has succeeded (no savepoint needed after).
+    proven: bool,
+    /// Pages read by COPY.
+    pages: u64,
+}
+
+/// A row's values in binary, from either path.
+trait RowValues {
+    /// Column `i`: `None` for NULL.
+    fn value(&self, i: usize) -> Result<Option<&[u8]>, String>;
+}
+
+impl RowValues for tokio_postgres::Row {
+    fn value(&self, i: usize) -> Result<Option<&[u8]>, String> {
+        self.try_get::<_, Option<RawValue>>(i)
+            .map(|v| v.map(|v| v.0))
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl RowValues for copy::Tuple<'_> {
+    fn value(&self, i: usize) -> Result<Option<&[u8]>, String> {
+        Ok(self.get(i))
+    }
+}
+
+/// One page as its rows arrive, under the page's rules, the same for both
+/// paths: the row of the last key seen (which the statement's `>=` reads
+/// again) is skipped, a key seen twice is an error, and the page ends at
+/// `page_rows` rows or once its NDJSON passes `page_bytes`.
+struct PageBuilder<'x> {
+    x: &'x Extract,
+    lines: Vec<u8>,
+    keys: Vec<String>,
+    count: u64,
+    prev: Option<Vec<u8>>,
+    skipped_last: bool,
+}
+
+impl<'x> PageBuilder<'x> {
+    fn new(x: &'x Extract) -> PageBuilder<'x> {
+        PageBuilder {
+            x,
+            lines: Vec::new(),
+            keys: Vec::new(),
+            count: 0,
+            prev: None,
+            skipped_last: false,
+        }
+    }
+
+    /// Takes a row; `false` once the page is full (this row not taken).
+    fn push(&mut self, row: &impl RowValues) -> Result<bool, PageError> {
+        let x = self.x;
+        let col = &x.columns[x.key_index];
+        let unrepresentable = |column: &str, key: &str, reason: String| {
+            PageError::Fatal(ExtractError::Unrepresentable {
+                object: x.object.clone(),
+                column: column.to_string(),
+                key: key.to_string(),
+                reason,
+            })
+        };
+        let key_raw = row
+            .value(x.key_index)
+            .map_err(|r| unrepresentable(&col.name, "?", r))?
+            .unwrap_or_default();
+        let mut key_json = Vec::new();
+        col.codec
+            .write(key_raw, &mut key_json)
+            .map_err(|r| unrepresentable(&col.name, "?", r))?;
+        let key_json = String::from_utf8_lossy(&key_json).into_owned();
+        let dup = |key: &str| {
+            PageError::Fatal(ExtractError::KeyNotUnique {
+                object: x.object.clone(),
+                key_column: x.spec.key.clone(),
+                key: key.to_string(),
+            })
+        };
+        if let Some((last_raw, _)) = &x.last_key
+            && last_raw.as_slice() == key_raw
+            && self.count == 0
+        {
+            if self.skipped_last {
+                return Err(dup(&key_json));
+            }
+            self.skipped_last = true;
+            return Ok(true);
+        }
+        if self.prev.as_deref() == Some(key_raw) {
+            return Err(dup(&key_json));
+        }
+        if self.count as usize >= x.spec.page_rows || self.lines.len() >= x.spec.page_bytes {
+            return Ok(false);
+        }
+        let out = &mut self.lines;
+        out.push(b'{');
+        for (i, col) in x.columns.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&col.json_name);
+            match row
+                .value(i)
+                .map_err(|r| unrepresentable(&col.name, &key_json, r))?
+            {
+                None => out.extend_from_slice(b"null"),
+                Some(v) => col
+                    .codec
+                    .write(v, out)
+                    .map_err(|r| unrepresentable(&col.name, &key_json, r))?,
+            }
+        }
+        out.extend_from_slice(b"}\n");
+        self.count += 1;
+        self.keys.push(key_json);
+        self.prev = Some(key_raw.to_vec());
+        Ok(true)
+    }
+
+    /// The page and its last key in binary, or `None` for no rows.
+    fn finish(self) -> Option<(Page, Vec<u8>)> {
+        let first_key = self.keys.first()?.clone();
+        let last_key = self.keys.last()?.clone();
+        Some((
+            Page {
+                lines: self.lines,
+                rows: self.count,
+                first_key,
+                last_key,
+                keys: self.keys,
+            },
+            self.prev.unwrap_or_default(),
+        ))
+    }
+}
+
 enum PageError {
     Db(tokio_postgres::Error),
     Fatal(ExtractError),
+    /// A parameter of this type has no exact literal (the COPY path only).
+    NoLiteral(String),
 }
 
 fn backoff(retry: &RetryPolicy, attempt: u32) -> Duration {

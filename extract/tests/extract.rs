@@ -1,6 +1,7 @@
 //! The extract against a real primary and hot standby (the shared
 //! harness, `weir_tests::pg`): types one at a time, paging and windows, and
-//! each documented error.
+//! each documented error. `WEIR_TEST_EXTRACT_COPY=0` runs them on the
+//! query path instead of COPY.
 
 use chrono::{TimeZone as _, Utc};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,9 +17,15 @@ fn standby() -> Source {
     Source::from_url(&Cluster::shared().standby_url()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Whether pages are read by COPY (the default) or, with
+/// `WEIR_TEST_EXTRACT_COPY=0`, as queries: every test here runs on either path.
+fn copy_path() -> bool {
+    std::env::var("WEIR_TEST_EXTRACT_COPY").as_deref() != Ok("0")
+}
+
 /// Every line of an extract from the standby, and its summary.
 async fn extract_all(spec: ExtractSpec) -> Result<(String, weir_extract::Summary), ExtractError> {
-    let mut x = Extract::start(spec).await?;
+    let mut x = Extract::start(spec.with_copy(copy_path())).await?;
     let mut out = Vec::new();
     while let Some(page) = x.next_page().await? {
         assert_eq!(
