@@ -91,6 +91,11 @@ pub(super) struct ExtractCmd {
     /// --consistent, all in one exported snapshot [default: 1].
     #[arg(long, value_name = "N", conflicts_with = "shard")]
     connections: Option<u32>,
+    /// Read pages as queries instead of COPY ... TO STDOUT (FORMAT binary)
+    /// (the same records; a server that refuses COPY is switched to
+    /// queries by itself).
+    #[arg(long)]
+    no_copy: bool,
     /// Bound each page statement, e.g. 30s.
     #[arg(long, value_name = "DURATION")]
     statement_timeout: Option<humantime::Duration>,
@@ -173,6 +178,7 @@ impl ExtractCmd {
                     max_retries: None,
                     consistent: false,
                     connections: None,
+                    copy: true,
                     output: self
                         .output
                         .clone()
@@ -196,6 +202,7 @@ impl ExtractCmd {
             max_retries: self.max_retries,
             consistent: self.consistent,
             connections: self.connections,
+            no_copy: self.no_copy,
         }
     }
 
@@ -373,7 +380,7 @@ pub(super) fn extract_spec(
         if let Some(n) = plan.page_rows {
             spec = spec.with_page_rows(n);
         }
-        spec = spec.with_consistent(plan.consistent);
+        spec = spec.with_consistent(plan.consistent).with_copy(plan.copy);
         if let Some(n) = plan.max_retries {
             spec = spec.with_retry(RetryPolicy {
                 max_retries: n,

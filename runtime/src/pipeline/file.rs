@@ -63,6 +63,7 @@ impl StepDecl {
             || self.max_retries.is_some()
             || self.consistent.is_some()
             || self.connections.is_some()
+            || self.copy.is_some()
     }
 }
 
@@ -123,6 +124,8 @@ pub struct StepDecl {
     pub consistent: Option<bool>,
     /// Connections reading key ranges at once, in one process.
     pub connections: Option<u32>,
+    /// Pages by `COPY ... TO STDOUT (FORMAT binary)` (default true) or as queries.
+    pub copy: Option<bool>,
     /// The output stage's name.
     pub output: String,
     /// The transforms, applied in order in one pass.
@@ -213,6 +216,8 @@ pub struct ExtractPlan {
     pub consistent: bool,
     /// Connections reading key ranges at once (default 1).
     pub connections: Option<u32>,
+    /// Pages by COPY (else as queries).
+    pub copy: bool,
     /// The output stage (path or URL).
     pub output: String,
     /// The settings the step gives; flags beat them.
@@ -234,6 +239,8 @@ pub struct ExtractFlags {
     pub consistent: bool,
     /// `--connections`.
     pub connections: Option<u32>,
+    /// `--no-copy`.
+    pub no_copy: bool,
 }
 
 impl ExtractPlan {
@@ -248,6 +255,7 @@ impl ExtractPlan {
             max_retries: flags.max_retries.or(self.max_retries),
             consistent: flags.consistent || self.consistent,
             connections: flags.connections.or(self.connections),
+            copy: !flags.no_copy && self.copy,
             ..self
         }
     }
@@ -456,6 +464,7 @@ impl PipelineFile {
             max_retries: step.max_retries,
             consistent: step.consistent.unwrap_or(false),
             connections: step.connections,
+            copy: step.copy.unwrap_or(true),
             output: self.stage(&step.output)?,
             overrides: self.overrides(name, step)?,
         })
@@ -708,7 +717,8 @@ max_retries = 3
             .extract_step("a")
             .unwrap_or_else(|e| panic!("{e}"))
         };
-        let step = "lag='5m'\npage_rows=500\nmax_retries=3\nconsistent=true\nconnections=4\n";
+        let step =
+            "lag='5m'\npage_rows=500\nmax_retries=3\nconsistent=true\nconnections=4\ncopy=false\n";
         let flags = ExtractFlags {
             statement_timeout: Some(Duration::from_secs(7)),
             lag: Some(Duration::from_secs(60)),
@@ -716,6 +726,7 @@ max_retries = 3
             max_retries: Some(0),
             consistent: true,
             connections: Some(2),
+            no_copy: true,
         };
         let settings = |p: &ExtractPlan| ExtractFlags {
             statement_timeout: p.statement_timeout,
@@ -724,6 +735,7 @@ max_retries = 3
             max_retries: p.max_retries,
             consistent: p.consistent,
             connections: p.connections,
+            no_copy: !p.copy,
         };
         // Flag over step, flag over nothing, step over nothing, neither.
         assert_eq!(settings(&file(step).with_flags(flags)), flags);
@@ -737,6 +749,7 @@ max_retries = 3
                 max_retries: Some(3),
                 consistent: true,
                 connections: Some(4),
+                no_copy: true,
             }
         );
         assert_eq!(
