@@ -36,6 +36,19 @@ pub enum ExtractError {
         /// Its type's name.
         found: String,
     },
+    /// The key column has a type Weir reads only as its text form, which
+    /// cannot be sent back to the server as the type's own (binary) value
+    /// to resume after the last key.
+    #[error(
+        "key column {column:?} has type {found}, which Weir reads only as its text form, so it cannot page by it: \
+         choose a key of a type Weir reads natively (integers, numeric, text, uuid, date and time types)"
+    )]
+    KeyType {
+        /// The key column.
+        column: String,
+        /// Its type's name.
+        found: String,
+    },
     /// Two result columns share a name, so a record cannot hold both.
     #[error("{object} returns two columns named {column:?}: give one an alias")]
     DuplicateColumn {

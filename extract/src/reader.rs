@@ -456,6 +456,8 @@ impl Extract {
         let mut columns = Vec::new();
         let mut select = Vec::new();
         let mut warnings = Vec::new();
+        // Columns of a type read as text: the key must not be one.
+        let mut as_text = Vec::new();
         for col in probe.columns() {
             let name = col.name().to_string();
             if columns.iter().any(|c: &Column| c.name == name) {
@@ -480,6 +482,7 @@ impl Extract {
                     tracing::warn!("{w}");
                     warnings.push(w);
                     select.push(format!("weir_q.{0}::text AS {0}", quote_ident(&name)));
+                    as_text.push((name.clone(), col.type_().name().to_owned()));
                     Codec::Text
                 }
             };
@@ -497,6 +500,11 @@ impl Extract {
                 column: spec.key.clone(),
                 role: " (the key must be one of its columns)",
             })?;
+        // The last key goes back to the server in the form it was read
+        // in; a text form given as a binary value is a protocol error.
+        if let Some((column, found)) = as_text.into_iter().find(|(n, _)| *n == spec.key) {
+            return Err(ExtractError::KeyType { column, found });
+        }
 
         if spec.consistent {
             // The snapshot is taken by the transaction's first statement,

@@ -427,6 +427,21 @@ async fn schema_errors_name_what_is_wrong() {
         e.to_string(),
         "cursor column \"id\" has type int4; expected timestamptz, timestamp or date"
     );
+    // A key of a type read only as its text form (bit) is refused before
+    // any page, rather than failing each page's resume as a protocol error.
+    let b = table_name();
+    Cluster::shared().primary_exec(&format!(
+        "CREATE TABLE {b} (k bit(3) PRIMARY KEY, v text); INSERT INTO {b} VALUES (B'001', 'a'), (B'010', 'b');"
+    ));
+    let e = extract_all(ExtractSpec::table(standby(), &b, "k"))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
+    assert!(
+        e.to_string()
+            .starts_with("key column \"k\" has type bit, which Weir reads only as its text form"),
+        "{e}"
+    );
     let future = Window {
         start: Utc::now(),
         end: Utc::now() + chrono::TimeDelta::days(1),
