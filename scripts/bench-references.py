@@ -69,9 +69,10 @@ def rss_kib():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def spellcheck(records, dictionary):
-    from symspellpy import SymSpell, Verbosity
-    word = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+def load_speller(records, dictionary):
+    """symspellpy loaded (the timed init) and the records' texts (the timed
+    read), as both spellcheck references start."""
+    from symspellpy import SymSpell
     before = rss_kib()
     with Timed() as init:
         speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
@@ -80,6 +81,16 @@ def spellcheck(records, dictionary):
     grown = rss_kib() - before
     with Timed() as read, open(records, encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for line in f]
+    return speller, texts, init, read, grown
+
+
+WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+
+
+def spellcheck(records, dictionary):
+    from symspellpy import Verbosity
+    word = WORD
+    speller, texts, init, read, grown = load_speller(records, dictionary)
     with Timed() as work:
         for text in texts:
             for w in word.findall(text):
@@ -92,16 +103,9 @@ MEMO_WORDS = 1 << 16
 
 
 def spellcheck_memo(records, dictionary):
-    from symspellpy import SymSpell, Verbosity
-    word = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
-    before = rss_kib()
-    with Timed() as init:
-        speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
-        if not speller.load_dictionary(dictionary, term_index=0, count_index=1):
-            sys.exit(f"cannot load {dictionary}")
-    grown = rss_kib() - before
-    with Timed() as read, open(records, encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line in f]
+    from symspellpy import Verbosity
+    word = WORD
+    speller, texts, init, read, grown = load_speller(records, dictionary)
     words, memo = speller.words, {}
     with Timed() as work:
         for text in texts:
